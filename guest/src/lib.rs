@@ -24,6 +24,7 @@
 pub mod digipost;
 pub mod http_date;
 pub mod keystore;
+pub mod memo;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

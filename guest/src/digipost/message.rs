@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn vector_content_hash() {
-        // From the Digipost .NET client's tests (docs/fixtures/digipost/README.md).
+        // From the Digipost .NET client's tests (tests/fixtures/digipost/README.md).
         assert_eq!(
             content_sha256(b"This is the content to hash."),
             "gvXOB75lBGBY6LVTAVVpapZkBOv531VUE0EHrP2rryE="

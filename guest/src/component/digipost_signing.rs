@@ -1,45 +1,10 @@
-//! The WebAssembly face of the library: the one place the WIT bindings are generated, and
-//! thin conversions between the WIT types and the library's own. No protocol logic lives
-//! here; it is all in the modules the native tests cover.
+//! `dpost:protocol/digipost-signing`: conversions around [`crate::digipost`].
 
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "protocol",
-});
-
-use exports::dpost::protocol::digipost_signing as wit;
-use dpost::protocol::keystore as wit_keystore;
-
+use super::Component;
+use super::exports::dpost::protocol::digipost_signing as wit;
+use super::keystore::{HostKeystore, error_out};
 use crate::digipost::{Body, Header, signature_echo, signing, verification};
 use crate::http_date;
-use crate::keystore::{Keystore, KeystoreError, SignatureAlgorithm};
-
-struct Component;
-
-export!(Component);
-
-/// The keystore the host provides, seen through the library's trait.
-struct HostKeystore;
-
-impl Keystore for HostKeystore {
-    fn sign(
-        &self,
-        key: &str,
-        algorithm: SignatureAlgorithm,
-        data: &[u8],
-    ) -> Result<Vec<u8>, KeystoreError> {
-        let algorithm = match algorithm {
-            SignatureAlgorithm::RsaPkcs1Sha256 => wit_keystore::SignatureAlgorithm::RsaPkcs1Sha256,
-        };
-        wit_keystore::sign(key, algorithm, data).map_err(|e| match e {
-            wit_keystore::KeystoreError::UnknownKey(k) => KeystoreError::UnknownKey(k),
-            wit_keystore::KeystoreError::UnsupportedAlgorithm(_) => {
-                KeystoreError::UnsupportedAlgorithm(SignatureAlgorithm::RsaPkcs1Sha256)
-            }
-            wit_keystore::KeystoreError::Failed(m) => KeystoreError::Failed(m),
-        })
-    }
-}
 
 fn body(b: &wit::Body) -> Body<'_> {
     match b {
@@ -73,13 +38,7 @@ fn signing_error(e: signing::SigningError) -> wit::SigningError {
         E::BadTarget(t) => wit::SigningError::BadTarget(t),
         E::BadDate(d) => wit::SigningError::BadDate(d),
         E::BadUserId(u) => wit::SigningError::BadUserId(u),
-        E::Keystore(k) => wit::SigningError::Keystore(match k {
-            KeystoreError::UnknownKey(k) => wit_keystore::KeystoreError::UnknownKey(k),
-            KeystoreError::UnsupportedAlgorithm(_) => wit_keystore::KeystoreError::UnsupportedAlgorithm(
-                wit_keystore::SignatureAlgorithm::RsaPkcs1Sha256,
-            ),
-            KeystoreError::Failed(m) => wit_keystore::KeystoreError::Failed(m),
-        }),
+        E::Keystore(k) => wit::SigningError::Keystore(error_out(k)),
     }
 }
 

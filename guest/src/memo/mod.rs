@@ -1,0 +1,1 @@
+//! MeMo, the message format of Danish Digital Post (NgDP): reading, validation and writing.
