@@ -1,0 +1,11 @@
+//! The `dpost` host: everything the protocol component must not do itself.
+//!
+//! The component (`guest/`, exported through `wit/`) decides; this crate moves bytes. It owns
+//! the WebAssembly runtime, private keys, the clock, the network and, in later parts, the
+//! durable store and the simulators of both services.
+
+pub mod bindings;
+pub mod cli;
+pub mod digipost;
+pub mod keystore;
+pub mod runtime;

@@ -1,1 +1,30 @@
-fn main() {}
+//! The `dpost` program.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use dpost::cli::{Cli, Exit};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match &cli.log {
+        Some(directive) => EnvFilter::try_new(directive),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("warn")),
+    };
+    let filter = match filter {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --log: {e}");
+            return Exit::Error.into();
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match cli.run() {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Error.into()
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The one place the host's WIT bindings are generated, from the same `wit/` the component is
+//! built against.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "protocol",
+});
+
+pub use dpost::protocol::keystore as keystore_wit;
+pub use exports::dpost::protocol::digipost_signing as digipost_signing_wit;

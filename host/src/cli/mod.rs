@@ -1,0 +1,46 @@
+//! The `dpost` command line: argument parsing (clap) and one module per command group.
+
+mod digipost;
+mod component;
+mod exit;
+mod input;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::Exit;
+
+/// dpost: Digital Post for case and document platforms. Danish NgDP (MeMo messages, receipts,
+/// contact points) and the Norwegian Digipost organisation inbox, with the protocol logic in
+/// a sandboxed WebAssembly component.
+#[derive(Debug, Parser)]
+#[command(name = "dpost", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive such as
+    /// `dpost=debug`). Logs go to standard error. Overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Digipost (Norway): sign requests, verify responses, debug 403s.
+    #[command(subcommand)]
+    Digipost(digipost::DigipostCommand),
+    /// The protocol component: what it imports and exports.
+    #[command(subcommand)]
+    Component(component::ComponentCommand),
+}
+
+impl Cli {
+    /// Run the chosen command.
+    pub fn run(self) -> anyhow::Result<Exit> {
+        match self.command {
+            Command::Digipost(cmd) => cmd.run(),
+            Command::Component(cmd) => cmd.run(),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Private keys and certificates, held by the host and never handed to the component.
+//!
+//! Keys load from PKCS#12 (`.p12`/`.pfx`, modern PBES2/AES and the legacy RC2-40/3DES that
+//! function certificates exported from older Windows and Java tools still use) and from PEM
+//! (PKCS#8, PKCS#1, certificates). Passwords come from an environment variable or a file,
+//! never from the command line, where any user on the machine could read them from the
+//! process list.
+//!
+//! Signing uses `ring`, whose RSA private-key operations are constant-time and blinded; the
+//! `rsa` crate's are not (RUSTSEC-2023-0071) and it is used only for public-key checks.
+
+mod pem;
+mod pkcs12;
+mod password;
+mod host;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+
+pub use password::PasswordSource;
+
+/// Why a key could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The password source is unusable (unset variable, unreadable file).
+    #[error("{0}")]
+    Password(String),
+    /// A PKCS#12 file needs a password and none was given.
+    #[error("{path} is a PKCS#12 file and needs its password: give --password-env VAR or --password-file FILE")]
+    PasswordRequired {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The password does not open the PKCS#12 file.
+    #[error("{path}: wrong password (the PKCS#12 integrity check failed)")]
+    WrongPassword {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not in a format dpost reads, or is damaged.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file holds no private key.
+    #[error("{path} holds no private key (only certificates?); use the private .p12/.pfx export or a PEM key")]
+    NoPrivateKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key is not an RSA key ring accepts (2048-8192 bits).
+    #[error("{path}: the private key is not a usable RSA key: {reason}")]
+    UnusableKey {
+        /// The file.
+        path: PathBuf,
+        /// What ring said.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error("RSA signing failed")]
+    Signing,
+}
+
+/// An RSA private key with the certificates that came with it.
+pub struct PrivateKey {
+    pair: RsaKeyPair,
+    certificates: Vec<Vec<u8>>,
+    source: PathBuf,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("PrivateKey")
+            .field("bits", &(self.pair.public().modulus_len() * 8))
+            .field("certificates", &self.certificates.len())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl PrivateKey {
+    /// Load a key from a PKCS#12 or PEM file; the format is recognised from the content.
+    pub fn load(path: &Path, password: &PasswordSource) -> Result<Self, KeyError> {
+        let data = std::fs::read(path)
+            .map_err(|source| KeyError::Read { path: path.to_owned(), source })?;
+        if pem::looks_like_pem(&data) {
+            pem::load(path, &data)
+        } else {
+            let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired { path: path.to_owned() })?;
+            pkcs12::load(path, &data, &password)
+        }
+    }
+
+    fn from_pkcs8(path: &Path, pkcs8: &[u8], certificates: Vec<Vec<u8>>) -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| KeyError::UnusableKey {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(PrivateKey { pair, certificates, source: path.to_owned() })
+    }
+
+    fn from_pkcs1(path: &Path, der: &[u8], certificates: Vec<Vec<u8>>) -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::from_der(der).map_err(|e| KeyError::UnusableKey {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(PrivateKey { pair, certificates, source: path.to_owned() })
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`.
+    pub fn sign_pkcs1_sha256(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut signature)
+            .map_err(|_| KeyError::Signing)?;
+        Ok(signature)
+    }
+
+    /// The certificates that came with the key, leaf first when the file said which is which.
+    pub fn certificates(&self) -> &[Vec<u8>] {
+        &self.certificates
+    }
+
+    /// The key's size in bits.
+    pub fn bits(&self) -> usize {
+        self.pair.public().modulus_len() * 8
+    }
+
+    /// The file the key came from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+}
+
+/// The keys the host signs with for the component, by the names the component asks for.
+#[derive(Debug, Default, Clone)]
+pub struct Keystore {
+    keys: BTreeMap<String, Arc<PrivateKey>>,
+}
+
+impl Keystore {
+    /// An empty keystore.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hold `key` under `name`, replacing any key of that name.
+    pub fn insert(&mut self, name: impl Into<String>, key: PrivateKey) {
+        self.keys.insert(name.into(), Arc::new(key));
+    }
+
+    /// The key held under `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<PrivateKey>> {
+        self.keys.get(name)
+    }
+}

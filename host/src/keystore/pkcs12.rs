@@ -1,0 +1,36 @@
+//! PKCS#12 (`.p12`/`.pfx`) files, modern and legacy.
+
+use std::path::Path;
+
+use p12_keystore::Pkcs12Archive;
+use p12_keystore::error::Error as P12Error;
+
+use super::{KeyError, PrivateKey};
+
+/// Open a PKCS#12 file with `password` and take its (first) private key and certificates.
+pub(super) fn load(path: &Path, data: &[u8], password: &str) -> Result<PrivateKey, KeyError> {
+    let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(|e| match e {
+        // The MAC is keyed by the password, so a wrong password shows as a MAC mismatch; a
+        // wrong password on a MAC-less file shows as a padding error when decrypting.
+        P12Error::MacError(_) | P12Error::UnpadError => KeyError::WrongPassword { path: path.to_owned() },
+        other => KeyError::Format {
+            path: path.to_owned(),
+            reason: format!("not a PKCS#12 file dpost can read: {other}"),
+        },
+    })?;
+    let key = archive.keys.first().ok_or_else(|| KeyError::NoPrivateKey { path: path.to_owned() })?;
+    // The certificate bag that shares the key's local key id is the key's own; put it first.
+    let mut certificates: Vec<(bool, Vec<u8>)> = archive
+        .certs
+        .iter()
+        .map(|c| {
+            let own = match (&key.local_key_id, &c.local_key_id) {
+                (Some(k), Some(c)) => k.0 == *c,
+                _ => false,
+            };
+            (own, c.cert.as_der().to_vec())
+        })
+        .collect();
+    certificates.sort_by_key(|(own, _)| !*own);
+    PrivateKey::from_pkcs8(path, key.key.as_der(), certificates.into_iter().map(|(_, c)| c).collect())
+}
