@@ -6,5 +6,5 @@ wasmtime::component::bindgen!({
     world: "protocol",
 });
 
-pub use dpost::protocol::keystore as keystore_wit;
-pub use exports::dpost::protocol::digipost_signing as digipost_signing_wit;
+pub use self::dpost::protocol::keystore as keystore_wit;
+pub use self::exports::dpost::protocol::digipost_signing as digipost_signing_wit;

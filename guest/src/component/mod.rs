@@ -7,8 +7,11 @@ wit_bindgen::generate!({
     world: "protocol",
 });
 
+mod content_token;
+mod digipost_inbox;
 mod digipost_signing;
 mod keystore;
+mod memo;
 
 /// The type that implements every exported interface.
 pub(crate) struct Component;

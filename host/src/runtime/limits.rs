@@ -20,6 +20,9 @@ pub enum GuestError {
     /// Any other trap: a bug in the component, or a WASI call it must never make.
     #[error("the protocol component failed: {0}")]
     Trap(String),
+    /// The component does not implement the world this host expects.
+    #[error("{0}")]
+    WrongWorld(String),
     /// The instance trapped earlier and may not be entered again.
     #[error("this component instance stopped after an earlier failure; use a new instance")]
     Retired,

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use crate::bindings::{Protocol, ProtocolPre};
@@ -77,7 +77,9 @@ pub struct HostState {
 pub struct Runtime {
     engine: Engine,
     component: Component,
-    pre: ProtocolPre<HostState>,
+    pre: InstancePre<HostState>,
+    /// The typed exports, or why the component does not implement the world.
+    protocol: Result<ProtocolPre<HostState>, String>,
     options: RuntimeOptions,
     ticks_per_call: u64,
     _ticker: epoch::Ticker,
@@ -102,22 +104,41 @@ impl Runtime {
         // The guest is built for wasm32-wasip2, whose standard library imports WASI; the
         // protocol core never needs it, so every such call traps instead of reaching the OS.
         linker.define_unknown_imports_as_traps(&component).map_err(anyhow::Error::from)?;
-        let pre = ProtocolPre::new(linker.instantiate_pre(&component).map_err(anyhow::Error::from)?)
-            .map_err(anyhow::Error::from)
-            .context("the component does not match the dpost:protocol world this host was built for")?;
+        let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
+        let protocol = ProtocolPre::new(pre.clone()).map_err(|e| format!("{e:#}"));
         let ticks_per_call = epoch::ticks_for(options.call_timeout);
         let ticker = epoch::Ticker::start(&engine);
-        Ok(Runtime { engine, component, pre, options, ticks_per_call, _ticker: ticker })
+        Ok(Runtime { engine, component, pre, protocol, options, ticks_per_call, _ticker: ticker })
     }
 
-    /// A fresh instance whose keystore holds `keystore`'s keys.
+    /// A fresh instance of the protocol component whose keystore holds `keystore`'s keys.
     pub fn instantiate(&self, keystore: Keystore) -> Result<Instance, GuestError> {
+        let protocol = self.protocol.as_ref().map_err(|e| {
+            GuestError::WrongWorld(format!("the component does not implement the dpost:protocol world this host was built for: {e}"))
+        })?;
+        let mut store = self.new_store(keystore);
+        let bindings = protocol.instantiate(&mut store).map_err(|e| limits::classify(e, &store, &self.options))?;
+        Ok(self.wrap(store, bindings))
+    }
+
+    /// A fresh instance of any component under the same limits, with its exports untyped.
+    /// For embedders' own components and for tests that drive misbehaving guests.
+    pub fn instantiate_untyped(&self, keystore: Keystore) -> Result<Instance<wasmtime::component::Instance>, GuestError> {
+        let mut store = self.new_store(keystore);
+        let instance = self.pre.instantiate(&mut store).map_err(|e| limits::classify(e, &store, &self.options))?;
+        Ok(self.wrap(store, instance))
+    }
+
+    fn new_store(&self, keystore: Keystore) -> Store<HostState> {
         let state = HostState { keystore, limiter: StoreLimiter::new(self.options.memory_limit) };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.ticks_per_call);
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| limits::classify(e, &store, &self.options))?;
-        Ok(Instance { store, bindings, poisoned: false, ticks_per_call: self.ticks_per_call, options: self.options.clone() })
+        store
+    }
+
+    fn wrap<B>(&self, store: Store<HostState>, bindings: B) -> Instance<B> {
+        Instance { store, bindings, poisoned: false, ticks_per_call: self.ticks_per_call, options: self.options.clone() }
     }
 
     /// The engine, for callers that inspect types.
@@ -161,19 +182,19 @@ fn config(pooling: Option<&RuntimeOptions>) -> Config {
 
 /// One instance of the component: a store, the exports, and the rule that an instance which
 /// trapped is never entered again (its memory may be half-updated).
-pub struct Instance {
+pub struct Instance<B = Protocol> {
     store: Store<HostState>,
-    bindings: Protocol,
+    bindings: B,
     poisoned: bool,
     ticks_per_call: u64,
     options: RuntimeOptions,
 }
 
-impl Instance {
+impl<B> Instance<B> {
     /// Run one guest call under a fresh deadline. A trap retires the instance.
     pub fn call<R>(
         &mut self,
-        f: impl FnOnce(&Protocol, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&B, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, GuestError> {
         if self.poisoned {
             return Err(GuestError::Retired);
