@@ -289,16 +289,22 @@ fn read_error(e: reader::ReadError) -> wit::ReadError {
         K::TooLarge(what) => W::TooLarge(what),
         K::Finished => W::Finished,
     };
-    wit::ReadError { line: e.position.line, column: e.position.column, kind, message }
+    wit::ReadError {
+        line: e.position.line,
+        column: e.position.column,
+        kind,
+        message,
+    }
 }
 
 fn write_error(e: writer::WriteError) -> wit::WriteError {
     use wit::WriteError as W;
     use writer::WriteError as E;
     match e {
-        E::OutOfOrder { call, state } => {
-            W::OutOfOrder(wit::OutOfOrder { call: call.to_string(), state: state.to_string() })
-        }
+        E::OutOfOrder { call, state } => W::OutOfOrder(wit::OutOfOrder {
+            call: call.to_string(),
+            state: state.to_string(),
+        }),
         E::RequiredIn11(f) => W::RequiredInV11(f.to_string()),
         E::NotInVersion(f) => W::NotInVersion(f.to_string()),
         E::EmptyFile => W::EmptyFile,
@@ -307,10 +313,14 @@ fn write_error(e: writer::WriteError) -> wit::WriteError {
         E::TechnicalActions => W::TechnicalActions,
         E::ActionChoice => W::ActionChoice,
         E::BodyRequired => W::BodyRequired,
-        E::InvalidCharacter { field, code } => {
-            W::InvalidCharacter(wit::InvalidCharacter { field: field.to_string(), code })
-        }
-        E::BadExtension { name, reason } => W::BadExtension(wit::BadExtension { name, reason: reason.to_string() }),
+        E::InvalidCharacter { field, code } => W::InvalidCharacter(wit::InvalidCharacter {
+            field: field.to_string(),
+            code,
+        }),
+        E::BadExtension { name, reason } => W::BadExtension(wit::BadExtension {
+            name,
+            reason: reason.to_string(),
+        }),
     }
 }
 
@@ -321,12 +331,19 @@ fn receipt_error(e: receipt::ReceiptError) -> wit::ReceiptError {
         E::NotJson(m) => W::NotJson(m),
         E::NotObject => W::NotObject,
         E::Missing(f) => W::Missing(f.to_string()),
-        E::WrongType { field, expected } => {
-            W::WrongType(wit::WrongType { field: field.to_string(), expected: expected.to_string() })
-        }
-        E::Invalid { field, value, reason } => {
-            W::Invalid(wit::InvalidField { field: field.to_string(), value, reason: reason.to_string() })
-        }
+        E::WrongType { field, expected } => W::WrongType(wit::WrongType {
+            field: field.to_string(),
+            expected: expected.to_string(),
+        }),
+        E::Invalid {
+            field,
+            value,
+            reason,
+        } => W::Invalid(wit::InvalidField {
+            field: field.to_string(),
+            value,
+            reason: reason.to_string(),
+        }),
     }
 }
 
@@ -340,7 +357,11 @@ impl wit::GuestReader for MemoReader {
     }
 
     fn feed(&self, chunk: Vec<u8>) -> Result<Vec<wit::Event>, wit::ReadError> {
-        self.0.borrow_mut().feed(&chunk).map(list).map_err(read_error)
+        self.0
+            .borrow_mut()
+            .feed(&chunk)
+            .map(list)
+            .map_err(read_error)
     }
 
     fn finish(&self) -> Result<Vec<wit::Event>, wit::ReadError> {
@@ -361,19 +382,31 @@ impl wit::GuestWriter for MemoWriter {
     }
 
     fn header(&self, header: wit::Header) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().header(&header.into()).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .header(&header.into())
+            .map_err(write_error)
     }
 
     fn begin_body(&self, created_date_time: String) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().begin_body(&created_date_time).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .begin_body(&created_date_time)
+            .map_err(write_error)
     }
 
     fn begin_document(&self, info: wit::DocumentInfo) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().begin_document(&info.into()).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .begin_document(&info.into())
+            .map_err(write_error)
     }
 
     fn begin_file(&self, info: wit::FileInfo) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().begin_file(&info.into()).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .begin_file(&info.into())
+            .map_err(write_error)
     }
 
     fn file_data(&self, bytes: Vec<u8>) -> Result<Vec<u8>, wit::WriteError> {
@@ -386,7 +419,10 @@ impl wit::GuestWriter for MemoWriter {
 
     fn end_document(&self, actions: Vec<wit::Action>) -> Result<Vec<u8>, wit::WriteError> {
         let actions: Vec<m::Action> = list(actions);
-        self.0.borrow_mut().end_document(&actions).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .end_document(&actions)
+            .map_err(write_error)
     }
 
     fn finish(&self) -> Result<Vec<u8>, wit::WriteError> {
@@ -400,7 +436,10 @@ impl wit::Guest for Component {
 
     fn parse(bytes: Vec<u8>) -> Result<wit::Parsed, wit::ReadError> {
         whole::parse(&bytes)
-            .map(|p| wit::Parsed { message: p.message.into(), problems: list(p.problems) })
+            .map(|p| wit::Parsed {
+                message: p.message.into(),
+                problems: list(p.problems),
+            })
             .map_err(read_error)
     }
 

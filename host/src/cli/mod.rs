@@ -1,7 +1,7 @@
 //! The `dpost` command line: argument parsing (clap) and one module per command group.
 
-mod digipost;
 mod component;
+mod digipost;
 mod exit;
 mod input;
 
@@ -13,7 +13,12 @@ pub use exit::Exit;
 /// contact points) and the Norwegian Digipost organisation inbox, with the protocol logic in
 /// a sandboxed WebAssembly component.
 #[derive(Debug, Parser)]
-#[command(name = "dpost", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "dpost",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Log filter (error, warn, info, debug, trace, or a tracing directive such as
     /// `dpost=debug`). Logs go to standard error. Overrides RUST_LOG.
