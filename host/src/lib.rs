@@ -8,4 +8,5 @@ pub mod bindings;
 pub mod cli;
 pub mod digipost;
 pub mod keystore;
+pub mod memo;
 pub mod runtime;

@@ -179,56 +179,66 @@ both_ways!(Receipt <=> Receipt {
     receipt_status: into,
 });
 
-fn code(c: m::Code) -> wit::ProblemCode {
-    use m::Code as C;
-    use wit::ProblemCode as W;
-    match c {
-        C::MissingVersion => W::MissingVersion,
-        C::UnsupportedVersion => W::UnsupportedVersion,
-        C::MissingElement => W::MissingElement,
-        C::OutOfOrder => W::OutOfOrder,
-        C::TooMany => W::TooMany,
-        C::UnknownElement => W::UnknownElement,
-        C::ForeignElement => W::ForeignElement,
-        C::NotInVersion => W::NotInVersion,
-        C::UnexpectedText => W::UnexpectedText,
-        C::UnexpectedChild => W::UnexpectedChild,
-        C::TooLong => W::TooLong,
-        C::InvalidEnumeration => W::InvalidEnumeration,
-        C::UnknownValue => W::UnknownValue,
-        C::InvalidUuid => W::InvalidUuid,
-        C::NotUuidV4 => W::NotUuidV4,
-        C::InvalidDateTime => W::InvalidDateTime,
-        C::DateTimeNotUtc => W::DateTimeNotUtc,
-        C::InvalidDate => W::InvalidDate,
-        C::InvalidBoolean => W::InvalidBoolean,
-        C::InvalidLanguage => W::InvalidLanguage,
-        C::InvalidMimeType => W::InvalidMimeType,
-        C::InvalidFilename => W::InvalidFilename,
-        C::UrlNotHttps => W::UrlNotHttps,
-        C::InvalidBase64 => W::InvalidBase64,
-        C::EmptyFile => W::EmptyFile,
-        C::NemsmsNotificationRequired => W::NemsmsNotificationRequired,
-        C::BodyRequired => W::BodyRequired,
-        C::InvalidCpr => W::InvalidCpr,
-        C::InvalidCvr => W::InvalidCvr,
-        C::ChoiceConflict => W::ChoiceConflict,
-        C::TooManyProblems => W::TooManyProblems,
-        C::Unreadable => W::Unreadable,
-    }
-}
+enum_both_ways!(Code <=> ProblemCode {
+    MissingVersion = MissingVersion,
+    UnsupportedVersion = UnsupportedVersion,
+    MissingElement = MissingElement,
+    OutOfOrder = OutOfOrder,
+    TooMany = TooMany,
+    UnknownElement = UnknownElement,
+    ForeignElement = ForeignElement,
+    NotInVersion = NotInVersion,
+    UnexpectedText = UnexpectedText,
+    UnexpectedChild = UnexpectedChild,
+    TooLong = TooLong,
+    InvalidEnumeration = InvalidEnumeration,
+    UnknownValue = UnknownValue,
+    InvalidUuid = InvalidUuid,
+    NotUuidV4 = NotUuidV4,
+    InvalidDateTime = InvalidDateTime,
+    DateTimeNotUtc = DateTimeNotUtc,
+    InvalidDate = InvalidDate,
+    InvalidBoolean = InvalidBoolean,
+    InvalidLanguage = InvalidLanguage,
+    InvalidMimeType = InvalidMimeType,
+    InvalidFilename = InvalidFilename,
+    UrlNotHttps = UrlNotHttps,
+    InvalidBase64 = InvalidBase64,
+    EmptyFile = EmptyFile,
+    NemsmsNotificationRequired = NemsmsNotificationRequired,
+    BodyRequired = BodyRequired,
+    InvalidCpr = InvalidCpr,
+    InvalidCvr = InvalidCvr,
+    ChoiceConflict = ChoiceConflict,
+    TooManyProblems = TooManyProblems,
+    Unreadable = Unreadable,
+});
+
+enum_both_ways!(Severity <=> Severity { Error = Error, Warning = Warning });
 
 impl From<m::Problem> for wit::Problem {
     fn from(p: m::Problem) -> Self {
         wit::Problem {
-            severity: match p.severity {
-                m::Severity::Error => wit::Severity::Error,
-                m::Severity::Warning => wit::Severity::Warning,
-            },
-            code: code(p.code),
+            severity: p.severity.into(),
+            code: p.code.into(),
             path: p.path,
             line: p.position.line,
             column: p.position.column,
+            message: p.message,
+        }
+    }
+}
+
+impl From<wit::Problem> for m::Problem {
+    fn from(p: wit::Problem) -> Self {
+        m::Problem {
+            severity: p.severity.into(),
+            code: p.code.into(),
+            path: p.path,
+            position: m::Position {
+                line: p.line,
+                column: p.column,
+            },
             message: p.message,
         }
     }

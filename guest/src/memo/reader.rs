@@ -983,4 +983,57 @@ mod tests {
         };
         assert_eq!(merge(whole), merge(tiny));
     }
+
+    /// The error and the problems found before it, as `validate` reports them, reading in
+    /// chunks of `chunk` bytes.
+    fn failure(doc: &[u8], chunk: usize) -> (ReadError, Vec<Problem>) {
+        let mut r = Reader::new();
+        let e = doc
+            .chunks(chunk.max(1))
+            .try_for_each(|c| r.feed(c).map(drop))
+            .and_then(|()| r.finish().map(drop))
+            .unwrap_err();
+        (e, r.problems().to_vec())
+    }
+
+    #[test]
+    fn text_outside_the_root_fails_where_it_stands_whatever_the_chunks() {
+        // Found by fuzz/memo_reader: the error was placed where the text was handed on, which
+        // is at a chunk boundary when there is one.
+        let after = format!("<m:Message xmlns:m=\"{MEMO_NAMESPACE}\"/>\n  &amp;\n");
+        for doc in [
+            &b"\n\xff\n"[..],
+            b"<?xml version=\"1.0\"?>\n x \n<r/>",
+            after.as_bytes(),
+        ] {
+            let whole = failure(doc, 1 << 20);
+            assert!(
+                matches!(
+                    whole.0.kind,
+                    ReadErrorKind::Syntax(SyntaxError::TextOutsideRoot)
+                ),
+                "{whole:?}"
+            );
+            assert_eq!(failure(doc, 1), whole, "{doc:?}");
+        }
+        assert_eq!(
+            failure(b"\n\xff\n", 1 << 20).0.position,
+            Position { line: 2, column: 1 }
+        );
+    }
+
+    #[test]
+    fn problems_before_a_syntax_error_do_not_depend_on_chunks() {
+        // Found by fuzz/memo_reader: text in an element that holds only elements was reported
+        // when a chunk boundary handed it on before the syntax error, and not otherwise.
+        let doc = format!("<m:Message xmlns:m=\"{MEMO_NAMESPACE}\">text\0</m:Message>");
+        let whole = failure(doc.as_bytes(), 1 << 20);
+        assert!(
+            whole.1.iter().any(|p| p.code == Code::UnexpectedText),
+            "{whole:?}"
+        );
+        assert_eq!(failure(doc.as_bytes(), 1), whole);
+        let doc = format!("<m:Message xmlns:m=\"{MEMO_NAMESPACE}\">text&bogus;</m:Message>");
+        assert_eq!(failure(doc.as_bytes(), 1), failure(doc.as_bytes(), 1 << 20));
+    }
 }

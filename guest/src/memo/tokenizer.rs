@@ -235,6 +235,18 @@ impl Tokenizer {
 
     /// Feeds one chunk.
     pub fn feed(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
+        let r = self.bytes(chunk, sink);
+        if let Err(Stop::Syntax(..)) = r {
+            // Text before the error is handed on first, as a chunk boundary there would have
+            // done: what the consumer sees must not depend on where chunks are split.
+            self.flush_text(sink)?;
+        }
+        r?;
+        // Hand on text gathered so far so the consumer can make progress on every chunk.
+        self.flush_text(sink)
+    }
+
+    fn bytes(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
         let mut i = 0;
         while i < chunk.len() {
             if self.state == State::Text {
@@ -245,8 +257,7 @@ impl Tokenizer {
             self.byte(b, sink)?;
             i += 1;
         }
-        // Hand on text gathered so far so the consumer can make progress on every chunk.
-        self.flush_text(sink)
+        Ok(())
     }
 
     /// Ends the input: everything must be closed.
@@ -293,7 +304,13 @@ impl Tokenizer {
         }
         if !run.is_empty() {
             self.after_cr = false;
+            // Outside the root only whitespace may stand; refuse anything else where it is, not
+            // when the text is handed on, so that the position does not depend on chunking.
+            let outside = self.open.is_empty();
             for &b in run {
+                if outside && !matches!(b, b' ' | b'\t' | b'\n') {
+                    return self.fail(SyntaxError::TextOutsideRoot);
+                }
                 self.advance(b);
             }
             self.text.extend_from_slice(run);
@@ -320,6 +337,7 @@ impl Tokenizer {
                 self.state = State::MarkupOpen;
                 self.markup.clear();
             }
+            b'&' if self.open.is_empty() => return self.fail(SyntaxError::TextOutsideRoot),
             b'&' => {
                 self.after_cr = false;
                 self.mark = self.here();

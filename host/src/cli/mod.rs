@@ -4,6 +4,7 @@ mod component;
 mod digipost;
 mod exit;
 mod input;
+mod memo;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,9 @@ pub enum Command {
     /// Digipost (Norway): sign requests, verify responses, debug 403s.
     #[command(subcommand)]
     Digipost(digipost::DigipostCommand),
+    /// MeMo messages (Danish Digital Post): validate, show, extract, write.
+    #[command(subcommand)]
+    Memo(memo::MemoCommand),
     /// The protocol component: what it imports and exports.
     #[command(subcommand)]
     Component(component::ComponentCommand),
@@ -45,6 +49,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self.command {
             Command::Digipost(cmd) => cmd.run(),
+            Command::Memo(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),
         }
     }
