@@ -8,3 +8,5 @@ wasmtime::component::bindgen!({
 
 pub use self::dpost::protocol::keystore as keystore_wit;
 pub use self::exports::dpost::protocol::digipost_signing as digipost_signing_wit;
+pub use self::exports::dpost::protocol::digipost_inbox as digipost_inbox_wit;
+pub use self::exports::dpost::protocol::content_token as content_token_wit;

@@ -6,6 +6,10 @@
 
 pub mod bindings;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod digipost;
 pub mod keystore;
 pub mod runtime;
+pub mod sim;
+pub mod store;

@@ -15,6 +15,7 @@
 mod cache;
 mod epoch;
 mod limits;
+mod pool;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::bindings::{Protocol, ProtocolPre};
 use crate::keystore::Keystore;
 pub use limits::GuestError;
+pub use pool::InstancePool;
 use limits::StoreLimiter;
 
 /// The protocol component this binary was built with (see `host/build.rs`).
