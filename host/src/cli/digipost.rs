@@ -23,6 +23,11 @@ const MAX_BODY_INTO_GUEST: u64 = 16 << 20;
 /// Digipost commands.
 #[derive(Debug, Subcommand)]
 pub enum DigipostCommand {
+    /// Read an organisation's inbox: list, download, delete.
+    #[command(subcommand)]
+    Inbox(super::inbox::InboxCommand),
+    /// Archive the inbox into the store (and optionally delete what is archived).
+    Sync(super::inbox::SyncArgs),
     /// Print the headers that sign a request: Date, X-Digipost-UserId, X-Content-SHA256 (with
     /// --body) and X-Digipost-Signature, one `Name: value` per line.
     Sign {
@@ -183,8 +188,13 @@ fn visible(canonical: &str) -> String {
 
 impl DigipostCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
+        let this = match self {
+            DigipostCommand::Inbox(cmd) => return cmd.run(),
+            DigipostCommand::Sync(args) => return args.run(),
+            other => other,
+        };
         let runtime = Runtime::new(RuntimeOptions::default())?;
-        match self {
+        match this {
             DigipostCommand::Sign { key, request, explain, json } => {
                 let mut instance = runtime.instantiate(key.load()?)?;
                 let req = request.build(&mut instance)?;
@@ -227,6 +237,7 @@ impl DigipostCommand {
                 }
                 Ok(if verified { Exit::Ok } else { Exit::CheckFailed })
             }
+            DigipostCommand::Inbox(_) | DigipostCommand::Sync(_) => unreachable!("handled above"),
             DigipostCommand::Explain403 { file, request, json } => {
                 let body = read_file(&file)?;
                 let body = String::from_utf8_lossy(&body);
@@ -247,7 +258,7 @@ impl DigipostCommand {
                         })
                     );
                 } else {
-                    print_side_by_side(&cmp);
+                    print_side_by_side(&mut std::io::stdout().lock(), &cmp);
                 }
                 Ok(if cmp.first_difference.is_some() { Exit::CheckFailed } else { Exit::Ok })
             }
@@ -255,19 +266,22 @@ impl DigipostCommand {
     }
 }
 
-fn print_side_by_side(cmp: &explain::Comparison) {
+/// The two canonical strings side by side, the first difference marked.
+pub(super) fn print_side_by_side(out: &mut dyn std::io::Write, cmp: &explain::Comparison) {
+    // Output to a closed pipe is not worth failing over.
     let shown = |l: &Option<String>| l.as_ref().map_or_else(|| "(missing)".to_owned(), |s| format!("{s}\\n"));
     let width = cmp.rows.iter().map(|r| shown(&r.server).chars().count()).max().unwrap_or(0).clamp(24, 64);
-    println!("     {:<width$}  {}", "server (from the 403)", "dpost");
+    let _ = writeln!(out, "     {:<width$}  {}", "server (from the 403)", "dpost");
     for (i, row) in cmp.rows.iter().enumerate() {
         let mark = if Some(i) == cmp.first_difference { ">" } else { " " };
-        println!("{mark}{:>3} {:<width$}  {}", i + 1, shown(&row.server), shown(&row.ours));
+        let _ = writeln!(out, "{mark}{:>3} {:<width$}  {}", i + 1, shown(&row.server), shown(&row.ours));
     }
-    match cmp.first_difference {
-        Some(i) => println!("\nfirst difference on line {}: {}", i + 1, explain::hint(&cmp.rows[i], i)),
-        None => println!(
+    let _ = match cmp.first_difference {
+        Some(i) => writeln!(out, "\nfirst difference on line {}: {}", i + 1, explain::hint(&cmp.rows[i], i)),
+        None => writeln!(
+            out,
             "\nthe strings are identical: the signature itself is wrong. Sign with the private key of the \
              certificate registered with Digipost for this broker id."
         ),
-    }
+    };
 }

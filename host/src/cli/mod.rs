@@ -1,9 +1,11 @@
 //! The `dpost` command line: argument parsing (clap) and one module per command group.
 
-mod digipost;
 mod component;
+mod digipost;
 mod exit;
+mod inbox;
 mod input;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -27,12 +29,16 @@ pub struct Cli {
 /// Command groups.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Digipost (Norway): sign requests, verify responses, debug 403s.
+    /// Digipost (Norway): read and archive an organisation's inbox; sign requests, verify
+    /// responses, debug 403s.
     #[command(subcommand)]
     Digipost(digipost::DigipostCommand),
     /// The protocol component: what it imports and exports.
     #[command(subcommand)]
     Component(component::ComponentCommand),
+    /// Simulators of the services, for offline tests and demos.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 impl Cli {
@@ -41,6 +47,7 @@ impl Cli {
         match self.command {
             Command::Digipost(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),
+            Command::Sim(cmd) => cmd.run(),
         }
     }
 }
