@@ -6,7 +6,11 @@
 
 pub mod bindings;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod digipost;
 pub mod keystore;
 pub mod memo;
 pub mod runtime;
+pub mod sim;
+pub mod store;

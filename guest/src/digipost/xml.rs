@@ -308,6 +308,11 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
             ));
         }
     };
+    // quick-xml does not check characters; refuse what XML 1.0 cannot carry (most control
+    // characters) here, so that whatever is read can be written again.
+    if let Some((offset, c)) = source.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+        return Err(located(source, offset, "/".to_owned(), not_allowed(c)));
+    }
     let mut reader = NsReader::from_str(source);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
@@ -400,6 +405,9 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
                     .decode()
                     .map_err(|e| fail(&stack, position, XmlProblem::Syntax(e.to_string())))?;
                 let resolved = match reference.resolve_char_ref() {
+                    Ok(Some(c)) if !is_xml_char(c) => {
+                        return Err(fail(&stack, position, not_allowed(c)));
+                    }
                     Ok(Some(c)) => c.to_string(),
                     Ok(None) => match quick_xml::escape::resolve_predefined_entity(&name) {
                         Some(s) => s.to_owned(),
@@ -480,6 +488,9 @@ fn element(
                 )) => XmlProblem::UnknownEntity(name),
                 e => XmlProblem::Syntax(e.to_string()),
             })?;
+        if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+            return Err(not_allowed(c));
+        }
         attributes.push((
             lossy(attribute.key.local_name().as_ref()),
             value.into_owned(),
@@ -517,6 +528,14 @@ pub enum WriteError {
     /// Attachments nest deeper than a reader would accept.
     #[error("attachments nest deeper than {0} levels")]
     TooDeep(u32),
+}
+
+/// The problem of a character XML 1.0 does not allow, written or referenced.
+fn not_allowed(c: char) -> XmlProblem {
+    XmlProblem::Syntax(format!(
+        "the character U+{:04X} is not allowed in XML",
+        u32::from(c)
+    ))
 }
 
 /// Characters XML 1.0 allows in a document (the `Char` production).
@@ -736,5 +755,32 @@ mod tests {
                 code_point: 1
             })
         );
+    }
+    #[test]
+    fn reader_refuses_characters_the_writer_cannot_write() {
+        // Found by fuzz/inbox_xml, fuzz/digipost_error_body and fuzz/entrypoint: documents with
+        // control characters were read, and then could not be written again.
+        let refused = |xml: &str| match read(xml.as_bytes()) {
+            Err(XmlError {
+                problem: XmlProblem::Syntax(reason),
+                ..
+            }) => reason,
+            other => panic!("{xml:?} gave {other:?}"),
+        };
+        assert_eq!(
+            refused("<a>\n x\u{0}</a>"),
+            "the character U+0000 is not allowed in XML"
+        );
+        let e = read(b"<a>\n x\x12</a>").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3));
+        refused("<a b=\"\u{1}\"/>");
+        refused("<a>&#1;</a>");
+        refused("<a>&#xFFFE;</a>");
+        refused("<a b=\"&#x1F;\"/>");
+        refused("<a><!-- \u{7} --></a>");
+        // What XML allows is still read, references to CR and TAB included.
+        let doc = read("<a b=\"&#9;\">&#13;&#x10FFFF;\u{FFFD}</a>".as_bytes()).unwrap();
+        assert_eq!(doc.root.text, "\r\u{10FFFF}\u{FFFD}");
+        assert_eq!(doc.root.attribute("b"), Some("\t"));
     }
 }

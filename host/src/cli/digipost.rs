@@ -23,6 +23,11 @@ const MAX_BODY_INTO_GUEST: u64 = 16 << 20;
 /// Digipost commands.
 #[derive(Debug, Subcommand)]
 pub enum DigipostCommand {
+    /// Read an organisation's inbox: list, download, delete.
+    #[command(subcommand)]
+    Inbox(super::inbox::InboxCommand),
+    /// Archive the inbox into the store (and optionally delete what is archived).
+    Sync(super::inbox::SyncArgs),
     /// Print the headers that sign a request: Date, X-Digipost-UserId, X-Content-SHA256 (with
     /// --body) and X-Digipost-Signature, one `Name: value` per line.
     Sign {
@@ -189,8 +194,13 @@ fn visible(canonical: &str) -> String {
 
 impl DigipostCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
+        let this = match self {
+            DigipostCommand::Inbox(cmd) => return cmd.run(),
+            DigipostCommand::Sync(args) => return args.run(),
+            other => other,
+        };
         let runtime = Runtime::new(RuntimeOptions::default())?;
-        match self {
+        match this {
             DigipostCommand::Sign {
                 key,
                 request,
@@ -270,6 +280,7 @@ impl DigipostCommand {
                     Exit::CheckFailed
                 })
             }
+            DigipostCommand::Inbox(_) | DigipostCommand::Sync(_) => unreachable!("handled above"),
             DigipostCommand::Explain403 {
                 file,
                 request,
@@ -294,7 +305,7 @@ impl DigipostCommand {
                         })
                     );
                 } else {
-                    print_side_by_side(&cmp);
+                    print_side_by_side(&mut std::io::stdout().lock(), &cmp);
                 }
                 Ok(if cmp.first_difference.is_some() {
                     Exit::CheckFailed
@@ -306,7 +317,9 @@ impl DigipostCommand {
     }
 }
 
-fn print_side_by_side(cmp: &explain::Comparison) {
+/// The two canonical strings side by side, the first difference marked.
+pub(super) fn print_side_by_side(out: &mut dyn std::io::Write, cmp: &explain::Comparison) {
+    // Output to a closed pipe is not worth failing over.
     let shown = |l: &Option<String>| {
         l.as_ref()
             .map_or_else(|| "(missing)".to_owned(), |s| format!("{s}\\n"))
@@ -318,29 +331,32 @@ fn print_side_by_side(cmp: &explain::Comparison) {
         .max()
         .unwrap_or(0)
         .clamp(24, 64);
-    println!("     {:<width$}  dpost", "server (from the 403)");
+    let _ = writeln!(out, "     {:<width$}  dpost", "server (from the 403)");
     for (i, row) in cmp.rows.iter().enumerate() {
         let mark = if Some(i) == cmp.first_difference {
             ">"
         } else {
             " "
         };
-        println!(
+        let _ = writeln!(
+            out,
             "{mark}{:>3} {:<width$}  {}",
             i + 1,
             shown(&row.server),
             shown(&row.ours)
         );
     }
-    match cmp.first_difference {
-        Some(i) => println!(
+    let _ = match cmp.first_difference {
+        Some(i) => writeln!(
+            out,
             "\nfirst difference on line {}: {}",
             i + 1,
             explain::hint(&cmp.rows[i], i)
         ),
-        None => println!(
+        None => writeln!(
+            out,
             "\nthe strings are identical: the signature itself is wrong. Sign with the private key of the \
              certificate registered with Digipost for this broker id."
         ),
-    }
+    };
 }

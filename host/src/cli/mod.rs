@@ -3,8 +3,10 @@
 mod component;
 mod digipost;
 mod exit;
+mod inbox;
 mod input;
 mod memo;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -33,7 +35,8 @@ pub struct Cli {
 /// Command groups.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Digipost (Norway): sign requests, verify responses, debug 403s.
+    /// Digipost (Norway): read and archive an organisation's inbox; sign requests, verify
+    /// responses, debug 403s.
     #[command(subcommand)]
     Digipost(digipost::DigipostCommand),
     /// MeMo messages (Danish Digital Post): validate, show, extract, write.
@@ -42,6 +45,9 @@ pub enum Command {
     /// The protocol component: what it imports and exports.
     #[command(subcommand)]
     Component(component::ComponentCommand),
+    /// Simulators of the services, for offline tests and demos.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 impl Cli {
@@ -51,6 +57,7 @@ impl Cli {
             Command::Digipost(cmd) => cmd.run(),
             Command::Memo(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),
+            Command::Sim(cmd) => cmd.run(),
         }
     }
 }

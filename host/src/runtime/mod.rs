@@ -15,6 +15,7 @@
 mod cache;
 mod epoch;
 mod limits;
+mod pool;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use crate::bindings::{Protocol, ProtocolPre};
 use crate::keystore::Keystore;
 pub use limits::GuestError;
 use limits::StoreLimiter;
+pub use pool::InstancePool;
 
 /// The protocol component this binary was built with (see `host/build.rs`).
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("DPOST_COMPONENT_WASM"));

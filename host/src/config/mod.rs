@@ -1,0 +1,242 @@
+//! dpost's configuration file (TOML, `./dpost.toml` unless `--config FILE` names another).
+//!
+//! This module is the generic half: reading the file, refusing unknown keys, and errors that
+//! name the file, the key and the line, so a typo is found in seconds. Each service keeps its
+//! own table in a module of its own ([`digipost`]); command-line flags override the file.
+//!
+//! ```toml
+//! [digipost]
+//! base_url = "https://api.digipost.no"
+//! broker_id = "123456"
+//! key = "broker.p12"            # relative paths are taken from this file's folder
+//! password_env = "DPOST_KEY_PASSWORD"
+//!
+//! [store]
+//! path = "dpost.db"
+//! ```
+
+pub mod digipost;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The configuration file read when `--config` is not given.
+pub const DEFAULT_FILE: &str = "dpost.toml";
+
+/// The store's file when the configuration names none.
+pub const DEFAULT_STORE_PATH: &str = "dpost.db";
+
+/// Why the configuration could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}{}: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!(" ({k})")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (from 1) the problem is on, when it is on one.
+    pub line: Option<usize>,
+    /// The key involved, with its table (`digipost.broker_id`), when one is.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The whole file. Every table is optional; a key or table no module knows is an error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[digipost]`: the Digipost organisation inbox.
+    #[serde(default)]
+    pub digipost: digipost::DigipostTable,
+    /// `[store]`: the embedded store shared by every service.
+    #[serde(default)]
+    pub store: StoreTable,
+}
+
+/// `[store]`: where the embedded store lives.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreTable {
+    /// The SQLite file; default `dpost.db`.
+    pub path: Option<PathBuf>,
+}
+
+/// A configuration file as read, kept with its text so that later checks can point at lines.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    /// Where it was read from; `None` when no file was read (the defaults).
+    pub path: Option<PathBuf>,
+    text: String,
+    /// What it says.
+    pub config: Config,
+}
+
+impl ConfigFile {
+    /// Read `explicit` (an error when missing), or `./dpost.toml` when it exists, or nothing.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match explicit {
+            Some(p) => p.to_owned(),
+            None => {
+                let default = PathBuf::from(DEFAULT_FILE);
+                if !default.exists() {
+                    return Ok(ConfigFile::default());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            file: path.clone(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Read configuration text that came from `path`.
+    pub fn parse(path: PathBuf, text: String) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            let (line, key) = match e.span() {
+                Some(span) => {
+                    let line = line_of(&text, span.start);
+                    (Some(line), key_on_line(&text, line))
+                }
+                None => (None, None),
+            };
+            ConfigError {
+                file: path.clone(),
+                line,
+                key,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        Ok(ConfigFile {
+            path: Some(path),
+            text,
+            config,
+        })
+    }
+
+    /// An error about `table.key`, located on the line that sets it.
+    pub fn error(&self, table: &str, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
+            line: find_key(&self.text, table, key),
+            key: Some(format!("{table}.{key}")),
+            message: message.into(),
+        }
+    }
+
+    /// A path the file gives, taken relative to the file's folder (as an integrator who
+    /// keeps the key beside the configuration expects), not to wherever dpost runs from.
+    pub fn resolve_path(&self, p: &Path) -> PathBuf {
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p.to_owned(),
+        }
+    }
+
+    /// The store's file: `[store] path`, else `dpost.db` in the current folder.
+    pub fn store_path(&self) -> PathBuf {
+        match &self.config.store.path {
+            Some(p) => self.resolve_path(p),
+            None => PathBuf::from(DEFAULT_STORE_PATH),
+        }
+    }
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+/// `table.key` for a `key = value` line, with the table from the nearest header above it.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let this = lines.get(line.checked_sub(1)?)?.trim();
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .find_map(|l| table_header(l))
+        .map(|t| format!("{t}."))
+        .unwrap_or_default();
+    if let Some(t) = table_header(this) {
+        return Some(t.to_owned());
+    }
+    let key = this.split_once('=')?.0.trim().trim_matches('"');
+    (!key.is_empty()).then(|| format!("{table}{key}"))
+}
+
+fn table_header(line: &str) -> Option<&str> {
+    let l = line.trim();
+    let inner = l.strip_prefix('[')?.split(']').next()?.trim();
+    (!inner.starts_with('[')).then_some(inner)
+}
+
+/// The line that sets `key` in `[table]`.
+fn find_key(text: &str, table: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(t) = table_header(line) {
+            current = t.to_owned();
+            continue;
+        }
+        if current == table
+            && line
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+        ConfigFile::parse(PathBuf::from("conf/dpost.toml"), text.to_owned())
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let e = parse("[digipost]\nbroker_id = \"1\"\nbrokerid = \"2\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.key.as_deref(), Some("digipost.brokerid"));
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("conf/dpost.toml:3 (digipost.brokerid): unknown field"),
+            "{shown}"
+        );
+
+        let e = parse("[store]\npath = \"x\"\n\n[nope]\na = 1\n").unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_point_at_the_value() {
+        let e = parse("[digipost]\nretries = \"many\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("digipost.retries")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_file() {
+        let f = parse("[store]\npath = \"archive.db\"\n").unwrap();
+        assert_eq!(f.store_path(), PathBuf::from("conf/archive.db"));
+        assert_eq!(
+            ConfigFile::default().store_path(),
+            PathBuf::from("dpost.db")
+        );
+        let e = f.error("store", "path", "bad");
+        assert_eq!(e.line, Some(2));
+    }
+}

@@ -1,0 +1,275 @@
+//! The organisation inbox through the component's `digipost-inbox` interface: reading and
+//! writing its XML documents, and building its requests. The component decides every byte;
+//! these wrappers turn the WIT results into typed Rust errors with readable messages.
+
+use crate::bindings::digipost_inbox_wit as wit;
+use crate::runtime::{GuestError, Instance};
+use dpost_guest::digipost::requests::{RequestError, UriError};
+
+pub use wit::{
+    AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, HttpRequest, Inbox, InboxDocument, Link,
+    SchemaVersion, XmlError,
+};
+
+/// Why an inbox call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// A document could not be read; the message names the element, line and column.
+    #[error("{what}: {}", .error.message)]
+    Xml {
+        /// Which document (e.g. `the inbox page`).
+        what: &'static str,
+        /// Where and what, from the component.
+        error: XmlError,
+    },
+    /// A document could not be written.
+    #[error("cannot write {what}: {reason}")]
+    Write {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A request could not be built from the ids given.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A document's URI cannot be followed with a signed request.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    /// The component failed.
+    #[error(transparent)]
+    Guest(#[from] GuestError),
+}
+
+/// The media type of `version`'s documents.
+pub fn media_type(instance: &mut Instance, version: SchemaVersion) -> Result<String, InboxError> {
+    Ok(instance.call(|b, s| {
+        b.dpost_protocol_digipost_inbox()
+            .call_media_type(s, version)
+    })?)
+}
+
+/// Read an `<inbox>` page.
+pub fn parse_inbox(instance: &mut Instance, xml: &[u8]) -> Result<Inbox, InboxError> {
+    instance
+        .call(|b, s| b.dpost_protocol_digipost_inbox().call_parse_inbox(s, xml))?
+        .map_err(|error| InboxError::Xml {
+            what: "the inbox page",
+            error,
+        })
+}
+
+/// Write an `<inbox>` page.
+pub fn write_inbox(
+    instance: &mut Instance,
+    inbox: &Inbox,
+    version: SchemaVersion,
+) -> Result<String, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_write_inbox(s, inbox, version)
+        })?
+        .map_err(|e| InboxError::Write {
+            what: "the inbox page",
+            reason: write_error(e),
+        })
+}
+
+/// Read an `<error>` body.
+pub fn parse_error_body(instance: &mut Instance, xml: &[u8]) -> Result<ErrorBody, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_parse_error_body(s, xml)
+        })?
+        .map_err(|error| InboxError::Xml {
+            what: "the error body",
+            error,
+        })
+}
+
+/// Write an `<error>` body.
+pub fn write_error_body(
+    instance: &mut Instance,
+    body: &ErrorBody,
+    version: SchemaVersion,
+) -> Result<String, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_write_error_body(s, body, version)
+        })?
+        .map_err(|e| InboxError::Write {
+            what: "the error body",
+            reason: write_error(e),
+        })
+}
+
+/// Read the `<entrypoint>` that `GET /` answers.
+pub fn parse_entrypoint(instance: &mut Instance, xml: &[u8]) -> Result<Entrypoint, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_parse_entrypoint(s, xml)
+        })?
+        .map_err(|error| InboxError::Xml {
+            what: "the entrypoint",
+            error,
+        })
+}
+
+/// Write an `<entrypoint>`.
+pub fn write_entrypoint(
+    instance: &mut Instance,
+    e: &Entrypoint,
+    version: SchemaVersion,
+) -> Result<String, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_write_entrypoint(s, e, version)
+        })?
+        .map_err(|e| InboxError::Write {
+            what: "the entrypoint",
+            reason: write_error(e),
+        })
+}
+
+/// `GET /<sender-id>/inbox?offset=..&limit=..`.
+pub fn list_request(
+    instance: &mut Instance,
+    sender_id: &str,
+    offset: Option<u32>,
+    limit: Option<u32>,
+) -> Result<HttpRequest, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_list_request(s, sender_id, offset, limit)
+        })?
+        .map_err(|e| request_error(e).into())
+}
+
+/// `GET /<sender-id>/inbox/<document-id>/content`.
+pub fn content_request(
+    instance: &mut Instance,
+    sender_id: &str,
+    document_id: &str,
+) -> Result<HttpRequest, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_content_request(s, sender_id, document_id)
+        })?
+        .map_err(|e| request_error(e).into())
+}
+
+/// `DELETE /<sender-id>/inbox/<document-id>`.
+pub fn delete_request(
+    instance: &mut Instance,
+    sender_id: &str,
+    document_id: &str,
+) -> Result<HttpRequest, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_delete_request(s, sender_id, document_id)
+        })?
+        .map_err(|e| request_error(e).into())
+}
+
+/// The request target for a document's `content-uri` or `delete-uri`, refused when it points
+/// outside `api_base`.
+pub fn resolve_document_uri(
+    instance: &mut Instance,
+    api_base: &str,
+    uri: &str,
+) -> Result<String, InboxError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_resolve_document_uri(s, api_base, uri)
+        })?
+        .map_err(|e| {
+            match e {
+                wit::UriError::BadBase(b) => UriError::BadBase(b),
+                wit::UriError::BadUri(u) => UriError::BadUri(u),
+                wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin {
+                    uri: f.uri,
+                    base: f.base,
+                },
+            }
+            .into()
+        })
+}
+
+/// An error code as Digipost writes it (`DOCUMENT_NOT_FOUND`).
+pub fn error_code_name(code: &ErrorCode) -> &str {
+    match code {
+        ErrorCode::InvalidSignature => "INVALID_SIGNATURE",
+        ErrorCode::MissingSignature => "MISSING_SIGNATURE",
+        ErrorCode::DateHeaderOutsideAcceptedInterval => "DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL",
+        ErrorCode::InvalidSha256 => "INVALID_SHA256",
+        ErrorCode::UnknownUserId => "UNKNOWN_USER_ID",
+        ErrorCode::BrokerNotAuthorized => "BROKER_NOT_AUTHORIZED",
+        ErrorCode::DocumentNotFound => "DOCUMENT_NOT_FOUND",
+        ErrorCode::Other(s) => s,
+    }
+}
+
+/// An authentication level as Digipost writes it (`TWO_FACTOR`).
+pub fn authentication_level_name(level: &AuthenticationLevel) -> &str {
+    match level {
+        AuthenticationLevel::Password => "PASSWORD",
+        AuthenticationLevel::TwoFactor => "TWO_FACTOR",
+        AuthenticationLevel::Idporten3 => "IDPORTEN_3",
+        AuthenticationLevel::Idporten4 => "IDPORTEN_4",
+        AuthenticationLevel::Other(s) => s,
+    }
+}
+
+fn request_error(e: wit::RequestError) -> RequestError {
+    match e {
+        wit::RequestError::BadSenderId(s) => RequestError::BadSenderId(s),
+        wit::RequestError::BadDocumentId(s) => RequestError::BadDocumentId(s),
+        wit::RequestError::LimitOutOfRange(n) => RequestError::LimitOutOfRange(n),
+    }
+}
+
+fn write_error(e: wit::WriteError) -> String {
+    match e {
+        wit::WriteError::UnrepresentableCharacter(u) => {
+            format!(
+                "{} holds U+{:04X}, which XML cannot carry",
+                u.field, u.code_point
+            )
+        }
+        wit::WriteError::InvalidDateTime(d) => {
+            format!("{} is not an xs:dateTime: {}", d.field, d.reason)
+        }
+        wit::WriteError::TooDeep(n) => format!("attachments nest deeper than {n}"),
+        wit::WriteError::BadAttachmentOwner(b) => {
+            format!(
+                "document {} is attached to {}, which is not before it",
+                b.index, b.attached_to
+            )
+        }
+    }
+}
+
+/// A document's inbox entry as JSON, for `inbox list --json` and the archive's metadata.
+pub fn document_json(d: &InboxDocument) -> serde_json::Value {
+    serde_json::json!({
+        "id": d.id,
+        "subject": d.subject,
+        "sender": d.sender,
+        "delivery_time": d.delivery_time,
+        "first_accessed": d.first_accessed,
+        "authentication_level": authentication_level_name(&d.authentication_level),
+        "content_type": d.content_type,
+        "reference_from_sender": d.reference_from_sender,
+        "content_uri": d.content_uri,
+        "delete_uri": d.delete_uri,
+    })
+}

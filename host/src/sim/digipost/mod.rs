@@ -1,0 +1,789 @@
+//! A Digipost organisation-inbox server for offline tests and demos: `dpost sim digipost`.
+//!
+//! It behaves as Digipost does towards a broker, through the same component as the client:
+//! - every request's signature is checked with the broker's certificate: 403
+//!   `INVALID_SIGNATURE` echoing the simulator's own canonical string between `===START===`
+//!   and `===SLUTT===`; 400 for a missing header, a body hash that does not match, or a
+//!   `Date` more than five minutes from the simulator's clock;
+//! - every response is signed with the simulator's key, whose certificate `GET /` publishes;
+//! - content answers 307 to a one-time link that it serves itself (30 seconds, once, for
+//!   that document only; see [`links`]);
+//! - `DELETE` hides a document from the listing; unknown ids answer 404 `DOCUMENT_NOT_FOUND`.
+//!
+//! The component builds the canonical strings, writes the XML and makes and judges tokens;
+//! the host checks RSA signatures with the broker's public key, signs with the server key,
+//! reads the clock ([`Clock`], a fake one in tests) and draws the random UUIDs.
+
+pub mod links;
+pub mod mailbox;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body as HttpBody;
+use axum::extract::{Request as HttpRequest, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response as HttpResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ring::rand::{SecureRandom as _, SystemRandom};
+use sha2::{Digest as _, Sha256};
+
+use crate::clock::Clock;
+use crate::digipost::content_token::{self, ContentLink, Verdict};
+use crate::digipost::inbox::{
+    self, AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, Inbox, InboxDocument,
+    SchemaVersion,
+};
+use crate::digipost::signing::{self as dsign, Body, Header, Request, Response};
+use crate::keystore::{Keystore, PrivateKey};
+use crate::runtime::{Instance, InstancePool, Runtime};
+use links::{Consumed, LinkStore};
+use mailbox::Mailbox;
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The data folder is unusable.
+    #[error(transparent)]
+    Mailbox(#[from] mailbox::MailboxError),
+    /// The broker certificate is unusable.
+    #[error("the broker certificate: {0}")]
+    BrokerCertificate(String),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The component failed.
+    #[error(transparent)]
+    Guest(#[from] crate::runtime::GuestError),
+}
+
+/// What the simulator serves and with which keys.
+#[derive(Debug)]
+pub struct SimulatorConfig {
+    /// One folder per sender id (see [`mailbox`]).
+    pub data_dir: PathBuf,
+    /// The broker's certificate (PEM or DER), whose key signs requests.
+    pub broker_certificate: Vec<u8>,
+    /// The only broker id accepted; any when `None`.
+    pub broker_id: Option<String>,
+    /// The simulator's private key, which signs responses.
+    pub server_key: PrivateKey,
+    /// Its certificate in PEM, published by `GET /`.
+    pub server_certificate_pem: String,
+    /// Where one-time links point (`http://host:port`); the listening address when `None`.
+    pub content_base: Option<String>,
+    /// The secret tokens are made from; a random one when `None`.
+    pub token_secret: Option<String>,
+}
+
+/// Misbehaviour to switch on, for tests of the client.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Corrupt the signature of every response except the entrypoint's.
+    pub tamper_signatures: AtomicBool,
+}
+
+/// Counters, for tests and the log.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Content served through one-time links.
+    pub contents_served: AtomicU64,
+    /// Requests that carried a Digipost signature header to the content link.
+    pub links_with_signature_headers: AtomicU64,
+}
+
+/// The simulator.
+#[derive(Debug)]
+pub struct Simulator {
+    mailbox: Mailbox,
+    links: LinkStore,
+    pool: InstancePool,
+    clock: Arc<dyn Clock>,
+    broker_key: Vec<u8>,
+    broker_id: Option<String>,
+    server_key: PrivateKey,
+    certificate_pem: String,
+    content_base: OnceLock<String>,
+    secret: String,
+    max_skew: i64,
+    lifetime: i64,
+    media_type: String,
+    /// Misbehaviour to switch on.
+    pub faults: Faults,
+    /// What it has done.
+    pub stats: Stats,
+}
+
+/// A simulator serving on a socket.
+#[derive(Debug)]
+pub struct RunningSimulator {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The simulator, for faults and stats.
+    pub simulator: Arc<Simulator>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningSimulator {
+    /// `http://<addr>`, the base URL to give the client.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop serving and wait until it has.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Wait until the server stops (it does not by itself).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: Option<String>,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn empty(status: StatusCode) -> Self {
+        Reply {
+            status,
+            content_type: None,
+            location: None,
+            body: Vec::new(),
+        }
+    }
+}
+
+impl Simulator {
+    /// Load the data folder and keys.
+    pub fn new(
+        config: SimulatorConfig,
+        runtime: Arc<Runtime>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, SimError> {
+        let mailbox = Mailbox::load(&config.data_dir)?;
+        let broker_key =
+            rsa_public_key(&config.broker_certificate).map_err(SimError::BrokerCertificate)?;
+        let pool = InstancePool::new(runtime, Keystore::new());
+        let (max_skew, lifetime, media_type) = pool.with(|i| -> Result<_, SimError> {
+            let skew = i.call(|b, s| {
+                b.dpost_protocol_digipost_signing()
+                    .call_max_clock_skew_seconds(s)
+            })?;
+            let lifetime = content_token::lifetime_seconds(i).map_err(guest)?;
+            let media = inbox::media_type(i, SchemaVersion::V8).map_err(guest)?;
+            Ok((i64::from(skew), i64::from(lifetime), media))
+        })??;
+        let secret = match config.token_secret {
+            Some(s) => s,
+            None => hex(&random_bytes::<32>()),
+        };
+        let content_base = OnceLock::new();
+        if let Some(base) = config.content_base {
+            let _ = content_base.set(base.trim_end_matches('/').to_owned());
+        }
+        Ok(Arc::new(Simulator {
+            mailbox,
+            links: LinkStore::default(),
+            pool,
+            clock,
+            broker_key,
+            broker_id: config.broker_id,
+            server_key: config.server_key,
+            certificate_pem: config.server_certificate_pem.trim().to_owned(),
+            content_base,
+            secret,
+            max_skew,
+            lifetime,
+            media_type,
+            faults: Faults::default(),
+            stats: Stats::default(),
+        }))
+    }
+
+    /// Listen on `addr` (e.g. `127.0.0.1:0`) and serve in a background task.
+    pub async fn start(self: &Arc<Self>, addr: &str) -> Result<RunningSimulator, SimError> {
+        let listen_err = |source| SimError::Listen {
+            addr: addr.to_owned(),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(listen_err)?;
+        let local = listener.local_addr().map_err(listen_err)?;
+        let _ = self.content_base.set(format!("http://{local}"));
+        let router = axum::Router::new()
+            .fallback(handle)
+            .with_state(self.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = served.await {
+                tracing::error!(error = %e, "the Digipost simulator stopped");
+            }
+        });
+        Ok(RunningSimulator {
+            addr: local,
+            simulator: self.clone(),
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// One-time links issued and not yet used.
+    pub fn live_links(&self) -> usize {
+        self.links.live()
+    }
+
+    fn respond(&self, method: &str, target: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let path = target.split('?').next().unwrap_or(target);
+        let query = target.split_once('?').map(|(_, q)| q);
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        // One-time links carry their own authorisation (the token), like Digipost's data host.
+        if let (["documents", _], "GET") = (segments.as_slice(), method) {
+            if headers.contains_key("x-digipost-signature") {
+                self.stats
+                    .links_with_signature_headers
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            return self.serve_link(target);
+        }
+        if let Err(reply) = self.authenticate(method, target, headers, body) {
+            return reply;
+        }
+        match (method, segments.as_slice()) {
+            ("GET", [""]) => self.entrypoint(),
+            ("GET", [sender, "inbox"]) => self.with_sender(sender, |s| self.list(s, query)),
+            ("GET", [sender, "inbox", id, "content"]) => {
+                self.with_sender(sender, |s| self.content_redirect(s, id))
+            }
+            ("DELETE", [sender, "inbox", id]) => self.with_sender(sender, |s| self.delete(s, id)),
+            _ => self.error(
+                StatusCode::NOT_FOUND,
+                ErrorCode::Other("NOT_FOUND".into()),
+                &format!("no such resource: {method} {path}"),
+            ),
+        }
+    }
+
+    /// Digipost's checks of a signed request, in its order.
+    fn authenticate(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Reply> {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let bad = |code: ErrorCode, message: &str| {
+            Err(self.error(StatusCode::BAD_REQUEST, code, message))
+        };
+        let Some(signature) = get("x-digipost-signature") else {
+            return bad(
+                ErrorCode::MissingSignature,
+                "the request has no X-Digipost-Signature header",
+            );
+        };
+        let Some(date) = get("date") else {
+            return bad(
+                ErrorCode::Other("MISSING_HEADER".into()),
+                "the request has no Date header",
+            );
+        };
+        let Some(user) = get("x-digipost-userid") else {
+            return bad(
+                ErrorCode::Other("MISSING_HEADER".into()),
+                "the request has no X-Digipost-UserId header",
+            );
+        };
+        if self.broker_id.as_deref().is_some_and(|b| b != user) {
+            return Err(self.error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::UnknownUserId,
+                &format!("unknown broker id {user}"),
+            ));
+        }
+        let sent = match httpdate::parse_http_date(date) {
+            Ok(t) => t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            Err(_) => {
+                return bad(
+                    ErrorCode::DateHeaderOutsideAcceptedInterval,
+                    &format!("the Date {date:?} is not an RFC 1123 date"),
+                );
+            }
+        };
+        let skew = sent - self.clock.now_unix();
+        if skew.abs() > self.max_skew {
+            return bad(
+                ErrorCode::DateHeaderOutsideAcceptedInterval,
+                &format!(
+                    "the Date header is {} seconds from the server's clock (at most {} allowed)",
+                    skew.abs(),
+                    self.max_skew
+                ),
+            );
+        }
+        let declared = get("x-content-sha256");
+        if declared.is_some() || !body.is_empty() {
+            let actual = STANDARD.encode(Sha256::digest(body));
+            if declared != Some(actual.as_str()) {
+                return bad(
+                    ErrorCode::InvalidSha256,
+                    "X-Content-SHA256 does not match the body",
+                );
+            }
+        }
+        let request = Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            date: date.to_owned(),
+            user_id: user.to_owned(),
+            body: declared.map(|d| Body::Sha256Base64(d.to_owned())),
+        };
+        let canonical = match self.pool.with(|i| dsign::canonical_request(i, &request)) {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return bad(ErrorCode::Other("BAD_REQUEST".into()), &e.to_string()),
+            Err(e) => {
+                return Err(self.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Other("SERVER".into()),
+                    &e.to_string(),
+                ));
+            }
+        };
+        let valid = STANDARD.decode(signature.trim()).is_ok_and(|raw| {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                &self.broker_key,
+            )
+            .verify(canonical.as_bytes(), &raw)
+            .is_ok()
+        });
+        if !valid {
+            return Err(self.error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::InvalidSignature,
+                &format!("Invalid signature. Server canonical string: ===START===\n{canonical}===SLUTT==="),
+            ));
+        }
+        Ok(())
+    }
+
+    fn with_sender(&self, sender: &str, f: impl FnOnce(i64) -> Reply) -> Reply {
+        match sender.parse::<i64>() {
+            Ok(s) if self.mailbox.has_sender(s) => f(s),
+            _ => self.error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::BrokerNotAuthorized,
+                &format!("the broker may not act for sender {sender}"),
+            ),
+        }
+    }
+
+    fn entrypoint(&self) -> Reply {
+        let e = Entrypoint {
+            certificate: self.certificate_pem.clone(),
+            links: Vec::new(),
+        };
+        self.xml(StatusCode::OK, |i| {
+            inbox::write_entrypoint(i, &e, SchemaVersion::V8)
+        })
+    }
+
+    fn list(&self, sender: i64, query: Option<&str>) -> Reply {
+        let (mut offset, mut limit) = (0usize, 100usize);
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let n = match v.parse::<usize>() {
+                Ok(n) => n,
+                Err(_) => {
+                    return self.error(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::Other("INVALID_PARAMETER".into()),
+                        &format!("{k} must be a number"),
+                    );
+                }
+            };
+            match k {
+                "offset" => offset = n,
+                "limit" if (1..=1000).contains(&n) => limit = n,
+                "limit" => {
+                    return self.error(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::Other("INVALID_PARAMETER".into()),
+                        "limit must be 1..=1000",
+                    );
+                }
+                _ => {}
+            }
+        }
+        let mut documents = Vec::new();
+        for d in self.mailbox.page(sender, offset, limit) {
+            let owner = documents.len() as u32;
+            let entry = |id: i64, attached_to: Option<u32>, content_type: &str, delete: bool| {
+                InboxDocument {
+                    attached_to,
+                    id,
+                    reference_from_sender: d.reference_from_sender.clone(),
+                    subject: d.subject.clone(),
+                    sender: d.sender.clone(),
+                    delivery_time: d.delivery_time.clone(),
+                    first_accessed: None,
+                    authentication_level: AuthenticationLevel::Other(
+                        d.authentication_level.clone(),
+                    ),
+                    content_type: Some(content_type.to_owned()),
+                    content_uri: Some(format!("/{sender}/inbox/{id}/content")),
+                    delete_uri: delete.then(|| format!("/{sender}/inbox/{id}")),
+                    links: Vec::new(),
+                }
+            };
+            documents.push(entry(d.id, None, &d.content.content_type, true));
+            for (aid, file) in &d.attachments {
+                documents.push(entry(*aid, Some(owner), &file.content_type, false));
+            }
+        }
+        let page = Inbox { documents };
+        self.xml(StatusCode::OK, |i| {
+            inbox::write_inbox(i, &page, SchemaVersion::V8)
+        })
+    }
+
+    fn content_redirect(&self, sender: i64, id: &str) -> Reply {
+        let Some(id) = id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| self.mailbox.content(sender, *id).is_some())
+        else {
+            return self.not_found(id);
+        };
+        let now = self.clock.now_unix();
+        let uuid = random_uuid();
+        let base = self.content_base.get().cloned().unwrap_or_default();
+        let made = self.pool.with(|i| {
+            let token = content_token::make_token(i, id, &self.secret, &uuid)?;
+            let link = content_token::build_link(
+                i,
+                &base,
+                &ContentLink {
+                    document_id: id,
+                    token: token.clone(),
+                    download: false,
+                },
+            )?;
+            Ok::<_, content_token::ContentTokenError>((token, link))
+        });
+        match made {
+            Ok(Ok((token, link))) => {
+                self.links.issue(
+                    sender,
+                    content_token::TokenRecord {
+                        document_id: id,
+                        token,
+                        created_at: now,
+                    },
+                );
+                Reply {
+                    location: Some(link),
+                    ..Reply::empty(StatusCode::TEMPORARY_REDIRECT)
+                }
+            }
+            Ok(Err(e)) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
+            Err(e) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
+        }
+    }
+
+    fn serve_link(&self, target: &str) -> Reply {
+        let now = self.clock.now_unix();
+        let judged = self.pool.with(|i| {
+            let link = content_token::parse_link(i, target)?;
+            let consumed = self.links.consume(i, &link, now, self.lifetime)?;
+            Ok::<_, content_token::ContentTokenError>((link, consumed))
+        });
+        let refused = |status, message: &str| {
+            self.error(status, ErrorCode::Other("INVALID_LINK".into()), message)
+        };
+        let (link, sender) = match judged {
+            Ok(Ok((link, Consumed::Open { sender }))) => (link, sender),
+            Ok(Ok((_, Consumed::Refused(Verdict::Expired)))) => {
+                return refused(StatusCode::GONE, "the link has expired");
+            }
+            Ok(Ok((_, Consumed::Refused(Verdict::Malformed)))) => {
+                return refused(StatusCode::BAD_REQUEST, "the token is malformed");
+            }
+            Ok(Ok((_, Consumed::Refused(_)))) => {
+                return refused(
+                    StatusCode::NOT_FOUND,
+                    "no such link (used, or never issued)",
+                );
+            }
+            Ok(Err(e)) => return refused(StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e) => {
+                return self.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Other("SERVER".into()),
+                    &e.to_string(),
+                );
+            }
+        };
+        let Some(file) = self.mailbox.content(sender, link.document_id) else {
+            return self.not_found(&link.document_id.to_string());
+        };
+        match std::fs::read(&file.path) {
+            Ok(bytes) => {
+                self.stats.contents_served.fetch_add(1, Ordering::Relaxed);
+                Reply {
+                    status: StatusCode::OK,
+                    content_type: Some(file.content_type),
+                    location: None,
+                    body: bytes,
+                }
+            }
+            Err(e) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &format!("cannot read the content: {e}"),
+            ),
+        }
+    }
+
+    fn delete(&self, sender: i64, id: &str) -> Reply {
+        match id.parse::<i64>() {
+            Ok(n) if self.mailbox.delete(sender, n) => Reply::empty(StatusCode::OK),
+            _ => self.not_found(id),
+        }
+    }
+
+    fn not_found(&self, id: &str) -> Reply {
+        self.error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::DocumentNotFound,
+            &format!("no document {id} in this inbox"),
+        )
+    }
+
+    fn error(&self, status: StatusCode, code: ErrorCode, message: &str) -> Reply {
+        let error_type = if status.is_server_error() {
+            "SERVER"
+        } else {
+            "CLIENT_DATA"
+        };
+        let body = ErrorBody {
+            code,
+            message: Some(message.to_owned()),
+            error_type: Some(error_type.to_owned()),
+        };
+        match self
+            .pool
+            .with(|i| inbox::write_error_body(i, &body, SchemaVersion::V8))
+        {
+            Ok(Ok(xml)) => Reply {
+                status,
+                content_type: Some(self.media_type.clone()),
+                location: None,
+                body: xml.into_bytes(),
+            },
+            _ => Reply {
+                status,
+                content_type: Some("text/plain".into()),
+                location: None,
+                body: message.as_bytes().to_vec(),
+            },
+        }
+    }
+
+    fn xml(
+        &self,
+        status: StatusCode,
+        write: impl FnOnce(&mut Instance) -> Result<String, inbox::InboxError>,
+    ) -> Reply {
+        match self.pool.with(write) {
+            Ok(Ok(xml)) => Reply {
+                status,
+                content_type: Some(self.media_type.clone()),
+                location: None,
+                body: xml.into_bytes(),
+            },
+            Ok(Err(e)) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
+            Err(e) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
+        }
+    }
+
+    /// Sign `reply` as Digipost signs responses: the component's canonical response string,
+    /// signed here with the server key.
+    fn sign(&self, path: &str, reply: Reply) -> HttpResponse {
+        let hash = STANDARD.encode(Sha256::digest(&reply.body));
+        let now = self.clock.now_unix();
+        let signed = self.pool.with(|i| {
+            let date = dsign::format_date(i, now)?;
+            let headers = vec![
+                Header {
+                    name: "Date".into(),
+                    value: date.clone(),
+                },
+                Header {
+                    name: "X-Content-SHA256".into(),
+                    value: hash.clone(),
+                },
+            ];
+            let resp = Response {
+                status: reply.status.as_u16(),
+                request_path: path.to_owned(),
+                headers,
+                body: Some(Body::Sha256Base64(hash.clone())),
+            };
+            dsign::canonical_response(i, &resp).map(|c| (date, c))
+        });
+        let mut builder = HttpResponse::builder().status(reply.status);
+        if let Ok(Ok((date, canonical))) = signed {
+            builder = builder
+                .header("Date", date)
+                .header("X-Content-SHA256", &hash);
+            if let Ok(raw) = self.server_key.sign_pkcs1_sha256(canonical.as_bytes()) {
+                let mut raw = raw;
+                if self.faults.tamper_signatures.load(Ordering::Relaxed) && path != "/" {
+                    raw[0] ^= 0x01;
+                }
+                builder = builder.header("X-Digipost-Signature", STANDARD.encode(raw));
+            }
+        }
+        if let Some(ct) = &reply.content_type {
+            builder = builder.header("Content-Type", ct);
+        }
+        if let Some(location) = &reply.location {
+            builder = builder.header("Location", location);
+        }
+        builder
+            .body(HttpBody::from(reply.body))
+            .unwrap_or_else(|_| {
+                let mut r = HttpResponse::new(HttpBody::empty());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            })
+    }
+}
+
+async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> HttpResponse {
+    sim.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let method = request.method().as_str().to_owned();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    let headers = request.headers().clone();
+    let path = target.split('?').next().unwrap_or("/").to_owned();
+    let body = match axum::body::to_bytes(request.into_body(), 16 << 20).await {
+        Ok(b) => b,
+        Err(_) => {
+            let reply = sim.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::Other("TOO_LARGE".into()),
+                "the body is too large",
+            );
+            return sim.sign(&path, reply);
+        }
+    };
+    let reply = sim.respond(&method, &target, &headers, &body);
+    tracing::debug!(%method, %target, status = reply.status.as_u16(), "simulator");
+    sim.sign(&path, reply)
+}
+
+fn guest(e: impl std::fmt::Display) -> SimError {
+    SimError::Guest(crate::runtime::GuestError::WrongWorld(e.to_string()))
+}
+
+/// The RSA public key (PKCS#1 DER, as ring takes it) of a PEM or DER certificate.
+fn rsa_public_key(certificate: &[u8]) -> Result<Vec<u8>, String> {
+    use x509_cert::der::{Decode as _, DecodePem as _};
+    let start = certificate
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let cert = if certificate[start..].starts_with(b"-----BEGIN") {
+        x509_cert::Certificate::from_pem(&certificate[start..])
+    } else {
+        x509_cert::Certificate::from_der(certificate)
+    }
+    .map_err(|e| format!("not an X.509 certificate in PEM or DER: {e}"))?;
+    Ok(cert
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes()
+        .to_vec())
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The OS RNG failing is not something a simulator can recover from sensibly; a
+    // predictable token in a test server is the lesser harm, and it is logged.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        tracing::error!("the system RNG failed; using a time-derived value");
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random (version 4) UUID, drawn by the host for the component's token.
+fn random_uuid() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
