@@ -13,6 +13,8 @@ use crate::clock;
 use crate::keystore::{PasswordSource, PrivateKey};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::sim::digipost::{Simulator, SimulatorConfig};
+use crate::sim::ngdp::push::{DEFAULT_MAX_BACKOFF, RetryRule};
+use crate::sim::ngdp::{DEFAULT_CONCURRENCY, NgdpConfig, NgdpSimulator, PushSummary};
 
 /// Simulators.
 #[derive(Debug, Subcommand)]
@@ -44,6 +46,65 @@ pub enum SimCommand {
         #[arg(long, value_name = "URL")]
         content_base: Option<String>,
     },
+    /// Play NgDP towards a receiving system, from a folder of MeMo files: push every message
+    /// to its message endpoint (resending until it answers 200), push receipt files to its
+    /// receipt endpoint, and serve NgDP's API (`/apis/v1/memos/…`: list, get, delete,
+    /// receipts) plus `GET /_sim/status`. Prints `listening on http://ADDR` as the first line
+    /// of standard output, then serves until interrupted (or, with --exit-when-done, until
+    /// every push has settled).
+    Ngdp(Box<NgdpArgs>),
+}
+
+/// `dpost sim ngdp`.
+#[derive(Debug, clap::Args)]
+pub struct NgdpArgs {
+    /// Where to listen; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: String,
+    /// The MeMo files to push and serve (`*.xml`, taken in name order).
+    #[arg(long, value_name = "DIR")]
+    messages: PathBuf,
+    /// The receiving system's message endpoint, e.g.
+    /// `https://host/api/MeMoV1/memos/?system-uuid=<id>`. Without it nothing is pushed
+    /// (pull mode).
+    #[arg(long, value_name = "URL", requires = "auth_header")]
+    target: Option<String>,
+    /// The Authorization header value registered for the receiving system, sent with every
+    /// push.
+    #[arg(long, value_name = "VALUE")]
+    auth_header: Option<String>,
+    /// Push each message as a raw `application/xml` body instead of `multipart/form-data`.
+    #[arg(long)]
+    raw: bool,
+    /// The receiving system's receipt endpoint (`…/api/MeMoV1/<id>/receipt`).
+    #[arg(long, value_name = "URL", requires_all = ["receipts", "auth_header"])]
+    receipt_target: Option<String>,
+    /// Receipt files (`*.json`, in name order) to push to --receipt-target.
+    #[arg(long, value_name = "DIR", requires = "receipt_target")]
+    receipts: Option<PathBuf>,
+    /// Attempts per delivery before giving up.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+    /// The wait after the first failed attempt, milliseconds; it doubles up to 30 s.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    initial_backoff_ms: u64,
+    /// Deliveries in flight at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    concurrency: usize,
+    /// The API requires `Authorization: Basic base64(SYSTEM_ID:API_TOKEN)` (any Basic
+    /// credentials otherwise).
+    #[arg(long, value_name = "ID", requires = "api_token")]
+    system_id: Option<String>,
+    /// The API token that goes with --system-id.
+    #[arg(long, value_name = "TOKEN", requires = "system_id")]
+    api_token: Option<String>,
+    /// Exit once every push has settled: 0 when all were delivered, 1 when one exhausted
+    /// its attempts. Prints a summary.
+    #[arg(long)]
+    exit_when_done: bool,
+    /// Print the --exit-when-done summary as JSON.
+    #[arg(long, requires = "exit_when_done")]
+    json: bool,
 }
 
 impl SimCommand {
@@ -92,6 +153,107 @@ impl SimCommand {
                 })?;
                 Ok(Exit::Ok)
             }
+            SimCommand::Ngdp(args) => run_ngdp(*args),
         }
     }
+}
+
+fn run_ngdp(args: NgdpArgs) -> anyhow::Result<Exit> {
+    let config = NgdpConfig {
+        messages_dir: args.messages,
+        target: args.target,
+        push_authorization: args.auth_header,
+        raw: args.raw,
+        receipt_target: args.receipt_target,
+        receipts_dir: args.receipts,
+        retry: RetryRule {
+            max_attempts: args.max_attempts,
+            initial_backoff: std::time::Duration::from_millis(args.initial_backoff_ms),
+            max_backoff: DEFAULT_MAX_BACKOFF,
+        },
+        concurrency: args.concurrency,
+        api_credentials: args.system_id.zip(args.api_token),
+    };
+    let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    tokio.block_on(async {
+        let sim = NgdpSimulator::new(config, runtime, clock::system())?;
+        let running = sim.start(&args.listen).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", running.base_url())?;
+        out.flush()?;
+        drop(out);
+        if args.exit_when_done {
+            let summary = sim.push_all().await;
+            running.stop().await;
+            print_summary(&summary, args.json)?;
+            return Ok(if summary.all_done() {
+                Exit::Ok
+            } else {
+                Exit::CheckFailed
+            });
+        }
+        eprintln!(
+            "NgDP simulator on {} (Ctrl-C stops it)",
+            running.base_url()
+        );
+        let pushing = {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                let summary = sim.push_all().await;
+                tracing::info!(
+                    delivered = summary.all_done(),
+                    "every push has settled"
+                );
+            })
+        };
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        pushing.abort();
+        running.stop().await;
+        Ok::<_, anyhow::Error>(Exit::Ok)
+    })
+}
+
+fn print_summary(summary: &PushSummary, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = serde_json::json!({
+            "ok": summary.all_done(),
+            "messages": summary.messages,
+            "receipts_pushed": summary.receipts,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(out.flush()?);
+    }
+    for (kind, records) in [("message", &summary.messages), ("receipt", &summary.receipts)] {
+        for r in records {
+            let outcome = if r.done { "delivered" } else { "FAILED" };
+            let last = match (r.last_status, &r.last_error) {
+                (Some(s), _) => format!("HTTP {s}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => "not attempted".to_owned(),
+            };
+            let id = r.uuid.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+            writeln!(
+                out,
+                "{kind} {}{id}: {outcome} after {} attempt(s), last {last}",
+                r.file, r.attempts
+            )?;
+        }
+    }
+    let count = |rs: &[crate::sim::ngdp::state::PushRecord]| rs.iter().filter(|r| r.done).count();
+    writeln!(
+        out,
+        "{}/{} messages and {}/{} receipts delivered",
+        count(&summary.messages),
+        summary.messages.len(),
+        count(&summary.receipts),
+        summary.receipts.len()
+    )?;
+    Ok(out.flush()?)
 }

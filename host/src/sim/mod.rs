@@ -2,3 +2,4 @@
 //! speak the real protocol through the same component as the client.
 
 pub mod digipost;
+pub mod ngdp;

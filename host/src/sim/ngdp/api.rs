@@ -1,0 +1,305 @@
+//! NgDP's REST API as a receiving system in pull mode sees it (`/apis/v1/…`), and the
+//! simulator's own introspection (`/_sim/status`).
+//!
+//! ```text
+//! GET    /apis/v1/memos/?page=P&size=S   {"page","size","total","memos":[uuid…]}  (page from 0)
+//! GET    /apis/v1/memos/{uuid}           the MeMo XML, streamed from its file; 404
+//! DELETE /apis/v1/memos/{uuid}           204; 404 when unknown or already deleted
+//! POST   /apis/v1/memos/{uuid}/receipt   200; 400 for a receipt the component refuses
+//! GET    /_sim/status                    everything the simulator did (no authorization)
+//! ```
+//! Every `/apis/v1` request needs `Authorization: Basic …`; with credentials configured it
+//! must be `Basic base64(systemId:apiToken)`, compared by the component in constant time.
+//! Errors are JSON: `{"error": CODE, "message": TEXT}`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::NgdpSimulator;
+use super::state::ReceivedReceipt;
+use crate::bindings::exports::dpost::protocol::ngdp::Authorization;
+use crate::bindings::memo_wit as wit;
+
+/// The page size when the request names none.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// The largest page size accepted.
+pub const MAX_PAGE_SIZE: usize = 500;
+/// The largest receipt body accepted; real receipts are a few hundred bytes.
+const MAX_RECEIPT_BYTES: usize = 1 << 20;
+
+/// The router's single handler: routes by method and path segments.
+pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let response = match segments.as_slice() {
+        ["_sim", "status"] if method == Method::GET => json_response(StatusCode::OK, &sim.status()),
+        ["apis", "v1", rest @ ..] => {
+            if let Err(refused) = sim.check_authorization(request.headers()) {
+                refused
+            } else {
+                match (&method, rest) {
+                    (&Method::GET, ["memos"]) => sim.list(&query),
+                    (&Method::GET, ["memos", uuid]) => sim.message(uuid).await,
+                    (&Method::DELETE, ["memos", uuid]) => sim.delete(uuid),
+                    (&Method::POST, ["memos", uuid, "receipt"]) => {
+                        let uuid = (*uuid).to_owned();
+                        sim.receipt(&uuid, request).await
+                    }
+                    (_, ["memos"] | ["memos", _] | ["memos", _, "receipt"]) => error(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "METHOD_NOT_ALLOWED",
+                        &format!("{method} is not served on {path}"),
+                    ),
+                    _ => not_found(&path),
+                }
+            }
+        }
+        _ => not_found(&path),
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "ngdp simulator");
+    response
+}
+
+impl NgdpSimulator {
+    /// 401 unless the request carries the Basic credentials NgDP expects.
+    fn check_authorization(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let verdict = match (&self.api_authorization, presented) {
+            (_, None) => Authorization::Missing,
+            (Some(expected), Some(given)) => {
+                let given = given.to_owned();
+                match self.pool.with(|i| {
+                    i.call(|b, s| {
+                        b.dpost_protocol_ngdp()
+                            .call_authorize(s, expected, Some(&given))
+                    })
+                }) {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) | Err(e) => return Err(internal(&e.to_string())),
+                }
+            }
+            (None, Some(given)) => {
+                let scheme = given.trim_start().get(..6).unwrap_or("");
+                if scheme.eq_ignore_ascii_case("basic ") {
+                    Authorization::Ok
+                } else {
+                    Authorization::Mismatch
+                }
+            }
+        };
+        let message = match verdict {
+            Authorization::Ok => return Ok(()),
+            Authorization::Missing => "the request has no Authorization header",
+            Authorization::Mismatch => {
+                "the Authorization header is not Basic base64(systemId:apiToken) for this system"
+            }
+        };
+        let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"NgDP\""),
+        );
+        Err(response)
+    }
+
+    /// The index of the listed message with this UUID (UUIDs compare without case).
+    fn find(&self, uuid: &str) -> Option<usize> {
+        self.messages
+            .iter()
+            .enumerate()
+            .find(|(i, m)| m.uuid.eq_ignore_ascii_case(uuid) && self.state.is_listed(*i))
+            .map(|(i, _)| i)
+    }
+
+    fn list(&self, query: &str) -> Response {
+        let (mut page, mut size) = (0usize, DEFAULT_PAGE_SIZE);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let target = match key {
+                "page" => &mut page,
+                "size" => &mut size,
+                _ => continue,
+            };
+            match value.parse::<usize>() {
+                Ok(n) => *target = n,
+                Err(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_PARAMETER",
+                        &format!("{key} must be a whole number, not {value:?}"),
+                    );
+                }
+            }
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&size) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PARAMETER",
+                &format!("size must be 1..={MAX_PAGE_SIZE}"),
+            );
+        }
+        let listed = self.state.listed();
+        let memos: Vec<&str> = listed
+            .iter()
+            .skip(page.saturating_mul(size))
+            .take(size)
+            .filter_map(|i| self.messages.get(*i).map(|m| m.uuid.as_str()))
+            .collect();
+        json_response(
+            StatusCode::OK,
+            &json!({"page": page, "size": size, "total": listed.len(), "memos": memos}),
+        )
+    }
+
+    async fn message(&self, uuid: &str) -> Response {
+        let Some(index) = self.find(uuid) else {
+            return unknown_memo(uuid);
+        };
+        let path = &self.messages[index].path;
+        let file = match tokio::fs::File::open(path).await {
+            Ok(f) => f,
+            Err(e) => return internal(&format!("cannot open {}: {e}", path.display())),
+        };
+        let length = file.metadata().await.ok().map(|m| m.len());
+        let mut builder = Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/xml");
+        if let Some(length) = length {
+            builder = builder.header(header::CONTENT_LENGTH, length);
+        }
+        // Streamed: a message may be ~100 MB.
+        let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+        builder
+            .body(body)
+            .unwrap_or_else(|e| internal(&e.to_string()))
+    }
+
+    fn delete(&self, uuid: &str) -> Response {
+        match self.find(uuid) {
+            Some(index) if self.state.delete(index, &self.messages[index].uuid) => {
+                tracing::info!(uuid = %self.messages[index].uuid, "deleted");
+                empty(StatusCode::NO_CONTENT)
+            }
+            _ => unknown_memo(uuid),
+        }
+    }
+
+    async fn receipt(&self, uuid: &str, request: Request) -> Response {
+        let bytes = match axum::body::to_bytes(request.into_body(), MAX_RECEIPT_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "TOO_LARGE",
+                    &format!("a receipt is at most {MAX_RECEIPT_BYTES} bytes"),
+                );
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_RECEIPT",
+                "the receipt is not UTF-8",
+            );
+        };
+        let parsed = self.pool.with(|i| {
+            i.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, text))
+        });
+        let receipt = match parsed {
+            Ok(Ok(Ok(r))) => r,
+            Ok(Ok(Err(e))) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_RECEIPT",
+                    &receipt_error(&e),
+                );
+            }
+            Ok(Err(e)) | Err(e) => return internal(&e.to_string()),
+        };
+        if !receipt.message_uuid.eq_ignore_ascii_case(uuid) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_RECEIPT",
+                &format!(
+                    "the receipt's messageUUID {} is not the {uuid} of the path",
+                    receipt.message_uuid
+                ),
+            );
+        }
+        let known = self.messages.iter().any(|m| m.uuid.eq_ignore_ascii_case(uuid));
+        tracing::info!(%uuid, status = ?receipt.receipt_status, known, "receipt received");
+        self.state.add_receipt(ReceivedReceipt {
+            uuid: uuid.to_owned(),
+            known,
+            received_at: self.clock.now_unix(),
+            receipt: serde_json::from_str(text).unwrap_or(Value::String(text.to_owned())),
+        });
+        empty(StatusCode::OK)
+    }
+}
+
+/// The component's reason for refusing a receipt, for a person.
+fn receipt_error(e: &wit::ReceiptError) -> String {
+    match e {
+        wit::ReceiptError::NotJson(m) => format!("not JSON: {m}"),
+        wit::ReceiptError::NotObject => "not a JSON object".to_owned(),
+        wit::ReceiptError::Missing(field) => format!("{field} is missing"),
+        wit::ReceiptError::WrongType(w) => format!("{} must be {}", w.field, w.expected),
+        wit::ReceiptError::Invalid(f) => {
+            format!("{} {:?} is not acceptable: {}", f.field, f.value, f.reason)
+        }
+    }
+}
+
+fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(status, &json!({"error": code, "message": message}))
+}
+
+fn internal(message: &str) -> Response {
+    tracing::error!(%message, "ngdp simulator");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "SERVER", message)
+}
+
+fn not_found(path: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        &format!("no such resource: {path}"),
+    )
+}
+
+fn unknown_memo(uuid: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "MEMO_NOT_FOUND",
+        &format!("no message {uuid} (unknown, or deleted)"),
+    )
+}
