@@ -200,7 +200,8 @@ const UUID_C: &str = "4b1b1f06-1b4e-4c9a-9f4e-0a1b2c3d4e03";
 async fn push_resends_until_200_as_multipart_named_after_the_uuid() {
     let dir = messages_dir("push-multipart", &[UUID_A, UUID_B, UUID_C]);
     let (base, receiver) = start_receiver(2, 503).await;
-    let target = format!("{base}/api/MeMoV1/memos/?system-uuid=11111111-2222-4333-8444-555555555555");
+    let target =
+        format!("{base}/api/MeMoV1/memos/?system-uuid=11111111-2222-4333-8444-555555555555");
     let running = start(NgdpConfig {
         messages_dir: dir.clone(),
         target: Some(target),
@@ -237,7 +238,10 @@ async fn push_resends_until_200_as_multipart_named_after_the_uuid() {
         assert_eq!(part.content_type, "application/xml");
         assert!(part.bytes == expected, "the part holds the file's bytes");
     }
-    assert!(seen.iter().all(|s| s.authorization.as_deref() == Some(AUTH)));
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some(AUTH))
+    );
 
     // The status endpoint shows the same.
     let status: Value = reqwest::get(format!("{}/_sim/status", running.base_url()))
@@ -250,13 +254,18 @@ async fn push_resends_until_200_as_multipart_named_after_the_uuid() {
     assert_eq!(status["messages"][1]["attempts"], 3);
     assert_eq!(status["messages"][1]["last_status"], 200);
     assert_eq!(status["messages"][1]["done"], true);
-    assert_eq!(status["messages"][1]["file"], "01-MeMo_v1.1_Full_Example.xml");
+    assert_eq!(
+        status["messages"][1]["file"],
+        "01-MeMo_v1.1_Full_Example.xml"
+    );
     running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_push_sends_the_xml_as_the_body() {
     let dir = messages_dir("push-raw", &[UUID_A]);
+    // A file without a readable header keeps its stem as its id and is pushed all the same.
+    std::fs::write(dir.join("zz-broken.xml"), "not a MeMo").unwrap();
     let (base, receiver) = start_receiver(0, 503).await;
     let running = start(NgdpConfig {
         messages_dir: dir.clone(),
@@ -270,10 +279,13 @@ async fn raw_push_sends_the_xml_as_the_body() {
     let summary = running.simulator.push_all().await;
     assert!(summary.all_done());
     assert_eq!(summary.messages[0].attempts, 1);
-    let seen = receiver.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].content_type, "application/xml");
-    assert!(seen[0].body == std::fs::read(&files_in(&dir)[0]).unwrap());
+    assert_eq!(summary.messages[1].uuid.as_deref(), Some("zz-broken"));
+    let mut seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    seen.sort_by_key(|s| s.body.len());
+    assert_eq!(seen[0].body, b"not a MeMo");
+    assert_eq!(seen[1].content_type, "application/xml");
+    assert!(seen[1].body == std::fs::read(&files_in(&dir)[0]).unwrap());
     running.stop().await;
 }
 
@@ -356,7 +368,9 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
     }
 
     // GET answers the file's exact bytes, as XML; UUIDs compare without case.
-    let r = get(format!("{api}/{}", UUID_B.to_uppercase())).await.unwrap();
+    let r = get(format!("{api}/{}", UUID_B.to_uppercase()))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/xml");
     let bytes = r.bytes().await.unwrap();
@@ -403,7 +417,11 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
         .await
         .unwrap();
     assert_eq!(status["deleted"], json!([UUID_A]));
-    assert_eq!(status["messages"], json!([]), "nothing pushed without a target");
+    assert_eq!(
+        status["messages"],
+        json!([]),
+        "nothing pushed without a target"
+    );
     running.stop().await;
 }
 
@@ -566,7 +584,10 @@ async fn cli_exits_1_when_a_push_exhausts_its_attempts() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (first, rest) = stdout.split_once('\n').unwrap();
-    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
     let summary: Value = serde_json::from_str(rest).unwrap();
     assert_eq!(summary["ok"], false);
     assert_eq!(summary["messages"][0]["uuid"], UUID_A);

@@ -196,18 +196,12 @@ fn run_ngdp(args: NgdpArgs) -> anyhow::Result<Exit> {
                 Exit::CheckFailed
             });
         }
-        eprintln!(
-            "NgDP simulator on {} (Ctrl-C stops it)",
-            running.base_url()
-        );
+        eprintln!("NgDP simulator on {} (Ctrl-C stops it)", running.base_url());
         let pushing = {
             let sim = sim.clone();
             tokio::spawn(async move {
                 let summary = sim.push_all().await;
-                tracing::info!(
-                    delivered = summary.all_done(),
-                    "every push has settled"
-                );
+                tracing::info!(delivered = summary.all_done(), "every push has settled");
             })
         };
         tokio::signal::ctrl_c()
@@ -230,7 +224,10 @@ fn print_summary(summary: &PushSummary, json: bool) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(out.flush()?);
     }
-    for (kind, records) in [("message", &summary.messages), ("receipt", &summary.receipts)] {
+    for (kind, records) in [
+        ("message", &summary.messages),
+        ("receipt", &summary.receipts),
+    ] {
         for r in records {
             let outcome = if r.done { "delivered" } else { "FAILED" };
             let last = match (r.last_status, &r.last_error) {
@@ -238,7 +235,11 @@ fn print_summary(summary: &PushSummary, json: bool) -> anyhow::Result<()> {
                 (None, Some(e)) => e.clone(),
                 (None, None) => "not attempted".to_owned(),
             };
-            let id = r.uuid.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+            let id = r
+                .uuid
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default();
             writeln!(
                 out,
                 "{kind} {}{id}: {outcome} after {} attempt(s), last {last}",

@@ -45,7 +45,7 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
     let response = match segments.as_slice() {
         ["_sim", "status"] if method == Method::GET => json_response(StatusCode::OK, &sim.status()),
         ["apis", "v1", rest @ ..] => {
-            if let Err(refused) = sim.check_authorization(request.headers()) {
+            if let Some(refused) = sim.refuse_unauthorized(request.headers()) {
                 refused
             } else {
                 match (&method, rest) {
@@ -72,8 +72,8 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
 }
 
 impl NgdpSimulator {
-    /// 401 unless the request carries the Basic credentials NgDP expects.
-    fn check_authorization(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// A 401 unless the request carries the Basic credentials NgDP expects.
+    fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -88,7 +88,7 @@ impl NgdpSimulator {
                     })
                 }) {
                     Ok(Ok(v)) => v,
-                    Ok(Err(e)) | Err(e) => return Err(internal(&e.to_string())),
+                    Ok(Err(e)) | Err(e) => return Some(internal(&e.to_string())),
                 }
             }
             (None, Some(given)) => {
@@ -101,7 +101,7 @@ impl NgdpSimulator {
             }
         };
         let message = match verdict {
-            Authorization::Ok => return Ok(()),
+            Authorization::Ok => return None,
             Authorization::Missing => "the request has no Authorization header",
             Authorization::Mismatch => {
                 "the Authorization header is not Basic base64(systemId:apiToken) for this system"
@@ -112,7 +112,7 @@ impl NgdpSimulator {
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Basic realm=\"NgDP\""),
         );
-        Err(response)
+        Some(response)
     }
 
     /// The index of the listed message with this UUID (UUIDs compare without case).
@@ -215,9 +215,9 @@ impl NgdpSimulator {
                 "the receipt is not UTF-8",
             );
         };
-        let parsed = self.pool.with(|i| {
-            i.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, text))
-        });
+        let parsed = self
+            .pool
+            .with(|i| i.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, text)));
         let receipt = match parsed {
             Ok(Ok(Ok(r))) => r,
             Ok(Ok(Err(e))) => {
@@ -239,7 +239,10 @@ impl NgdpSimulator {
                 ),
             );
         }
-        let known = self.messages.iter().any(|m| m.uuid.eq_ignore_ascii_case(uuid));
+        let known = self
+            .messages
+            .iter()
+            .any(|m| m.uuid.eq_ignore_ascii_case(uuid));
         tracing::info!(%uuid, status = ?receipt.receipt_status, known, "receipt received");
         self.state.add_receipt(ReceivedReceipt {
             uuid: uuid.to_owned(),

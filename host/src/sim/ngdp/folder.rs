@@ -111,10 +111,10 @@ fn message_uuid(path: &Path, pool: &InstancePool) -> Option<String> {
             Ok(())
         })
     });
-    if let Ok(Err(e)) = &read {
-        if uuid.is_none() {
-            tracing::debug!(file = %path.display(), error = %e, "reading the header failed");
-        }
+    if let Ok(Err(e)) = &read
+        && uuid.is_none()
+    {
+        tracing::debug!(file = %path.display(), error = %e, "reading the header failed");
     }
     uuid.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty())
 }

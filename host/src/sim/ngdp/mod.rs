@@ -204,9 +204,9 @@ impl NgdpSimulator {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NgdpSimError::Client(e.to_string()))?;
-        let api_authorization = config
-            .api_credentials
-            .map(|(system, token)| format!("Basic {}", STANDARD.encode(format!("{system}:{token}"))));
+        let api_authorization = config.api_credentials.map(|(system, token)| {
+            format!("Basic {}", STANDARD.encode(format!("{system}:{token}")))
+        });
         let state = State::new(messages.len(), message_pushes, receipt_pushes);
         Ok(Arc::new(NgdpSimulator {
             messages,
