@@ -622,3 +622,64 @@ async fn cli_exits_0_when_everything_is_delivered() {
         "{stdout}"
     );
 }
+
+fn tls_client(identity: Option<&str>) -> reqwest::Client {
+    let ca = std::fs::read(fixture("tls/ca.cert.pem")).unwrap();
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+    if let Some(name) = identity {
+        let mut pem = std::fs::read(fixture(&format!("tls/{name}.cert.pem"))).unwrap();
+        pem.extend(std::fs::read(fixture(&format!("tls/{name}.key.pem"))).unwrap());
+        builder = builder.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_mutual_tls_requires_a_client_certificate_from_the_ca() {
+    let dir = messages_dir("tls", &[UUID_A]);
+    let tls = |client_ca: Option<PathBuf>| dpost::sim::ngdp::tls::TlsFiles {
+        cert: fixture("tls/server.cert.pem"),
+        key: fixture("tls/server.key.pem"),
+        client_ca,
+    };
+    let running = start(NgdpConfig {
+        messages_dir: dir.clone(),
+        tls: Some(tls(Some(fixture("tls/ca.cert.pem")))),
+        ..NgdpConfig::default()
+    })
+    .await;
+    let base = running.base_url();
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+    let list = format!("{base}/apis/v1/memos/");
+    let r = tls_client(Some("client"))
+        .get(&list)
+        .header("Authorization", basic("s", "t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["memos"], json!([UUID_A]));
+    for refused in [None, Some("stranger")] {
+        let r = tls_client(refused).get(&list).send().await;
+        assert!(r.is_err(), "{refused:?} must be refused: {r:?}");
+    }
+    running.stop().await;
+
+    // Without a client CA, plain HTTPS.
+    let running = start(NgdpConfig {
+        messages_dir: dir,
+        tls: Some(tls(None)),
+        ..NgdpConfig::default()
+    })
+    .await;
+    let r = tls_client(None)
+        .get(format!("{}/_sim/status", running.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    running.stop().await;
+}

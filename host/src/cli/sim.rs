@@ -14,6 +14,7 @@ use crate::keystore::{PasswordSource, PrivateKey};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::sim::digipost::{Simulator, SimulatorConfig};
 use crate::sim::ngdp::push::{DEFAULT_MAX_BACKOFF, RetryRule};
+use crate::sim::ngdp::tls::TlsFiles;
 use crate::sim::ngdp::{DEFAULT_CONCURRENCY, NgdpConfig, NgdpSimulator, PushSummary};
 
 /// Simulators.
@@ -105,6 +106,16 @@ pub struct NgdpArgs {
     /// Print the --exit-when-done summary as JSON.
     #[arg(long, requires = "exit_when_done")]
     json: bool,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require mutual TLS: every client presents a certificate issued by a CA in this PEM
+    /// file, as NgDP requires the receiving system's function certificate.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
 }
 
 impl SimCommand {
@@ -173,6 +184,11 @@ fn run_ngdp(args: NgdpArgs) -> anyhow::Result<Exit> {
         },
         concurrency: args.concurrency,
         api_credentials: args.system_id.zip(args.api_token),
+        tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles {
+            cert,
+            key,
+            client_ca: args.client_ca,
+        }),
     };
     let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
     let tokio = tokio::runtime::Builder::new_multi_thread()

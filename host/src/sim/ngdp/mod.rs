@@ -15,6 +15,7 @@ pub mod api;
 pub mod folder;
 pub mod push;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use crate::runtime::{InstancePool, Runtime};
 use folder::{FolderError, MessageFile};
 use push::{Job, Payload, RetryRule};
 use state::{Delivery, PushRecord, State, Status};
+use tls::{TlsError, TlsFiles, TlsListener};
 
 /// Deliveries in flight at once, as a push service spreads its work.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -52,6 +54,9 @@ pub enum NgdpSimError {
     /// The HTTP client cannot be built.
     #[error("the HTTP client: {0}")]
     Client(String),
+    /// HTTPS cannot be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The address cannot be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -85,6 +90,8 @@ pub struct NgdpConfig {
     pub concurrency: usize,
     /// `(systemId, apiToken)` the API requires; any Basic credentials when `None`.
     pub api_credentials: Option<(String, String)>,
+    /// Serve HTTPS (and mutual TLS with a client CA) instead of HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 /// The simulator.
@@ -98,6 +105,7 @@ pub struct NgdpSimulator {
     /// `Basic base64(systemId:apiToken)` when credentials are configured.
     api_authorization: Option<String>,
     client: reqwest::Client,
+    tls: Option<Arc<rustls::ServerConfig>>,
     pool: InstancePool,
     clock: Arc<dyn Clock>,
     state: State,
@@ -124,6 +132,8 @@ impl PushSummary {
 pub struct RunningNgdp {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// `https` with TLS, else `http`.
+    pub scheme: &'static str,
     /// The simulator, for its status.
     pub simulator: Arc<NgdpSimulator>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -131,9 +141,9 @@ pub struct RunningNgdp {
 }
 
 impl RunningNgdp {
-    /// `http://<addr>`, the base of the API (`<base>/apis/v1`).
+    /// `http://<addr>` (`https://` with TLS), the base of the API (`<base>/apis/v1`).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stop serving and wait until it has.
@@ -207,6 +217,7 @@ impl NgdpSimulator {
         let api_authorization = config.api_credentials.map(|(system, token)| {
             format!("Basic {}", STANDARD.encode(format!("{system}:{token}")))
         });
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let state = State::new(messages.len(), message_pushes, receipt_pushes);
         Ok(Arc::new(NgdpSimulator {
             messages,
@@ -216,6 +227,7 @@ impl NgdpSimulator {
             concurrency: config.concurrency.max(1),
             api_authorization,
             client,
+            tls,
             pool,
             clock,
             state,
@@ -246,16 +258,35 @@ impl NgdpSimulator {
             .fallback(api::handle)
             .with_state(self.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = rx.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!(error = %e, "the NgDP simulator stopped");
+        let stopped = async {
+            let _ = rx.await;
+        };
+        let (scheme, task) = match &self.tls {
+            None => (
+                "http",
+                tokio::spawn(async move {
+                    let served = axum::serve(listener, router).with_graceful_shutdown(stopped);
+                    if let Err(e) = served.await {
+                        tracing::error!(error = %e, "the NgDP simulator stopped");
+                    }
+                }),
+            ),
+            Some(config) => {
+                let listener = TlsListener::new(listener, config.clone()).map_err(listen_err)?;
+                (
+                    "https",
+                    tokio::spawn(async move {
+                        let served = axum::serve(listener, router).with_graceful_shutdown(stopped);
+                        if let Err(e) = served.await {
+                            tracing::error!(error = %e, "the NgDP simulator stopped");
+                        }
+                    }),
+                )
             }
-        });
+        };
         Ok(RunningNgdp {
             addr: local,
+            scheme,
             simulator: self.clone(),
             shutdown: Some(tx),
             task,
