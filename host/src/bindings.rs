@@ -13,3 +13,4 @@ pub use self::exports::dpost::protocol::content_token as content_token_wit;
 pub use self::exports::dpost::protocol::digipost_inbox as digipost_inbox_wit;
 pub use self::exports::dpost::protocol::digipost_signing as digipost_signing_wit;
 pub use self::exports::dpost::protocol::memo as memo_wit;
+pub use self::exports::dpost::protocol::ngdp as ngdp_wit;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod digipost;
 pub mod keystore;
 pub mod memo;
+pub mod ngdp;
 pub mod runtime;
 pub mod sim;
 pub mod store;

@@ -1,11 +1,15 @@
 //! The `dpost` command line: argument parsing (clap) and one module per command group.
 
 mod component;
+mod config;
 mod digipost;
 mod exit;
 mod inbox;
 mod input;
 mod memo;
+mod message;
+mod ngdp;
+mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +39,21 @@ pub struct Cli {
 /// Command groups.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the receiving system: the NgDP push listener, the business-receipt outbox and
+    /// pulls for pull systems, on the embedded store.
+    Serve(serve::ServeCommand),
+    /// Write or check the configuration file.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// NgDP (Denmark): pull waiting messages.
+    #[command(subcommand)]
+    Ngdp(ngdp::NgdpCommand),
+    /// Mailboxes messages are routed to.
+    #[command(subcommand)]
+    Mailbox(message::MailboxCommand),
+    /// Received messages: list, show, export.
+    #[command(subcommand)]
+    Message(message::MessageCommand),
     /// Digipost (Norway): read and archive an organisation's inbox; sign requests, verify
     /// responses, debug 403s.
     #[command(subcommand)]
@@ -54,6 +73,11 @@ impl Cli {
     /// Run the chosen command.
     pub fn run(self) -> anyhow::Result<Exit> {
         match self.command {
+            Command::Serve(cmd) => cmd.run(),
+            Command::Config(cmd) => cmd.run(),
+            Command::Ngdp(cmd) => cmd.run(),
+            Command::Mailbox(cmd) => cmd.run(),
+            Command::Message(cmd) => cmd.run(),
             Command::Digipost(cmd) => cmd.run(),
             Command::Memo(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod digipost;
+pub mod ngdp;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,12 @@ pub struct Config {
     /// `[store]`: the embedded store shared by every service.
     #[serde(default)]
     pub store: StoreTable,
+    /// `[serve]`: the NgDP push listener.
+    #[serde(default)]
+    pub serve: ngdp::ServeTable,
+    /// `[ngdp]`: Danish Digital Post systems, contact points and mailboxes.
+    #[serde(default)]
+    pub ngdp: ngdp::NgdpTable,
 }
 
 /// `[store]`: where the embedded store lives.
@@ -130,6 +137,26 @@ impl ConfigFile {
         }
     }
 
+    /// An error about `key` in entry `index` (from 0) of the array of tables `[[table]]`,
+    /// located on the line that sets it (or the entry's header when the key is absent).
+    pub fn error_in_array(
+        &self,
+        table: &str,
+        index: usize,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            file: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
+            line: find_array_key(&self.text, table, index, key),
+            key: Some(format!("{table}[{index}].{key}")),
+            message: message.into(),
+        }
+    }
+
     /// A path the file gives, taken relative to the file's folder (as an integrator who
     /// keeps the key beside the configuration expects), not to wherever dpost runs from.
     pub fn resolve_path(&self, p: &Path) -> PathBuf {
@@ -174,6 +201,44 @@ fn table_header(line: &str) -> Option<&str> {
     let l = line.trim();
     let inner = l.strip_prefix('[')?.split(']').next()?.trim();
     (!inner.starts_with('[')).then_some(inner)
+}
+
+/// The line that sets `key` in entry `index` of `[[table]]`, else that entry's header line.
+fn find_array_key(text: &str, table: &str, index: usize, key: &str) -> Option<usize> {
+    let header = format!("[[{table}]]");
+    let mut seen = 0usize;
+    let mut inside: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            inside = None;
+            if l.replace(' ', "") == header {
+                if seen == index {
+                    inside = Some(i + 1);
+                }
+                seen += 1;
+            }
+            continue;
+        }
+        if inside.is_some()
+            && line
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+        {
+            return Some(i + 1);
+        }
+    }
+    // The key is absent: point at the entry.
+    let mut seen = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().replace(' ', "") == header {
+            if seen == index {
+                return Some(i + 1);
+            }
+            seen += 1;
+        }
+    }
+    None
 }
 
 /// The line that sets `key` in `[table]`.

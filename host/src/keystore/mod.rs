@@ -84,6 +84,8 @@ pub enum KeyError {
 /// An RSA private key with the certificates that came with it.
 pub struct PrivateKey {
     pair: RsaKeyPair,
+    /// The key in PEM, kept only to hand to the TLS stack for client authentication.
+    key_pem: String,
     certificates: Vec<Vec<u8>>,
     source: PathBuf,
 }
@@ -121,8 +123,10 @@ impl PrivateKey {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        let key_pem = ::pem::encode(&::pem::Pem::new("PRIVATE KEY", pkcs8.to_vec()));
         Ok(PrivateKey {
             pair,
+            key_pem,
             certificates,
             source: path.to_owned(),
         })
@@ -133,11 +137,23 @@ impl PrivateKey {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        let key_pem = ::pem::encode(&::pem::Pem::new("RSA PRIVATE KEY", der.to_vec()));
         Ok(PrivateKey {
             pair,
+            key_pem,
             certificates,
             source: path.to_owned(),
         })
+    }
+
+    /// The key and its certificates in PEM, leaf first, as a TLS client identity (mutual TLS
+    /// with NgDP). The only way key material leaves this module.
+    pub fn identity_pem(&self) -> String {
+        let mut out = self.key_pem.clone();
+        for c in &self.certificates {
+            out.push_str(&::pem::encode(&::pem::Pem::new("CERTIFICATE", c.clone())));
+        }
+        out
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`.

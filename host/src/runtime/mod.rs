@@ -15,7 +15,7 @@
 mod cache;
 mod epoch;
 mod limits;
-mod pool;
+pub mod pool;
 
 use std::path::PathBuf;
 use std::time::Duration;

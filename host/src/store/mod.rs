@@ -15,6 +15,7 @@
 //! service how far its tables are, so services add tables without coordinating numbers.
 
 pub mod digipost;
+pub mod ngdp;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,7 +67,10 @@ pub struct Migration {
 }
 
 /// Every service's migrations, by service name.
-const MIGRATIONS: &[(&str, &[Migration])] = &[("digipost", digipost::MIGRATIONS)];
+const MIGRATIONS: &[(&str, &[Migration])] = &[
+    ("digipost", digipost::MIGRATIONS),
+    ("ngdp", ngdp::MIGRATIONS),
+];
 
 /// An open store.
 #[derive(Debug)]

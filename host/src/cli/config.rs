@@ -1,0 +1,166 @@
+//! `dpost config init | check`: a starting configuration, and a precise check of one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use clap::Subcommand;
+use ring::rand::{SecureRandom as _, SystemRandom};
+
+use super::Exit;
+use crate::config::ConfigFile;
+
+/// Configuration commands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented starting configuration with a generated test system (a fresh system
+    /// id and a random inbound authorization header), ready for `dpost serve`.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "dpost.toml")]
+        path: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a configuration: every problem with its key and line.
+    Check {
+        /// The file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+    },
+}
+
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 24];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system's random number generator failed"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The starting file.
+pub fn template(system_id: &str, authorization: &str, contact_point: &str) -> String {
+    format!(
+        r#"# dpost configuration. Every key is explained here; `dpost config check` finds mistakes
+# and names their line. Paths are relative to this file's folder.
+
+[store]
+# The embedded store (SQLite, WAL, every commit fsynced). Message files live beside it in
+# "<path>.files" unless [serve] data_dir says otherwise.
+path = "dpost.db"
+
+[serve]
+# Where `dpost serve` listens. Plain HTTP is for a TLS-terminating reverse proxy in front;
+# for HTTPS give tls_cert and tls_key (PEM).
+listen = "127.0.0.1:8080"
+# tls_cert = "server.crt"
+# tls_key = "server.key"
+# The public base URL NgDP reaches this service at; `dpost portal values` prints the
+# endpoints to register from it.
+# public_url = "https://post.example.dk"
+# Largest message accepted (bytes). NgDP messages carry up to ~100 MB of documents.
+max_message_bytes = 157286400
+
+[ngdp]
+# The environment `dpost serve` uses unless --environment says otherwise.
+environment = "test"
+# The platform's mailboxes. Contact points route to them; the standard mailbox takes
+# messages whose contact point is missing or unknown (never nowhere).
+mailboxes = ["standard", "post"]
+standard_mailbox = "standard"
+
+# A sender/receiver system, as registered in the Administrativ Adgang portal. This one is
+# generated for trying dpost out; replace id and authorization with the portal's values.
+[[ngdp.test.systems]]
+id = "{system_id}"
+# push (REST_PUSH: NgDP posts to us) or pull (REST_PULL: we fetch).
+protocol = "push"
+# The Authorization header NgDP sends on every push. Prefer authorization_env or
+# authorization_file for real systems; the value never appears in logs.
+authorization = "{authorization}"
+# For calls to NgDP (business receipts, pull): the API token and the FOCES3/VOCES3
+# function certificate (.p12/.pfx) with its access code. Each environment needs its own.
+# api_token_env = "NGDP_TEST_API_TOKEN"
+# certificate = "foces-test.p12"
+# certificate_password_env = "NGDP_TEST_CERT_PASSWORD"
+
+# A contact point (GUID from the portal) and the mailbox its messages go to. Create at least
+# one: without it replies land in the standard mailbox.
+[[ngdp.test.contact_points]]
+id = "{contact_point}"
+label = "Post"
+audiences = ["citizens", "companies", "authorities"]
+hidden = false
+mailbox = "post"
+
+# The production environment has its own systems, certificate and contact points:
+# [ngdp.production]
+# [[ngdp.production.systems]]
+# ...
+"#
+    )
+}
+
+impl ConfigCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        match self {
+            ConfigCommand::Init { path, force } => init(&path, force),
+            ConfigCommand::Check { config } => check(&config),
+        }
+    }
+}
+
+fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
+    if path.exists() && !force {
+        anyhow::bail!("{} exists; give --force to replace it", path.display());
+    }
+    let system_id = uuid::Uuid::new_v4().to_string();
+    let authorization = format!("Bearer {}", random_token()?);
+    let contact_point = uuid::Uuid::new_v4().to_string();
+    std::fs::write(path, template(&system_id, &authorization, &contact_point))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        // It holds a secret.
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    println!("wrote {}", path.display());
+    println!("test system id: {system_id}");
+    println!("message endpoint: http://127.0.0.1:8080/api/MeMoV1/memos/?system-uuid={system_id}");
+    println!("start it with: dpost serve --config {}", path.display());
+    Ok(Exit::Ok)
+}
+
+fn check(config: &Path) -> anyhow::Result<Exit> {
+    let file = match ConfigFile::load(Some(config)) {
+        Ok(f) => f,
+        Err(e) => {
+            println!("{e}");
+            return Ok(Exit::CheckFailed);
+        }
+    };
+    let mut problems = Vec::new();
+    for env in ["test", "production"] {
+        let present = match env {
+            "test" => file.config.ngdp.test.is_some(),
+            _ => file.config.ngdp.production.is_some(),
+        };
+        if present || file.config.ngdp.environment.as_deref() == Some(env) {
+            if let Err(e) = file.ngdp(Some(env)) {
+                problems.push(e.to_string());
+            }
+        }
+    }
+    if let Err(e) = file.serve() {
+        problems.push(e.to_string());
+    }
+    if problems.is_empty() {
+        println!("{}: ok", config.display());
+        Ok(Exit::Ok)
+    } else {
+        problems.iter().for_each(|p| println!("{p}"));
+        Ok(Exit::CheckFailed)
+    }
+}

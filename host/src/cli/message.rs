@@ -1,0 +1,219 @@
+//! `dpost mailbox …` and `dpost message …`: what an operator looks at.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::Exit;
+use crate::config::ConfigFile;
+use crate::memo::extract::{Names, create_in};
+use crate::store::Store;
+
+fn open_store(config: &Path) -> anyhow::Result<Store> {
+    let file = ConfigFile::load(config.exists().then_some(config))?;
+    Ok(Store::open(&file.store_path())?)
+}
+
+/// Mailbox commands.
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Every mailbox with its number of messages (and of invalid ones).
+    List {
+        /// The configuration file (for the store's path).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl MailboxCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        let MailboxCommand::List { config, json } = self;
+        let rows = open_store(&config)?.ngdp_mailboxes()?;
+        if json {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|(n, c, i)| json!({ "mailbox": n, "messages": c, "invalid": i }))
+                .collect();
+            println!("{}", serde_json::Value::Array(v));
+        } else {
+            println!("{:<24} {:>9} {:>8}", "MAILBOX", "MESSAGES", "INVALID");
+            for (n, c, i) in rows {
+                println!("{n:<24} {c:>9} {i:>8}");
+            }
+        }
+        Ok(Exit::Ok)
+    }
+}
+
+/// Message commands.
+#[derive(Debug, Subcommand)]
+pub enum MessageCommand {
+    /// Received messages, newest first.
+    List {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Only this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// Only messages that failed validation.
+        #[arg(long)]
+        invalid: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message: header, routing, validation problems, files, receipts.
+    Show {
+        /// The messageUUID.
+        uuid: String,
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a message (the MeMo as received, and each document file) into a folder.
+    Export {
+        /// The messageUUID.
+        uuid: String,
+        /// The folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+    },
+}
+
+fn when(unix: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
+    )
+    .to_string()
+}
+
+impl MessageCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        match self {
+            MessageCommand::List {
+                config,
+                mailbox,
+                invalid,
+                limit,
+                json,
+            } => {
+                let messages =
+                    open_store(&config)?.ngdp_messages(mailbox.as_deref(), invalid, limit)?;
+                if json {
+                    println!("{}", serde_json::to_string(&messages)?);
+                } else {
+                    for m in messages {
+                        println!(
+                            "{}  {}  {:<12} {:<7} {}",
+                            m.uuid,
+                            when(m.received_at),
+                            m.mailbox,
+                            if m.valid { "valid" } else { "INVALID" },
+                            m.label.unwrap_or_default()
+                        );
+                    }
+                }
+                Ok(Exit::Ok)
+            }
+            MessageCommand::Show { uuid, config, json } => {
+                let mut store = open_store(&config)?;
+                let Some(m) = store.ngdp_message(&uuid)? else {
+                    anyhow::bail!("no message {uuid} is stored");
+                };
+                let receipts = store.ngdp_receipts_for(&uuid)?;
+                if json {
+                    println!("{}", json!({ "message": m, "receipts": receipts }));
+                    return Ok(Exit::Ok);
+                }
+                println!(
+                    "message {}  ({}, {} via {}, {})",
+                    m.uuid,
+                    m.environment,
+                    m.system_id,
+                    m.via,
+                    when(m.received_at)
+                );
+                println!("label:     {}", m.label.as_deref().unwrap_or(""));
+                println!(
+                    "sender:    {} {}",
+                    m.sender_id.as_deref().unwrap_or(""),
+                    m.sender_label.as_deref().unwrap_or("")
+                );
+                println!("recipient: {}", m.recipient_id.as_deref().unwrap_or(""));
+                println!("mailbox:   {}  ({})", m.mailbox, m.routing_reason);
+                println!("valid:     {}", m.valid);
+                if let Some(problems) = m.problems.as_array() {
+                    for p in problems {
+                        println!(
+                            "  {}:{}: {}: {}: {}",
+                            p["line"],
+                            p["column"],
+                            p["path"].as_str().unwrap_or(""),
+                            p["severity"].as_str().unwrap_or(""),
+                            p["message"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+                println!(
+                    "business receipt: {}",
+                    m.receipt_status.as_deref().unwrap_or("none")
+                );
+                println!("files:");
+                for f in &m.files {
+                    println!(
+                        "  {}  {}  {} bytes  sha256 {}",
+                        f.filename, f.encoding_format, f.size, f.sha256
+                    );
+                }
+                println!("stored at: {}", m.dir);
+                Ok(Exit::Ok)
+            }
+            MessageCommand::Export { uuid, out, config } => {
+                let m = open_store(&config)?
+                    .ngdp_message(&uuid)?
+                    .with_context(|| format!("no message {uuid} is stored"))?;
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                let dir = PathBuf::from(&m.dir);
+                let mut names = Names::default();
+                let copy =
+                    |from: &Path, name: &str, names: &mut Names| -> anyhow::Result<PathBuf> {
+                        let unique = names.unique(name);
+                        let (mut to, path) = create_in(&out, &unique).with_context(|| {
+                            format!("cannot create {}", out.join(&unique).display())
+                        })?;
+                        let mut src = std::fs::File::open(from)
+                            .with_context(|| format!("cannot read {}", from.display()))?;
+                        std::io::copy(&mut src, &mut to)?;
+                        Ok(path)
+                    };
+                let p = copy(
+                    &dir.join("message.xml"),
+                    &format!("{}.xml", m.uuid),
+                    &mut names,
+                )?;
+                println!("{}", p.display());
+                for f in &m.files {
+                    let p = copy(&dir.join(&f.path), &f.filename, &mut names)?;
+                    println!("{}", p.display());
+                }
+                Ok(Exit::Ok)
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `dpost ngdp …`: talking to NgDP directly.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::Exit;
+use super::serve::{ConfigArgs, service};
+use crate::clock;
+use crate::ngdp::pull::pull_once;
+
+/// NgDP commands.
+#[derive(Debug, Subcommand)]
+pub enum NgdpCommand {
+    /// Fetch every waiting message for a pull system: store it durably, send its business
+    /// receipt, then delete it at NgDP.
+    Pull {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The system id.
+        #[arg(long)]
+        system: String,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl NgdpCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        let NgdpCommand::Pull {
+            config,
+            system,
+            json,
+        } = self;
+        let (file, ngdp, serve) = config.load()?;
+        let Some(sys) = ngdp.system(&system).cloned() else {
+            anyhow::bail!(
+                "no system {system} is configured in the {} environment",
+                ngdp.environment
+            );
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let summary = rt.block_on(async move {
+            let svc = service(&file, ngdp, &serve, clock::system())?;
+            let client = svc
+                .clients
+                .get(&sys.id)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no client for {}", sys.id))?;
+            pull_once(&client, &svc.receiving, &sys.id).await
+        })?;
+        if json {
+            println!("{}", json!(summary));
+        } else {
+            println!(
+                "listed {}, stored {}, already stored {}, receipts sent {}, deleted {}, failed {}",
+                summary.listed,
+                summary.stored,
+                summary.already_stored,
+                summary.receipts_sent,
+                summary.deleted,
+                summary.failed.len()
+            );
+            for (id, why) in &summary.failed {
+                println!("  {id}: {why}");
+            }
+        }
+        Ok(if summary.failed.is_empty() {
+            Exit::Ok
+        } else {
+            Exit::CheckFailed
+        })
+    }
+}

@@ -1,0 +1,185 @@
+//! `dpost serve`: the receiving system. The push listener, the business-receipt outbox and,
+//! for pull systems, the periodic pull, on one embedded store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use clap::Args;
+use tokio::sync::Notify;
+
+use super::Exit;
+use crate::clock::{self, Clock};
+use crate::config::ConfigFile;
+use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
+use crate::keystore::Keystore;
+use crate::ngdp::client::{NgdpClient, clients};
+use crate::ngdp::metrics::Metrics;
+use crate::ngdp::push::{PushService, router};
+use crate::ngdp::{Receiving, outbox, pull};
+use crate::runtime::pool::InstancePool;
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::store::Store;
+
+/// The configuration file and environment every NgDP command takes.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+    pub config: PathBuf,
+    /// test or production [default: the file's `[ngdp] environment`, else test].
+    #[arg(long, value_name = "ENV")]
+    pub environment: Option<String>,
+}
+
+impl ConfigArgs {
+    /// Read the file (it must exist) and resolve the NgDP part.
+    pub fn load(&self) -> anyhow::Result<(ConfigFile, NgdpSettings, ServeSettings)> {
+        if !self.config.exists() {
+            anyhow::bail!(
+                "{} does not exist: write one with `dpost config init {}` or give --config FILE",
+                self.config.display(),
+                self.config.display()
+            );
+        }
+        let file = ConfigFile::load(Some(&self.config))?;
+        let ngdp = file.ngdp(self.environment.as_deref())?;
+        let serve = file.serve()?;
+        Ok((file, ngdp, serve))
+    }
+}
+
+/// Start the receiving system.
+#[derive(Debug, Args)]
+pub struct ServeCommand {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Listen here instead of `[serve] listen` (e.g. 127.0.0.1:0 for any free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+/// Everything the receiving side runs on, built from the configuration.
+pub struct Service {
+    /// The pipeline.
+    pub receiving: Arc<Receiving>,
+    /// Clients for NgDP's API, by system.
+    pub clients: std::collections::BTreeMap<String, NgdpClient>,
+}
+
+/// Open the store and set up the pipeline for `ngdp` and `serve`.
+pub fn service(
+    file: &ConfigFile,
+    ngdp: NgdpSettings,
+    serve: &ServeSettings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Service> {
+    let store_path = file.store_path();
+    let mut store = Store::open(&store_path)?;
+    store.ngdp_register_mailboxes(&ngdp.mailboxes, clock.now_unix())?;
+    let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
+    let pool = Arc::new(InstancePool::new(runtime, Keystore::new()));
+    let clients = clients(&ngdp)?;
+    std::fs::create_dir_all(&serve.data_dir)
+        .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
+    let receiving = Arc::new(Receiving {
+        store: Arc::new(Mutex::new(store)),
+        data_dir: serve.data_dir.clone(),
+        pool,
+        settings: Arc::new(ngdp),
+        max_message_bytes: serve.max_message_bytes,
+        clock,
+    });
+    Ok(Service { receiving, clients })
+}
+
+impl ServeCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        let (file, ngdp, mut serve) = self.config.load()?;
+        if let Some(l) = self.listen {
+            serve.listen = l;
+        }
+        let addr: SocketAddr = serve
+            .listen
+            .parse()
+            .with_context(|| format!("{:?} is not an address", serve.listen))?;
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        tokio.block_on(async move {
+            let svc = service(&file, ngdp, &serve, clock::system())?;
+            let receiving = svc.receiving.clone();
+            let metrics = Arc::new(Metrics::default());
+            let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics }));
+            let wake = Arc::new(Notify::new());
+            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), wake));
+            for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
+                let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
+                let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);
+                tokio::spawn(async move {
+                    loop {
+                        match pull::pull_once(&client, &r, &id).await {
+                            Ok(s) if s.listed > 0 => tracing::info!(system = %id, ?s, "pulled"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(system = %id, error = %format!("{e:#}"), "pull failed"),
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+                    }
+                });
+            }
+            let shutdown = async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                #[cfg(unix)]
+                {
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                    tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+                }
+                #[cfg(not(unix))]
+                ctrl_c.await?;
+                anyhow::Ok(())
+            };
+            let systems: Vec<_> = receiving.settings.systems.iter().map(|s| s.id.clone()).collect();
+            match &serve.tls {
+                None => {
+                    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+                    let bound = listener.local_addr()?;
+                    announce(&format!("http://{bound}"), &receiving.settings.environment, &systems);
+                    axum::serve(listener, app).with_graceful_shutdown(async move { let _ = shutdown.await; }).await?;
+                }
+                Some((cert, key)) => {
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                        .await
+                        .with_context(|| format!("the TLS certificate {} or key {}", cert.display(), key.display()))?;
+                    let handle = axum_server::Handle::new();
+                    let h = handle.clone();
+                    tokio::spawn(async move {
+                        let _ = shutdown.await;
+                        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+                    });
+                    let server = axum_server::bind_rustls(addr, tls).handle(handle.clone());
+                    let serving = tokio::spawn(server.serve(app.into_make_service()));
+                    if let Some(bound) = handle.listening().await {
+                        announce(&format!("https://{bound}"), &receiving.settings.environment, &systems);
+                    }
+                    serving.await??;
+                }
+            }
+            anyhow::Ok(())
+        })?;
+        Ok(Exit::Ok)
+    }
+}
+
+/// The first line on standard output says where the service listens (tests and scripts read
+/// it when they ask for port 0).
+fn announce(url: &str, environment: &str, systems: &[String]) {
+    use std::io::Write as _;
+    println!("listening on {url}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%url, %environment, ?systems, "dpost serve started");
+    for s in systems {
+        eprintln!("  message endpoint: {url}/api/MeMoV1/memos/?system-uuid={s}");
+    }
+}

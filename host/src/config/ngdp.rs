@@ -1,0 +1,607 @@
+//! `[ngdp]` and `[serve]`: the receiving system an organisation registers with NgDP.
+//!
+//! ```toml
+//! [serve]
+//! listen = "127.0.0.1:8080"       # plain HTTP behind a TLS proxy, or give tls_cert/tls_key
+//! public_url = "https://post.example.dk"
+//!
+//! [ngdp]
+//! environment = "test"            # the one `dpost serve` uses by default
+//! mailboxes = ["standard", "daycare"]
+//! standard_mailbox = "standard"   # messages whose contact point is unknown
+//!
+//! [[ngdp.test.systems]]
+//! id = "7c4c7d2e-…"               # the system id from the Administrativ Adgang portal
+//! protocol = "push"               # REST_PUSH, or "pull" for REST_PULL
+//! authorization = "…"             # or authorization_env / authorization_file
+//! api_token_env = "NGDP_TEST_TOKEN"
+//! certificate = "foces-test.p12"
+//! certificate_password_env = "NGDP_TEST_CERT_PASSWORD"
+//!
+//! [[ngdp.test.contact_points]]
+//! id = "241d39f6-…"
+//! label = "Pladsanvisningen"
+//! audiences = ["citizens", "companies"]
+//! mailbox = "daycare"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{ConfigError, ConfigFile};
+use crate::keystore::PasswordSource;
+
+/// NgDP's API in the test environment.
+pub const TEST_API_BASE: &str = "https://api.test.digitalpost.dk/apis/v1";
+/// NgDP's API in production.
+pub const PRODUCTION_API_BASE: &str = "https://api.digitalpost.dk/apis/v1";
+/// Where `dpost serve` listens when the file says nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The largest message body accepted when the file says nothing: ~100 MB of documents in
+/// base64 plus headroom.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 150 * 1024 * 1024;
+/// Seconds between polls of a pull-mode system inside `dpost serve`.
+pub const DEFAULT_PULL_INTERVAL_SECONDS: u64 = 60;
+
+/// `[serve]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeTable {
+    /// Address and port to listen on.
+    pub listen: Option<String>,
+    /// The public base URL NgDP reaches this service at (for `dpost portal values`).
+    pub public_url: Option<String>,
+    /// The server's public IP addresses, to type into the portal.
+    #[serde(default)]
+    pub public_ips: Vec<String>,
+    /// TLS certificate chain (PEM); with `tls_key`, serve HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Largest message body accepted, bytes.
+    pub max_message_bytes: Option<u64>,
+    /// Where message files are kept; default: beside the store, `<store>.files`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `[ngdp]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NgdpTable {
+    /// The environment used when `--environment` is not given.
+    pub environment: Option<String>,
+    /// The platform's mailboxes that contact points may route to.
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
+    /// The mailbox for messages whose contact point is missing or unknown.
+    pub standard_mailbox: Option<String>,
+    /// `[ngdp.test]`, `[ngdp.production]`.
+    #[serde(default)]
+    pub test: Option<EnvironmentTable>,
+    /// Production.
+    #[serde(default)]
+    pub production: Option<EnvironmentTable>,
+}
+
+/// One environment's systems and contact points.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentTable {
+    /// NgDP's API base URL; defaults to the environment's official one.
+    pub api_base: Option<String>,
+    /// Sender/receiver systems.
+    #[serde(default)]
+    pub systems: Vec<SystemTable>,
+    /// Contact points.
+    #[serde(default)]
+    pub contact_points: Vec<ContactPointTable>,
+}
+
+/// Push (REST_PUSH) or pull (REST_PULL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// NgDP pushes to our endpoints.
+    Push,
+    /// We fetch from NgDP.
+    Pull,
+}
+
+/// A sender/receiver system as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemTable {
+    /// The system id (a UUID) from the portal.
+    pub id: String,
+    /// push or pull.
+    pub protocol: Protocol,
+    /// The inbound `Authorization` header NgDP sends on pushes, written inline.
+    pub authorization: Option<String>,
+    /// ...or read from this environment variable.
+    pub authorization_env: Option<String>,
+    /// ...or from this file.
+    pub authorization_file: Option<PathBuf>,
+    /// The API token for calls to NgDP, inline (discouraged outside tests).
+    pub api_token: Option<String>,
+    /// ...or from this environment variable.
+    pub api_token_env: Option<String>,
+    /// ...or from this file.
+    pub api_token_file: Option<PathBuf>,
+    /// The function certificate (FOCES3/VOCES3) for mutual TLS: `.p12`/`.pfx` or PEM.
+    pub certificate: Option<PathBuf>,
+    /// Its password's environment variable.
+    pub certificate_password_env: Option<String>,
+    /// Its password's file.
+    pub certificate_password_file: Option<PathBuf>,
+    /// Pull systems: seconds between polls inside `dpost serve`.
+    pub pull_interval_seconds: Option<u64>,
+}
+
+/// Who may write to a contact point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    /// Citizens (CPR).
+    Citizens,
+    /// Companies (CVR).
+    Companies,
+    /// Public authorities.
+    Authorities,
+}
+
+/// A contact point as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPointTable {
+    /// The GUID from the portal.
+    pub id: String,
+    /// A name for people.
+    pub label: Option<String>,
+    /// Who may write to it.
+    #[serde(default)]
+    pub audiences: Vec<Audience>,
+    /// Hidden contact points only take replies.
+    #[serde(default)]
+    pub hidden: bool,
+    /// The mailbox its messages go to.
+    pub mailbox: String,
+}
+
+/// A secret value: never printed, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that must send or compare it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A system ready to use.
+#[derive(Debug, Clone)]
+pub struct System {
+    /// The system id, lower-case.
+    pub id: String,
+    /// push or pull.
+    pub protocol: Protocol,
+    /// The inbound authorization header (push systems).
+    pub authorization: Option<Secret>,
+    /// The API token for outbound calls.
+    pub api_token: Option<Secret>,
+    /// The function certificate and its password source.
+    pub certificate: Option<(PathBuf, PasswordSource)>,
+    /// Seconds between polls (pull systems).
+    pub pull_interval_seconds: u64,
+}
+
+/// A contact point ready to route by.
+#[derive(Debug, Clone)]
+pub struct ContactPoint {
+    /// GUID.
+    pub id: String,
+    /// Label.
+    pub label: Option<String>,
+    /// Audiences.
+    pub audiences: Vec<Audience>,
+    /// Hidden.
+    pub hidden: bool,
+    /// Mailbox.
+    pub mailbox: String,
+}
+
+/// Everything `dpost serve` and the NgDP commands need for one environment.
+#[derive(Debug, Clone)]
+pub struct NgdpSettings {
+    /// `test` or `production`.
+    pub environment: String,
+    /// NgDP's API base, without a trailing `/`.
+    pub api_base: String,
+    /// The systems.
+    pub systems: Vec<System>,
+    /// The contact points.
+    pub contact_points: Vec<ContactPoint>,
+    /// Every mailbox.
+    pub mailboxes: Vec<String>,
+    /// The standard mailbox.
+    pub standard_mailbox: String,
+}
+
+/// `[serve]` ready to use.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Listen address.
+    pub listen: String,
+    /// Public URL.
+    pub public_url: Option<String>,
+    /// Public IPs.
+    pub public_ips: Vec<String>,
+    /// TLS certificate and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Body limit.
+    pub max_message_bytes: u64,
+    /// Message files.
+    pub data_dir: PathBuf,
+}
+
+impl NgdpSettings {
+    /// The system with this id (any case).
+    pub fn system(&self, id: &str) -> Option<&System> {
+        self.systems
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id.trim()))
+    }
+}
+
+/// True for the canonical 8-4-4-4-12 hexadecimal GUID form.
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn secret(
+    file: &ConfigFile,
+    table: &str,
+    inline: &Option<String>,
+    env: &Option<String>,
+    path: &Option<PathBuf>,
+    what: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    let given = [inline.is_some(), env.is_some(), path.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given > 1 {
+        return Err(file.error(
+            table,
+            what,
+            format!("give only one of {what}, {what}_env and {what}_file"),
+        ));
+    }
+    if let Some(v) = inline {
+        return Ok(Some(Secret(v.clone())));
+    }
+    if let Some(var) = env {
+        return std::env::var(var).map(|v| Some(Secret(v))).map_err(|_| {
+            file.error(
+                table,
+                &format!("{what}_env"),
+                format!("the environment variable {var} is not set"),
+            )
+        });
+    }
+    if let Some(p) = path {
+        let p = file.resolve_path(p);
+        return std::fs::read_to_string(&p)
+            .map(|v| Some(Secret(v.trim_end_matches(['\r', '\n']).to_owned())))
+            .map_err(|e| {
+                file.error(
+                    table,
+                    &format!("{what}_file"),
+                    format!("cannot read {}: {e}", p.display()),
+                )
+            });
+    }
+    Ok(None)
+}
+
+impl ConfigFile {
+    /// The environment to use: `flag`, else `[ngdp] environment`, else `test`.
+    pub fn ngdp_environment(&self, flag: Option<&str>) -> Result<String, ConfigError> {
+        let env = flag
+            .map(str::to_owned)
+            .or_else(|| self.config.ngdp.environment.clone())
+            .unwrap_or_else(|| "test".into());
+        match env.as_str() {
+            "test" | "production" => Ok(env),
+            other => Err(self.error(
+                "ngdp",
+                "environment",
+                format!("{other:?} is not test or production"),
+            )),
+        }
+    }
+
+    /// Resolve `[ngdp]` for one environment, reading secrets from where the file says, and
+    /// checking what would make the service misroute or refuse everything.
+    pub fn ngdp(&self, environment: Option<&str>) -> Result<NgdpSettings, ConfigError> {
+        let environment = self.ngdp_environment(environment)?;
+        let ngdp = &self.config.ngdp;
+        let table = format!("ngdp.{environment}");
+        let env_table = match environment.as_str() {
+            "production" => ngdp.production.clone(),
+            _ => ngdp.test.clone(),
+        }
+        .unwrap_or_default();
+        let api_base = env_table
+            .api_base
+            .clone()
+            .unwrap_or_else(|| {
+                if environment == "production" {
+                    PRODUCTION_API_BASE
+                } else {
+                    TEST_API_BASE
+                }
+                .to_owned()
+            })
+            .trim_end_matches('/')
+            .to_owned();
+        let mailboxes = if ngdp.mailboxes.is_empty() {
+            vec!["standard".to_owned()]
+        } else {
+            ngdp.mailboxes.clone()
+        };
+        let standard_mailbox = ngdp
+            .standard_mailbox
+            .clone()
+            .unwrap_or_else(|| mailboxes[0].clone());
+        if !mailboxes.contains(&standard_mailbox) {
+            return Err(self.error(
+                "ngdp",
+                "standard_mailbox",
+                format!("{standard_mailbox:?} is not in mailboxes"),
+            ));
+        }
+        let mut systems = Vec::new();
+        for (i, s) in env_table.systems.iter().enumerate() {
+            let at = format!("{table}.systems[{i}]");
+            if !is_guid(s.id.trim()) {
+                return Err(self.error_in_array(&format!("{table}.systems"), i, "id", format!("{:?} is not a system id (a UUID like 7c4c7d2e-0b1a-4c5e-9f00-123456789abc)", s.id)));
+            }
+            if systems
+                .iter()
+                .any(|x: &System| x.id.eq_ignore_ascii_case(s.id.trim()))
+            {
+                return Err(self.error_in_array(
+                    &format!("{table}.systems"),
+                    i,
+                    "id",
+                    "the same system id is configured twice",
+                ));
+            }
+            let authorization = secret(
+                self,
+                &at,
+                &s.authorization,
+                &s.authorization_env,
+                &s.authorization_file,
+                "authorization",
+            )?;
+            if s.protocol == Protocol::Push
+                && authorization
+                    .as_ref()
+                    .is_none_or(|a| a.expose().trim().is_empty())
+            {
+                return Err(self.error_in_array(&format!("{table}.systems"), i, "authorization", "a push system needs the authorization header NgDP sends (authorization, authorization_env or authorization_file)"));
+            }
+            let api_token = secret(
+                self,
+                &at,
+                &s.api_token,
+                &s.api_token_env,
+                &s.api_token_file,
+                "api_token",
+            )?;
+            let certificate = s.certificate.as_ref().map(|c| {
+                let password = match (&s.certificate_password_env, &s.certificate_password_file) {
+                    (Some(v), _) => PasswordSource::Env(v.clone()),
+                    (None, Some(f)) => PasswordSource::File(self.resolve_path(f)),
+                    (None, None) => PasswordSource::None,
+                };
+                (self.resolve_path(c), password)
+            });
+            systems.push(System {
+                id: s.id.trim().to_ascii_lowercase(),
+                protocol: s.protocol,
+                authorization,
+                api_token,
+                certificate,
+                pull_interval_seconds: s
+                    .pull_interval_seconds
+                    .unwrap_or(DEFAULT_PULL_INTERVAL_SECONDS)
+                    .max(1),
+            });
+        }
+        let mut contact_points: Vec<ContactPoint> = Vec::new();
+        for (i, c) in env_table.contact_points.iter().enumerate() {
+            let arr = format!("{table}.contact_points");
+            if !is_guid(c.id.trim()) {
+                return Err(self.error_in_array(
+                    &arr,
+                    i,
+                    "id",
+                    format!("{:?} is not a contact point GUID", c.id),
+                ));
+            }
+            if contact_points
+                .iter()
+                .any(|x| x.id.eq_ignore_ascii_case(c.id.trim()))
+            {
+                return Err(self.error_in_array(
+                    &arr,
+                    i,
+                    "id",
+                    "the same contact point is configured twice",
+                ));
+            }
+            if !mailboxes.contains(&c.mailbox) {
+                return Err(self.error_in_array(
+                    &arr,
+                    i,
+                    "mailbox",
+                    format!(
+                        "{:?} is not one of [ngdp] mailboxes {:?}",
+                        c.mailbox, mailboxes
+                    ),
+                ));
+            }
+            if c.audiences.is_empty() {
+                return Err(self.error_in_array(
+                    &arr,
+                    i,
+                    "audiences",
+                    "give at least one of citizens, companies, authorities",
+                ));
+            }
+            contact_points.push(ContactPoint {
+                id: c.id.trim().to_ascii_lowercase(),
+                label: c.label.clone(),
+                audiences: c.audiences.clone(),
+                hidden: c.hidden,
+                mailbox: c.mailbox.clone(),
+            });
+        }
+        Ok(NgdpSettings {
+            environment,
+            api_base,
+            systems,
+            contact_points,
+            mailboxes,
+            standard_mailbox,
+        })
+    }
+
+    /// Resolve `[serve]`.
+    pub fn serve(&self) -> Result<ServeSettings, ConfigError> {
+        let t = &self.config.serve;
+        let listen = t
+            .listen
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(self.error(
+                "serve",
+                "listen",
+                format!("{listen:?} is not an address like 127.0.0.1:8080"),
+            ));
+        }
+        let tls = match (&t.tls_cert, &t.tls_key) {
+            (Some(c), Some(k)) => Some((self.resolve_path(c), self.resolve_path(k))),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(self.error("serve", "tls_cert", "tls_cert needs tls_key"));
+            }
+            (None, Some(_)) => {
+                return Err(self.error("serve", "tls_key", "tls_key needs tls_cert"));
+            }
+        };
+        let data_dir = match &t.data_dir {
+            Some(d) => self.resolve_path(d),
+            None => {
+                let mut p = self.store_path().into_os_string();
+                p.push(".files");
+                PathBuf::from(p)
+            }
+        };
+        Ok(ServeSettings {
+            listen,
+            public_url: t.public_url.clone(),
+            public_ips: t.public_ips.clone(),
+            tls,
+            max_message_bytes: t.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
+            data_dir,
+        })
+    }
+}
+
+/// Contact points as the routing decision takes them, by GUID.
+pub fn routes(settings: &NgdpSettings) -> BTreeMap<String, String> {
+    settings
+        .contact_points
+        .iter()
+        .map(|c| (c.id.clone(), c.mailbox.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ConfigFile {
+        ConfigFile::parse(PathBuf::from("dpost.toml"), text.to_owned()).unwrap()
+    }
+
+    const GOOD: &str = r#"
+[ngdp]
+mailboxes = ["standard", "daycare"]
+
+[[ngdp.test.systems]]
+id = "7C4C7D2E-0B1A-4C5E-9F00-123456789ABC"
+protocol = "push"
+authorization = "Basic c2VjcmV0"
+
+[[ngdp.test.contact_points]]
+id = "241d39f6-998e-4929-b198-ccacbbf4b330"
+audiences = ["citizens"]
+mailbox = "daycare"
+"#;
+
+    #[test]
+    fn resolves_a_good_file() {
+        let s = parse(GOOD).ngdp(None).unwrap();
+        assert_eq!(s.environment, "test");
+        assert_eq!(s.api_base, TEST_API_BASE);
+        assert_eq!(s.standard_mailbox, "standard");
+        assert_eq!(s.systems[0].id, "7c4c7d2e-0b1a-4c5e-9f00-123456789abc");
+        assert!(s.system("7C4C7D2E-0B1A-4C5E-9F00-123456789ABC").is_some());
+        assert!(
+            !format!("{s:?}").contains("c2VjcmV0"),
+            "secrets never print"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let bad = GOOD.replace("mailbox = \"daycare\"", "mailbox = \"nursery\"");
+        let e = parse(&bad).ngdp(None).unwrap_err();
+        assert_eq!(e.line, Some(13), "{e}");
+        assert!(e.to_string().contains("nursery"), "{e}");
+
+        let bad = GOOD.replace("authorization = \"Basic c2VjcmV0\"", "");
+        let e = parse(&bad).ngdp(None).unwrap_err();
+        assert!(e.to_string().contains("authorization"), "{e}");
+
+        let bad = GOOD.replace("7C4C7D2E-0B1A-4C5E-9F00-123456789ABC", "not-a-uuid");
+        let e = parse(&bad).ngdp(None).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+    }
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("241d39f6-998e-4929-b198-ccacbbf4b330"));
+        assert!(!is_guid("241d39f6998e4929b198ccacbbf4b330"));
+        assert!(!is_guid("241d39f6-998e-4929-b198-ccacbbf4b33g"));
+    }
+}

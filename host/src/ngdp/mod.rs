@@ -1,0 +1,21 @@
+//! NgDP (Danish Digital Post), host side: the receiving system an organisation registers.
+//!
+//! ```text
+//! NgDP ──push──▶ push.rs (auth, limits, multipart) ─┐
+//! NgDP ◀─pull── pull.rs ────────────────────────────┤
+//!                                                   ▼
+//!              receive.rs: body → spool file + component memo.reader → document files
+//!                          → routing + receipt (component) → fsync → one store commit
+//!                                                   │
+//!                        200 to NgDP only after ◀───┘        outbox.rs ──receipt──▶ NgDP
+//! ```
+
+pub mod client;
+pub mod metrics;
+pub mod outbox;
+pub mod pull;
+pub mod push;
+pub mod receive;
+
+pub(crate) use push::reader as push_reader;
+pub use receive::{ReceiveError, Received, Receiving, Via};

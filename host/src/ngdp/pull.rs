@@ -1,0 +1,248 @@
+//! Pull mode (REST_PULL): fetch waiting messages from NgDP instead of being pushed to.
+//!
+//! For each message: `GET memos/{id}` streamed into the store (the same pipeline as a push),
+//! then the business receipt (`POST memos/{id}/receipt`), then `DELETE memos/{id}`. The delete
+//! comes last so a crash anywhere before it leaves the message at NgDP to fetch again, and a
+//! message stored before is not stored twice.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::sync::{Arc, PoisonError};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use tokio::sync::mpsc;
+
+use super::client::NgdpClient;
+use super::outbox::{SendResult, send};
+use super::receive::{Receiving, Via};
+
+/// Messages asked for per page.
+pub const PAGE_SIZE: u32 = 50;
+/// Pages read in one run at most, so a run always ends.
+const MAX_PAGES: u32 = 10_000;
+
+/// What one pull run did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PullSummary {
+    /// Ids NgDP listed.
+    pub listed: u64,
+    /// Messages stored now.
+    pub stored: u64,
+    /// Listed messages stored before.
+    pub already_stored: u64,
+    /// Business receipts sent.
+    pub receipts_sent: u64,
+    /// Messages deleted at NgDP.
+    pub deleted: u64,
+    /// Messages that failed (left at NgDP for the next run), with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// A page of ids. NgDP's list is read as `{"memos": [...]}` or a bare array, whose items are
+/// ids or objects with `messageUUID`/`uuid`/`id`.
+fn ids(body: &serde_json::Value) -> anyhow::Result<Vec<String>> {
+    let list = match body {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(o) => {
+            match ["memos", "content", "items"].iter().find_map(|k| o.get(*k)) {
+                Some(serde_json::Value::Array(a)) => a,
+                _ => bail!("the list has no memos array"),
+            }
+        }
+        _ => bail!("the list is neither an array nor an object"),
+    };
+    list.iter()
+        .map(|item| match item {
+            serde_json::Value::String(s) => Ok(s.clone()),
+            serde_json::Value::Object(o) => ["messageUUID", "uuid", "id"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
+                .context("a list item has no messageUUID"),
+            other => bail!("a list item is not an id: {other}"),
+        })
+        .collect()
+}
+
+/// Ids are put into URL paths: only UUID-like text is accepted.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+async fn fetch_into_store(
+    client: &NgdpClient,
+    receiving: &Arc<Receiving>,
+    system_id: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    let response = client
+        .request(reqwest::Method::GET, &format!("memos/{id}"))
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("GET memos/{id} answered HTTP {status}");
+    }
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
+    let r = receiving.clone();
+    let system = system_id.to_owned();
+    let work =
+        tokio::task::spawn_blocking(move || r.receive(&system, Via::Pull, super::push_reader(rx)));
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        if tx.send(chunk.map_err(io::Error::other)).await.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let received = work.await??;
+    if received.uuid != id.to_ascii_lowercase() {
+        tracing::warn!(listed = %id, inside = %received.uuid, "the fetched message carries another messageUUID");
+    }
+    Ok(())
+}
+
+/// Pull every waiting message for one system.
+pub async fn pull_once(
+    client: &NgdpClient,
+    receiving: &Arc<Receiving>,
+    system_id: &str,
+) -> anyhow::Result<PullSummary> {
+    let mut summary = PullSummary::default();
+    let mut given_up: BTreeSet<String> = BTreeSet::new();
+    let mut page = 0u32;
+    for _ in 0..MAX_PAGES {
+        let response = client
+            .request(
+                reqwest::Method::GET,
+                &format!("memos/?page={page}&size={PAGE_SIZE}"),
+            )
+            .send()
+            .await
+            .context("listing waiting messages")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("listing waiting messages answered HTTP {status}");
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .context("the message list is not JSON")?;
+        let listed = ids(&body)?;
+        if listed.is_empty() {
+            break;
+        }
+        summary.listed += listed.len() as u64;
+        let mut progressed = false;
+        for id in listed {
+            if given_up.contains(&id) {
+                continue;
+            }
+            if !safe_id(&id) {
+                summary.failed.push((id.clone(), "not a message id".into()));
+                given_up.insert(id);
+                continue;
+            }
+            let store = receiving.store.clone();
+            let lookup = id.clone();
+            let known = tokio::task::spawn_blocking(move || {
+                store
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .ngdp_has_message(&lookup)
+            })
+            .await??;
+            if known {
+                summary.already_stored += 1;
+            } else if let Err(e) = fetch_into_store(client, receiving, system_id, &id).await {
+                summary.failed.push((id.clone(), format!("{e:#}")));
+                given_up.insert(id);
+                continue;
+            } else {
+                summary.stored += 1;
+            }
+            // The receipt the store holds for this message, sent now rather than by the
+            // outbox, so that the delete below comes after it.
+            let store = receiving.store.clone();
+            let now = receiving.clock.now_unix();
+            let due = tokio::task::spawn_blocking(move || {
+                store
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .ngdp_due_receipts(now, u32::MAX)
+            })
+            .await??;
+            if let Some(d) = due
+                .into_iter()
+                .find(|d| d.message_uuid == id.to_ascii_lowercase())
+            {
+                let result = send(client, &d).await;
+                let store = receiving.store.clone();
+                let uuid = d.message_uuid.clone();
+                let sent = result == SendResult::Sent;
+                tokio::task::spawn_blocking(move || {
+                    let mut st = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    match result {
+                        SendResult::Sent => st.ngdp_receipt_sent(&uuid, now),
+                        SendResult::Retry(e) => st.ngdp_receipt_failed(
+                            &uuid,
+                            &e,
+                            now + super::outbox::backoff_seconds(d.attempts + 1),
+                            false,
+                        ),
+                        SendResult::Rejected(e) => st.ngdp_receipt_failed(&uuid, &e, now, true),
+                    }
+                })
+                .await??;
+                if sent {
+                    summary.receipts_sent += 1;
+                }
+            }
+            let deleted = client
+                .request(reqwest::Method::DELETE, &format!("memos/{id}"))
+                .send()
+                .await;
+            match deleted {
+                Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => {
+                    summary.deleted += 1;
+                    progressed = true;
+                }
+                Ok(r) => {
+                    summary
+                        .failed
+                        .push((id.clone(), format!("DELETE answered HTTP {}", r.status())));
+                    given_up.insert(id);
+                }
+                Err(e) => {
+                    summary
+                        .failed
+                        .push((id.clone(), format!("DELETE failed: {e}")));
+                    given_up.insert(id);
+                }
+            }
+        }
+        // Deleted messages leave the list, so the first page fills up again; only when a
+        // whole page was left behind does the next page hold anything new.
+        if !progressed {
+            page += 1;
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_shapes() {
+        let a = serde_json::json!({ "page": 0, "memos": ["a-1", "b-2"] });
+        assert_eq!(ids(&a).unwrap(), ["a-1", "b-2"]);
+        let b = serde_json::json!([{ "messageUUID": "x" }, { "id": "y" }]);
+        assert_eq!(ids(&b).unwrap(), ["x", "y"]);
+        assert!(ids(&serde_json::json!(3)).is_err());
+        assert!(safe_id("8c2ea15d-61fb-4ba9-9366-42f8b194c114"));
+        assert!(!safe_id("../x"));
+    }
+}

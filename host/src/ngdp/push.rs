@@ -1,0 +1,452 @@
+//! The push listener: NgDP's push service posts messages and receipts here.
+//!
+//! - `POST <base>/api/MeMoV1/memos/?system-uuid=<id>`: a MeMo, as `multipart/form-data` with
+//!   a part named `file`, or as a raw XML body.
+//! - `POST <base>/api/MeMoV1/<id>/receipt`: a receipt (JSON) for a message we sent.
+//! - `GET /healthz`, `GET /metrics`.
+//!
+//! Answers: 401 without the right `Authorization` (compared in constant time by the
+//! component), 404 for an unknown system, 413 over the size limit, 400 when there is no MeMo
+//! at all, 503 when the store cannot take it (NgDP will resend), and 200 only after the
+//! message is durable. An invalid MeMo is stored and answered 200; its INVALID business
+//! receipt tells the sender.
+
+use std::io::{self, Read};
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::metrics::Metrics;
+use super::receive::{ReceiveError, Receiving, Via};
+use crate::bindings::ngdp_wit;
+use crate::config::ngdp::Protocol;
+use crate::store::ngdp::IncomingReceipt;
+
+/// Largest receipt body accepted; receipts are a few hundred bytes of JSON.
+const MAX_RECEIPT_BYTES: usize = 64 * 1024;
+
+/// What the handlers share.
+pub struct PushService {
+    /// The receiving pipeline.
+    pub receiving: Arc<Receiving>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The router for `dpost serve`.
+pub fn router(service: Arc<PushService>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(dispatch)
+        .with_state(service)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(s): State<Arc<PushService>>) -> Response {
+    let store = s.receiving.store.clone();
+    let pending = tokio::task::spawn_blocking(move || {
+        store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ngdp_pending_receipts()
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
+    if let Some(p) = pending {
+        s.metrics.receipts_pending.set(p as i64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn refuse(s: &PushService, status: StatusCode, reason: &str, message: String) -> Response {
+    s.metrics.rejected(reason);
+    tracing::info!(status = status.as_u16(), reason, %message, "push refused");
+    answer(status, json!({ "error": reason, "message": message }))
+}
+
+async fn dispatch(
+    State(s): State<Arc<PushService>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
+    let target = s.receiving.pool.with(|i| {
+        i.call(|b, st| {
+            b.dpost_protocol_ngdp()
+                .call_classify_push(st, &path, &query)
+        })
+    });
+    let target = match target {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) | Err(e) => {
+            return refuse(
+                &s,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "component",
+                e.to_string(),
+            );
+        }
+    };
+    let (system_id, is_message) = match target {
+        ngdp_wit::PushTarget::Message(id) => (id, true),
+        ngdp_wit::PushTarget::Receipt(id) => (id, false),
+        ngdp_wit::PushTarget::Unknown => {
+            return refuse(
+                &s,
+                StatusCode::NOT_FOUND,
+                "unknown-endpoint",
+                format!("{path} is neither the message nor the receipt endpoint"),
+            );
+        }
+    };
+    if method != Method::POST {
+        return refuse(
+            &s,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method",
+            format!("{method} is not accepted here; NgDP posts"),
+        );
+    }
+    let Some(system) = s.receiving.settings.system(&system_id).cloned() else {
+        return refuse(
+            &s,
+            StatusCode::NOT_FOUND,
+            "unknown-system",
+            format!("no receiving system {system_id} is configured"),
+        );
+    };
+    if system.protocol != Protocol::Push {
+        return refuse(
+            &s,
+            StatusCode::NOT_FOUND,
+            "not-push",
+            format!("system {system_id} is configured for pull"),
+        );
+    }
+    let expected = system
+        .authorization
+        .as_ref()
+        .map(|a| a.expose().to_owned())
+        .unwrap_or_default();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let verdict = s.receiving.pool.with(|i| {
+        i.call(|b, st| {
+            b.dpost_protocol_ngdp()
+                .call_authorize(st, &expected, presented.as_deref())
+        })
+    });
+    match verdict {
+        Ok(Ok(ngdp_wit::Authorization::Ok)) => {}
+        Ok(Ok(ngdp_wit::Authorization::Missing)) => {
+            return refuse(
+                &s,
+                StatusCode::UNAUTHORIZED,
+                "missing-authorization",
+                "the Authorization header is missing".into(),
+            );
+        }
+        Ok(Ok(ngdp_wit::Authorization::Mismatch)) => {
+            return refuse(
+                &s,
+                StatusCode::UNAUTHORIZED,
+                "wrong-authorization",
+                "the Authorization header is not the one configured for this system".into(),
+            );
+        }
+        Ok(Err(e)) | Err(e) => {
+            return refuse(
+                &s,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "component",
+                e.to_string(),
+            );
+        }
+    }
+    if is_message {
+        receive_message(s, system.id, headers, body).await
+    } else {
+        receive_receipt(s, system.id, body).await
+    }
+}
+
+/// The chunks of the MeMo in a request: the `file` part of a multipart body, or the body.
+async fn forward_body(
+    headers: &HeaderMap,
+    body: Body,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+) -> Result<(), (StatusCode, &'static str, String)> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut sent_any = false;
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = multer::parse_boundary(content_type).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                "bad-multipart",
+                format!("the multipart body has no usable boundary: {e}"),
+            )
+        })?;
+        let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+        loop {
+            let field = multipart.next_field().await.map_err(|e| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "bad-multipart",
+                    format!("the multipart body is malformed: {e}"),
+                )
+            })?;
+            let Some(mut field) = field else { break };
+            if field.name() != Some("file") {
+                // Other parts are not ours; drain them as they stream past.
+                continue;
+            }
+            while let Some(chunk) = field.chunk().await.transpose() {
+                let chunk = chunk.map_err(|e| io::Error::other(e.to_string()));
+                if tx.send(chunk).await.is_err() {
+                    return Ok(());
+                }
+            }
+            sent_any = true;
+            break;
+        }
+        if !sent_any {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "no-file-part",
+                "the multipart body has no part named \"file\"".into(),
+            ));
+        }
+    } else {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| io::Error::other(e.to_string()));
+            if tx.send(chunk).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A reader over chunks sent from the async side, for the blocking thread that runs the
+/// component's reader.
+pub(crate) fn reader(rx: mpsc::Receiver<io::Result<Bytes>>) -> impl Read + Send + 'static {
+    ChannelReader {
+        rx,
+        current: Bytes::new(),
+    }
+}
+
+/// Reads chunks sent from the async side, on the blocking thread that runs the reader.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}
+
+async fn receive_message(
+    s: Arc<PushService>,
+    system_id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = s.receiving.max_message_bytes;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Multipart framing adds a little; allow for it before refusing on the header alone.
+        if len > limit + 64 * 1024 {
+            return refuse(
+                &s,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("the body is {len} bytes; at most {limit} are accepted"),
+            );
+        }
+    }
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
+    let receiving = s.receiving.clone();
+    let started = Instant::now();
+    let work = tokio::task::spawn_blocking(move || {
+        receiving.receive(
+            &system_id,
+            Via::Push,
+            ChannelReader {
+                rx,
+                current: Bytes::new(),
+            },
+        )
+    });
+    let forwarded = forward_body(&headers, body, tx).await;
+    let result = work.await;
+    if let Err((status, reason, message)) = forwarded {
+        return refuse(&s, status, reason, message);
+    }
+    match result {
+        Err(e) => refuse(
+            &s,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "panic",
+            format!("receiving failed: {e}"),
+        ),
+        Ok(Ok(r)) => {
+            s.metrics
+                .store_seconds
+                .observe(started.elapsed().as_secs_f64());
+            s.metrics.received(if r.duplicate {
+                "duplicate"
+            } else if r.valid {
+                "stored"
+            } else {
+                "invalid"
+            });
+            answer(
+                StatusCode::OK,
+                json!({ "messageUUID": r.uuid, "duplicate": r.duplicate, "valid": r.valid }),
+            )
+        }
+        Ok(Err(e)) => {
+            let (status, reason) = match &e {
+                ReceiveError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+                ReceiveError::NoMemo(_) => (StatusCode::BAD_REQUEST, "no-memo"),
+                ReceiveError::Body(_) => (StatusCode::BAD_REQUEST, "body"),
+                ReceiveError::Disk(_) | ReceiveError::Store(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "store")
+                }
+                ReceiveError::Guest(_) => (StatusCode::INTERNAL_SERVER_ERROR, "component"),
+            };
+            if e.is_server_fault() {
+                tracing::error!(error = %e, "a message could not be stored; NgDP will resend it");
+            }
+            refuse(&s, status, reason, e.to_string())
+        }
+    }
+}
+
+async fn receive_receipt(s: Arc<PushService>, system_id: String, body: Body) -> Response {
+    let bytes = match axum::body::to_bytes(body, MAX_RECEIPT_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            return refuse(
+                &s,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("a receipt is at most {MAX_RECEIPT_BYTES} bytes: {e}"),
+            );
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let parsed = s
+        .receiving
+        .pool
+        .with(|i| i.call(|b, st| b.dpost_protocol_memo().call_parse_receipt(st, &text)));
+    let receipt = match parsed {
+        Ok(Ok(Ok(r))) => r,
+        Ok(Ok(Err(e))) => {
+            return refuse(
+                &s,
+                StatusCode::BAD_REQUEST,
+                "bad-receipt",
+                format!("not a receipt: {e:?}"),
+            );
+        }
+        Ok(Err(e)) | Err(e) => {
+            return refuse(
+                &s,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "component",
+                e.to_string(),
+            );
+        }
+    };
+    let incoming = IncomingReceipt {
+        system_id,
+        message_uuid: receipt.message_uuid.clone(),
+        receipt_status: crate::memo::json::wit_name(&receipt.receipt_status)
+            .to_ascii_uppercase()
+            .replace('-', "_"),
+        error_code: receipt.error_code.clone(),
+        error_message: receipt.error_message.clone(),
+        time_stamp: receipt.time_stamp.clone(),
+        transmission_id: receipt.transmission_id.clone(),
+        json: text,
+    };
+    let store = s.receiving.store.clone();
+    let now = s.receiving.clock.now_unix();
+    let stored = tokio::task::spawn_blocking(move || {
+        store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ngdp_insert_receipt(&incoming, now)
+    })
+    .await;
+    match stored {
+        Ok(Ok(linked)) => {
+            s.metrics.receipts_received.inc();
+            answer(
+                StatusCode::OK,
+                json!({ "messageUUID": receipt.message_uuid, "linked": linked }),
+            )
+        }
+        Ok(Err(e)) => refuse(&s, StatusCode::SERVICE_UNAVAILABLE, "store", e.to_string()),
+        Err(e) => refuse(
+            &s,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "panic",
+            e.to_string(),
+        ),
+    }
+}

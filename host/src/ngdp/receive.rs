@@ -1,0 +1,464 @@
+//! Taking one MeMo message into the store, durably, without holding it in memory.
+//!
+//! The body is read once: every chunk goes to a spool file (the message exactly as received)
+//! and through the component's streaming reader, whose decoded document bytes go straight to
+//! files of their own. When the body ends, the files are fsynced, the folder is moved into
+//! place, and one transaction records the message, its files, its routing and the business
+//! receipt it is owed. Only then does the caller acknowledge.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
+
+use crate::bindings::memo_wit as wit;
+use crate::bindings::ngdp_wit;
+use crate::clock::Clock;
+use crate::config::ngdp::{NgdpSettings, is_guid};
+use crate::memo::json as memo_json;
+use crate::memo::{MemoError, read_stream};
+use crate::runtime::GuestError;
+use crate::runtime::pool::InstancePool;
+use crate::store::ngdp::{NewFile, NewMessage};
+use crate::store::{Store, StoreError};
+
+/// Bytes handed to the component's reader at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// How a message arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// NgDP pushed it to our endpoint.
+    Push,
+    /// We fetched it from NgDP.
+    Pull,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Push => "push",
+            Via::Pull => "pull",
+        }
+    }
+}
+
+/// What happened to a message.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Received {
+    /// messageUUID, lower-case.
+    pub uuid: String,
+    /// It was stored before; nothing was written this time.
+    pub duplicate: bool,
+    /// Validation found no error.
+    pub valid: bool,
+    /// The mailbox it went to.
+    pub mailbox: String,
+}
+
+/// Why a message was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// The body is larger than allowed.
+    #[error("the message is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The body is not a MeMo message at all (no header could be read).
+    #[error("no MeMo message: {0}")]
+    NoMemo(String),
+    /// The body could not be read from the sender.
+    #[error("the body could not be read: {0}")]
+    Body(io::Error),
+    /// Writing files failed (disk full, read-only, ...).
+    #[error("the message could not be written to disk: {0}")]
+    Disk(io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The component failed.
+    #[error(transparent)]
+    Guest(#[from] GuestError),
+}
+
+impl ReceiveError {
+    /// True when the fault is ours (the sender should retry later), not the message's.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self,
+            ReceiveError::Disk(_) | ReceiveError::Store(_) | ReceiveError::Guest(_)
+        )
+    }
+}
+
+/// Everything needed to take messages in; shared by the push listener and the pull loop.
+pub struct Receiving {
+    /// The store.
+    pub store: Arc<Mutex<Store>>,
+    /// Where message folders live (`messages/<uuid>`, `spool/`).
+    pub data_dir: PathBuf,
+    /// Component instances.
+    pub pool: Arc<InstancePool>,
+    /// The environment's systems, contact points and mailboxes.
+    pub settings: Arc<NgdpSettings>,
+    /// Body limit.
+    pub max_message_bytes: u64,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Marks the error a [`Tee`] returns past the size limit, so it can be told from I/O errors.
+#[derive(Debug)]
+struct OverLimit;
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("over the size limit")
+    }
+}
+
+impl std::error::Error for OverLimit {}
+
+/// Reads the body, copying every byte to the spool file and the hash, and counting.
+struct Tee<R> {
+    inner: R,
+    spool: BufWriter<File>,
+    hash: Sha256,
+    count: u64,
+    limit: u64,
+    /// A write to the spool failed; reported as a disk error, not a body error.
+    disk_error: Option<io::Error>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        if self.count > self.limit {
+            return Err(io::Error::other(OverLimit));
+        }
+        if let Err(e) = self.spool.write_all(&buf[..n]) {
+            let shown = io::Error::new(e.kind(), e.to_string());
+            self.disk_error = Some(e);
+            return Err(shown);
+        }
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A document file being written.
+struct OpenFile {
+    out: BufWriter<File>,
+    hash: Sha256,
+    meta: NewFile,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A folder name for a messageUUID: the UUID itself when it is one, else a hash of it (the
+/// value comes from the sender and must never become a path).
+fn folder_name(uuid: &str) -> String {
+    if is_guid(uuid) {
+        uuid.to_owned()
+    } else {
+        format!("x-{}", &hex(&Sha256::digest(uuid.as_bytes()))[..32])
+    }
+}
+
+impl Receiving {
+    fn now_rfc3339(&self) -> String {
+        let secs = self.clock.now_unix().max(0) as u64;
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        )
+        .to_string()
+    }
+
+    /// Take one message from `body` for the receiving system `system_id`.
+    pub fn receive(
+        &self,
+        system_id: &str,
+        via: Via,
+        body: impl Read,
+    ) -> Result<Received, ReceiveError> {
+        let spool_root = self.data_dir.join("spool");
+        std::fs::create_dir_all(&spool_root).map_err(ReceiveError::Disk)?;
+        let spool = spool_root.join(uuid::Uuid::new_v4().to_string());
+        std::fs::create_dir_all(spool.join("files")).map_err(ReceiveError::Disk)?;
+        let result = self.receive_into(&spool, system_id, via, body);
+        if spool.exists() {
+            // Not moved into place: a duplicate, or a failure. Nothing half-written remains.
+            let _ = std::fs::remove_dir_all(&spool);
+        }
+        result
+    }
+
+    fn receive_into(
+        &self,
+        spool: &Path,
+        system_id: &str,
+        via: Via,
+        body: impl Read,
+    ) -> Result<Received, ReceiveError> {
+        let raw = File::create(spool.join("message.xml")).map_err(ReceiveError::Disk)?;
+        let mut tee = Tee {
+            inner: body,
+            spool: BufWriter::with_capacity(CHUNK, raw),
+            hash: Sha256::new(),
+            count: 0,
+            limit: self.max_message_bytes,
+            disk_error: None,
+        };
+        let mut header: Option<wit::Header> = None;
+        let mut files: Vec<NewFile> = Vec::new();
+        let mut open: Option<OpenFile> = None;
+        let mut document: (u32, String, Option<String>) = (0, String::new(), None);
+        let files_dir = spool.join("files");
+        let outcome = self.pool.with(|instance| {
+            read_stream(instance, &mut tee, CHUNK, |event| {
+                match event {
+                    wit::Event::Header(h) => header = Some(h),
+                    wit::Event::DocumentStart(d) => {
+                        document = (document.0 + 1, memo_json::wit_name(&d.kind), d.label);
+                    }
+                    wit::Event::FileStart(f) => {
+                        let seq = files.len() as u32 + 1;
+                        let path = format!("files/{seq:04}");
+                        let out =
+                            BufWriter::new(File::create(files_dir.join(format!("{seq:04}")))?);
+                        open = Some(OpenFile {
+                            out,
+                            hash: Sha256::new(),
+                            meta: NewFile {
+                                seq,
+                                document_seq: document.0,
+                                document_kind: document.1.clone(),
+                                document_label: document.2.clone(),
+                                filename: f.filename,
+                                encoding_format: f.encoding_format,
+                                language: f.language,
+                                path,
+                                size: 0,
+                                sha256: String::new(),
+                            },
+                        });
+                    }
+                    wit::Event::FileData(bytes) => {
+                        if let Some(f) = open.as_mut() {
+                            f.out.write_all(&bytes)?;
+                            f.hash.update(&bytes);
+                            f.meta.size += bytes.len() as u64;
+                        }
+                    }
+                    wit::Event::FileEnd(_) => {
+                        if let Some(mut f) = open.take() {
+                            f.out.flush()?;
+                            f.out.get_ref().sync_all()?;
+                            f.meta.sha256 = hex(&f.hash.finalize());
+                            files.push(f.meta);
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })
+        })?;
+        let mut problems: Vec<wit::Problem> = match outcome {
+            Ok(o) => o.summary.problems,
+            Err(MemoError::Io(e)) => {
+                if e.get_ref().is_some_and(|inner| inner.is::<OverLimit>()) {
+                    return Err(ReceiveError::TooLarge {
+                        limit: self.max_message_bytes,
+                    });
+                }
+                return Err(match tee.disk_error.take() {
+                    Some(d) => ReceiveError::Disk(d),
+                    None => ReceiveError::Body(e),
+                });
+            }
+            Err(MemoError::Sink(e)) => {
+                return Err(ReceiveError::Disk(io::Error::other(format!("{e:#}"))));
+            }
+            Err(MemoError::Guest(e)) => return Err(ReceiveError::Guest(e)),
+            Err(MemoError::NotMemo {
+                line,
+                column,
+                message,
+                ..
+            }) => {
+                if header.is_none() {
+                    return Err(ReceiveError::NoMemo(format!(
+                        "line {line}, column {column}: {message}"
+                    )));
+                }
+                // The header was read, so this is a message, broken further on: keep all of
+                // it for an operator and answer it with an INVALID receipt.
+                io::copy(&mut tee, &mut io::sink()).map_err(|e| {
+                    if e.get_ref().is_some_and(|inner| inner.is::<OverLimit>()) {
+                        ReceiveError::TooLarge {
+                            limit: self.max_message_bytes,
+                        }
+                    } else {
+                        ReceiveError::Body(e)
+                    }
+                })?;
+                vec![wit::Problem {
+                    severity: wit::Severity::Error,
+                    code: wit::ProblemCode::Unreadable,
+                    path: "/".into(),
+                    line,
+                    column,
+                    message,
+                }]
+            }
+        };
+        let header =
+            header.ok_or_else(|| ReceiveError::NoMemo("the body holds no MeMo header".into()))?;
+        if let Some(disk) = tee.disk_error.take() {
+            return Err(ReceiveError::Disk(disk));
+        }
+        // Durability, innermost first: the message, the document files, their folders.
+        tee.spool.flush().map_err(ReceiveError::Disk)?;
+        tee.spool.get_ref().sync_all().map_err(ReceiveError::Disk)?;
+        sync_dir(&files_dir).map_err(ReceiveError::Disk)?;
+        sync_dir(spool).map_err(ReceiveError::Disk)?;
+        let raw_size = tee.count;
+        let raw_sha256 = hex(&tee.hash.finalize());
+
+        let uuid = header.message_uuid.trim().to_ascii_lowercase();
+        let routes: Vec<ngdp_wit::ContactPointRoute> = self
+            .settings
+            .contact_points
+            .iter()
+            .map(|c| ngdp_wit::ContactPointRoute {
+                contact_point_id: c.id.clone(),
+                mailbox: c.mailbox.clone(),
+            })
+            .collect();
+        let now = self.now_rfc3339();
+        problems.truncate(1000);
+        let (decision, receipt_json) = self.pool.with(|i| -> Result<_, ReceiveError> {
+            let decision = i.call(|b, s| {
+                b.dpost_protocol_ngdp().call_route(
+                    s,
+                    &header,
+                    &routes,
+                    &self.settings.standard_mailbox,
+                )
+            })?;
+            let receipt = i.call(|b, s| {
+                b.dpost_protocol_ngdp().call_business_receipt(
+                    s,
+                    &header.message_uuid,
+                    header.message_id.as_deref(),
+                    None,
+                    &problems,
+                    &now,
+                )
+            })?;
+            let json = i
+                .call(|b, s| b.dpost_protocol_memo().call_build_receipt(s, &receipt))?
+                .map_err(|e| {
+                    ReceiveError::NoMemo(format!("the business receipt cannot be written: {e:?}"))
+                })?;
+            Ok((decision, json))
+        })??;
+        let valid = !problems.iter().any(|p| p.severity == wit::Severity::Error);
+        let reason = match &decision.reason {
+            ngdp_wit::RoutingReason::RecipientContactPoint => {
+                serde_json::json!({ "reason": "recipient-contact-point" })
+            }
+            ngdp_wit::RoutingReason::ReplyContactPoint => {
+                serde_json::json!({ "reason": "reply-contact-point" })
+            }
+            ngdp_wit::RoutingReason::UnknownContactPoint(ids) => {
+                serde_json::json!({ "reason": "unknown-contact-point", "contact_points": ids })
+            }
+            ngdp_wit::RoutingReason::NoContactPoint => {
+                serde_json::json!({ "reason": "no-contact-point" })
+            }
+        };
+        let target = self.data_dir.join("messages").join(folder_name(&uuid));
+        let message = NewMessage {
+            uuid: uuid.clone(),
+            environment: self.settings.environment.clone(),
+            system_id: system_id.to_ascii_lowercase(),
+            via: via.as_str(),
+            received_at: self.clock.now_unix(),
+            valid,
+            problems: memo_json::problems(&problems),
+            message_id: header.message_id.clone(),
+            label: Some(header.label.clone()),
+            sender_id: Some(header.sender.sender_id.clone()),
+            sender_label: Some(header.sender.label.clone()),
+            recipient_id: Some(header.recipient.recipient_id.clone()),
+            mailbox: decision.mailbox.clone(),
+            contact_point: decision.contact_point_id.clone(),
+            routing_reason: reason,
+            header: memo_json::header(&header),
+            dir: target.display().to_string(),
+            raw_size,
+            raw_sha256,
+            files,
+            receipt: receipt_json,
+        };
+
+        // One writer at a time from here: the duplicate check, the move and the commit must
+        // not interleave with another delivery of the same message.
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if store.ngdp_has_message(&uuid)? {
+            return Ok(Received {
+                uuid,
+                duplicate: true,
+                valid,
+                mailbox: decision.mailbox,
+            });
+        }
+        let messages = self.data_dir.join("messages");
+        std::fs::create_dir_all(&messages).map_err(ReceiveError::Disk)?;
+        if target.exists() {
+            // Left by a crash between the move and the commit: never acknowledged, so the
+            // resend that brought us here replaces it.
+            std::fs::remove_dir_all(&target).map_err(ReceiveError::Disk)?;
+        }
+        std::fs::rename(spool, &target).map_err(ReceiveError::Disk)?;
+        sync_dir(&messages).map_err(ReceiveError::Disk)?;
+        let inserted = store.ngdp_insert_message(&message)?;
+        drop(store);
+        tracing::info!(uuid = %uuid, mailbox = %decision.mailbox, valid, bytes = raw_size, via = via.as_str(), "message stored");
+        Ok(Received {
+            uuid,
+            duplicate: !inserted,
+            valid,
+            mailbox: decision.mailbox,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_never_paths() {
+        assert_eq!(
+            folder_name("8c2ea15d-61fb-4ba9-9366-42f8b194c114"),
+            "8c2ea15d-61fb-4ba9-9366-42f8b194c114"
+        );
+        let hostile = folder_name("../../etc");
+        assert!(
+            hostile.starts_with("x-") && !hostile.contains('/') && !hostile.contains('.'),
+            "{hostile}"
+        );
+    }
+}

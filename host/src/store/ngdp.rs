@@ -1,0 +1,575 @@
+//! NgDP messages received, the business receipts owed for them (the outbox), receipts
+//! received for messages the organisation sent, and mailboxes.
+//!
+//! A message's bytes live in files (the MeMo as received and each decoded document file),
+//! written and fsynced before the row that points at them is committed: a message may carry
+//! ~100 MB, which must never pass through memory whole. The row is the acknowledgement: no
+//! row, no 200 to NgDP, and a resend finds no row and stores the message again.
+
+use rusqlite::{OptionalExtension as _, params};
+
+use super::{Migration, Store, StoreError};
+
+/// The NgDP tables.
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+        CREATE TABLE ngdp_mailboxes (
+            name       TEXT PRIMARY KEY,
+            first_seen INTEGER NOT NULL
+        );
+        CREATE TABLE ngdp_messages (
+            uuid            TEXT PRIMARY KEY,     -- messageUUID, lower-case
+            environment     TEXT NOT NULL,
+            system_id       TEXT NOT NULL,
+            via             TEXT NOT NULL,        -- push | pull
+            received_at     INTEGER NOT NULL,
+            valid           INTEGER NOT NULL,
+            problems        TEXT NOT NULL,        -- JSON list of validation problems
+            message_id      TEXT,
+            label           TEXT,
+            sender_id       TEXT,
+            sender_label    TEXT,
+            recipient_id    TEXT,
+            mailbox         TEXT NOT NULL,
+            contact_point   TEXT,
+            routing_reason  TEXT NOT NULL,        -- JSON: why this mailbox
+            header          TEXT NOT NULL,        -- JSON
+            dir             TEXT NOT NULL,        -- folder with message.xml and files/
+            raw_size        INTEGER NOT NULL,
+            raw_sha256      TEXT NOT NULL
+        );
+        CREATE INDEX ngdp_messages_mailbox ON ngdp_messages (mailbox, received_at);
+        CREATE TABLE ngdp_files (
+            message_uuid    TEXT NOT NULL REFERENCES ngdp_messages (uuid),
+            seq             INTEGER NOT NULL,
+            document_seq    INTEGER NOT NULL,
+            document_kind   TEXT NOT NULL,
+            document_label  TEXT,
+            filename        TEXT NOT NULL,
+            encoding_format TEXT NOT NULL,
+            language        TEXT NOT NULL,
+            path            TEXT NOT NULL,        -- relative to the message's dir
+            size            INTEGER NOT NULL,
+            sha256          TEXT NOT NULL,
+            PRIMARY KEY (message_uuid, seq)
+        );
+        -- Business receipts owed to NgDP. Sent once: a row leaves `pending` only when NgDP
+        -- answered 2xx (sent) or refused it for good (rejected).
+        CREATE TABLE ngdp_outbox (
+            message_uuid    TEXT PRIMARY KEY REFERENCES ngdp_messages (uuid),
+            environment     TEXT NOT NULL,
+            system_id       TEXT NOT NULL,
+            receipt         TEXT NOT NULL,        -- the receipt JSON
+            status          TEXT NOT NULL,        -- pending | sent | rejected
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            last_error      TEXT,
+            sent_at         INTEGER
+        );
+        CREATE INDEX ngdp_outbox_due ON ngdp_outbox (next_attempt_at) WHERE status = 'pending';
+        -- Messages the organisation sent (filled by the sending side).
+        CREATE TABLE ngdp_sent (
+            uuid        TEXT PRIMARY KEY,
+            system_id   TEXT NOT NULL,
+            status      TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL
+        );
+        -- Receipts NgDP pushed to us, for messages we sent.
+        CREATE TABLE ngdp_receipts (
+            id              INTEGER PRIMARY KEY,
+            system_id       TEXT NOT NULL,
+            message_uuid    TEXT NOT NULL,
+            receipt_status  TEXT NOT NULL,
+            error_code      TEXT,
+            error_message   TEXT,
+            time_stamp      TEXT NOT NULL,
+            transmission_id TEXT,
+            json            TEXT NOT NULL,
+            received_at     INTEGER NOT NULL,
+            linked          INTEGER NOT NULL      -- 1 when the message is in ngdp_sent
+        );
+        CREATE INDEX ngdp_receipts_message ON ngdp_receipts (message_uuid);
+    ",
+}];
+
+/// A message about to be recorded; its files are already durable in `dir`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// messageUUID, lower-case.
+    pub uuid: String,
+    /// test | production.
+    pub environment: String,
+    /// The receiving system.
+    pub system_id: String,
+    /// push | pull.
+    pub via: &'static str,
+    /// Unix seconds.
+    pub received_at: i64,
+    /// No validation errors.
+    pub valid: bool,
+    /// Validation problems, JSON.
+    pub problems: serde_json::Value,
+    /// messageID.
+    pub message_id: Option<String>,
+    /// label.
+    pub label: Option<String>,
+    /// Sender id.
+    pub sender_id: Option<String>,
+    /// Sender label.
+    pub sender_label: Option<String>,
+    /// Recipient id.
+    pub recipient_id: Option<String>,
+    /// The mailbox routed to.
+    pub mailbox: String,
+    /// The deciding contact point.
+    pub contact_point: Option<String>,
+    /// Why, JSON.
+    pub routing_reason: serde_json::Value,
+    /// The header, JSON.
+    pub header: serde_json::Value,
+    /// Folder of the message's files.
+    pub dir: String,
+    /// Size of the MeMo as received.
+    pub raw_size: u64,
+    /// Its SHA-256, hex.
+    pub raw_sha256: String,
+    /// Its document files.
+    pub files: Vec<NewFile>,
+    /// The business receipt to send, JSON.
+    pub receipt: String,
+}
+
+/// One decoded document file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewFile {
+    /// Order in the message.
+    pub seq: u32,
+    /// Which document (order).
+    pub document_seq: u32,
+    /// main | additional | technical.
+    pub document_kind: String,
+    /// The document's label.
+    pub document_label: Option<String>,
+    /// Filename as the sender gave it.
+    pub filename: String,
+    /// MIME type.
+    pub encoding_format: String,
+    /// Language.
+    pub language: String,
+    /// Path relative to the message folder.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// A stored message as operators see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredMessage {
+    /// messageUUID.
+    pub uuid: String,
+    /// Environment.
+    pub environment: String,
+    /// System.
+    pub system_id: String,
+    /// push | pull.
+    pub via: String,
+    /// Unix seconds.
+    pub received_at: i64,
+    /// Valid.
+    pub valid: bool,
+    /// Label.
+    pub label: Option<String>,
+    /// Sender.
+    pub sender_id: Option<String>,
+    /// Sender label.
+    pub sender_label: Option<String>,
+    /// Recipient.
+    pub recipient_id: Option<String>,
+    /// Mailbox.
+    pub mailbox: String,
+    /// Contact point.
+    pub contact_point: Option<String>,
+    /// Why, JSON.
+    pub routing_reason: serde_json::Value,
+    /// Problems, JSON.
+    pub problems: serde_json::Value,
+    /// Header, JSON.
+    pub header: serde_json::Value,
+    /// Folder.
+    pub dir: String,
+    /// Raw size.
+    pub raw_size: u64,
+    /// Raw SHA-256.
+    pub raw_sha256: String,
+    /// Files.
+    pub files: Vec<NewFile>,
+    /// Receipt status: pending | sent | rejected, and the attempts so far.
+    pub receipt_status: Option<String>,
+}
+
+/// A business receipt due for sending.
+#[derive(Debug, Clone)]
+pub struct DueReceipt {
+    /// The message.
+    pub message_uuid: String,
+    /// Environment.
+    pub environment: String,
+    /// System.
+    pub system_id: String,
+    /// JSON.
+    pub receipt: String,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// A receipt NgDP pushed for a message we sent.
+#[derive(Debug, Clone)]
+pub struct IncomingReceipt {
+    /// The receiving system addressed.
+    pub system_id: String,
+    /// messageUUID.
+    pub message_uuid: String,
+    /// COMPLETED, RECEIVED, INVALID, NOT_ALLOWED.
+    pub receipt_status: String,
+    /// errorCode.
+    pub error_code: Option<String>,
+    /// errorMessage.
+    pub error_message: Option<String>,
+    /// timeStamp.
+    pub time_stamp: String,
+    /// transmissionId.
+    pub transmission_id: Option<String>,
+    /// The JSON as received.
+    pub json: String,
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+fn parse_json(s: String) -> serde_json::Value {
+    serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
+}
+
+impl Store {
+    /// Record the mailboxes the configuration names (kept so operators see every mailbox,
+    /// even one that has received nothing yet).
+    pub fn ngdp_register_mailboxes(
+        &mut self,
+        names: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let result = (|| {
+            let tx = self.conn().transaction()?;
+            for n in names {
+                tx.execute(
+                    "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
+                    params![n, now],
+                )?;
+            }
+            tx.commit()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// True when a message with this UUID is stored.
+    pub fn ngdp_has_message(&mut self, uuid: &str) -> Result<bool, StoreError> {
+        let found = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM ngdp_messages WHERE uuid = ?1",
+                [uuid.to_ascii_lowercase()],
+                |_| Ok(()),
+            )
+            .optional();
+        found.map(|f| f.is_some()).map_err(|e| self.error(e))
+    }
+
+    /// Record a message, its files and the receipt it is owed, in one transaction committed
+    /// (fsynced) before this returns. Returns false, writing nothing, for a UUID stored before.
+    pub fn ngdp_insert_message(&mut self, m: &NewMessage) -> Result<bool, StoreError> {
+        let result = (|| {
+            let tx = self.conn().transaction()?;
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO ngdp_messages (uuid, environment, system_id, via, received_at, valid, problems,
+                    message_id, label, sender_id, sender_label, recipient_id, mailbox, contact_point, routing_reason,
+                    header, dir, raw_size, raw_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                params![
+                    m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, json_text(&m.problems),
+                    m.message_id, m.label, m.sender_id, m.sender_label, m.recipient_id, m.mailbox, m.contact_point,
+                    json_text(&m.routing_reason), json_text(&m.header), m.dir, m.raw_size as i64, m.raw_sha256
+                ],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
+                params![m.mailbox, m.received_at],
+            )?;
+            {
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO ngdp_files (message_uuid, seq, document_seq, document_kind, document_label, filename,
+                        encoding_format, language, path, size, sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                for f in &m.files {
+                    put.execute(params![
+                        m.uuid,
+                        f.seq,
+                        f.document_seq,
+                        f.document_kind,
+                        f.document_label,
+                        f.filename,
+                        f.encoding_format,
+                        f.language,
+                        f.path,
+                        f.size as i64,
+                        f.sha256
+                    ])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                params![m.uuid, m.environment, m.system_id, m.receipt, m.received_at],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Receipts whose next attempt is due at `now`, oldest first.
+    pub fn ngdp_due_receipts(
+        &mut self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<DueReceipt>, StoreError> {
+        let result = (|| {
+            let mut q = self.conn().prepare_cached(
+                "SELECT message_uuid, environment, system_id, receipt, attempts FROM ngdp_outbox
+                 WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
+            )?;
+            let rows = q.query_map(params![now, limit], |r| {
+                Ok(DueReceipt {
+                    message_uuid: r.get(0)?,
+                    environment: r.get(1)?,
+                    system_id: r.get(2)?,
+                    receipt: r.get(3)?,
+                    attempts: r.get(4)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// NgDP took the receipt: never send it again.
+    pub fn ngdp_receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+                 WHERE message_uuid = ?1",
+                params![uuid, now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// An attempt failed; try again at `next`, or give up for good when `rejected`.
+    pub fn ngdp_receipt_failed(
+        &mut self,
+        uuid: &str,
+        error: &str,
+        next: i64,
+        rejected: bool,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
+                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END
+                 WHERE message_uuid = ?1 AND status = 'pending'",
+                params![uuid, error, next, rejected],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// How many receipts wait to be sent.
+    pub fn ngdp_pending_receipts(&mut self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM ngdp_outbox WHERE status = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Store a receipt NgDP pushed, linking it to a message we sent when we know it. Returns
+    /// whether it was linked.
+    pub fn ngdp_insert_receipt(
+        &mut self,
+        r: &IncomingReceipt,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = (|| {
+            let tx = self.conn().transaction()?;
+            let linked = tx
+                .query_row(
+                    "SELECT 1 FROM ngdp_sent WHERE uuid = ?1",
+                    [r.message_uuid.to_ascii_lowercase()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            tx.execute(
+                "INSERT INTO ngdp_receipts (system_id, message_uuid, receipt_status, error_code, error_message,
+                    time_stamp, transmission_id, json, received_at, linked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    r.system_id, r.message_uuid.to_ascii_lowercase(), r.receipt_status, r.error_code, r.error_message,
+                    r.time_stamp, r.transmission_id, r.json, now, linked
+                ],
+            )?;
+            if linked {
+                tx.execute(
+                    "UPDATE ngdp_sent SET status = ?2, updated_at = ?3 WHERE uuid = ?1",
+                    params![r.message_uuid.to_ascii_lowercase(), r.receipt_status, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(linked)
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Mailboxes with their message counts.
+    pub fn ngdp_mailboxes(&mut self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        let result = (|| {
+            let mut q = self.conn().prepare(
+                "SELECT b.name, COUNT(m.uuid), COALESCE(SUM(CASE WHEN m.valid = 0 THEN 1 ELSE 0 END), 0)
+                 FROM ngdp_mailboxes b LEFT JOIN ngdp_messages m ON m.mailbox = b.name
+                 GROUP BY b.name ORDER BY b.name",
+            )?;
+            let rows = q.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Messages, newest first, optionally in one mailbox or only the invalid ones.
+    pub fn ngdp_messages(
+        &mut self,
+        mailbox: Option<&str>,
+        invalid_only: bool,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let uuids: Vec<String> = {
+            let result = (|| {
+                let mut q = self.conn().prepare(
+                    "SELECT uuid FROM ngdp_messages WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR valid = 0)
+                     ORDER BY received_at DESC, uuid LIMIT ?3",
+                )?;
+                let rows = q.query_map(params![mailbox, invalid_only, limit], |r| r.get(0))?;
+                rows.collect::<Result<Vec<String>, _>>()
+            })();
+            result.map_err(|e| self.error(e))?
+        };
+        uuids
+            .iter()
+            .filter_map(|u| self.ngdp_message(u).transpose())
+            .collect()
+    }
+
+    /// One message with its files.
+    pub fn ngdp_message(&mut self, uuid: &str) -> Result<Option<StoredMessage>, StoreError> {
+        let uuid = uuid.trim().to_ascii_lowercase();
+        let result = (|| {
+            let conn = self.conn();
+            let m = conn
+                .query_row(
+                    "SELECT m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, m.label, m.sender_id,
+                        m.sender_label, m.recipient_id, m.mailbox, m.contact_point, m.routing_reason, m.problems,
+                        m.header, m.dir, m.raw_size, m.raw_sha256, o.status
+                     FROM ngdp_messages m LEFT JOIN ngdp_outbox o ON o.message_uuid = m.uuid WHERE m.uuid = ?1",
+                    [&uuid],
+                    |r| {
+                        Ok(StoredMessage {
+                            uuid: r.get(0)?,
+                            environment: r.get(1)?,
+                            system_id: r.get(2)?,
+                            via: r.get(3)?,
+                            received_at: r.get(4)?,
+                            valid: r.get(5)?,
+                            label: r.get(6)?,
+                            sender_id: r.get(7)?,
+                            sender_label: r.get(8)?,
+                            recipient_id: r.get(9)?,
+                            mailbox: r.get(10)?,
+                            contact_point: r.get(11)?,
+                            routing_reason: parse_json(r.get(12)?),
+                            problems: parse_json(r.get(13)?),
+                            header: parse_json(r.get(14)?),
+                            dir: r.get(15)?,
+                            raw_size: r.get::<_, i64>(16)? as u64,
+                            raw_sha256: r.get(17)?,
+                            files: Vec::new(),
+                            receipt_status: r.get(18)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let Some(mut m) = m else { return Ok(None) };
+            let mut q = conn.prepare(
+                "SELECT seq, document_seq, document_kind, document_label, filename, encoding_format, language, path,
+                    size, sha256 FROM ngdp_files WHERE message_uuid = ?1 ORDER BY seq",
+            )?;
+            let files = q.query_map([&uuid], |r| {
+                Ok(NewFile {
+                    seq: r.get(0)?,
+                    document_seq: r.get(1)?,
+                    document_kind: r.get(2)?,
+                    document_label: r.get(3)?,
+                    filename: r.get(4)?,
+                    encoding_format: r.get(5)?,
+                    language: r.get(6)?,
+                    path: r.get(7)?,
+                    size: r.get::<_, i64>(8)? as u64,
+                    sha256: r.get(9)?,
+                })
+            })?;
+            m.files = files.collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(m))
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Receipts received for a message.
+    pub fn ngdp_receipts_for(&mut self, uuid: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let result = (|| {
+            let mut q = self.conn().prepare(
+                "SELECT json, received_at, linked FROM ngdp_receipts WHERE message_uuid = ?1 ORDER BY id",
+            )?;
+            let rows = q.query_map([uuid.trim().to_ascii_lowercase()], |r| {
+                let json: String = r.get(0)?;
+                Ok(serde_json::json!({ "receipt": parse_json(json), "received_at": r.get::<_, i64>(1)?, "linked": r.get::<_, bool>(2)? }))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+}

@@ -1,0 +1,578 @@
+//! `dpost serve` end to end on loopback: pushes as NgDP sends them, every refusal, routing,
+//! duplicates, receipts both ways, and a crash in the middle of a burst.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dpost_tests::*;
+use sha2::{Digest as _, Sha256};
+
+const SYSTEM: &str = "7c4c7d2e-0b1a-4c5e-9f00-123456789abc";
+const AUTH: &str = "Bearer test-push-secret";
+const DAYCARE: &str = "241d39f6-998e-4929-b198-ccacbbf4b330";
+
+/// A configuration in a fresh folder; `api_base` is where business receipts go.
+fn setup(name: &str, api_base: &str, max_bytes: u64) -> PathBuf {
+    let dir = scratch_dir(&format!("serve-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("dpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[store]
+path = "dpost.db"
+[serve]
+listen = "127.0.0.1:0"
+max_message_bytes = {max_bytes}
+[ngdp]
+mailboxes = ["standard", "daycare"]
+standard_mailbox = "standard"
+[ngdp.test]
+api_base = "{api_base}"
+[[ngdp.test.systems]]
+id = "{SYSTEM}"
+protocol = "push"
+authorization = "{AUTH}"
+api_token = "token"
+[[ngdp.test.contact_points]]
+id = "{DAYCARE}"
+audiences = ["citizens"]
+mailbox = "daycare"
+"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    config: PathBuf,
+}
+
+impl Server {
+    fn start(config: &Path) -> Server {
+        let mut child = Command::new(dpost_bin())
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting dpost serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            url,
+            config: config.to_owned(),
+        }
+    }
+
+    fn messages_url(&self) -> String {
+        format!("{}/api/MeMoV1/memos/?system-uuid={SYSTEM}", self.url)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn push_multipart(
+    server: &Server,
+    auth: Option<&str>,
+    xml: Vec<u8>,
+    uuid: &str,
+) -> reqwest::blocking::Response {
+    let part = reqwest::blocking::multipart::Part::bytes(xml)
+        .file_name(format!("{uuid}.xml"))
+        .mime_str("application/xml")
+        .unwrap();
+    let form = reqwest::blocking::multipart::Form::new().part("file", part);
+    let mut r = client().post(server.messages_url()).multipart(form);
+    if let Some(a) = auth {
+        r = r.header("Authorization", a);
+    }
+    r.send().unwrap()
+}
+
+fn push_raw(server: &Server, xml: Vec<u8>) -> reqwest::blocking::Response {
+    client()
+        .post(server.messages_url())
+        .header("Authorization", AUTH)
+        .header("Content-Type", "application/xml")
+        .body(xml)
+        .send()
+        .unwrap()
+}
+
+/// The minimum 1.2 fixture with a given UUID, recipient contact point and file content.
+fn message(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let src = std::fs::read_to_string(fixture("memo/MeMo_v1.2_Minimum_Example.xml")).unwrap();
+    let mut xml = src
+        .replace("8C2EA15D-61FB-4BA9-9366-42F8B194C114", uuid)
+        .replace(
+            "VGhpcyBpcyBhIHRlc3Q=",
+            &base64::engine::general_purpose::STANDARD.encode(content),
+        );
+    if let Some(cp) = contact_point {
+        xml = xml.replacen(
+            "</memo:Recipient>",
+            &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
+            1,
+        );
+    }
+    assert!(xml.contains(uuid), "fixture changed");
+    xml.into_bytes()
+}
+
+fn uuid(n: u32) -> String {
+    format!("{n:08x}-61fb-4ba9-9366-42f8b194c114")
+}
+
+fn show(config: &Path, uuid: &str) -> Option<serde_json::Value> {
+    let out = Command::new(dpost_bin())
+        .args([
+            "message",
+            "show",
+            uuid,
+            "--json",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn count(config: &Path) -> usize {
+    let out = Command::new(dpost_bin())
+        .args([
+            "message",
+            "list",
+            "--json",
+            "--limit",
+            "100000",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+#[test]
+fn stores_routes_and_answers_like_ngdp_expects() {
+    let config = setup("basic", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let server = Server::start(&config);
+
+    // A push to the daycare contact point, as multipart.
+    let id = uuid(1);
+    let content = b"%PDF-1.4 letter".to_vec();
+    let r = push_multipart(
+        &server,
+        Some(AUTH),
+        message(&id, Some(DAYCARE), &content),
+        &id,
+    );
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    let stored = show(&config, &id).expect("stored");
+    assert_eq!(stored["message"]["mailbox"], "daycare");
+    assert_eq!(
+        stored["message"]["routing_reason"]["reason"],
+        "recipient-contact-point"
+    );
+    assert_eq!(
+        stored["message"]["files"][0]["sha256"],
+        sha256_hex(&content)
+    );
+    let dir = PathBuf::from(stored["message"]["dir"].as_str().unwrap());
+    assert_eq!(std::fs::read(dir.join("files/0001")).unwrap(), content);
+
+    // The same message again: 200, stored once.
+    let r = push_multipart(
+        &server,
+        Some(AUTH),
+        message(&id, Some(DAYCARE), &content),
+        &id,
+    );
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["duplicate"], true);
+    assert_eq!(count(&config), 1);
+
+    // Raw XML, unknown contact point: the standard mailbox, with the reason recorded.
+    let other = uuid(2);
+    let unknown_cp = "99999999-2222-4333-8444-555555555555";
+    assert_eq!(
+        push_raw(&server, message(&other, Some(unknown_cp), b"x"))
+            .status()
+            .as_u16(),
+        200
+    );
+    let stored = show(&config, &other).unwrap();
+    assert_eq!(stored["message"]["mailbox"], "standard");
+    assert_eq!(
+        stored["message"]["routing_reason"]["reason"],
+        "unknown-contact-point"
+    );
+    assert_eq!(
+        stored["message"]["routing_reason"]["contact_points"][0],
+        unknown_cp
+    );
+
+    // No contact point at all: standard, "no-contact-point".
+    let third = uuid(3);
+    assert_eq!(
+        push_raw(&server, message(&third, None, b"y"))
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        show(&config, &third).unwrap()["message"]["routing_reason"]["reason"],
+        "no-contact-point"
+    );
+
+    // An invalid MeMo is stored (for an operator) and answered 200; its receipt is INVALID.
+    let bad = uuid(4);
+    let xml = String::from_utf8(message(&bad, None, b"z"))
+        .unwrap()
+        .replace("2211771212", "22117712");
+    assert_eq!(push_raw(&server, xml.into_bytes()).status().as_u16(), 200);
+    let stored = show(&config, &bad).unwrap();
+    assert_eq!(stored["message"]["valid"], false);
+    assert!(
+        stored["message"]["problems"]
+            .to_string()
+            .contains("invalid-cpr")
+    );
+}
+
+#[test]
+fn refuses_what_ngdp_must_resend_or_fix() {
+    let config = setup("refusals", "http://127.0.0.1:9/apis/v1", 4096);
+    let server = Server::start(&config);
+    let id = uuid(10);
+    let ok = message(&id, None, b"x");
+
+    assert_eq!(
+        push_multipart(&server, None, ok.clone(), &id)
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        push_multipart(&server, Some("Bearer wrong"), ok.clone(), &id)
+            .status()
+            .as_u16(),
+        401
+    );
+    let unknown = client()
+        .post(format!(
+            "{}/api/MeMoV1/memos/?system-uuid=00000000-0000-4000-8000-000000000000",
+            server.url
+        ))
+        .header("Authorization", AUTH)
+        .body(ok.clone())
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    assert_eq!(
+        client()
+            .post(format!("{}/elsewhere", server.url))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+
+    // Over the limit, declared and streamed.
+    let big = message(&uuid(11), None, &vec![7u8; 10_000]);
+    assert_eq!(push_raw(&server, big).status().as_u16(), 413);
+
+    // Not a MeMo at all.
+    assert_eq!(
+        push_raw(&server, b"garbage, not XML".to_vec())
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        push_raw(&server, b"<?xml version=\"1.0\"?><other/>".to_vec())
+            .status()
+            .as_u16(),
+        400
+    );
+    let r = push_multipart(&server, Some(AUTH), Vec::new(), &id);
+    assert_eq!(r.status().as_u16(), 400);
+    // A multipart body without a `file` part.
+    let form = reqwest::blocking::multipart::Form::new().text("other", "x");
+    let r = client()
+        .post(server.messages_url())
+        .header("Authorization", AUTH)
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().unwrap().contains("no part named"));
+
+    assert_eq!(count(&config), 0, "nothing refused is stored");
+    assert_eq!(push_raw(&server, ok).status().as_u16(), 200);
+
+    let health = client()
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("dpost_requests_rejected_total{outcome=\"wrong-authorization\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dpost_messages_received_total{outcome=\"stored\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("dpost_receipts_pending"), "{metrics}");
+}
+
+#[test]
+fn receipts_for_sent_messages_are_stored() {
+    let config = setup("receipts", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let server = Server::start(&config);
+    let url = format!("{}/api/MeMoV1/{SYSTEM}/receipt", server.url);
+    let receipt = r#"{"transmissionId":"t-1","messageUUID":"aaaaaaaa-61fb-4ba9-9366-42f8b194c114","messageId":null,"errorCode":null,"errorMessage":null,"timeStamp":"2025-09-30T12:00:00Z","receiptStatus":"COMPLETED"}"#;
+    let r = client()
+        .post(&url)
+        .header("Authorization", AUTH)
+        .header("Content-Type", "application/json")
+        .body(receipt)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    let r = client()
+        .post(&url)
+        .header("Authorization", AUTH)
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = client().post(&url).body(receipt).send().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+/// A toy NgDP API that records business receipts; fails the first `fail_first` with 503.
+fn toy_ngdp(
+    fail_first: usize,
+) -> (
+    SocketAddr,
+    Arc<Mutex<Vec<(String, String)>>>,
+    tokio::runtime::Runtime,
+) {
+    use axum::extract::{Path as AxPath, State};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let attempts = Arc::new(Mutex::new(0usize));
+    let state = (seen.clone(), attempts);
+    let app = axum::Router::new()
+        .route(
+            "/apis/v1/memos/{uuid}/receipt",
+            axum::routing::post(
+                move |State((seen, attempts)): State<(
+                    Arc<Mutex<Vec<(String, String)>>>,
+                    Arc<Mutex<usize>>,
+                )>,
+                      AxPath(uuid): AxPath<String>,
+                      body: String| async move {
+                    let mut n = attempts.lock().unwrap();
+                    *n += 1;
+                    if *n <= fail_first {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    seen.lock().unwrap().push((uuid, body));
+                    axum::http::StatusCode::OK
+                },
+            ),
+        )
+        .with_state(state);
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, seen, rt)
+}
+
+#[test]
+fn business_receipts_are_sent_once_and_survive_a_restart() {
+    let (addr, seen, _rt) = toy_ngdp(1);
+    let config = setup("outbox", &format!("http://{addr}/apis/v1"), 1_000_000);
+    let mut server = Server::start(&config);
+    let id = uuid(20);
+    assert_eq!(
+        push_raw(&server, message(&id, None, b"x"))
+            .status()
+            .as_u16(),
+        200
+    );
+    // The first attempt fails (503) and is retried after a 2 s backoff.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, id);
+    assert!(
+        got[0].1.contains("\"receiptStatus\":\"COMPLETED\""),
+        "{}",
+        got[0].1
+    );
+
+    // A restart sends nothing again; a new message gets its receipt.
+    server.kill();
+    let server = Server::start(&config);
+    let second = uuid(21);
+    assert_eq!(
+        push_raw(&server, message(&second, None, b"y"))
+            .status()
+            .as_u16(),
+        200
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(
+        got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(),
+        [id.as_str(), second.as_str()]
+    );
+}
+
+#[test]
+fn kill_9_during_a_burst_loses_nothing_acknowledged() {
+    let config = setup("crash", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let mut acknowledged: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut next = 100u32;
+    for round in 0..3 {
+        let mut server = Server::start(&config);
+        let url = server.messages_url();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acks: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let mut workers = Vec::new();
+        for w in 0..4u32 {
+            let (url, stop, acks) = (url.clone(), stop.clone(), acks.clone());
+            let base = next + w * 1000;
+            workers.push(std::thread::spawn(move || {
+                let c = client();
+                for i in 0..200u32 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = uuid(base + i);
+                    let content: Vec<u8> = format!("document {id} round {round}")
+                        .repeat(50)
+                        .into_bytes();
+                    let r = c
+                        .post(&url)
+                        .header("Authorization", AUTH)
+                        .body(message(&id, None, &content))
+                        .send();
+                    if let Ok(r) = r {
+                        if r.status().as_u16() == 200 {
+                            acks.lock().unwrap().push((id, content));
+                        }
+                    }
+                }
+            }));
+        }
+        // Let the burst run, then kill without warning.
+        std::thread::sleep(Duration::from_millis(400 + 300 * round as u64));
+        let _ = Command::new("kill")
+            .args(["-9", &server.child.id().to_string()])
+            .status();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+        server.kill();
+        acknowledged.extend(acks.lock().unwrap().drain(..));
+        next += 10_000;
+    }
+    assert!(!acknowledged.is_empty(), "the burst acknowledged nothing");
+    // After the crashes, every acknowledged message is there, intact, once.
+    let server = Server::start(&config);
+    for (id, content) in &acknowledged {
+        let stored = show(&server.config, id)
+            .unwrap_or_else(|| panic!("{id} was answered 200 but is not stored"));
+        assert_eq!(
+            stored["message"]["files"][0]["sha256"],
+            sha256_hex(content),
+            "{id}"
+        );
+        let dir = PathBuf::from(stored["message"]["dir"].as_str().unwrap());
+        assert_eq!(
+            &std::fs::read(dir.join("files/0001")).unwrap(),
+            content,
+            "{id}"
+        );
+    }
+    assert!(count(&config) >= acknowledged.len());
+}
