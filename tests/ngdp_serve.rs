@@ -588,3 +588,47 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
     }
     assert!(count(&config) >= acknowledged.len());
 }
+
+#[test]
+fn serves_https_when_given_a_certificate() {
+    let config = setup("tls", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace(
+        "[serve]\n",
+        &format!(
+            "[serve]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            fixture("keys/server.cert.pem").display(),
+            fixture("keys/server.key.pem").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&config);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    // The test certificate names no host; this test is about TLS being served, not trust.
+    let tls_client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let id = uuid(30);
+    let r = tls_client
+        .post(server.messages_url())
+        .header("Authorization", AUTH)
+        .body(message(&id, None, b"x"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(show(&config, &id).is_some());
+    // Plain HTTP to the TLS port is refused.
+    assert!(
+        client()
+            .post(server.messages_url().replace("https://", "http://"))
+            .body("x")
+            .send()
+            .map(|r| r.status().as_u16() != 200)
+            .unwrap_or(true)
+    );
+}
