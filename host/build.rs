@@ -9,9 +9,18 @@ include!("build_component.rs");
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host/ sits in the workspace root").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace root")
+        .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "host/build_component.rs"] {
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "host/build_component.rs",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=DPOST_COMPONENT");
@@ -24,5 +33,8 @@ fn main() {
     let embedded = out_dir.join("dpost_protocol.wasm");
     std::fs::copy(&wasm, &embedded)
         .unwrap_or_else(|e| panic!("copying the component {} failed: {e}", wasm.display()));
-    println!("cargo:rustc-env=DPOST_COMPONENT_WASM={}", embedded.display());
+    println!(
+        "cargo:rustc-env=DPOST_COMPONENT_WASM={}",
+        embedded.display()
+    );
 }

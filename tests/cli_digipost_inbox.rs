@@ -23,11 +23,22 @@ impl Drop for Sim {
 
 fn start_sim(data: &Path) -> Sim {
     let mut child = Command::new(dpost_bin())
-        .args(["sim", "digipost", "--listen", "127.0.0.1:0", "--broker-id", BROKER])
-        .arg("--data").arg(data)
-        .arg("--broker-cert").arg(fixture("keys/broker.cert.pem"))
-        .arg("--server-key").arg(fixture("keys/server.key.pem"))
-        .arg("--server-cert").arg(fixture("keys/server.cert.pem"))
+        .args([
+            "sim",
+            "digipost",
+            "--listen",
+            "127.0.0.1:0",
+            "--broker-id",
+            BROKER,
+        ])
+        .arg("--data")
+        .arg(data)
+        .arg("--broker-cert")
+        .arg(fixture("keys/broker.cert.pem"))
+        .arg("--server-key")
+        .arg(fixture("keys/server.key.pem"))
+        .arg("--server-cert")
+        .arg(fixture("keys/server.cert.pem"))
         .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -35,7 +46,9 @@ fn start_sim(data: &Path) -> Sim {
         .expect("starting the simulator");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("reading the simulator's address");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reading the simulator's address");
     let url = line.trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
     Sim { child, url }
@@ -64,7 +77,15 @@ fn list_get_and_sync_from_the_command_line() {
     let (hashes, ids) = inbox_data::write(&data, 12);
     let sim = start_sim(&data);
     let sender = SENDER.to_string();
-    let common = ["--base-url", sim.url.as_str(), "--broker-id", BROKER, "--sender", sender.as_str(), "--key"];
+    let common = [
+        "--base-url",
+        sim.url.as_str(),
+        "--broker-id",
+        BROKER,
+        "--sender",
+        sender.as_str(),
+        "--key",
+    ];
 
     // list --json
     let mut args = vec!["digipost", "inbox", "list", "--json", "--limit", "5"];
@@ -84,11 +105,22 @@ fn list_get_and_sync_from_the_command_line() {
     let file = scratch_dir("cli-inbox").join("doc.pdf");
     let _ = std::fs::remove_file(&file);
     let id = ids[3].to_string();
-    let mut args = vec!["digipost", "inbox", "get", "--id", id.as_str(), "-o", file.to_str().unwrap()];
+    let mut args = vec![
+        "digipost",
+        "inbox",
+        "get",
+        "--id",
+        id.as_str(),
+        "-o",
+        file.to_str().unwrap(),
+    ];
     args.extend(common);
     let out = dpost(&args, &[&key()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(inbox_data::sha256_hex(&std::fs::read(&file).unwrap()), hashes[&ids[3]]);
+    assert_eq!(
+        inbox_data::sha256_hex(&std::fs::read(&file).unwrap()),
+        hashes[&ids[3]]
+    );
 
     // sync --json, with the store and broker from a config file and the rest from flags.
     let dir = scratch_dir("cli-inbox");
@@ -102,14 +134,35 @@ fn list_get_and_sync_from_the_command_line() {
         format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"archive.db\"\n"),
     )
     .unwrap();
-    let args = ["digipost", "sync", "--json", "--delete-after-archive", "--base-url", sim.url.as_str(), "--config"];
+    let args = [
+        "digipost",
+        "sync",
+        "--json",
+        "--delete-after-archive",
+        "--base-url",
+        sim.url.as_str(),
+        "--config",
+    ];
     let out = dpost(&args, &[&config, Path::new("--key"), &key()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
-    assert_eq!((v["listed"].as_u64(), v["archived"].as_u64(), v["deleted"].as_u64(), v["failed"].as_u64()), (Some(12), Some(12), Some(12), Some(0)), "{v}");
+    assert_eq!(
+        (
+            v["listed"].as_u64(),
+            v["archived"].as_u64(),
+            v["deleted"].as_u64(),
+            v["failed"].as_u64()
+        ),
+        (Some(12), Some(12), Some(12), Some(0)),
+        "{v}"
+    );
     assert!(v["elapsed_seconds"].as_f64().is_some());
     assert!(db.exists(), "the store is where the config file says");
-    assert!(out.stderr.is_empty(), "no progress bar when stderr is not a terminal: {}", text(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal: {}",
+        text(&out.stderr)
+    );
 
     // Everything is gone from the inbox now.
     let mut args = vec!["digipost", "inbox", "list", "--json"];
@@ -126,11 +179,25 @@ fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     let sim = start_sim(&data);
     let sender = SENDER.to_string();
     let wrong_key = fixture("keys/server.key.pem");
-    let args = ["digipost", "inbox", "list", "--base-url", sim.url.as_str(), "--broker-id", BROKER, "--sender", sender.as_str(), "--key"];
+    let args = [
+        "digipost",
+        "inbox",
+        "list",
+        "--base-url",
+        sim.url.as_str(),
+        "--broker-id",
+        BROKER,
+        "--sender",
+        sender.as_str(),
+        "--key",
+    ];
     let out = dpost(&args, &[&wrong_key]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("server (from the 403)") && err.contains("INVALID_SIGNATURE"), "{err}");
+    assert!(
+        err.contains("server (from the 403)") && err.contains("INVALID_SIGNATURE"),
+        "{err}"
+    );
     assert!(err.contains("the strings are identical"), "{err}");
 
     let config = scratch_dir("cli-inbox-403").join("bad.toml");
@@ -138,5 +205,8 @@ fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     let out = dpost(&["digipost", "inbox", "list", "--config"], &[&config]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("bad.toml:3 (digipost.base-url): unknown field"), "{err}");
+    assert!(
+        err.contains("bad.toml:3 (digipost.base-url): unknown field"),
+        "{err}"
+    );
 }

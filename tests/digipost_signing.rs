@@ -12,12 +12,18 @@ use proptest::prelude::*;
 const VECTOR_SIGNATURE: &str = "HEZfhL+mu0Pb9Owvfs7pHLUXxZPthONK53nWTwXPFtFVjslr4AIxLqUSbAO7PerzBcRryYa84SellVabx8t16Ixg52afLQb02qyeDx1qF23YAIvvv01NmEJkVUUTV/oN7MgDAb4NGeujzVoUzXKTV+b5YC4W2c4M/RWSGYF1HxEEo+82SDyTlwGa3XxhcVem2Kg0LOgZvKaJnFWk0fsVDI7J9xWdOY0NWbtlm/xu77w2IlR+91lbr2G5A75lyzboXVEYvOj3UGzKwFTqGDpR7var+/PzWh00lQ/dKtILKzDGz3E80CxCOtlU/6kczk9MtYVQvLCy7QR0GMUI6ypTzg==";
 
 fn header<'h>(headers: &'h [Header], name: &str) -> &'h str {
-    &headers.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no {name} in {headers:?}")).value
+    &headers
+        .iter()
+        .find(|h| h.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {headers:?}"))
+        .value
 }
 
 #[test]
 fn reproduces_the_dotnet_client_vector_byte_for_byte() {
-    let mut instance = runtime().instantiate(keystore_with("broker", legacy_key())).unwrap();
+    let mut instance = runtime()
+        .instantiate(keystore_with("broker", legacy_key()))
+        .unwrap();
     let req = Request {
         method: "POST".into(),
         target: "/someendpoint".into(),
@@ -31,8 +37,19 @@ fn reproduces_the_dotnet_client_vector_byte_for_byte() {
         "POST\n/someendpoint\ndate: Mon, 07 Jul 2014 12:00:02 GMT\nx-content-sha256: TheHashOfContentForHeader\nx-digipost-userid: 1337\n\n"
     );
     let names: Vec<_> = signed.headers.iter().map(|h| h.name.as_str()).collect();
-    assert_eq!(names, ["Date", "X-Digipost-UserId", "X-Content-SHA256", "X-Digipost-Signature"]);
-    assert_eq!(header(&signed.headers, "X-Digipost-Signature"), VECTOR_SIGNATURE);
+    assert_eq!(
+        names,
+        [
+            "Date",
+            "X-Digipost-UserId",
+            "X-Content-SHA256",
+            "X-Digipost-Signature"
+        ]
+    );
+    assert_eq!(
+        header(&signed.headers, "X-Digipost-Signature"),
+        VECTOR_SIGNATURE
+    );
 }
 
 #[test]
@@ -46,7 +63,10 @@ fn hashes_a_real_body_in_the_component() {
         body: Some(Body::Bytes(b"This is the content to hash.".to_vec())),
     };
     let c = dsign::canonical_request(&mut instance, &req).unwrap();
-    assert!(c.contains("\nx-content-sha256: gvXOB75lBGBY6LVTAVVpapZkBOv531VUE0EHrP2rryE=\n"), "{c}");
+    assert!(
+        c.contains("\nx-content-sha256: gvXOB75lBGBY6LVTAVVpapZkBOv531VUE0EHrP2rryE=\n"),
+        "{c}"
+    );
 }
 
 #[test]
@@ -70,7 +90,8 @@ fn percent_encoded_and_upper_case_query_is_lowercased_not_reencoded() {
     let mut instance = runtime().instantiate(Keystore::new()).unwrap();
     let req = Request {
         method: "GET".into(),
-        target: "https://api.test.digipost.no/1000/Inbox?Subject=Hei%20P%C3%A5%2FDeg&Offset=0".into(),
+        target: "https://api.test.digipost.no/1000/Inbox?Subject=Hei%20P%C3%A5%2FDeg&Offset=0"
+            .into(),
         date: "Wed, 29 Jun 2016 14:58:11 GMT".into(),
         user_id: "1000".into(),
         body: None,
@@ -108,9 +129,15 @@ fn server_cert() -> Vec<u8> {
 
 /// A response as the server sends it: signed over its canonical string with the server key.
 fn signed_response(status: u16, path: &str, body: Option<&[u8]>) -> Response {
-    let mut headers = vec![Header { name: "Date".into(), value: DATE.into() }];
+    let mut headers = vec![Header {
+        name: "Date".into(),
+        value: DATE.into(),
+    }];
     if let Some(b) = body {
-        headers.push(Header { name: "X-Content-SHA256".into(), value: dpost_guest::digipost::message::content_sha256(b) });
+        headers.push(Header {
+            name: "X-Content-SHA256".into(),
+            value: dpost_guest::digipost::message::content_sha256(b),
+        });
     }
     let mut resp = Response {
         status,
@@ -120,8 +147,13 @@ fn signed_response(status: u16, path: &str, body: Option<&[u8]>) -> Response {
     };
     let mut instance = runtime().instantiate(Keystore::new()).unwrap();
     let canonical = dsign::canonical_response(&mut instance, &resp).unwrap();
-    let signature = server_key().sign_pkcs1_sha256(canonical.as_bytes()).unwrap();
-    resp.headers.push(Header { name: "X-Digipost-Signature".into(), value: STANDARD.encode(signature) });
+    let signature = server_key()
+        .sign_pkcs1_sha256(canonical.as_bytes())
+        .unwrap();
+    resp.headers.push(Header {
+        name: "X-Digipost-Signature".into(),
+        value: STANDARD.encode(signature),
+    });
     resp
 }
 
@@ -139,8 +171,18 @@ fn verify_error(resp: &Response) -> VerifyError {
 
 #[test]
 fn accepts_a_good_response_with_and_without_body() {
-    verify(&signed_response(200, "/9999/inbox", Some(b"<inbox/>")), &server_cert(), NOW).unwrap();
-    verify(&signed_response(200, "/9999/inbox/1", None), &server_cert(), NOW).unwrap();
+    verify(
+        &signed_response(200, "/9999/inbox", Some(b"<inbox/>")),
+        &server_cert(),
+        NOW,
+    )
+    .unwrap();
+    verify(
+        &signed_response(200, "/9999/inbox/1", None),
+        &server_cert(),
+        NOW,
+    )
+    .unwrap();
     // The query of the request does not take part.
     let mut resp = signed_response(200, "/9999/inbox", Some(b"<inbox/>"));
     resp.request_path = "/9999/inbox?offset=0&limit=100".into();
@@ -148,58 +190,92 @@ fn accepts_a_good_response_with_and_without_body() {
     // DER works as well as PEM.
     let pem = String::from_utf8(server_cert()).unwrap();
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    verify(&signed_response(200, "/x", None), &STANDARD.decode(b64).unwrap(), NOW).unwrap();
+    verify(
+        &signed_response(200, "/x", None),
+        &STANDARD.decode(b64).unwrap(),
+        NOW,
+    )
+    .unwrap();
 }
 
 #[test]
 fn rejects_a_tampered_status() {
     let mut resp = signed_response(200, "/9999/inbox", Some(b"<inbox/>"));
     resp.status = 201;
-    assert!(matches!(verify_error(&resp), VerifyError::BadSignature { .. }));
+    assert!(matches!(
+        verify_error(&resp),
+        VerifyError::BadSignature { .. }
+    ));
 }
 
 #[test]
 fn rejects_a_tampered_path() {
     let mut resp = signed_response(200, "/9999/inbox", Some(b"<inbox/>"));
     resp.request_path = "/9998/inbox".into();
-    assert!(matches!(verify_error(&resp), VerifyError::BadSignature { .. }));
+    assert!(matches!(
+        verify_error(&resp),
+        VerifyError::BadSignature { .. }
+    ));
 }
 
 #[test]
 fn rejects_a_tampered_date() {
     let mut resp = signed_response(200, "/9999/inbox", Some(b"<inbox/>"));
     resp.headers[0].value = "Wed, 29 Jun 2016 14:58:12 GMT".into();
-    assert!(matches!(verify_error(&resp), VerifyError::BadSignature { .. }));
+    assert!(matches!(
+        verify_error(&resp),
+        VerifyError::BadSignature { .. }
+    ));
 }
 
 #[test]
 fn rejects_a_tampered_body() {
     let mut resp = signed_response(200, "/9999/inbox", Some(b"<inbox/>"));
     resp.body = Some(Body::Bytes(b"<inbox><document/></inbox>".to_vec()));
-    assert!(matches!(verify_error(&resp), VerifyError::BodyHashMismatch { .. }));
+    assert!(matches!(
+        verify_error(&resp),
+        VerifyError::BodyHashMismatch { .. }
+    ));
 }
 
 #[test]
 fn rejects_a_tampered_signature() {
     let mut resp = signed_response(200, "/9999/inbox", None);
-    let sig = resp.headers.iter_mut().find(|h| h.name == "X-Digipost-Signature").unwrap();
+    let sig = resp
+        .headers
+        .iter_mut()
+        .find(|h| h.name == "X-Digipost-Signature")
+        .unwrap();
     let mut raw = STANDARD.decode(&sig.value).unwrap();
     raw[10] ^= 1;
     sig.value = STANDARD.encode(raw);
-    assert!(matches!(verify_error(&resp), VerifyError::BadSignature { .. }));
+    assert!(matches!(
+        verify_error(&resp),
+        VerifyError::BadSignature { .. }
+    ));
     sig_value_garbage(&mut resp);
-    assert!(matches!(verify_error(&resp), VerifyError::BadSignature { .. }));
+    assert!(matches!(
+        verify_error(&resp),
+        VerifyError::BadSignature { .. }
+    ));
 }
 
 fn sig_value_garbage(resp: &mut Response) {
-    resp.headers.iter_mut().find(|h| h.name == "X-Digipost-Signature").unwrap().value = "not base64!".into();
+    resp.headers
+        .iter_mut()
+        .find(|h| h.name == "X-Digipost-Signature")
+        .unwrap()
+        .value = "not base64!".into();
 }
 
 #[test]
 fn rejects_a_signature_by_another_key() {
     let broker_cert = std::fs::read(fixture("keys/broker.cert.pem")).unwrap();
     let err = verify(&signed_response(200, "/x", None), &broker_cert, NOW).unwrap_err();
-    assert!(matches!(err, DigipostError::Verify(VerifyError::BadSignature { .. })), "{err:?}");
+    assert!(
+        matches!(err, DigipostError::Verify(VerifyError::BadSignature { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -219,13 +295,22 @@ fn rejects_missing_pieces_and_a_skewed_clock() {
 
     let resp = signed_response(200, "/x", None);
     let err = verify(&resp, &server_cert(), NOW + 301 - 42).unwrap_err();
-    assert!(matches!(err, DigipostError::Verify(VerifyError::DateSkew(-301))), "{err:?}");
+    assert!(
+        matches!(err, DigipostError::Verify(VerifyError::DateSkew(-301))),
+        "{err:?}"
+    );
     verify(&resp, &server_cert(), NOW - 42 + 300).unwrap();
     let err = verify(&resp, &server_cert(), NOW - 42 - 301).unwrap_err();
-    assert!(matches!(err, DigipostError::Verify(VerifyError::DateSkew(301))), "{err:?}");
+    assert!(
+        matches!(err, DigipostError::Verify(VerifyError::DateSkew(301))),
+        "{err:?}"
+    );
 
     let err = verify(&resp, b"not a certificate", NOW).unwrap_err();
-    assert!(matches!(err, DigipostError::Verify(VerifyError::BadCertificate(_))), "{err:?}");
+    assert!(
+        matches!(err, DigipostError::Verify(VerifyError::BadCertificate(_))),
+        "{err:?}"
+    );
 }
 
 // ---- the component and the native library agree ----
@@ -233,16 +318,25 @@ fn rejects_missing_pieces_and_a_skewed_clock() {
 fn target_strategy() -> impl Strategy<Value = String> {
     let segment = "[A-Za-z0-9._~-]{1,8}|%[0-9A-Fa-f]{2}";
     let query = "([A-Za-z0-9%+=&._~-]|%[0-9A-Fa-f]{2}){0,24}";
-    (prop::collection::vec(segment, 0..4), prop::option::of(query), any::<bool>()).prop_map(|(segs, q, absolute)| {
-        let mut t = if absolute { "https://api.digipost.no".to_owned() } else { String::new() };
-        t.push('/');
-        t.push_str(&segs.join("/"));
-        if let Some(q) = q {
-            t.push('?');
-            t.push_str(&q);
-        }
-        t
-    })
+    (
+        prop::collection::vec(segment, 0..4),
+        prop::option::of(query),
+        any::<bool>(),
+    )
+        .prop_map(|(segs, q, absolute)| {
+            let mut t = if absolute {
+                "https://api.digipost.no".to_owned()
+            } else {
+                String::new()
+            };
+            t.push('/');
+            t.push_str(&segs.join("/"));
+            if let Some(q) = q {
+                t.push('?');
+                t.push_str(&q);
+            }
+            t
+        })
 }
 
 proptest! {

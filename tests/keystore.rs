@@ -19,7 +19,10 @@ fn modern_pbes2_aes_pkcs12_loads_and_signs_like_the_pem_key() {
     .unwrap();
     let pem = PrivateKey::load(&fixture("keys/broker.pkcs1.pem"), &PasswordSource::None).unwrap();
     // PKCS#1 v1.5 signatures are deterministic: the same key gives the same bytes.
-    assert_eq!(p12.sign_pkcs1_sha256(b"abc").unwrap(), pem.sign_pkcs1_sha256(b"abc").unwrap());
+    assert_eq!(
+        p12.sign_pkcs1_sha256(b"abc").unwrap(),
+        pem.sign_pkcs1_sha256(b"abc").unwrap()
+    );
     assert_eq!(p12.certificates().len(), 1);
 }
 
@@ -34,15 +37,19 @@ fn wrong_password_is_named() {
     let dir = scratch_dir("keystore");
     let file = dir.join("wrong.password");
     std::fs::write(&file, "not-it").unwrap();
-    let err = PrivateKey::load(&fixture("digipost/DigipostTestCertWithPassword.p12"), &PasswordSource::File(file))
-        .unwrap_err();
+    let err = PrivateKey::load(
+        &fixture("digipost/DigipostTestCertWithPassword.p12"),
+        &PasswordSource::File(file),
+    )
+    .unwrap_err();
     assert!(matches!(err, KeyError::WrongPassword { .. }), "{err:?}");
     assert!(err.to_string().contains("wrong password"), "{err}");
 }
 
 #[test]
 fn pkcs12_without_a_password_source_says_how_to_give_one() {
-    let err = PrivateKey::load(&fixture("keys/broker-modern.p12"), &PasswordSource::None).unwrap_err();
+    let err =
+        PrivateKey::load(&fixture("keys/broker-modern.p12"), &PasswordSource::None).unwrap_err();
     assert!(matches!(err, KeyError::PasswordRequired { .. }), "{err:?}");
     assert!(err.to_string().contains("--password-env"), "{err}");
 }
@@ -54,12 +61,17 @@ fn unset_password_variable_is_named() {
         &PasswordSource::Env("DPOST_TEST_SURELY_UNSET_VARIABLE".into()),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("DPOST_TEST_SURELY_UNSET_VARIABLE is not set"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("DPOST_TEST_SURELY_UNSET_VARIABLE is not set"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_certificate_alone_is_not_a_key() {
-    let err = PrivateKey::load(&fixture("keys/server.cert.pem"), &PasswordSource::None).unwrap_err();
+    let err =
+        PrivateKey::load(&fixture("keys/server.cert.pem"), &PasswordSource::None).unwrap_err();
     assert!(matches!(err, KeyError::NoPrivateKey { .. }), "{err:?}");
 }
 
@@ -68,7 +80,11 @@ fn garbage_and_missing_files_are_named() {
     let dir = scratch_dir("keystore");
     let garbage = dir.join("garbage.p12");
     std::fs::write(&garbage, [0x30, 0x03, 0x02, 0x01, 0x07, 0xff]).unwrap();
-    let err = PrivateKey::load(&garbage, &PasswordSource::File(fixture("keys/broker-modern.password"))).unwrap_err();
+    let err = PrivateKey::load(
+        &garbage,
+        &PasswordSource::File(fixture("keys/broker-modern.password")),
+    )
+    .unwrap_err();
     assert!(matches!(err, KeyError::Format { .. }), "{err:?}");
     assert!(err.to_string().contains("garbage.p12"), "{err}");
 

@@ -12,20 +12,27 @@ pub const LEGACY_P12_PASSWORD: &str = "qwer1234";
 
 /// A file under `tests/fixtures/`.
 pub fn fixture(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(relative)
 }
 
 /// A folder for compiled-component caches and scratch files, inside the build's target folder
 /// so tests never write to the user's home.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-scratch").join(name);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-scratch")
+        .join(name);
     std::fs::create_dir_all(&dir).expect("creating a scratch folder under target/");
     dir
 }
 
 /// Runtime options for tests: the embedded component, cached under target/.
 pub fn test_options() -> RuntimeOptions {
-    RuntimeOptions { cache_dir: Some(scratch_dir("component-cache")), ..RuntimeOptions::default() }
+    RuntimeOptions {
+        cache_dir: Some(scratch_dir("component-cache")),
+        ..RuntimeOptions::default()
+    }
 }
 
 /// One runtime for the whole test process (compiling the component once).
@@ -36,7 +43,10 @@ pub fn runtime() -> &'static Runtime {
 
 /// The legacy Digipost test key (RC2-40/3DES PKCS#12).
 pub fn legacy_key() -> PrivateKey {
-    PrivateKey::load(&fixture("digipost/DigipostTestCertWithPassword.p12"), &legacy_password())
+    PrivateKey::load(
+        &fixture("digipost/DigipostTestCertWithPassword.p12"),
+        &legacy_password(),
+    )
     .expect("the legacy test key loads")
 }
 
@@ -49,7 +59,8 @@ pub fn legacy_password() -> PasswordSource {
 
 /// The simulated server's key (PEM PKCS#8), which signs responses.
 pub fn server_key() -> PrivateKey {
-    PrivateKey::load(&fixture("keys/server.key.pem"), &PasswordSource::None).expect("server key loads")
+    PrivateKey::load(&fixture("keys/server.key.pem"), &PasswordSource::None)
+        .expect("server key loads")
 }
 
 /// A keystore holding `key` under `name`.
@@ -70,7 +81,9 @@ impl dpost_guest::keystore::Keystore for NativeKeystore {
         _algorithm: dpost_guest::keystore::SignatureAlgorithm,
         data: &[u8],
     ) -> Result<Vec<u8>, dpost_guest::keystore::KeystoreError> {
-        self.0.sign_pkcs1_sha256(data).map_err(|e| dpost_guest::keystore::KeystoreError::Failed(e.to_string()))
+        self.0
+            .sign_pkcs1_sha256(data)
+            .map_err(|e| dpost_guest::keystore::KeystoreError::Failed(e.to_string()))
     }
 }
 
@@ -79,15 +92,27 @@ impl dpost_guest::keystore::Keystore for NativeKeystore {
 pub fn dpost_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> → target/<profile>/dpost
-    let bin = exe.parent().and_then(|deps| deps.parent()).expect("target layout").join("dpost");
-    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target layout")
+        .join("dpost");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 
 /// One runtime for the whole test process, shareable with the client and the simulator.
 pub fn shared_runtime() -> std::sync::Arc<Runtime> {
     static RUNTIME: OnceLock<std::sync::Arc<Runtime>> = OnceLock::new();
-    RUNTIME.get_or_init(|| std::sync::Arc::new(Runtime::new(test_options()).expect("the embedded component loads"))).clone()
+    RUNTIME
+        .get_or_init(|| {
+            std::sync::Arc::new(Runtime::new(test_options()).expect("the embedded component loads"))
+        })
+        .clone()
 }
 
 /// Digipost inbox fixtures: a simulator data folder written by the test, and what it holds.
@@ -104,7 +129,10 @@ pub mod inbox_data {
 
     /// Lowercase hex SHA-256.
     pub fn sha256_hex(bytes: &[u8]) -> String {
-        Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Deterministic bytes of a length that depends on the seed (64..4160), not text.
@@ -141,9 +169,11 @@ pub mod inbox_data {
                 for a in 0..(1 + i % 2) {
                     let aid = 900_000 + (i * 2 + a) as i64;
                     let bytes = content(1_000_000 + i * 2 + a);
-                    std::fs::write(folder.join(format!("{aid}.txt")), &bytes).expect("writing an attachment");
+                    std::fs::write(folder.join(format!("{aid}.txt")), &bytes)
+                        .expect("writing an attachment");
                     hashes.insert(aid, sha256_hex(&bytes));
-                    attachments.push(serde_json::json!({ "id": aid, "file": format!("{aid}.txt") }));
+                    attachments
+                        .push(serde_json::json!({ "id": aid, "file": format!("{aid}.txt") }));
                 }
             }
             let meta = serde_json::json!({
@@ -154,7 +184,8 @@ pub mod inbox_data {
                 "reference-from-sender": format!("REF-{i}"),
                 "attachments": attachments,
             });
-            std::fs::write(folder.join(format!("{id}.json")), meta.to_string()).expect("writing metadata");
+            std::fs::write(folder.join(format!("{id}.json")), meta.to_string())
+                .expect("writing metadata");
         }
         ids.reverse();
         (hashes, ids)

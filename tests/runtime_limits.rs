@@ -10,7 +10,8 @@ use dpost_tests::{runtime, test_options};
 use wasmtime::component::Instance as Exports;
 
 fn hostile_runtime() -> Runtime {
-    let component = std::fs::read(env!("DPOST_HOSTILE_GUEST_WASM")).expect("the hostile guest was built");
+    let component =
+        std::fs::read(env!("DPOST_HOSTILE_GUEST_WASM")).expect("the hostile guest was built");
     Runtime::new(RuntimeOptions {
         component,
         call_timeout: Duration::from_millis(200),
@@ -56,8 +57,14 @@ fn a_hoarding_guest_is_stopped_at_the_memory_cap() {
     let rt = hostile_runtime();
     let mut instance = rt.instantiate_untyped(Keystore::new()).unwrap();
     let err = call0(&mut instance, "hoard").unwrap_err();
-    assert!(matches!(err, GuestError::MemoryLimit { limit } if limit == 32 << 20), "{err:?}");
-    assert!(err.to_string().contains("more than 33554432 bytes"), "{err}");
+    assert!(
+        matches!(err, GuestError::MemoryLimit { limit } if limit == 32 << 20),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("more than 33554432 bytes"),
+        "{err}"
+    );
     assert!(instance.peak_memory() <= 32 << 20);
 
     let mut fresh = rt.instantiate_untyped(Keystore::new()).unwrap();
@@ -66,7 +73,10 @@ fn a_hoarding_guest_is_stopped_at_the_memory_cap() {
 
 #[test]
 fn a_component_of_another_world_is_refused_as_protocol() {
-    let err = hostile_runtime().instantiate(Keystore::new()).err().expect("not the protocol world");
+    let err = hostile_runtime()
+        .instantiate(Keystore::new())
+        .err()
+        .expect("not the protocol world");
     assert!(matches!(err, GuestError::WrongWorld(_)), "{err:?}");
 }
 
@@ -77,7 +87,12 @@ fn the_real_component_is_unaffected_by_a_hostile_neighbour() {
     let _ = call0(&mut bad, "spin");
 
     let mut good = runtime().instantiate(Keystore::new()).unwrap();
-    let date = good.call(|b, s| b.dpost_protocol_digipost_signing().call_format_date(s, 1_467_212_291)).unwrap();
+    let date = good
+        .call(|b, s| {
+            b.dpost_protocol_digipost_signing()
+                .call_format_date(s, 1_467_212_291)
+        })
+        .unwrap();
     assert_eq!(date, "Wed, 29 Jun 2016 14:58:11 GMT");
 }
 
@@ -86,7 +101,11 @@ fn many_instances_in_a_row_reuse_pool_slots() {
     // More instantiations than the pool has slots: each dropped instance frees its slot.
     for _ in 0..(dpost::runtime::DEFAULT_POOLED_INSTANCES + 16) {
         let mut i = runtime().instantiate(Keystore::new()).unwrap();
-        i.call(|b, s| b.dpost_protocol_digipost_signing().call_max_clock_skew_seconds(s)).unwrap();
+        i.call(|b, s| {
+            b.dpost_protocol_digipost_signing()
+                .call_max_clock_skew_seconds(s)
+        })
+        .unwrap();
     }
 }
 
@@ -94,9 +113,15 @@ fn many_instances_in_a_row_reuse_pool_slots() {
 fn the_compiled_component_is_cached_and_reused() {
     let dir = dpost_tests::scratch_dir("cache-reuse");
     let _ = std::fs::remove_dir_all(&dir);
-    let options = RuntimeOptions { cache_dir: Some(dir.clone()), ..RuntimeOptions::default() };
+    let options = RuntimeOptions {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeOptions::default()
+    };
     let first = Runtime::new(options.clone()).unwrap();
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].to_string_lossy().ends_with(".cwasm"));
     drop(first);
@@ -106,5 +131,11 @@ fn the_compiled_component_is_cached_and_reused() {
     let rt = Runtime::new(options).unwrap();
     assert!(std::fs::metadata(&files[0]).unwrap().len() > 1000);
     let mut i = rt.instantiate(Keystore::new()).unwrap();
-    assert_eq!(i.call(|b, s| b.dpost_protocol_digipost_signing().call_max_clock_skew_seconds(s)).unwrap(), 300);
+    assert_eq!(
+        i.call(|b, s| b
+            .dpost_protocol_digipost_signing()
+            .call_max_clock_skew_seconds(s))
+            .unwrap(),
+        300
+    );
 }

@@ -75,14 +75,23 @@ pub fn format(unix_seconds: i64) -> String {
 
 fn number(text: &str, value: &str, reason: &'static str) -> Result<u32, DateError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DateError { value: value.to_owned(), reason });
+        return Err(DateError {
+            value: value.to_owned(),
+            reason,
+        });
     }
-    text.parse().map_err(|_| DateError { value: value.to_owned(), reason })
+    text.parse().map_err(|_| DateError {
+        value: value.to_owned(),
+        reason,
+    })
 }
 
 /// Parse an IMF-fixdate into seconds since the Unix epoch. The weekday must match the date.
 pub fn parse(value: &str) -> Result<i64, DateError> {
-    let err = |reason| DateError { value: value.to_owned(), reason };
+    let err = |reason| DateError {
+        value: value.to_owned(),
+        reason,
+    };
     let b = value.as_bytes();
     if !value.is_ascii() {
         return Err(err("it holds characters outside ASCII"));
@@ -91,7 +100,9 @@ pub fn parse(value: &str) -> Result<i64, DateError> {
         return Err(err("it must be exactly 29 characters long"));
     }
     if &b[3..5] != b", " || b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || &b[25..] != b" GMT" {
-        return Err(err("the separators or the GMT zone are not where RFC 1123 puts them"));
+        return Err(err(
+            "the separators or the GMT zone are not where RFC 1123 puts them",
+        ));
     }
     let weekday = &value[0..3];
     let day = number(&value[5..7], value, "the day is not two digits")?;
@@ -100,7 +111,11 @@ pub fn parse(value: &str) -> Result<i64, DateError> {
         .position(|m| *m == &value[8..11])
         .ok_or_else(|| err("the month is not one of Jan, Feb, ... Dec"))? as u32
         + 1;
-    let year = i64::from(number(&value[12..16], value, "the year is not four digits")?);
+    let year = i64::from(number(
+        &value[12..16],
+        value,
+        "the year is not four digits",
+    )?);
     if b[19] != b':' || b[22] != b':' {
         return Err(err("the time is not HH:MM:SS"));
     }

@@ -25,6 +25,7 @@ pub mod digipost;
 pub mod http_date;
 pub mod keystore;
 pub mod memo;
+pub mod ngdp;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

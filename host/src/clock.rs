@@ -42,7 +42,9 @@ pub struct OffsetClock {
 impl OffsetClock {
     /// A clock `offset_seconds` ahead of the system clock (behind when negative).
     pub fn new(offset_seconds: i64) -> Self {
-        OffsetClock { offset: AtomicI64::new(offset_seconds) }
+        OffsetClock {
+            offset: AtomicI64::new(offset_seconds),
+        }
     }
 
     /// Move the clock forward by `seconds` (backward when negative).

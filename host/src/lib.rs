@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod digipost;
 pub mod keystore;
+pub mod memo;
 pub mod runtime;
 pub mod sim;
 pub mod store;

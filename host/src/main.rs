@@ -19,7 +19,10 @@ fn main() -> ExitCode {
             return Exit::Error.into();
         }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match cli.run() {
         Ok(exit) => exit.into(),
         Err(e) => {

@@ -3,7 +3,10 @@
 
 #[test]
 fn version() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpost")).arg("--version").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpost"))
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("dpost "));
 }

@@ -39,7 +39,11 @@ impl wit::Guest for Component {
         token::TOKEN_LIFETIME_SECONDS
     }
 
-    fn make_token(document_id: i64, secret: String, uuid: String) -> Result<String, wit::TokenError> {
+    fn make_token(
+        document_id: i64,
+        secret: String,
+        uuid: String,
+    ) -> Result<String, wit::TokenError> {
         token::make_token(document_id, &secret, &uuid).map_err(token_error)
     }
 
@@ -54,17 +58,30 @@ impl wit::Guest for Component {
             token: stored.token,
             created_at: stored.created_at,
         };
-        verdict(token::judge(document_id, &presented, &record, now_unix_seconds))
+        verdict(token::judge(
+            document_id,
+            &presented,
+            &record,
+            now_unix_seconds,
+        ))
     }
 
     fn parse_link(uri: String) -> Result<wit::ContentLink, wit::LinkError> {
         token::parse_link(&uri)
-            .map(|l| wit::ContentLink { document_id: l.document_id, token: l.token, download: l.download })
+            .map(|l| wit::ContentLink {
+                document_id: l.document_id,
+                token: l.token,
+                download: l.download,
+            })
             .map_err(link_error)
     }
 
     fn build_link(base: String, link: wit::ContentLink) -> Result<String, wit::LinkError> {
-        let l = ContentLink { document_id: link.document_id, token: link.token, download: link.download };
+        let l = ContentLink {
+            document_id: link.document_id,
+            token: link.token,
+            download: link.download,
+        };
         token::build_link(&base, &l).map_err(link_error)
     }
 }

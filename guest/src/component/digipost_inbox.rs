@@ -40,11 +40,19 @@ fn level_in(l: wit::AuthenticationLevel) -> AuthenticationLevel {
 }
 
 fn link_out(l: Link) -> wit::Link {
-    wit::Link { rel: l.rel, uri: l.uri, media_type: l.media_type }
+    wit::Link {
+        rel: l.rel,
+        uri: l.uri,
+        media_type: l.media_type,
+    }
 }
 
 fn link_in(l: wit::Link) -> Link {
-    Link { rel: l.rel, uri: l.uri, media_type: l.media_type }
+    Link {
+        rel: l.rel,
+        uri: l.uri,
+        media_type: l.media_type,
+    }
 }
 
 fn document_out(f: FlatDocument) -> wit::InboxDocument {
@@ -89,7 +97,9 @@ fn code_out(c: ErrorCode) -> wit::ErrorCode {
     match c {
         ErrorCode::InvalidSignature => wit::ErrorCode::InvalidSignature,
         ErrorCode::MissingSignature => wit::ErrorCode::MissingSignature,
-        ErrorCode::DateHeaderOutsideAcceptedInterval => wit::ErrorCode::DateHeaderOutsideAcceptedInterval,
+        ErrorCode::DateHeaderOutsideAcceptedInterval => {
+            wit::ErrorCode::DateHeaderOutsideAcceptedInterval
+        }
         ErrorCode::InvalidSha256 => wit::ErrorCode::InvalidSha256,
         ErrorCode::UnknownUserId => wit::ErrorCode::UnknownUserId,
         ErrorCode::BrokerNotAuthorized => wit::ErrorCode::BrokerNotAuthorized,
@@ -102,7 +112,9 @@ fn code_in(c: wit::ErrorCode) -> ErrorCode {
     match c {
         wit::ErrorCode::InvalidSignature => ErrorCode::InvalidSignature,
         wit::ErrorCode::MissingSignature => ErrorCode::MissingSignature,
-        wit::ErrorCode::DateHeaderOutsideAcceptedInterval => ErrorCode::DateHeaderOutsideAcceptedInterval,
+        wit::ErrorCode::DateHeaderOutsideAcceptedInterval => {
+            ErrorCode::DateHeaderOutsideAcceptedInterval
+        }
         wit::ErrorCode::InvalidSha256 => ErrorCode::InvalidSha256,
         wit::ErrorCode::UnknownUserId => ErrorCode::UnknownUserId,
         wit::ErrorCode::BrokerNotAuthorized => ErrorCode::BrokerNotAuthorized,
@@ -133,13 +145,23 @@ fn xml_error(e: XmlError) -> wit::XmlError {
             wit::XmlProblem::InvalidValue(wit::InvalidValue { value, reason })
         }
     };
-    wit::XmlError { path: e.path, line: e.line, column: e.column, offset: e.offset, problem, message }
+    wit::XmlError {
+        path: e.path,
+        line: e.line,
+        column: e.column,
+        offset: e.offset,
+        problem,
+        message,
+    }
 }
 
 fn write_error(e: WriteError) -> wit::WriteError {
     match e {
         WriteError::UnrepresentableCharacter { field, code_point } => {
-            wit::WriteError::UnrepresentableCharacter(wit::UnrepresentableCharacter { field, code_point })
+            wit::WriteError::UnrepresentableCharacter(wit::UnrepresentableCharacter {
+                field,
+                code_point,
+            })
         }
         WriteError::InvalidDateTime { field, reason } => {
             wit::WriteError::InvalidDateTime(wit::InvalidDateTime { field, reason })
@@ -157,12 +179,21 @@ fn flat_error(e: FlatError) -> wit::WriteError {
     }
 }
 
-fn request_out(r: Result<InboxRequest, RequestError>) -> Result<wit::HttpRequest, wit::RequestError> {
+fn request_out(
+    r: Result<InboxRequest, RequestError>,
+) -> Result<wit::HttpRequest, wit::RequestError> {
     match r {
         Ok(r) => Ok(wit::HttpRequest {
             method: r.method.to_owned(),
             target: r.target,
-            headers: r.headers.into_iter().map(|h| wit::Header { name: h.name, value: h.value }).collect(),
+            headers: r
+                .headers
+                .into_iter()
+                .map(|h| wit::Header {
+                    name: h.name,
+                    value: h.value,
+                })
+                .collect(),
         }),
         Err(RequestError::BadSenderId(s)) => Err(wit::RequestError::BadSenderId(s)),
         Err(RequestError::BadDocumentId(s)) => Err(wit::RequestError::BadDocumentId(s)),
@@ -191,32 +222,54 @@ impl wit::Guest for Component {
 
     fn parse_inbox(xml: Vec<u8>) -> Result<wit::Inbox, wit::XmlError> {
         let parsed = inbox::parse_inbox(&xml).map_err(xml_error)?;
-        Ok(wit::Inbox { documents: parsed.to_flat().into_iter().map(document_out).collect() })
+        Ok(wit::Inbox {
+            documents: parsed.to_flat().into_iter().map(document_out).collect(),
+        })
     }
 
     fn write_inbox(i: wit::Inbox, v: wit::SchemaVersion) -> Result<String, wit::WriteError> {
-        let tree =
-            Inbox::from_flat(i.documents.into_iter().map(document_in).collect()).map_err(flat_error)?;
+        let tree = Inbox::from_flat(i.documents.into_iter().map(document_in).collect())
+            .map_err(flat_error)?;
         inbox::write_inbox(&tree, version(v)).map_err(write_error)
     }
 
     fn parse_error_body(xml: Vec<u8>) -> Result<wit::ErrorBody, wit::XmlError> {
         let b = error_body::parse_error_body(&xml).map_err(xml_error)?;
-        Ok(wit::ErrorBody { code: code_out(b.code), message: b.message, error_type: b.error_type })
+        Ok(wit::ErrorBody {
+            code: code_out(b.code),
+            message: b.message,
+            error_type: b.error_type,
+        })
     }
 
-    fn write_error_body(b: wit::ErrorBody, v: wit::SchemaVersion) -> Result<String, wit::WriteError> {
-        let body = ErrorBody { code: code_in(b.code), message: b.message, error_type: b.error_type };
+    fn write_error_body(
+        b: wit::ErrorBody,
+        v: wit::SchemaVersion,
+    ) -> Result<String, wit::WriteError> {
+        let body = ErrorBody {
+            code: code_in(b.code),
+            message: b.message,
+            error_type: b.error_type,
+        };
         error_body::write_error_body(&body, version(v)).map_err(write_error)
     }
 
     fn parse_entrypoint(xml: Vec<u8>) -> Result<wit::Entrypoint, wit::XmlError> {
         let e = entrypoint::parse_entrypoint(&xml).map_err(xml_error)?;
-        Ok(wit::Entrypoint { certificate: e.certificate, links: e.links.into_iter().map(link_out).collect() })
+        Ok(wit::Entrypoint {
+            certificate: e.certificate,
+            links: e.links.into_iter().map(link_out).collect(),
+        })
     }
 
-    fn write_entrypoint(e: wit::Entrypoint, v: wit::SchemaVersion) -> Result<String, wit::WriteError> {
-        let e = Entrypoint { certificate: e.certificate, links: e.links.into_iter().map(link_in).collect() };
+    fn write_entrypoint(
+        e: wit::Entrypoint,
+        v: wit::SchemaVersion,
+    ) -> Result<String, wit::WriteError> {
+        let e = Entrypoint {
+            certificate: e.certificate,
+            links: e.links.into_iter().map(link_in).collect(),
+        };
         entrypoint::write_entrypoint(&e, version(v)).map_err(write_error)
     }
 
@@ -235,7 +288,10 @@ impl wit::Guest for Component {
         request_out(requests::document_content(&sender_id, &document_id))
     }
 
-    fn delete_request(sender_id: String, document_id: String) -> Result<wit::HttpRequest, wit::RequestError> {
+    fn delete_request(
+        sender_id: String,
+        document_id: String,
+    ) -> Result<wit::HttpRequest, wit::RequestError> {
         request_out(requests::delete_document(&sender_id, &document_id))
     }
 

@@ -24,11 +24,23 @@ fn request(r: &wit::Request) -> signing::Request<'_> {
 }
 
 fn headers_in(headers: Vec<wit::Header>) -> Vec<Header> {
-    headers.into_iter().map(|h| Header { name: h.name, value: h.value }).collect()
+    headers
+        .into_iter()
+        .map(|h| Header {
+            name: h.name,
+            value: h.value,
+        })
+        .collect()
 }
 
 fn headers_out(headers: Vec<Header>) -> Vec<wit::Header> {
-    headers.into_iter().map(|h| wit::Header { name: h.name, value: h.value }).collect()
+    headers
+        .into_iter()
+        .map(|h| wit::Header {
+            name: h.name,
+            value: h.value,
+        })
+        .collect()
 }
 
 fn signing_error(e: signing::SigningError) -> wit::SigningError {

@@ -32,7 +32,9 @@ fn algorithm_in(a: wit::SignatureAlgorithm) -> SignatureAlgorithm {
 fn error_in(e: wit::KeystoreError) -> KeystoreError {
     match e {
         wit::KeystoreError::UnknownKey(k) => KeystoreError::UnknownKey(k),
-        wit::KeystoreError::UnsupportedAlgorithm(a) => KeystoreError::UnsupportedAlgorithm(algorithm_in(a)),
+        wit::KeystoreError::UnsupportedAlgorithm(a) => {
+            KeystoreError::UnsupportedAlgorithm(algorithm_in(a))
+        }
         wit::KeystoreError::Failed(m) => KeystoreError::Failed(m),
     }
 }
@@ -41,7 +43,9 @@ fn error_in(e: wit::KeystoreError) -> KeystoreError {
 pub(crate) fn error_out(e: KeystoreError) -> wit::KeystoreError {
     match e {
         KeystoreError::UnknownKey(k) => wit::KeystoreError::UnknownKey(k),
-        KeystoreError::UnsupportedAlgorithm(a) => wit::KeystoreError::UnsupportedAlgorithm(algorithm_out(a)),
+        KeystoreError::UnsupportedAlgorithm(a) => {
+            wit::KeystoreError::UnsupportedAlgorithm(algorithm_out(a))
+        }
         KeystoreError::Failed(m) => wit::KeystoreError::Failed(m),
     }
 }

@@ -179,56 +179,66 @@ both_ways!(Receipt <=> Receipt {
     receipt_status: into,
 });
 
-fn code(c: m::Code) -> wit::ProblemCode {
-    use m::Code as C;
-    use wit::ProblemCode as W;
-    match c {
-        C::MissingVersion => W::MissingVersion,
-        C::UnsupportedVersion => W::UnsupportedVersion,
-        C::MissingElement => W::MissingElement,
-        C::OutOfOrder => W::OutOfOrder,
-        C::TooMany => W::TooMany,
-        C::UnknownElement => W::UnknownElement,
-        C::ForeignElement => W::ForeignElement,
-        C::NotInVersion => W::NotInVersion,
-        C::UnexpectedText => W::UnexpectedText,
-        C::UnexpectedChild => W::UnexpectedChild,
-        C::TooLong => W::TooLong,
-        C::InvalidEnumeration => W::InvalidEnumeration,
-        C::UnknownValue => W::UnknownValue,
-        C::InvalidUuid => W::InvalidUuid,
-        C::NotUuidV4 => W::NotUuidV4,
-        C::InvalidDateTime => W::InvalidDateTime,
-        C::DateTimeNotUtc => W::DateTimeNotUtc,
-        C::InvalidDate => W::InvalidDate,
-        C::InvalidBoolean => W::InvalidBoolean,
-        C::InvalidLanguage => W::InvalidLanguage,
-        C::InvalidMimeType => W::InvalidMimeType,
-        C::InvalidFilename => W::InvalidFilename,
-        C::UrlNotHttps => W::UrlNotHttps,
-        C::InvalidBase64 => W::InvalidBase64,
-        C::EmptyFile => W::EmptyFile,
-        C::NemsmsNotificationRequired => W::NemsmsNotificationRequired,
-        C::BodyRequired => W::BodyRequired,
-        C::InvalidCpr => W::InvalidCpr,
-        C::InvalidCvr => W::InvalidCvr,
-        C::ChoiceConflict => W::ChoiceConflict,
-        C::TooManyProblems => W::TooManyProblems,
-        C::Unreadable => W::Unreadable,
-    }
-}
+enum_both_ways!(Code <=> ProblemCode {
+    MissingVersion = MissingVersion,
+    UnsupportedVersion = UnsupportedVersion,
+    MissingElement = MissingElement,
+    OutOfOrder = OutOfOrder,
+    TooMany = TooMany,
+    UnknownElement = UnknownElement,
+    ForeignElement = ForeignElement,
+    NotInVersion = NotInVersion,
+    UnexpectedText = UnexpectedText,
+    UnexpectedChild = UnexpectedChild,
+    TooLong = TooLong,
+    InvalidEnumeration = InvalidEnumeration,
+    UnknownValue = UnknownValue,
+    InvalidUuid = InvalidUuid,
+    NotUuidV4 = NotUuidV4,
+    InvalidDateTime = InvalidDateTime,
+    DateTimeNotUtc = DateTimeNotUtc,
+    InvalidDate = InvalidDate,
+    InvalidBoolean = InvalidBoolean,
+    InvalidLanguage = InvalidLanguage,
+    InvalidMimeType = InvalidMimeType,
+    InvalidFilename = InvalidFilename,
+    UrlNotHttps = UrlNotHttps,
+    InvalidBase64 = InvalidBase64,
+    EmptyFile = EmptyFile,
+    NemsmsNotificationRequired = NemsmsNotificationRequired,
+    BodyRequired = BodyRequired,
+    InvalidCpr = InvalidCpr,
+    InvalidCvr = InvalidCvr,
+    ChoiceConflict = ChoiceConflict,
+    TooManyProblems = TooManyProblems,
+    Unreadable = Unreadable,
+});
+
+enum_both_ways!(Severity <=> Severity { Error = Error, Warning = Warning });
 
 impl From<m::Problem> for wit::Problem {
     fn from(p: m::Problem) -> Self {
         wit::Problem {
-            severity: match p.severity {
-                m::Severity::Error => wit::Severity::Error,
-                m::Severity::Warning => wit::Severity::Warning,
-            },
-            code: code(p.code),
+            severity: p.severity.into(),
+            code: p.code.into(),
             path: p.path,
             line: p.position.line,
             column: p.position.column,
+            message: p.message,
+        }
+    }
+}
+
+impl From<wit::Problem> for m::Problem {
+    fn from(p: wit::Problem) -> Self {
+        m::Problem {
+            severity: p.severity.into(),
+            code: p.code.into(),
+            path: p.path,
+            position: m::Position {
+                line: p.line,
+                column: p.column,
+            },
             message: p.message,
         }
     }
@@ -289,16 +299,22 @@ fn read_error(e: reader::ReadError) -> wit::ReadError {
         K::TooLarge(what) => W::TooLarge(what),
         K::Finished => W::Finished,
     };
-    wit::ReadError { line: e.position.line, column: e.position.column, kind, message }
+    wit::ReadError {
+        line: e.position.line,
+        column: e.position.column,
+        kind,
+        message,
+    }
 }
 
 fn write_error(e: writer::WriteError) -> wit::WriteError {
     use wit::WriteError as W;
     use writer::WriteError as E;
     match e {
-        E::OutOfOrder { call, state } => {
-            W::OutOfOrder(wit::OutOfOrder { call: call.to_string(), state: state.to_string() })
-        }
+        E::OutOfOrder { call, state } => W::OutOfOrder(wit::OutOfOrder {
+            call: call.to_string(),
+            state: state.to_string(),
+        }),
         E::RequiredIn11(f) => W::RequiredInV11(f.to_string()),
         E::NotInVersion(f) => W::NotInVersion(f.to_string()),
         E::EmptyFile => W::EmptyFile,
@@ -307,10 +323,14 @@ fn write_error(e: writer::WriteError) -> wit::WriteError {
         E::TechnicalActions => W::TechnicalActions,
         E::ActionChoice => W::ActionChoice,
         E::BodyRequired => W::BodyRequired,
-        E::InvalidCharacter { field, code } => {
-            W::InvalidCharacter(wit::InvalidCharacter { field: field.to_string(), code })
-        }
-        E::BadExtension { name, reason } => W::BadExtension(wit::BadExtension { name, reason: reason.to_string() }),
+        E::InvalidCharacter { field, code } => W::InvalidCharacter(wit::InvalidCharacter {
+            field: field.to_string(),
+            code,
+        }),
+        E::BadExtension { name, reason } => W::BadExtension(wit::BadExtension {
+            name,
+            reason: reason.to_string(),
+        }),
     }
 }
 
@@ -321,12 +341,19 @@ fn receipt_error(e: receipt::ReceiptError) -> wit::ReceiptError {
         E::NotJson(m) => W::NotJson(m),
         E::NotObject => W::NotObject,
         E::Missing(f) => W::Missing(f.to_string()),
-        E::WrongType { field, expected } => {
-            W::WrongType(wit::WrongType { field: field.to_string(), expected: expected.to_string() })
-        }
-        E::Invalid { field, value, reason } => {
-            W::Invalid(wit::InvalidField { field: field.to_string(), value, reason: reason.to_string() })
-        }
+        E::WrongType { field, expected } => W::WrongType(wit::WrongType {
+            field: field.to_string(),
+            expected: expected.to_string(),
+        }),
+        E::Invalid {
+            field,
+            value,
+            reason,
+        } => W::Invalid(wit::InvalidField {
+            field: field.to_string(),
+            value,
+            reason: reason.to_string(),
+        }),
     }
 }
 
@@ -340,7 +367,11 @@ impl wit::GuestReader for MemoReader {
     }
 
     fn feed(&self, chunk: Vec<u8>) -> Result<Vec<wit::Event>, wit::ReadError> {
-        self.0.borrow_mut().feed(&chunk).map(list).map_err(read_error)
+        self.0
+            .borrow_mut()
+            .feed(&chunk)
+            .map(list)
+            .map_err(read_error)
     }
 
     fn finish(&self) -> Result<Vec<wit::Event>, wit::ReadError> {
@@ -361,19 +392,31 @@ impl wit::GuestWriter for MemoWriter {
     }
 
     fn header(&self, header: wit::Header) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().header(&header.into()).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .header(&header.into())
+            .map_err(write_error)
     }
 
     fn begin_body(&self, created_date_time: String) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().begin_body(&created_date_time).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .begin_body(&created_date_time)
+            .map_err(write_error)
     }
 
     fn begin_document(&self, info: wit::DocumentInfo) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().begin_document(&info.into()).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .begin_document(&info.into())
+            .map_err(write_error)
     }
 
     fn begin_file(&self, info: wit::FileInfo) -> Result<Vec<u8>, wit::WriteError> {
-        self.0.borrow_mut().begin_file(&info.into()).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .begin_file(&info.into())
+            .map_err(write_error)
     }
 
     fn file_data(&self, bytes: Vec<u8>) -> Result<Vec<u8>, wit::WriteError> {
@@ -386,7 +429,10 @@ impl wit::GuestWriter for MemoWriter {
 
     fn end_document(&self, actions: Vec<wit::Action>) -> Result<Vec<u8>, wit::WriteError> {
         let actions: Vec<m::Action> = list(actions);
-        self.0.borrow_mut().end_document(&actions).map_err(write_error)
+        self.0
+            .borrow_mut()
+            .end_document(&actions)
+            .map_err(write_error)
     }
 
     fn finish(&self) -> Result<Vec<u8>, wit::WriteError> {
@@ -400,7 +446,10 @@ impl wit::Guest for Component {
 
     fn parse(bytes: Vec<u8>) -> Result<wit::Parsed, wit::ReadError> {
         whole::parse(&bytes)
-            .map(|p| wit::Parsed { message: p.message.into(), problems: list(p.problems) })
+            .map(|p| wit::Parsed {
+                message: p.message.into(),
+                problems: list(p.problems),
+            })
             .map_err(read_error)
     }
 

@@ -12,6 +12,7 @@ mod digipost_inbox;
 mod digipost_signing;
 mod keystore;
 mod memo;
+mod ngdp;
 
 /// The type that implements every exported interface.
 pub(crate) struct Component;

@@ -34,6 +34,9 @@ pub fn rsa_public_key(certificate: &[u8]) -> Result<RsaPublicKey, CertificateErr
 }
 
 fn trim_ascii_start(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }

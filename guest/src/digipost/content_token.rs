@@ -92,7 +92,10 @@ pub enum Verdict {
 
 /// Whether `token` is shaped like a token: 128 lowercase hex digits.
 pub fn is_well_formed(token: &str) -> bool {
-    token.len() == TOKEN_LENGTH && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    token.len() == TOKEN_LENGTH
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Compare two byte strings in time that depends only on their lengths, never on where they
@@ -115,7 +118,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 ///
 /// The checks run in an order that tells a caller nothing it did not already know: only a
 /// caller holding the right token learns whether it is for another document or out of time.
-pub fn judge(document_id: i64, token: &str, record: &TokenRecord, now_unix_seconds: i64) -> Verdict {
+pub fn judge(
+    document_id: i64,
+    token: &str,
+    record: &TokenRecord,
+    now_unix_seconds: i64,
+) -> Verdict {
     if !is_well_formed(token) {
         return Verdict::Malformed;
     }
@@ -223,7 +231,10 @@ pub fn build_link(base: &str, link: &ContentLink) -> Result<String, LinkError> {
     if !is_well_formed(&link.token) {
         return Err(LinkError::MalformedToken);
     }
-    Ok(format!("{base}/documents/{}?token={}&download={}", link.document_id, link.token, link.download))
+    Ok(format!(
+        "{base}/documents/{}?token={}&download={}",
+        link.document_id, link.token, link.download
+    ))
 }
 
 #[cfg(test)]
@@ -251,9 +262,15 @@ mod tests {
         assert_eq!(token, expected);
         // SHA-512("abc"), FIPS 180-2 appendix C, through the hex encoding.
         assert!(lower_hex(&Sha512::digest(b"abc")).starts_with("ddaf35a193617aba"));
-        assert_ne!(token, make_token(34303129, "SECRET", "3f2b8c1e-6a4d-4e8f-9b1a-2c3d4e5f6a7c").unwrap());
+        assert_ne!(
+            token,
+            make_token(34303129, "SECRET", "3f2b8c1e-6a4d-4e8f-9b1a-2c3d4e5f6a7c").unwrap()
+        );
         assert_eq!(make_token(1, "", UUID), Err(TokenError::EmptySecret));
-        assert_eq!(make_token(1, "s", "not-a-uuid"), Err(TokenError::BadUuid("not-a-uuid".into())));
+        assert_eq!(
+            make_token(1, "s", "not-a-uuid"),
+            Err(TokenError::BadUuid("not-a-uuid".into()))
+        );
     }
 
     #[test]
@@ -261,27 +278,50 @@ mod tests {
         let r = record();
         assert_eq!(judge(r.document_id, &r.token, &r, T0), Verdict::Ok);
         assert_eq!(judge(r.document_id, &r.token, &r, T0 + 30), Verdict::Ok);
-        assert_eq!(judge(r.document_id, &r.token, &r, T0 + 31), Verdict::Expired);
+        assert_eq!(
+            judge(r.document_id, &r.token, &r, T0 + 31),
+            Verdict::Expired
+        );
         assert_eq!(judge(r.document_id, &r.token, &r, T0 - 2), Verdict::Ok);
         assert_eq!(judge(r.document_id, &r.token, &r, T0 - 3), Verdict::Expired);
-        assert_eq!(judge(r.document_id, &r.token, &r, i64::MAX), Verdict::Expired);
-        assert_eq!(judge(r.document_id, &r.token, &r, i64::MIN), Verdict::Expired);
+        assert_eq!(
+            judge(r.document_id, &r.token, &r, i64::MAX),
+            Verdict::Expired
+        );
+        assert_eq!(
+            judge(r.document_id, &r.token, &r, i64::MIN),
+            Verdict::Expired
+        );
     }
 
     #[test]
     fn wrong_document_tampered_and_malformed() {
         let r = record();
-        assert_eq!(judge(r.document_id + 1, &r.token, &r, T0), Verdict::WrongDocument);
+        assert_eq!(
+            judge(r.document_id + 1, &r.token, &r, T0),
+            Verdict::WrongDocument
+        );
         let mut tampered = r.token.clone().into_bytes();
         tampered[127] = if tampered[127] == b'0' { b'1' } else { b'0' };
         let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(judge(r.document_id, &tampered, &r, T0), Verdict::Mismatch);
         // A mismatching token learns nothing about the record's document or age.
-        assert_eq!(judge(r.document_id + 1, &tampered, &r, T0 + 1000), Verdict::Mismatch);
-        for bad in
-            ["", "abc", &r.token.to_uppercase(), &format!("{}0", r.token), &r.token.replacen('a', "g", 1)]
-        {
-            assert_eq!(judge(r.document_id, bad, &r, T0), Verdict::Malformed, "{bad}");
+        assert_eq!(
+            judge(r.document_id + 1, &tampered, &r, T0 + 1000),
+            Verdict::Mismatch
+        );
+        for bad in [
+            "",
+            "abc",
+            &r.token.to_uppercase(),
+            &format!("{}0", r.token),
+            &r.token.replacen('a', "g", 1),
+        ] {
+            assert_eq!(
+                judge(r.document_id, bad, &r, T0),
+                Verdict::Malformed,
+                "{bad}"
+            );
         }
     }
 
@@ -302,9 +342,19 @@ mod tests {
         assert_eq!(link.document_id, 109695014);
         assert!(is_well_formed(&link.token));
         assert!(!link.download);
-        assert_eq!(build_link("https://www.digipostdata.no/", &link).unwrap(), seed);
+        assert_eq!(
+            build_link("https://www.digipostdata.no/", &link).unwrap(),
+            seed
+        );
         let target = parse_link("/documents/5?download=true&x=1&token=abc").unwrap();
-        assert_eq!(target, ContentLink { document_id: 5, token: "abc".into(), download: true });
+        assert_eq!(
+            target,
+            ContentLink {
+                document_id: 5,
+                token: "abc".into(),
+                download: true
+            }
+        );
         assert!(!parse_link("/documents/5?token=").unwrap().download);
         for bad in [
             "/documents/?token=a",
@@ -314,20 +364,45 @@ mod tests {
             "documents/1",
             "/documents/99999999999999999999?token=a",
         ] {
-            assert_eq!(parse_link(bad), Err(LinkError::NotADocumentLink(bad.into())), "{bad}");
+            assert_eq!(
+                parse_link(bad),
+                Err(LinkError::NotADocumentLink(bad.into())),
+                "{bad}"
+            );
         }
         assert_eq!(parse_link("/documents/1"), Err(LinkError::TokenParameter));
-        assert_eq!(parse_link("/documents/1?token=a&token=b"), Err(LinkError::TokenParameter));
+        assert_eq!(
+            parse_link("/documents/1?token=a&token=b"),
+            Err(LinkError::TokenParameter)
+        );
         assert_eq!(
             parse_link("/documents/1?token=a&download=yes"),
             Err(LinkError::DownloadParameter("yes".into()))
         );
-        assert_eq!(build_link("ftp://h", &link), Err(LinkError::BadBase("ftp://h".into())));
-        assert_eq!(build_link("https://h/x", &link), Err(LinkError::BadBase("https://h/x".into())));
-        let negative = ContentLink { document_id: -1, ..link.clone() };
-        assert_eq!(build_link("https://h", &negative), Err(LinkError::NegativeDocumentId(-1)));
-        let short = ContentLink { token: "ab".into(), ..link };
-        assert_eq!(build_link("https://h", &short), Err(LinkError::MalformedToken));
+        assert_eq!(
+            build_link("ftp://h", &link),
+            Err(LinkError::BadBase("ftp://h".into()))
+        );
+        assert_eq!(
+            build_link("https://h/x", &link),
+            Err(LinkError::BadBase("https://h/x".into()))
+        );
+        let negative = ContentLink {
+            document_id: -1,
+            ..link.clone()
+        };
+        assert_eq!(
+            build_link("https://h", &negative),
+            Err(LinkError::NegativeDocumentId(-1))
+        );
+        let short = ContentLink {
+            token: "ab".into(),
+            ..link
+        };
+        assert_eq!(
+            build_link("https://h", &short),
+            Err(LinkError::MalformedToken)
+        );
     }
 
     proptest! {

@@ -45,7 +45,10 @@ pub fn validate(value: &str) -> Result<(), DateTimeError> {
     if year_len > 12 {
         return fail("the year is too large");
     }
-    let year: i64 = s.get(..year_len).and_then(|y| y.parse().ok()).map_or_else(|| fail("bad year"), Ok)?;
+    let year: i64 = s
+        .get(..year_len)
+        .and_then(|y| y.parse().ok())
+        .map_or_else(|| fail("bad year"), Ok)?;
     let s = s.get(year_len..).unwrap_or_default();
     let s = expect(s, '-', "expected '-' after the year")?;
     let (month, s) = digits(s, 2, "the month needs two digits")?;

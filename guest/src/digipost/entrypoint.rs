@@ -34,7 +34,11 @@ pub fn parse_entrypoint(xml: &[u8]) -> Result<Entrypoint, XmlError> {
             "certificate" => {
                 let here = trail.child("certificate");
                 if certificate.is_some() {
-                    return Err(doc.error(child, &here, XmlProblem::DuplicateElement(child.name.clone())));
+                    return Err(doc.error(
+                        child,
+                        &here,
+                        XmlProblem::DuplicateElement(child.name.clone()),
+                    ));
                 }
                 let pem = child.text.trim();
                 if pem.is_empty() {
@@ -53,13 +57,21 @@ pub fn parse_entrypoint(xml: &[u8]) -> Result<Entrypoint, XmlError> {
             _ => {}
         }
     }
-    let certificate = certificate
-        .ok_or_else(|| doc.error(root, &trail, XmlProblem::MissingElement("certificate".into())))?;
+    let certificate = certificate.ok_or_else(|| {
+        doc.error(
+            root,
+            &trail,
+            XmlProblem::MissingElement("certificate".into()),
+        )
+    })?;
     Ok(Entrypoint { certificate, links })
 }
 
 /// Write an `<entrypoint>` document in the namespace of `version`.
-pub fn write_entrypoint(entrypoint: &Entrypoint, version: SchemaVersion) -> Result<String, WriteError> {
+pub fn write_entrypoint(
+    entrypoint: &Entrypoint,
+    version: SchemaVersion,
+) -> Result<String, WriteError> {
     let mut w = xml::Writer::new("entrypoint", version);
     w.text_element("certificate", &entrypoint.certificate)?;
     for l in &entrypoint.links {
@@ -85,13 +97,20 @@ mod tests {
         let e = parse_entrypoint(xml.as_bytes()).unwrap();
         assert_eq!(e.certificate, PEM);
         assert_eq!(e.links.len(), 1);
-        assert_eq!(e.links[0].media_type.as_deref(), Some("application/vnd.digipost-v8+xml"));
+        assert_eq!(
+            e.links[0].media_type.as_deref(),
+            Some("application/vnd.digipost-v8+xml")
+        );
     }
 
     #[test]
     fn refuses_an_entrypoint_without_certificate() {
-        let e = parse_entrypoint(b"<entrypoint>\n  <certificate>  </certificate></entrypoint>").unwrap_err();
-        assert_eq!((e.path.as_str(), e.line, e.column), ("/entrypoint/certificate", 2, 3));
+        let e = parse_entrypoint(b"<entrypoint>\n  <certificate>  </certificate></entrypoint>")
+            .unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.line, e.column),
+            ("/entrypoint/certificate", 2, 3)
+        );
         let e = parse_entrypoint(b"<entrypoint/>").unwrap_err();
         assert_eq!(e.problem, XmlProblem::MissingElement("certificate".into()));
     }
@@ -100,10 +119,17 @@ mod tests {
     fn written_entrypoint_reads_back() {
         let e = Entrypoint {
             certificate: PEM.into(),
-            links: vec![Link { rel: "self".into(), uri: "https://h/".into(), media_type: None }],
+            links: vec![Link {
+                rel: "self".into(),
+                uri: "https://h/".into(),
+                media_type: None,
+            }],
         };
         for v in [SchemaVersion::V7, SchemaVersion::V8] {
-            assert_eq!(parse_entrypoint(write_entrypoint(&e, v).unwrap().as_bytes()).unwrap(), e);
+            assert_eq!(
+                parse_entrypoint(write_entrypoint(&e, v).unwrap().as_bytes()).unwrap(),
+                e
+            );
         }
     }
 

@@ -33,7 +33,10 @@ impl ErrorCode {
     const KNOWN: [(&'static str, ErrorCode); 7] = [
         ("INVALID_SIGNATURE", ErrorCode::InvalidSignature),
         ("MISSING_SIGNATURE", ErrorCode::MissingSignature),
-        ("DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL", ErrorCode::DateHeaderOutsideAcceptedInterval),
+        (
+            "DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL",
+            ErrorCode::DateHeaderOutsideAcceptedInterval,
+        ),
         ("INVALID_SHA256", ErrorCode::InvalidSha256),
         ("UNKNOWN_USER_ID", ErrorCode::UnknownUserId),
         ("BROKER_NOT_AUTHORIZED", ErrorCode::BrokerNotAuthorized),
@@ -46,14 +49,20 @@ impl ErrorCode {
         Self::KNOWN
             .iter()
             .find(|(name, _)| *name == value)
-            .map_or_else(|| ErrorCode::Other(value.to_owned()), |(_, code)| code.clone())
+            .map_or_else(
+                || ErrorCode::Other(value.to_owned()),
+                |(_, code)| code.clone(),
+            )
     }
 
     /// The code as Digipost spells it.
     pub fn as_str(&self) -> &str {
         match self {
             ErrorCode::Other(s) => s,
-            known => Self::KNOWN.iter().find(|(_, c)| c == known).map_or("", |(name, _)| name),
+            known => Self::KNOWN
+                .iter()
+                .find(|(_, c)| c == known)
+                .map_or("", |(name, _)| name),
         }
     }
 }
@@ -87,16 +96,28 @@ pub fn parse_error_body(xml: &[u8]) -> Result<ErrorBody, XmlError> {
         };
         if slot.is_some() {
             let here = trail.child(&child.name);
-            return Err(doc.error(child, &here, XmlProblem::DuplicateElement(child.name.clone())));
+            return Err(doc.error(
+                child,
+                &here,
+                XmlProblem::DuplicateElement(child.name.clone()),
+            ));
         }
         *slot = Some(child);
     }
-    let code =
-        code.ok_or_else(|| doc.error(root, &trail, XmlProblem::MissingElement("error-code".into())))?;
+    let code = code.ok_or_else(|| {
+        doc.error(
+            root,
+            &trail,
+            XmlProblem::MissingElement("error-code".into()),
+        )
+    })?;
     let code_text = code.text.trim();
     if code_text.is_empty() {
         let here = trail.child("error-code");
-        let problem = XmlProblem::InvalidValue { value: code.text.clone(), reason: "is empty".into() };
+        let problem = XmlProblem::InvalidValue {
+            value: code.text.clone(),
+            reason: "is empty".into(),
+        };
         return Err(doc.error(code, &here, problem));
     }
     Ok(ErrorBody {
@@ -144,7 +165,14 @@ mod tests {
             assert_eq!(code.as_str(), name);
             let xml = format!("<error>\n <error-code> {name} </error-code>\n</error>");
             let body = parse_error_body(xml.as_bytes()).unwrap();
-            assert_eq!(body, ErrorBody { code, message: None, error_type: None });
+            assert_eq!(
+                body,
+                ErrorBody {
+                    code,
+                    message: None,
+                    error_type: None
+                }
+            );
         }
         let body = parse_error_body(b"<v7:error xmlns:v7=\"http://api.digipost.no/schema/v7\"><v7:error-code>SOMETHING_NEW</v7:error-code></v7:error>").unwrap();
         assert_eq!(body.code, ErrorCode::Other("SOMETHING_NEW".into()));
@@ -159,8 +187,10 @@ mod tests {
         );
         let e = parse_error_body(b"<error><error-code> </error-code></error>").unwrap_err();
         assert_eq!(e.path, "/error/error-code");
-        let e = parse_error_body(b"<error><error-code>A</error-code><error-code>B</error-code></error>")
-            .unwrap_err();
+        let e = parse_error_body(
+            b"<error><error-code>A</error-code><error-code>B</error-code></error>",
+        )
+        .unwrap_err();
         assert_eq!(e.problem, XmlProblem::DuplicateElement("error-code".into()));
         assert!(parse_error_body(b"<inbox/>").is_err());
         assert!(parse_error_body(b"Forbidden").is_err());

@@ -18,7 +18,9 @@
 //! what the real service serves.
 
 use super::date_time;
-use super::xml::{self, Element, MAX_DEPTH, SchemaVersion, Trail, WriteError, XmlError, XmlProblem};
+use super::xml::{
+    self, Element, MAX_DEPTH, SchemaVersion, Trail, WriteError, XmlError, XmlProblem,
+};
 
 /// How strongly a recipient must have logged in to open a document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,14 +116,22 @@ pub fn parse_inbox(xml: &[u8]) -> Result<Inbox, XmlError> {
     let root = doc.expect_root("inbox")?;
     let trail = Trail::root("inbox");
     let mut documents = Vec::new();
-    for child in root.children.iter().filter(|c| c.is_digipost() && c.name == "document") {
+    for child in root
+        .children
+        .iter()
+        .filter(|c| c.is_digipost() && c.name == "document")
+    {
         let trail = trail.nth_child("document", documents.len() + 1);
         documents.push(document(&doc, child, &trail)?);
     }
     Ok(Inbox { documents })
 }
 
-fn document(doc: &xml::Document<'_>, el: &Element, trail: &Trail<'_>) -> Result<InboxDocument, XmlError> {
+fn document(
+    doc: &xml::Document<'_>,
+    el: &Element,
+    trail: &Trail<'_>,
+) -> Result<InboxDocument, XmlError> {
     let mut id = None;
     let mut reference_from_sender = None;
     let mut subject = None;
@@ -138,24 +148,43 @@ fn document(doc: &xml::Document<'_>, el: &Element, trail: &Trail<'_>) -> Result<
         let name = child.name.as_str();
         let here = trail.child(name);
         let invalid = |value: &str, reason: String| {
-            doc.error(child, &here, XmlProblem::InvalidValue { value: value.to_owned(), reason })
+            doc.error(
+                child,
+                &here,
+                XmlProblem::InvalidValue {
+                    value: value.to_owned(),
+                    reason,
+                },
+            )
         };
         // Values of token-like types (numbers, dates, enumerations, URIs) may be
         // pretty-printed with surrounding whitespace, which their XSD types collapse.
         let token = child.text.trim();
         let slot: &mut Option<String> = match name {
             "id" => {
-                let value = token
-                    .parse::<i64>()
-                    .map_err(|_| invalid(&child.text, "is not a whole number that fits in 64 bits".into()))?;
+                let value = token.parse::<i64>().map_err(|_| {
+                    invalid(
+                        &child.text,
+                        "is not a whole number that fits in 64 bits".into(),
+                    )
+                })?;
                 set_once(doc, child, &here, &mut id, value)?;
                 continue;
             }
             "authentication-level" => {
                 if token.is_empty() {
-                    return Err(invalid(&child.text, "is empty; an authentication level is required".into()));
+                    return Err(invalid(
+                        &child.text,
+                        "is empty; an authentication level is required".into(),
+                    ));
                 }
-                set_once(doc, child, &here, &mut authentication_level, AuthenticationLevel::parse(token))?;
+                set_once(
+                    doc,
+                    child,
+                    &here,
+                    &mut authentication_level,
+                    AuthenticationLevel::parse(token),
+                )?;
                 continue;
             }
             "delivery-time" => {
@@ -165,7 +194,11 @@ fn document(doc: &xml::Document<'_>, el: &Element, trail: &Trail<'_>) -> Result<
             }
             "first-accessed" => {
                 if first_accessed.is_some() {
-                    return Err(doc.error(child, &here, XmlProblem::DuplicateElement(name.to_owned())));
+                    return Err(doc.error(
+                        child,
+                        &here,
+                        XmlProblem::DuplicateElement(name.to_owned()),
+                    ));
                 }
                 // The schema allows the element to be nil or empty for "never opened".
                 if !child.is_nil() && !token.is_empty() {
@@ -208,7 +241,8 @@ fn document(doc: &xml::Document<'_>, el: &Element, trail: &Trail<'_>) -> Result<
         sender: sender.ok_or_else(|| missing("sender"))?,
         delivery_time: delivery_time.ok_or_else(|| missing("delivery-time"))?,
         first_accessed: first_accessed.flatten(),
-        authentication_level: authentication_level.ok_or_else(|| missing("authentication-level"))?,
+        authentication_level: authentication_level
+            .ok_or_else(|| missing("authentication-level"))?,
         content_type,
         content_uri,
         delete_uri,
@@ -232,7 +266,11 @@ fn set_once<T>(
 }
 
 /// Read a `<link rel uri media-type/>` element.
-pub(crate) fn link(doc: &xml::Document<'_>, el: &Element, trail: &Trail<'_>) -> Result<Link, XmlError> {
+pub(crate) fn link(
+    doc: &xml::Document<'_>,
+    el: &Element,
+    trail: &Trail<'_>,
+) -> Result<Link, XmlError> {
     let required = |name: &str| {
         el.attribute(name)
             .map(|v| v.trim().to_owned())
@@ -257,7 +295,11 @@ pub fn write_inbox(inbox: &Inbox, version: SchemaVersion) -> Result<String, Writ
     Ok(w.finish())
 }
 
-fn write_document(w: &mut xml::Writer, element: &'static str, d: &InboxDocument) -> Result<(), WriteError> {
+fn write_document(
+    w: &mut xml::Writer,
+    element: &'static str,
+    d: &InboxDocument,
+) -> Result<(), WriteError> {
     // The document opens one level below what is open, its fields one further.
     if w.depth() + 2 > MAX_DEPTH {
         return Err(WriteError::TooDeep(MAX_DEPTH as u32));
@@ -297,7 +339,11 @@ fn write_document(w: &mut xml::Writer, element: &'static str, d: &InboxDocument)
 pub(crate) fn write_link(w: &mut xml::Writer, l: &Link) -> Result<(), WriteError> {
     w.empty_element(
         "link",
-        &[("rel", Some(&l.rel)), ("uri", Some(&l.uri)), ("media-type", l.media_type.as_deref())],
+        &[
+            ("rel", Some(&l.rel)),
+            ("uri", Some(&l.uri)),
+            ("media-type", l.media_type.as_deref()),
+        ],
     )
 }
 
@@ -336,7 +382,10 @@ impl Inbox {
             let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
             out.push(FlatDocument {
                 attached_to,
-                document: InboxDocument { attachments: Vec::new(), ..d.clone() },
+                document: InboxDocument {
+                    attachments: Vec::new(),
+                    ..d.clone()
+                },
             });
             for a in &d.attachments {
                 visit(a, Some(index), out);
@@ -358,8 +407,14 @@ impl Inbox {
             let d = match entry.attached_to {
                 None => 1,
                 Some(p) => {
-                    let bad = FlatError::BadOwner { index: index as u32, attached_to: p };
-                    let parent = usize::try_from(p).ok().filter(|&p| p < index).ok_or(bad.clone())?;
+                    let bad = FlatError::BadOwner {
+                        index: index as u32,
+                        attached_to: p,
+                    };
+                    let parent = usize::try_from(p)
+                        .ok()
+                        .filter(|&p| p < index)
+                        .ok_or(bad.clone())?;
                     depth.get(parent).ok_or(bad)? + 1
                 }
             };
@@ -458,19 +513,33 @@ mod tests {
 
     #[test]
     fn v7_and_v8_namespaces_with_any_prefix() {
-        for ns in ["http://api.digipost.no/schema/v7", "http://api.digipost.no/schema/v8"] {
+        for ns in [
+            "http://api.digipost.no/schema/v7",
+            "http://api.digipost.no/schema/v8",
+        ] {
             let default = SEED.replacen("<inbox>", &format!("<inbox xmlns=\"{ns}\">"), 1);
-            assert_eq!(parse_inbox(default.as_bytes()).unwrap(), seed_inbox(), "{ns}");
+            assert_eq!(
+                parse_inbox(default.as_bytes()).unwrap(),
+                seed_inbox(),
+                "{ns}"
+            );
             let prefixed = SEED
                 .replace("<", "<dp:")
                 .replace("<dp:/", "</dp:")
                 .replace("<dp:!--", "<!--")
                 .replacen("<dp:inbox>", &format!("<dp:inbox xmlns:dp=\"{ns}\">"), 1);
-            assert_eq!(parse_inbox(prefixed.as_bytes()).unwrap(), seed_inbox(), "{prefixed}");
+            assert_eq!(
+                parse_inbox(prefixed.as_bytes()).unwrap(),
+                seed_inbox(),
+                "{prefixed}"
+            );
         }
         let foreign = SEED.replacen("<inbox>", "<inbox xmlns=\"urn:elsewhere\">", 1);
         let e = parse_inbox(foreign.as_bytes()).unwrap_err();
-        assert_eq!(e.problem, XmlProblem::ForeignNamespace("urn:elsewhere".into()));
+        assert_eq!(
+            e.problem,
+            XmlProblem::ForeignNamespace("urn:elsewhere".into())
+        );
     }
 
     #[test]
@@ -505,7 +574,10 @@ mod tests {
         assert_eq!(d.reference_from_sender.as_deref(), Some("ref-1"));
         assert_eq!(d.first_accessed, None);
         assert_eq!(d.authentication_level, AuthenticationLevel::Idporten4);
-        assert_eq!(d.attachments[0].authentication_level, AuthenticationLevel::Other("NEW_LEVEL".into()));
+        assert_eq!(
+            d.attachments[0].authentication_level,
+            AuthenticationLevel::Other("NEW_LEVEL".into())
+        );
         assert_eq!(d.attachments[0].attachments[0].id, 9);
         assert_eq!(d.attachments[0].attachments[0].first_accessed, None);
         assert_eq!(
@@ -516,7 +588,11 @@ mod tests {
                     uri: "https://api.digipost.no/1000/inbox/7/content".into(),
                     media_type: Some("application/pdf".into()),
                 },
-                Link { rel: "self".into(), uri: "/1000/inbox/7".into(), media_type: None },
+                Link {
+                    rel: "self".into(),
+                    uri: "/1000/inbox/7".into(),
+                    media_type: None
+                },
             ]
         );
     }
@@ -538,7 +614,10 @@ mod tests {
         let e = parse_inbox(bad_id.as_bytes()).unwrap_err();
         assert_eq!(e.path, "/inbox/document[1]/attachment[1]/id");
         assert_eq!((e.line, e.column), (13, 1));
-        assert!(e.to_string().contains("\"23x45\" is not a whole number"), "{e}");
+        assert!(
+            e.to_string().contains("\"23x45\" is not a whole number"),
+            "{e}"
+        );
 
         let bad_date = SEED.replacen("2017-05-23T09:30:10+02:00", "23.05.2017", 1);
         let e = parse_inbox(bad_date.as_bytes()).unwrap_err();
@@ -550,7 +629,11 @@ mod tests {
         assert_eq!((e.path.as_str(), e.line), ("/inbox/document[1]", 2));
         assert_eq!(e.problem, XmlProblem::MissingElement("sender".into()));
 
-        let twice = SEED.replacen("<subject>PUM</subject>", "<subject>PUM</subject><subject/>", 1);
+        let twice = SEED.replacen(
+            "<subject>PUM</subject>",
+            "<subject>PUM</subject><subject/>",
+            1,
+        );
         let e = parse_inbox(twice.as_bytes()).unwrap_err();
         assert_eq!(e.problem, XmlProblem::DuplicateElement("subject".into()));
 
@@ -559,7 +642,13 @@ mod tests {
         assert_eq!(e.path, "/inbox/document[1]/link[1]");
 
         let e = parse_inbox(b"<error/>").unwrap_err();
-        assert_eq!(e.problem, XmlProblem::UnexpectedRoot { expected: "inbox".into(), found: "error".into() });
+        assert_eq!(
+            e.problem,
+            XmlProblem::UnexpectedRoot {
+                expected: "inbox".into(),
+                found: "error".into()
+            }
+        );
     }
 
     #[test]
@@ -583,7 +672,10 @@ mod tests {
     fn writer_output_reads_back_and_normalises_two_factor() {
         for v in [SchemaVersion::V7, SchemaVersion::V8] {
             let xml = write_inbox(&seed_inbox(), v).unwrap();
-            assert!(xml.contains(&format!("<inbox xmlns=\"{}\">", v.namespace())), "{xml}");
+            assert!(
+                xml.contains(&format!("<inbox xmlns=\"{}\">", v.namespace())),
+                "{xml}"
+            );
             assert!(xml.contains("<authentication-level>TWO_FACTOR</authentication-level>"));
             assert_eq!(parse_inbox(xml.as_bytes()).unwrap(), seed_inbox());
         }
@@ -591,7 +683,10 @@ mod tests {
         if let Some(d) = bad.documents.first_mut() {
             d.first_accessed = Some("yesterday".into());
         }
-        assert!(matches!(write_inbox(&bad, SchemaVersion::V8), Err(WriteError::InvalidDateTime { .. })));
+        assert!(matches!(
+            write_inbox(&bad, SchemaVersion::V8),
+            Err(WriteError::InvalidDateTime { .. })
+        ));
     }
 
     #[test]
@@ -603,14 +698,26 @@ mod tests {
         assert_eq!(Inbox::from_flat(flat.clone()).unwrap(), inbox);
         let mut forward = flat;
         forward[1].attached_to = Some(1);
-        assert_eq!(Inbox::from_flat(forward), Err(FlatError::BadOwner { index: 1, attached_to: 1 }));
+        assert_eq!(
+            Inbox::from_flat(forward),
+            Err(FlatError::BadOwner {
+                index: 1,
+                attached_to: 1
+            })
+        );
         let chain: Vec<_> = (0..100u32)
             .map(|i| FlatDocument {
                 attached_to: i.checked_sub(1),
-                document: InboxDocument { attachments: vec![], ..seed_inbox().documents[0].clone() },
+                document: InboxDocument {
+                    attachments: vec![],
+                    ..seed_inbox().documents[0].clone()
+                },
             })
             .collect();
-        assert_eq!(Inbox::from_flat(chain), Err(FlatError::TooDeep(MAX_DEPTH as u32)));
+        assert_eq!(
+            Inbox::from_flat(chain),
+            Err(FlatError::TooDeep(MAX_DEPTH as u32))
+        );
     }
 
     fn text() -> impl Strategy<Value = String> {
@@ -637,7 +744,9 @@ mod tests {
                 Just(".5-14:00".to_owned()),
             ],
         )
-            .prop_map(|(y, mo, d, h, mi, s, z)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{z}"))
+            .prop_map(|(y, mo, d, h, mi, s, z)| {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{z}")
+            })
     }
 
     fn level() -> impl Strategy<Value = AuthenticationLevel> {
@@ -662,9 +771,17 @@ mod tests {
     fn leaf() -> impl Strategy<Value = InboxDocument> {
         (
             any::<i64>(),
-            (proptest::option::of(text()), proptest::option::of(text()), text()),
+            (
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                text(),
+            ),
             (date(), proptest::option::of(date()), level()),
-            (proptest::option::of(token()), proptest::option::of(token()), proptest::option::of(token())),
+            (
+                proptest::option::of(token()),
+                proptest::option::of(token()),
+                proptest::option::of(token()),
+            ),
             proptest::collection::vec(link_strategy(), 0..3),
         )
             .prop_map(

@@ -28,13 +28,19 @@ pub struct Header {
 impl Header {
     /// A header from a name and a value.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Header { name: name.into(), value: value.into() }
+        Header {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
 /// The value of the first header called `name` (case-insensitive).
 pub fn find_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 /// A body, or what a signature needs of it.
@@ -71,12 +77,18 @@ pub fn content_sha256(bytes: &[u8]) -> String {
 /// are dropped (an empty path is `/`). `None` when the path does not start with `/`.
 pub fn split_target(target: &str) -> Option<(&str, &str)> {
     let scheme_end = target.find("://").filter(|&i| {
-        i > 0 && target[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        i > 0
+            && target[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
     });
     let (rest, has_authority) = match scheme_end {
         Some(i) => {
             let after = &target[i + 3..];
-            (&after[after.find(['/', '?', '#']).unwrap_or(after.len())..], true)
+            (
+                &after[after.find(['/', '?', '#']).unwrap_or(after.len())..],
+                true,
+            )
         }
         None => (target, false),
     };
@@ -104,11 +116,20 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert_eq!(split_target("/9999/inbox?offset=0&limit=100"), Some(("/9999/inbox", "offset=0&limit=100")));
+        assert_eq!(
+            split_target("/9999/inbox?offset=0&limit=100"),
+            Some(("/9999/inbox", "offset=0&limit=100"))
+        );
         assert_eq!(split_target("/9999/inbox"), Some(("/9999/inbox", "")));
-        assert_eq!(split_target("https://api.digipost.no/9999/inbox?a=1#frag"), Some(("/9999/inbox", "a=1")));
+        assert_eq!(
+            split_target("https://api.digipost.no/9999/inbox?a=1#frag"),
+            Some(("/9999/inbox", "a=1"))
+        );
         assert_eq!(split_target("https://api.digipost.no"), Some(("/", "")));
-        assert_eq!(split_target("https://api.digipost.no?x=Y"), Some(("/", "x=Y")));
+        assert_eq!(
+            split_target("https://api.digipost.no?x=Y"),
+            Some(("/", "x=Y"))
+        );
         assert_eq!(split_target("/p?"), Some(("/p", "")));
         assert_eq!(split_target("https://h#x"), Some(("/", "")));
         assert_eq!(split_target("inbox"), None);

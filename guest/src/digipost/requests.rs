@@ -46,7 +46,11 @@ fn is_id(s: &str) -> bool {
 }
 
 fn sender(sender_id: &str) -> Result<&str, RequestError> {
-    if is_id(sender_id) { Ok(sender_id) } else { Err(RequestError::BadSenderId(sender_id.to_owned())) }
+    if is_id(sender_id) {
+        Ok(sender_id)
+    } else {
+        Err(RequestError::BadSenderId(sender_id.to_owned()))
+    }
 }
 
 fn document(document_id: &str) -> Result<&str, RequestError> {
@@ -94,7 +98,11 @@ pub fn document_content(sender_id: &str, document_id: &str) -> Result<InboxReque
 /// `DELETE /<sender-id>/inbox/<document-id>`.
 pub fn delete_document(sender_id: &str, document_id: &str) -> Result<InboxRequest, RequestError> {
     let (sender, document) = (sender(sender_id)?, document(document_id)?);
-    Ok(InboxRequest { method: "DELETE", target: format!("/{sender}/inbox/{document}"), headers: headers() })
+    Ok(InboxRequest {
+        method: "DELETE",
+        target: format!("/{sender}/inbox/{document}"),
+        headers: headers(),
+    })
 }
 
 /// Why a URI from an inbox was not turned into a request target.
@@ -109,7 +117,9 @@ pub enum UriError {
     BadUri(String),
     /// The URI points somewhere other than the API (another scheme, host or port, or one
     /// with user information); the client's signed request must not go there.
-    #[error("the URI {uri:?} points outside the API at {base:?}; refusing to send a signed request there")]
+    #[error(
+        "the URI {uri:?} points outside the API at {base:?}; refusing to send a signed request there"
+    )]
     ForeignOrigin {
         /// The URI given.
         uri: String,
@@ -168,9 +178,10 @@ pub fn resolve_document_uri(api_base: &str, uri: &str) -> Result<String, UriErro
         // A scheme-relative reference names a host: it is held to the base like a full URL.
         let absolute = format!("{scheme}://{rest}");
         return resolve_document_uri(api_base, &absolute).map_err(|e| match e {
-            UriError::ForeignOrigin { .. } | UriError::BadUri(_) => {
-                UriError::ForeignOrigin { uri: uri.to_owned(), base: api_base.to_owned() }
-            }
+            UriError::ForeignOrigin { .. } | UriError::BadUri(_) => UriError::ForeignOrigin {
+                uri: uri.to_owned(),
+                base: api_base.to_owned(),
+            },
             other => other,
         });
     }
@@ -180,12 +191,19 @@ pub fn resolve_document_uri(api_base: &str, uri: &str) -> Result<String, UriErro
     if !without_fragment.contains("://") {
         return Err(UriError::BadUri(uri.to_owned()));
     }
-    let foreign = || UriError::ForeignOrigin { uri: uri.to_owned(), base: api_base.to_owned() };
+    let foreign = || UriError::ForeignOrigin {
+        uri: uri.to_owned(),
+        base: api_base.to_owned(),
+    };
     let (s, h, p, tail) = origin(without_fragment).ok_or_else(foreign)?;
     if (s, h, p) != (scheme, host, port) {
         return Err(foreign());
     }
-    Ok(if tail.starts_with('/') { tail.to_owned() } else { format!("/{tail}") })
+    Ok(if tail.starts_with('/') {
+        tail.to_owned()
+    } else {
+        format!("/{tail}")
+    })
 }
 
 #[cfg(test)]
@@ -198,33 +216,76 @@ mod tests {
         let r = list_inbox("1000", None, None).unwrap();
         assert_eq!(r.method, "GET");
         assert_eq!(r.target, "/1000/inbox?offset=0&limit=100");
-        assert_eq!(r.headers, vec![Header::new("Accept", "application/vnd.digipost-v8+xml")]);
+        assert_eq!(
+            r.headers,
+            vec![Header::new("Accept", "application/vnd.digipost-v8+xml")]
+        );
         assert_eq!(
             list_inbox("1000", Some(200), Some(1000)).unwrap().target,
             "/1000/inbox?offset=200&limit=1000"
         );
-        assert_eq!(list_inbox("1000", None, Some(1)).unwrap().target, "/1000/inbox?offset=0&limit=1");
-        assert_eq!(list_inbox("1000", None, Some(0)), Err(RequestError::LimitOutOfRange(0)));
-        assert_eq!(list_inbox("1000", None, Some(1001)), Err(RequestError::LimitOutOfRange(1001)));
+        assert_eq!(
+            list_inbox("1000", None, Some(1)).unwrap().target,
+            "/1000/inbox?offset=0&limit=1"
+        );
+        assert_eq!(
+            list_inbox("1000", None, Some(0)),
+            Err(RequestError::LimitOutOfRange(0))
+        );
+        assert_eq!(
+            list_inbox("1000", None, Some(1001)),
+            Err(RequestError::LimitOutOfRange(1001))
+        );
     }
 
     #[test]
     fn content_and_delete() {
         let c = document_content("1000", "1234").unwrap();
-        assert_eq!((c.method, c.target.as_str()), ("GET", "/1000/inbox/1234/content"));
+        assert_eq!(
+            (c.method, c.target.as_str()),
+            ("GET", "/1000/inbox/1234/content")
+        );
         let d = delete_document("1000", "1234").unwrap();
-        assert_eq!((d.method, d.target.as_str()), ("DELETE", "/1000/inbox/1234"));
+        assert_eq!(
+            (d.method, d.target.as_str()),
+            ("DELETE", "/1000/inbox/1234")
+        );
         assert_eq!(d.headers, c.headers);
     }
 
     #[test]
     fn ids_are_digits_only() {
-        for bad in ["", "12a", "-1", "+1", " 1", "1/../2", "99999999999999999999", "١٢"] {
-            assert_eq!(list_inbox(bad, None, None), Err(RequestError::BadSenderId(bad.into())), "{bad}");
-            assert_eq!(document_content("1", bad), Err(RequestError::BadDocumentId(bad.into())), "{bad}");
-            assert_eq!(delete_document("1", bad), Err(RequestError::BadDocumentId(bad.into())), "{bad}");
+        for bad in [
+            "",
+            "12a",
+            "-1",
+            "+1",
+            " 1",
+            "1/../2",
+            "99999999999999999999",
+            "١٢",
+        ] {
+            assert_eq!(
+                list_inbox(bad, None, None),
+                Err(RequestError::BadSenderId(bad.into())),
+                "{bad}"
+            );
+            assert_eq!(
+                document_content("1", bad),
+                Err(RequestError::BadDocumentId(bad.into())),
+                "{bad}"
+            );
+            assert_eq!(
+                delete_document("1", bad),
+                Err(RequestError::BadDocumentId(bad.into())),
+                "{bad}"
+            );
         }
-        assert!(RequestError::BadSenderId("x".into()).to_string().contains("sender id"));
+        assert!(
+            RequestError::BadSenderId("x".into())
+                .to_string()
+                .contains("sender id")
+        );
     }
 
     #[test]
@@ -234,20 +295,35 @@ mod tests {
             resolve_document_uri(base, "/1000/inbox/1234/content").unwrap(),
             "/1000/inbox/1234/content"
         );
-        assert_eq!(resolve_document_uri(base, " /1000/inbox/1234#x ").unwrap(), "/1000/inbox/1234");
         assert_eq!(
-            resolve_document_uri("https://API.digipost.no/", "HTTPS://api.digipost.no:443/1000/inbox/1?a=1")
-                .unwrap(),
+            resolve_document_uri(base, " /1000/inbox/1234#x ").unwrap(),
+            "/1000/inbox/1234"
+        );
+        assert_eq!(
+            resolve_document_uri(
+                "https://API.digipost.no/",
+                "HTTPS://api.digipost.no:443/1000/inbox/1?a=1"
+            )
+            .unwrap(),
             "/1000/inbox/1?a=1"
         );
-        assert_eq!(resolve_document_uri("http://127.0.0.1:8080", "http://127.0.0.1:8080?x").unwrap(), "/?x");
-        assert_eq!(resolve_document_uri("http://[::1]:8080", "http://[::1]:8080/a").unwrap(), "/a");
+        assert_eq!(
+            resolve_document_uri("http://127.0.0.1:8080", "http://127.0.0.1:8080?x").unwrap(),
+            "/?x"
+        );
+        assert_eq!(
+            resolve_document_uri("http://[::1]:8080", "http://[::1]:8080/a").unwrap(),
+            "/a"
+        );
     }
 
     #[test]
     fn refuses_other_hosts_and_oddities() {
         let base = "https://api.digipost.no";
-        let foreign = |uri: &str| UriError::ForeignOrigin { uri: uri.into(), base: base.into() };
+        let foreign = |uri: &str| UriError::ForeignOrigin {
+            uri: uri.into(),
+            base: base.into(),
+        };
         for uri in [
             "https://evil.example/1000/inbox/1/content",
             "http://api.digipost.no/1000/inbox/1",
@@ -258,12 +334,23 @@ mod tests {
         ] {
             assert_eq!(resolve_document_uri(base, uri), Err(foreign(uri)), "{uri}");
         }
-        assert_eq!(resolve_document_uri(base, "//api.digipost.no/x").unwrap(), "/x");
+        assert_eq!(
+            resolve_document_uri(base, "//api.digipost.no/x").unwrap(),
+            "/x"
+        );
         for uri in ["1000/inbox", "", "/a b", "/a\nb"] {
-            assert_eq!(resolve_document_uri(base, uri), Err(UriError::BadUri(uri.into())), "{uri:?}");
+            assert_eq!(
+                resolve_document_uri(base, uri),
+                Err(UriError::BadUri(uri.into())),
+                "{uri:?}"
+            );
         }
         for b in ["api.digipost.no", "ftp://x", "https://", "https://a:b:c"] {
-            assert_eq!(resolve_document_uri(b, "/x"), Err(UriError::BadBase(b.into())), "{b}");
+            assert_eq!(
+                resolve_document_uri(b, "/x"),
+                Err(UriError::BadBase(b.into())),
+                "{b}"
+            );
         }
     }
 

@@ -13,7 +13,10 @@ pub fn server_canonical_from_error(error_body: &str) -> Option<String> {
     let raw = &error_body[from..from + len];
     let text = unescape_xml(raw);
     // The server writes the marker on a line of its own; that break is not part of the string.
-    let text = text.strip_prefix("\r\n").or_else(|| text.strip_prefix('\n')).unwrap_or(&text);
+    let text = text
+        .strip_prefix("\r\n")
+        .or_else(|| text.strip_prefix('\n'))
+        .unwrap_or(&text);
     Some(text.to_owned())
 }
 
@@ -78,7 +81,10 @@ mod tests {
 
     #[test]
     fn numeric_references_and_stray_ampersands() {
-        assert_eq!(unescape_xml("a&#10;b&#xA;c & d &bogus; &#xZZ;"), "a\nb\nc & d &bogus; &#xZZ;");
+        assert_eq!(
+            unescape_xml("a&#10;b&#xA;c & d &bogus; &#xZZ;"),
+            "a\nb\nc & d &bogus; &#xZZ;"
+        );
         assert_eq!(unescape_xml("&ææææææææææ;"), "&ææææææææææ;");
     }
 

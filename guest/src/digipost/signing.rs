@@ -56,7 +56,8 @@ pub enum SigningError {
 /// Characters RFC 7230 allows in a token such as a method name.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A value that can stand in a header line without breaking the canonical string's lines.
@@ -71,7 +72,11 @@ pub fn canonical_request(req: &Request<'_>) -> Result<String, SigningError> {
     }
     let (path, query) =
         split_target(req.target).ok_or_else(|| SigningError::BadTarget(req.target.to_owned()))?;
-    if path.bytes().chain(query.bytes()).any(|b| b.is_ascii_control() || b == b' ') {
+    if path
+        .bytes()
+        .chain(query.bytes())
+        .any(|b| b.is_ascii_control() || b == b' ')
+    {
         return Err(SigningError::BadTarget(req.target.to_owned()));
     }
     http_date::parse(req.date).map_err(|e| SigningError::BadDate(e.to_string()))?;
@@ -106,7 +111,11 @@ pub fn sign_request(
     keystore: &dyn Keystore,
 ) -> Result<Vec<Header>, SigningError> {
     let canonical = canonical_request(req)?;
-    let signature = keystore.sign(key, SignatureAlgorithm::RsaPkcs1Sha256, canonical.as_bytes())?;
+    let signature = keystore.sign(
+        key,
+        SignatureAlgorithm::RsaPkcs1Sha256,
+        canonical.as_bytes(),
+    )?;
     let mut headers = vec![
         Header::new(header::DATE, req.date),
         Header::new(header::USER_ID, req.user_id),
@@ -150,7 +159,9 @@ mod tests {
         };
         assert_eq!(
             canonical_request(&req).unwrap(),
-            format!("GET\n/9999/inbox\ndate: {DATE}\nx-digipost-userid: 9999\noffset=0&limit=100\n")
+            format!(
+                "GET\n/9999/inbox\ndate: {DATE}\nx-digipost-userid: 9999\noffset=0&limit=100\n"
+            )
         );
     }
 
@@ -177,23 +188,73 @@ mod tests {
             user_id: "1",
             body: Some(Body::Bytes(b"")),
         };
-        assert!(canonical_request(&req)
-            .unwrap()
-            .contains("x-content-sha256: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"));
+        assert!(
+            canonical_request(&req)
+                .unwrap()
+                .contains("x-content-sha256: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")
+        );
     }
 
     #[test]
     fn refuses_bad_input_with_the_field_named() {
-        let good = Request { method: "GET", target: "/x", date: DATE, user_id: "1", body: None };
+        let good = Request {
+            method: "GET",
+            target: "/x",
+            date: DATE,
+            user_id: "1",
+            body: None,
+        };
         let cases = [
-            (Request { method: "G ET", ..good }, "method"),
+            (
+                Request {
+                    method: "G ET",
+                    ..good
+                },
+                "method",
+            ),
             (Request { method: "", ..good }, "method"),
-            (Request { target: "x", ..good }, "target"),
-            (Request { target: "/a b", ..good }, "target"),
-            (Request { target: "/a\nb", ..good }, "target"),
-            (Request { date: "yesterday", ..good }, "Date"),
-            (Request { user_id: "", ..good }, "user id"),
-            (Request { user_id: "1\n2", ..good }, "user id"),
+            (
+                Request {
+                    target: "x",
+                    ..good
+                },
+                "target",
+            ),
+            (
+                Request {
+                    target: "/a b",
+                    ..good
+                },
+                "target",
+            ),
+            (
+                Request {
+                    target: "/a\nb",
+                    ..good
+                },
+                "target",
+            ),
+            (
+                Request {
+                    date: "yesterday",
+                    ..good
+                },
+                "Date",
+            ),
+            (
+                Request {
+                    user_id: "",
+                    ..good
+                },
+                "user id",
+            ),
+            (
+                Request {
+                    user_id: "1\n2",
+                    ..good
+                },
+                "user id",
+            ),
         ];
         for (req, field) in cases {
             let e = canonical_request(&req).unwrap_err().to_string();
@@ -203,7 +264,12 @@ mod tests {
 
     struct Fixed;
     impl Keystore for Fixed {
-        fn sign(&self, key: &str, _: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, KeystoreError> {
+        fn sign(
+            &self,
+            key: &str,
+            _: SignatureAlgorithm,
+            data: &[u8],
+        ) -> Result<Vec<u8>, KeystoreError> {
             if key != "k" {
                 return Err(KeystoreError::UnknownKey(key.into()));
             }
@@ -222,15 +288,28 @@ mod tests {
         };
         let headers = sign_request(&req, "k", &Fixed).unwrap();
         let names: Vec<_> = headers.iter().map(|h| h.name.as_str()).collect();
-        assert_eq!(names, ["Date", "X-Digipost-UserId", "X-Content-SHA256", "X-Digipost-Signature"]);
-        assert_eq!(headers[2].value, "gvXOB75lBGBY6LVTAVVpapZkBOv531VUE0EHrP2rryE=");
+        assert_eq!(
+            names,
+            [
+                "Date",
+                "X-Digipost-UserId",
+                "X-Content-SHA256",
+                "X-Digipost-Signature"
+            ]
+        );
+        assert_eq!(
+            headers[2].value,
+            "gvXOB75lBGBY6LVTAVVpapZkBOv531VUE0EHrP2rryE="
+        );
         let signed = STANDARD.decode(&headers[3].value).unwrap();
         let mut canonical = canonical_request(&req).unwrap().into_bytes();
         canonical.reverse();
         assert_eq!(signed, canonical);
         assert_eq!(
             sign_request(&req, "other", &Fixed),
-            Err(SigningError::Keystore(KeystoreError::UnknownKey("other".into())))
+            Err(SigningError::Keystore(KeystoreError::UnknownKey(
+                "other".into()
+            )))
         );
     }
 }

@@ -58,7 +58,9 @@ pub enum VerifyError {
     #[error("the response has a body but no X-Content-SHA256 header")]
     MissingBodyHash,
     /// `X-Content-SHA256` disagrees with the body.
-    #[error("the body's SHA-256 is {actual} but X-Content-SHA256 says {declared}: the body was changed in transit")]
+    #[error(
+        "the body's SHA-256 is {actual} but X-Content-SHA256 says {declared}: the body was changed in transit"
+    )]
     BodyHashMismatch {
         /// The header's value.
         declared: String,
@@ -118,14 +120,18 @@ pub fn verify_response_with_key(
     let canonical = canonical_response(resp)?;
     let encoded =
         find_header(resp.headers, header::SIGNATURE).ok_or(VerifyError::MissingSignature)?;
-    let bad = |reason: String| VerifyError::BadSignature { reason, canonical: canonical.clone() };
+    let bad = |reason: String| VerifyError::BadSignature {
+        reason,
+        canonical: canonical.clone(),
+    };
     let raw = STANDARD
         .decode(encoded.trim())
         .map_err(|e| bad(format!("X-Digipost-Signature is not base64: {e}")))?;
     let signature = Signature::try_from(raw.as_slice())
         .map_err(|e| bad(format!("not an RSA signature: {e}")))?;
-    key.verify(canonical.as_bytes(), &signature)
-        .map_err(|_| bad("it was not made by the server certificate's key over this response".into()))?;
+    key.verify(canonical.as_bytes(), &signature).map_err(|_| {
+        bad("it was not made by the server certificate's key over this response".into())
+    })?;
 
     // The signature covers the date and the declared hash, so both are now the server's word.
     let date = find_header(resp.headers, header::DATE).ok_or(VerifyError::MissingDate)?;
@@ -138,7 +144,10 @@ pub fn verify_response_with_key(
         (Some(declared), body) => {
             let actual = body.map_or_else(|| content_sha256(b""), |b| b.sha256_base64());
             if actual != declared {
-                return Err(VerifyError::BodyHashMismatch { declared: declared.to_owned(), actual });
+                return Err(VerifyError::BodyHashMismatch {
+                    declared: declared.to_owned(),
+                    actual,
+                });
             }
         }
         (None, Some(body)) if !body.is_empty_bytes() => return Err(VerifyError::MissingBodyHash),

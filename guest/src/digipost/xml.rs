@@ -40,7 +40,9 @@ impl SchemaVersion {
     }
 
     fn from_namespace(ns: &[u8]) -> Option<SchemaVersion> {
-        [SchemaVersion::V7, SchemaVersion::V8].into_iter().find(|v| v.namespace().as_bytes() == ns)
+        [SchemaVersion::V7, SchemaVersion::V8]
+            .into_iter()
+            .find(|v| v.namespace().as_bytes() == ns)
     }
 }
 
@@ -159,7 +161,10 @@ impl Element {
 
     /// The value of the attribute with this local name.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether `xsi:nil="true"` (or any `nil` attribute saying so) marks the element empty.
@@ -188,17 +193,29 @@ pub(crate) struct Trail<'a> {
 impl<'a> Trail<'a> {
     /// The trail of a root element.
     pub fn root(name: &'a str) -> Trail<'a> {
-        Trail { parent: None, name, index: None }
+        Trail {
+            parent: None,
+            name,
+            index: None,
+        }
     }
 
     /// The trail of a child element.
     pub fn child(&'a self, name: &'a str) -> Trail<'a> {
-        Trail { parent: Some(self), name, index: None }
+        Trail {
+            parent: Some(self),
+            name,
+            index: None,
+        }
     }
 
     /// The trail of the `index`-th (from 1) of several like-named children.
     pub fn nth_child(&'a self, name: &'a str, index: usize) -> Trail<'a> {
-        Trail { parent: Some(self), name, index: Some(index) }
+        Trail {
+            parent: Some(self),
+            name,
+            index: Some(index),
+        }
     }
 }
 
@@ -229,7 +246,10 @@ impl<'s> Document<'s> {
             return Err(self.error(root, &trail, XmlProblem::ForeignNamespace(ns.clone())));
         }
         if root.name != name {
-            let problem = XmlProblem::UnexpectedRoot { expected: name.to_owned(), found: root.name.clone() };
+            let problem = XmlProblem::UnexpectedRoot {
+                expected: name.to_owned(),
+                found: root.name.clone(),
+            };
             return Err(self.error(root, &trail, problem));
         }
         Ok(root)
@@ -238,10 +258,17 @@ impl<'s> Document<'s> {
 
 fn located(source: &str, offset: usize, path: String, problem: XmlProblem) -> XmlError {
     let before = source.as_bytes().get(..offset).unwrap_or(source.as_bytes());
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
     // Count characters, not bytes: a person's editor shows `ø` as one column.
-    let column = 1 + before.iter().skip(line_start).filter(|&&b| b & 0xC0 != 0x80).count();
+    let column = 1 + before
+        .iter()
+        .skip(line_start)
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
     XmlError {
         path,
         line: u32::try_from(line).unwrap_or(u32::MAX),
@@ -273,21 +300,35 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
             let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
             // The valid prefix is UTF-8 by definition; lossy conversion never replaces here.
             let prefix = String::from_utf8_lossy(valid);
-            return Err(located(&prefix, valid.len(), "/".to_owned(), XmlProblem::NotUtf8));
+            return Err(located(
+                &prefix,
+                valid.len(),
+                "/".to_owned(),
+                XmlProblem::NotUtf8,
+            ));
         }
     };
     let mut reader = NsReader::from_str(source);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let fail = |stack: &[Element], offset: u64, problem| {
-        located(source, usize::try_from(offset).unwrap_or(usize::MAX), stack_path(stack), problem)
+        located(
+            source,
+            usize::try_from(offset).unwrap_or(usize::MAX),
+            stack_path(stack),
+            problem,
+        )
     };
     loop {
         let position = reader.buffer_position();
         let event = match reader.read_event() {
             Ok(event) => event,
             Err(e) => {
-                return Err(fail(&stack, reader.error_position(), XmlProblem::Syntax(e.to_string())));
+                return Err(fail(
+                    &stack,
+                    reader.error_position(),
+                    XmlProblem::Syntax(e.to_string()),
+                ));
             }
         };
         match event {
@@ -296,18 +337,26 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
             }
             Event::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(fail(&stack, position, XmlProblem::TooDeep(MAX_DEPTH as u32)));
+                    return Err(fail(
+                        &stack,
+                        position,
+                        XmlProblem::TooDeep(MAX_DEPTH as u32),
+                    ));
                 }
-                let element =
-                    element(&reader, &start, position).map_err(|problem| fail(&stack, position, problem))?;
+                let element = element(&reader, &start, position)
+                    .map_err(|problem| fail(&stack, position, problem))?;
                 stack.push(element);
             }
             Event::Empty(start) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(fail(&stack, position, XmlProblem::TooDeep(MAX_DEPTH as u32)));
+                    return Err(fail(
+                        &stack,
+                        position,
+                        XmlProblem::TooDeep(MAX_DEPTH as u32),
+                    ));
                 }
-                let element =
-                    element(&reader, &start, position).map_err(|problem| fail(&stack, position, problem))?;
+                let element = element(&reader, &start, position)
+                    .map_err(|problem| fail(&stack, position, problem))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),
@@ -355,10 +404,16 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
                     Ok(None) => match quick_xml::escape::resolve_predefined_entity(&name) {
                         Some(s) => s.to_owned(),
                         None => {
-                            return Err(fail(&stack, position, XmlProblem::UnknownEntity(name.into_owned())));
+                            return Err(fail(
+                                &stack,
+                                position,
+                                XmlProblem::UnknownEntity(name.into_owned()),
+                            ));
                         }
                     },
-                    Err(e) => return Err(fail(&stack, position, XmlProblem::Syntax(e.to_string()))),
+                    Err(e) => {
+                        return Err(fail(&stack, position, XmlProblem::Syntax(e.to_string())));
+                    }
                 };
                 match stack.last_mut() {
                     Some(open) => open.text.push_str(&resolved),
@@ -371,7 +426,11 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
                     let encoding = String::from_utf8_lossy(&encoding).into_owned();
                     let e = encoding.to_ascii_lowercase();
                     if !matches!(e.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
-                        return Err(fail(&stack, position, XmlProblem::UnsupportedEncoding(encoding)));
+                        return Err(fail(
+                            &stack,
+                            position,
+                            XmlProblem::UnsupportedEncoding(encoding),
+                        ));
                     }
                 }
             }
@@ -389,7 +448,11 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
     }
 }
 
-fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>, position: u64) -> Result<Element, XmlProblem> {
+fn element(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    position: u64,
+) -> Result<Element, XmlProblem> {
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (resolved, local) = reader.resolve_element(start.name());
     let namespace = match resolved {
@@ -398,7 +461,9 @@ fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>, position: u64) -> R
             Some(v) => Namespace::Digipost(v),
             None => Namespace::Other(lossy(ns.as_ref())),
         },
-        ResolveResult::Unknown(prefix) => Namespace::Other(format!("undeclared prefix {}", lossy(&prefix))),
+        ResolveResult::Unknown(prefix) => {
+            Namespace::Other(format!("undeclared prefix {}", lossy(&prefix)))
+        }
     };
     let mut attributes = Vec::new();
     for attribute in start.attributes() {
@@ -406,13 +471,19 @@ fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>, position: u64) -> R
         if attribute.key.as_namespace_binding().is_some() {
             continue;
         }
-        let value = attribute.decode_and_unescape_value(reader.decoder()).map_err(|e| match e {
-            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                XmlProblem::UnknownEntity(name)
-            }
-            e => XmlProblem::Syntax(e.to_string()),
-        })?;
-        attributes.push((lossy(attribute.key.local_name().as_ref()), value.into_owned()));
+        let value = attribute
+            .decode_and_unescape_value(reader.decoder())
+            .map_err(|e| match e {
+                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
+                    _,
+                    name,
+                )) => XmlProblem::UnknownEntity(name),
+                e => XmlProblem::Syntax(e.to_string()),
+            })?;
+        attributes.push((
+            lossy(attribute.key.local_name().as_ref()),
+            value.into_owned(),
+        ));
     }
     Ok(Element {
         name: lossy(local.as_ref()),
@@ -469,7 +540,10 @@ impl Writer {
         out.push_str(" xmlns=\"");
         out.push_str(version.namespace());
         out.push_str("\">");
-        Writer { out, open: vec![root] }
+        Writer {
+            out,
+            open: vec![root],
+        }
     }
 
     /// How many elements are open, the root included.
@@ -507,7 +581,11 @@ impl Writer {
     }
 
     /// `<name>value</name>` when there is a value.
-    pub fn optional_element(&mut self, name: &'static str, value: Option<&str>) -> Result<(), WriteError> {
+    pub fn optional_element(
+        &mut self,
+        name: &'static str,
+        value: Option<&str>,
+    ) -> Result<(), WriteError> {
         value.map_or(Ok(()), |v| self.text_element(name, v))
     }
 
@@ -579,7 +657,10 @@ mod tests {
         assert_eq!(doc.root.namespace, Namespace::Digipost(SchemaVersion::V8));
         assert_eq!(doc.root.attribute("x"), Some("1&2"));
         assert_eq!(doc.root.text, "t<<raw>A");
-        assert_eq!(doc.root.children[0].namespace, Namespace::Other("urn:other".into()));
+        assert_eq!(
+            doc.root.children[0].namespace,
+            Namespace::Other("urn:other".into())
+        );
         assert_eq!(doc.root.children[1].namespace, Namespace::None);
     }
 
@@ -599,7 +680,10 @@ mod tests {
         assert_eq!(e.problem, XmlProblem::UnknownEntity("x".into()));
 
         let deep = "<a>".repeat(MAX_DEPTH + 1);
-        assert_eq!(read(deep.as_bytes()).unwrap_err().problem, XmlProblem::TooDeep(MAX_DEPTH as u32));
+        assert_eq!(
+            read(deep.as_bytes()).unwrap_err().problem,
+            XmlProblem::TooDeep(MAX_DEPTH as u32)
+        );
     }
 
     #[test]
@@ -608,20 +692,36 @@ mod tests {
         assert!(matches!(e.problem, XmlProblem::Syntax(_)), "{e}");
         assert_eq!(e.line, 2, "{e}");
         assert_eq!(read(b"").unwrap_err().problem, XmlProblem::NoRootElement);
-        assert!(matches!(read(b"<a>").unwrap_err().problem, XmlProblem::Syntax(_)));
-        assert_eq!(read(b"<a/><b/>").unwrap_err().problem, XmlProblem::ContentOutsideRoot);
-        assert_eq!(read(b"<a/>x").unwrap_err().problem, XmlProblem::ContentOutsideRoot);
+        assert!(matches!(
+            read(b"<a>").unwrap_err().problem,
+            XmlProblem::Syntax(_)
+        ));
+        assert_eq!(
+            read(b"<a/><b/>").unwrap_err().problem,
+            XmlProblem::ContentOutsideRoot
+        );
+        assert_eq!(
+            read(b"<a/>x").unwrap_err().problem,
+            XmlProblem::ContentOutsideRoot
+        );
         let e = read(b"<a>\n\xC3\xB8\xFF</a>").unwrap_err();
-        assert_eq!((e.problem, e.line, e.column, e.offset), (XmlProblem::NotUtf8, 2, 2, 6));
+        assert_eq!(
+            (e.problem, e.line, e.column, e.offset),
+            (XmlProblem::NotUtf8, 2, 2, 6)
+        );
         let e = read(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>").unwrap_err();
-        assert_eq!(e.problem, XmlProblem::UnsupportedEncoding("ISO-8859-1".into()));
+        assert_eq!(
+            e.problem,
+            XmlProblem::UnsupportedEncoding("ISO-8859-1".into())
+        );
     }
 
     #[test]
     fn writer_escapes_and_refuses_control_characters() {
         let mut w = Writer::new("r", SchemaVersion::V7);
         w.text_element("t", "a<b>&\r\n\"").unwrap();
-        w.empty_element("l", &[("k", Some("\"\t\n")), ("m", None)]).unwrap();
+        w.empty_element("l", &[("k", Some("\"\t\n")), ("m", None)])
+            .unwrap();
         let xml = w.finish();
         let doc = read(xml.as_bytes()).unwrap();
         assert_eq!(doc.root.namespace, Namespace::Digipost(SchemaVersion::V7));
@@ -631,7 +731,10 @@ mod tests {
         let mut w = Writer::new("r", SchemaVersion::V8);
         assert_eq!(
             w.text_element("t", "\u{1}"),
-            Err(WriteError::UnrepresentableCharacter { field: "t".into(), code_point: 1 })
+            Err(WriteError::UnrepresentableCharacter {
+                field: "t".into(),
+                code_point: 1
+            })
         );
     }
 }

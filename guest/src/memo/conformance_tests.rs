@@ -23,12 +23,24 @@ fn errors(problems: &[Problem]) -> Vec<&Problem> {
 
 #[test]
 fn official_samples_parse_and_validate_without_errors() {
-    for (name, bytes) in [("1.1 full", V11_FULL), ("1.1 min", V11_MIN), ("1.2 full", V12_FULL), ("1.2 min", V12_MIN)] {
+    for (name, bytes) in [
+        ("1.1 full", V11_FULL),
+        ("1.1 min", V11_MIN),
+        ("1.2 full", V12_FULL),
+        ("1.2 min", V12_MIN),
+    ] {
         let parsed = parse(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(errors(&parsed.problems).is_empty(), "{name}: {:#?}", parsed.problems);
+        assert!(
+            errors(&parsed.problems).is_empty(),
+            "{name}: {:#?}",
+            parsed.problems
+        );
         assert!(errors(&validate(bytes)).is_empty(), "{name}");
         let body = parsed.message.body.as_ref().unwrap();
-        assert_eq!(body.documents[0].files[0].content, b"This is a test", "{name}");
+        assert_eq!(
+            body.documents[0].files[0].content, b"This is a test",
+            "{name}"
+        );
     }
 }
 
@@ -41,44 +53,105 @@ fn full_1_2_sample_fields_are_all_read() {
     assert_eq!(h.message_uuid, "8C2EA15D-61FB-4BA9-9366-42F8B194C114");
     assert_eq!(h.message_id.as_deref(), Some("MSG-12345"));
     assert_eq!(h.label, "Besked fra Børneforvaltningen");
-    assert_eq!((h.reply, h.mandatory, h.legal_notification), (Some(true), Some(true), Some(false)));
-    assert_eq!(h.reply_by_date_time.as_deref(), Some("2025-09-30T12:00:00Z"));
+    assert_eq!(
+        (h.reply, h.mandatory, h.legal_notification),
+        (Some(true), Some(true), Some(false))
+    );
+    assert_eq!(
+        h.reply_by_date_time.as_deref(),
+        Some("2025-09-30T12:00:00Z")
+    );
     assert_eq!(h.post_type.as_deref(), Some("MYNDIGHEDSPOST"));
     let s = &h.sender;
-    assert_eq!((s.sender_id.as_str(), s.id_type.as_str()), ("12345678", "CVR"));
-    assert_eq!(s.representative.as_ref().unwrap().representative_id, "87654321");
+    assert_eq!(
+        (s.sender_id.as_str(), s.id_type.as_str()),
+        ("12345678", "CVR")
+    );
+    assert_eq!(
+        s.representative.as_ref().unwrap().representative_id,
+        "87654321"
+    );
     let att = s.attention_data.as_ref().unwrap();
-    assert_eq!(att.attention_person.as_ref().unwrap().label.as_deref(), Some("Hans Hansen"));
-    assert_eq!(att.email.as_ref().unwrap().email_address, "info@tusindfryd.dk");
-    assert_eq!(att.generating_system.as_ref().unwrap().generating_system_id, "Sys-1234");
-    let address = att.extensions.iter().position(|e| e.name == "Address").unwrap();
-    assert_eq!(att.extensions[address].namespace, "https://data.gov.dk/model/core/");
-    assert_eq!((att.extensions[address + 1].depth, att.extensions[address + 1].text.as_str()), (1, "8c2ea15d-61fb-4ba9-9366-42f8b194c852"));
-    assert!(att.extensions.iter().any(|e| e.name == "sorIdentifier" && e.text == "468031000016004"));
+    assert_eq!(
+        att.attention_person.as_ref().unwrap().label.as_deref(),
+        Some("Hans Hansen")
+    );
+    assert_eq!(
+        att.email.as_ref().unwrap().email_address,
+        "info@tusindfryd.dk"
+    );
+    assert_eq!(
+        att.generating_system.as_ref().unwrap().generating_system_id,
+        "Sys-1234"
+    );
+    let address = att
+        .extensions
+        .iter()
+        .position(|e| e.name == "Address")
+        .unwrap();
+    assert_eq!(
+        att.extensions[address].namespace,
+        "https://data.gov.dk/model/core/"
+    );
+    assert_eq!(
+        (
+            att.extensions[address + 1].depth,
+            att.extensions[address + 1].text.as_str()
+        ),
+        (1, "8c2ea15d-61fb-4ba9-9366-42f8b194c852")
+    );
+    assert!(
+        att.extensions
+            .iter()
+            .any(|e| e.name == "sorIdentifier" && e.text == "468031000016004")
+    );
     let cp = s.contact_point.as_ref().unwrap();
     assert_eq!(cp.contact_info.len(), 2);
     assert_eq!(h.recipient.label.as_deref(), Some("Mette Hansen"));
     let cd = h.content_data.as_ref().unwrap();
     assert_eq!(cd.case_id.as_ref().unwrap().case_id, "SAG-12345");
     assert_eq!(cd.additional_content_data.len(), 2);
-    assert!(cd.extensions.iter().any(|e| e.name == "subjectKey" && e.text == "00.00.00" && e.namespace == "http://kle-online.dk/"));
+    assert!(cd.extensions.iter().any(|e| e.name == "subjectKey"
+        && e.text == "00.00.00"
+        && e.namespace == "http://kle-online.dk/"));
     let fd = h.forward_data.as_ref().unwrap();
-    assert_eq!(fd.original_representative.as_deref(), Some("Repræsentant Kommune"));
+    assert_eq!(
+        fd.original_representative.as_deref(),
+        Some("Repræsentant Kommune")
+    );
     assert_eq!(h.reply_data.len(), 2);
     assert_eq!(h.reply_data[1].additional_reply_data.len(), 4);
     let body = m.body.unwrap();
     assert_eq!(body.created_date_time, "2018-05-03T12:00:00Z");
     let kinds: Vec<DocumentKind> = body.documents.iter().map(|d| d.info.kind).collect();
-    assert_eq!(kinds, [DocumentKind::Main, DocumentKind::Additional, DocumentKind::Additional, DocumentKind::Technical]);
+    assert_eq!(
+        kinds,
+        [
+            DocumentKind::Main,
+            DocumentKind::Additional,
+            DocumentKind::Additional,
+            DocumentKind::Technical
+        ]
+    );
     let main = &body.documents[0];
     assert_eq!(main.info.id.as_deref(), Some("456"));
     assert_eq!(main.files.len(), 2);
     assert_eq!(main.files[1].info.filename, "Pladsanvisning.txt");
     assert_eq!(main.actions.len(), 2);
-    assert_eq!(main.actions[1].reservation.as_ref().unwrap().abstract_text.as_deref(), Some("Opstart"));
+    assert_eq!(
+        main.actions[1]
+            .reservation
+            .as_ref()
+            .unwrap()
+            .abstract_text
+            .as_deref(),
+        Some("Opstart")
+    );
     assert_eq!(
         body.documents[2].actions[0].entry_point_url.as_deref(),
-        Some("https://registration.nemhandel.dk/NemHandelRegisterWeb/public/participant/info?key=5798009811578&keytype=GLN")
+        Some(
+            "https://registration.nemhandel.dk/NemHandelRegisterWeb/public/participant/info?key=5798009811578&keytype=GLN"
+        )
     );
     assert_eq!(body.documents[3].info.id.as_deref(), Some("222555"));
 }
@@ -86,8 +159,16 @@ fn full_1_2_sample_fields_are_all_read() {
 #[test]
 fn sample_1_1_http_urls_are_warnings() {
     let parsed = parse(V11_FULL).unwrap();
-    assert!(parsed.problems.iter().all(|p| p.code == Code::UrlNotHttps && p.severity == Severity::Warning));
-    assert_eq!(parsed.message.header.memo_sch_version.as_deref(), Some("1.1.0"));
+    assert!(
+        parsed
+            .problems
+            .iter()
+            .all(|p| p.code == Code::UrlNotHttps && p.severity == Severity::Warning)
+    );
+    assert_eq!(
+        parsed.message.header.memo_sch_version.as_deref(),
+        Some("1.1.0")
+    );
 }
 
 /// A valid 1.2 message touching every rule's element, for the one-rule-broken cases below.
@@ -154,7 +235,9 @@ fn broken(from: &str, to: &str) -> Vec<Problem> {
 
 fn expect(problems: &[Problem], severity: Severity, code: Code, path: &str) {
     assert!(
-        problems.iter().any(|p| p.code == code && p.path == path && p.severity == severity),
+        problems
+            .iter()
+            .any(|p| p.code == code && p.path == path && p.severity == severity),
         "expected {severity:?} {code} at {path}, got {problems:#?}"
     );
 }
@@ -229,50 +312,105 @@ fn length_limits_are_inclusive() {
 fn nemsms_rules() {
     let nemsms = BASE.replacen("DIGITALPOST<", "NEMSMS<", 1);
     assert_eq!(validate(nemsms.as_bytes()), vec![]);
-    let no_notification = nemsms.replacen("<memo:notification>Du har post</memo:notification>", "", 1);
-    expect(&validate(no_notification.as_bytes()), Severity::Error, Code::NemsmsNotificationRequired, &format!("{H}/notification"));
+    let no_notification =
+        nemsms.replacen("<memo:notification>Du har post</memo:notification>", "", 1);
+    expect(
+        &validate(no_notification.as_bytes()),
+        Severity::Error,
+        Code::NemsmsNotificationRequired,
+        &format!("{H}/notification"),
+    );
     let empty = nemsms.replacen(">Du har post<", ">  <", 1);
-    expect(&validate(empty.as_bytes()), Severity::Error, Code::NemsmsNotificationRequired, &format!("{H}/notification"));
+    expect(
+        &validate(empty.as_bytes()),
+        Severity::Error,
+        Code::NemsmsNotificationRequired,
+        &format!("{H}/notification"),
+    );
     let start = nemsms.find("<memo:MessageBody>").unwrap();
     let end = nemsms.find("</memo:MessageBody>").unwrap() + "</memo:MessageBody>".len();
     let mut no_body = nemsms.clone();
     no_body.replace_range(start..end, "");
     assert_eq!(validate(no_body.as_bytes()), vec![]);
     let digitalpost_no_body = no_body.replacen("NEMSMS<", "DIGITALPOST<", 1);
-    expect(&validate(digitalpost_no_body.as_bytes()), Severity::Error, Code::BodyRequired, "/Message/MessageBody");
+    expect(
+        &validate(digitalpost_no_body.as_bytes()),
+        Severity::Error,
+        Code::BodyRequired,
+        "/Message/MessageBody",
+    );
 }
 
 #[test]
 fn version_rules() {
-    let v11 = BASE.replacen("memoVersion=\"1.2\"", "memoVersion=\"1.1\" memoSchVersion=\"1.1.0\"", 1);
+    let v11 = BASE.replacen(
+        "memoVersion=\"1.2\"",
+        "memoVersion=\"1.1\" memoSchVersion=\"1.1.0\"",
+        1,
+    );
     let problems = validate(v11.as_bytes());
-    expect(&problems, Severity::Error, Code::NotInVersion, &format!("{H}/Sender/Representative"));
+    expect(
+        &problems,
+        Severity::Error,
+        Code::NotInVersion,
+        &format!("{H}/Sender/Representative"),
+    );
     let v12_without = BASE.replacen("<memo:mandatory>false</memo:mandatory>", "", 1);
     assert_eq!(validate(v12_without.as_bytes()), vec![]);
-    let v11_without = v11.replacen("<memo:mandatory>false</memo:mandatory>", "", 1).replacen("<memo:legalNotification>false</memo:legalNotification>", "", 1);
+    let v11_without = v11
+        .replacen("<memo:mandatory>false</memo:mandatory>", "", 1)
+        .replacen(
+            "<memo:legalNotification>false</memo:legalNotification>",
+            "",
+            1,
+        );
     let problems = validate(v11_without.as_bytes());
-    expect(&problems, Severity::Error, Code::MissingElement, &format!("{H}/mandatory"));
-    expect(&problems, Severity::Error, Code::MissingElement, &format!("{H}/legalNotification"));
+    expect(
+        &problems,
+        Severity::Error,
+        Code::MissingElement,
+        &format!("{H}/mandatory"),
+    );
+    expect(
+        &problems,
+        Severity::Error,
+        Code::MissingElement,
+        &format!("{H}/legalNotification"),
+    );
 }
 
 #[test]
 fn problems_carry_line_and_column() {
     let problems = broken("<memo:reply>true", "<memo:reply>ja");
-    let p = problems.iter().find(|p| p.code == Code::InvalidBoolean).unwrap();
-    let line = BASE.lines().position(|l| l.starts_with("<memo:reply>")).unwrap() as u32 + 1;
+    let p = problems
+        .iter()
+        .find(|p| p.code == Code::InvalidBoolean)
+        .unwrap();
+    let line = BASE
+        .lines()
+        .position(|l| l.starts_with("<memo:reply>"))
+        .unwrap() as u32
+        + 1;
     assert_eq!((p.position.line, p.position.column), (line, 1));
     assert!(p.message.contains("\"ja\""));
 }
 
 #[test]
 fn dtd_and_entity_declarations_are_refused() {
-    let with_dtd = BASE.replacen("<memo:Message", "<!DOCTYPE memo:Message [<!ENTITY x \"y\">]>\n<memo:Message", 1);
+    let with_dtd = BASE.replacen(
+        "<memo:Message",
+        "<!DOCTYPE memo:Message [<!ENTITY x \"y\">]>\n<memo:Message",
+        1,
+    );
     let e = parse(with_dtd.as_bytes()).unwrap_err();
     assert_eq!(e.kind, ReadErrorKind::Syntax(SyntaxError::Dtd));
     assert_eq!(e.position.line, 2);
     let with_entity = BASE.replacen(">Besked<", ">&x;<", 1);
     let e = parse(with_entity.as_bytes()).unwrap_err();
-    assert_eq!(e.kind, ReadErrorKind::Syntax(SyntaxError::UndefinedEntity("x".into())));
+    assert_eq!(
+        e.kind,
+        ReadErrorKind::Syntax(SyntaxError::UndefinedEntity("x".into()))
+    );
     let problems = validate(with_dtd.as_bytes());
     assert_eq!(problems.last().map(|p| p.code), Some(Code::Unreadable));
     assert!(problems.last().unwrap().message.contains("DOCTYPE"));
@@ -287,11 +425,31 @@ fn other_roots_are_not_memo() {
 #[test]
 fn prefixes_and_default_namespace_are_equivalent() {
     let reference = parse(BASE.as_bytes()).unwrap();
-    let other_prefix = BASE.replace("memo:", "m:").replace("xmlns:memo=", "xmlns:m=");
+    let other_prefix = BASE
+        .replace("memo:", "m:")
+        .replace("xmlns:memo=", "xmlns:m=");
     let default_ns = BASE.replace("memo:", "").replace("xmlns:memo=", "xmlns=");
-    let bom_comment_pi = format!("\u{feff}{}", BASE.replacen("<memo:MessageHeader>", "<!-- c --><?app x?><memo:MessageHeader>", 1));
-    let redeclared = BASE.replacen("<memo:Sender>", "<x:Sender xmlns:x=\"https://DigitalPost.dk/MeMo-1\">", 1).replacen("</memo:Sender>", "</x:Sender>", 1);
-    for (name, doc) in [("m:", other_prefix), ("default", default_ns), ("bom", bom_comment_pi), ("redeclared", redeclared)] {
+    let bom_comment_pi = format!(
+        "\u{feff}{}",
+        BASE.replacen(
+            "<memo:MessageHeader>",
+            "<!-- c --><?app x?><memo:MessageHeader>",
+            1
+        )
+    );
+    let redeclared = BASE
+        .replacen(
+            "<memo:Sender>",
+            "<x:Sender xmlns:x=\"https://DigitalPost.dk/MeMo-1\">",
+            1,
+        )
+        .replacen("</memo:Sender>", "</x:Sender>", 1);
+    for (name, doc) in [
+        ("m:", other_prefix),
+        ("default", default_ns),
+        ("bom", bom_comment_pi),
+        ("redeclared", redeclared),
+    ] {
         let parsed = parse(doc.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(parsed, reference, "{name}");
     }
@@ -338,6 +496,23 @@ proptest! {
     fn broken_messages_read_the_same_in_any_chunks(cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
         let doc = BASE.replacen("VGhpcyBpcyBhIHRlc3Q=", "VGhp cyBp\ncy!hIHRlc3Q=", 1).replacen(">Besked<", ">Bes&amp;ked<x/><", 1);
         prop_assert_eq!(read_in(doc.as_bytes(), &cuts), read_in(doc.as_bytes(), &[]));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn corrupted_input_never_panics(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+        let mut doc = V12_FULL.to_vec();
+        for (at, b) in edits {
+            let i = at % doc.len();
+            doc[i] = b;
+        }
+        let _ = validate(&doc);
+        let cut = cut % doc.len();
+        let mut r = Reader::new();
+        let _ = r.feed(&doc[..cut]).and_then(|_| r.feed(&doc[cut..])).and_then(|_| r.finish());
     }
 }
 
@@ -392,8 +567,15 @@ fn huge_text_nodes_are_not_accumulated() {
         assert!(r.buffered() <= READER_BUFFER_CAP);
     }
     let events = r.finish().unwrap();
-    let Some(Event::End(summary)) = events.last() else { panic!() };
-    assert!(summary.problems.iter().any(|p| p.code == Code::TooLong && p.message.starts_with("1048576 characters")));
+    let Some(Event::End(summary)) = events.last() else {
+        panic!()
+    };
+    assert!(
+        summary
+            .problems
+            .iter()
+            .any(|p| p.code == Code::TooLong && p.message.starts_with("1048576 characters"))
+    );
 }
 
 // ---- write/read round trips ----
@@ -411,12 +593,22 @@ fn uuid() -> impl Strategy<Value = String> {
 }
 
 fn date_time() -> impl Strategy<Value = String> {
-    (2000u32..2100, 1u32..13, 1u32..29, 0u32..24).prop_map(|(y, m, d, h)| format!("{y}-{m:02}-{d:02}T{h:02}:00:00Z"))
+    (2000u32..2100, 1u32..13, 1u32..29, 0u32..24)
+        .prop_map(|(y, m, d, h)| format!("{y}-{m:02}-{d:02}T{h:02}:00:00Z"))
 }
 
 fn extensions() -> impl Strategy<Value = Vec<ExtensionNode>> {
     proptest::collection::vec(
-        (0u32..3, "[a-z]{1,6}", prop_oneof![Just("urn:a".to_string()), Just("https://data.gov.dk/model/core/".to_string())], text(), proptest::option::of(("[a-z]{1,4}", text()))),
+        (
+            0u32..3,
+            "[a-z]{1,6}",
+            prop_oneof![
+                Just("urn:a".to_string()),
+                Just("https://data.gov.dk/model/core/".to_string())
+            ],
+            text(),
+            proptest::option::of(("[a-z]{1,4}", text())),
+        ),
         0..6,
     )
     .prop_map(|raw| {
@@ -428,7 +620,15 @@ fn extensions() -> impl Strategy<Value = Vec<ExtensionNode>> {
                 depth,
                 namespace,
                 name,
-                attributes: attr.map(|(n, v)| vec![ExtensionAttribute { namespace: String::new(), name: n, value: v }]).unwrap_or_default(),
+                attributes: attr
+                    .map(|(n, v)| {
+                        vec![ExtensionAttribute {
+                            namespace: String::new(),
+                            name: n,
+                            value: v,
+                        }]
+                    })
+                    .unwrap_or_default(),
                 text,
             });
         }
@@ -442,102 +642,164 @@ fn extensions() -> impl Strategy<Value = Vec<ExtensionNode>> {
 }
 
 fn attention() -> impl Strategy<Value = Option<AttentionData>> {
-    proptest::option::of((opt_text(), opt_text(), extensions()).prop_map(|(person, email, extensions)| AttentionData {
-        attention_person: person.map(|p| AttentionPerson { person_id: p, label: Some("x".into()) }),
-        email: email.map(|e| Email { email_address: e, related_agent: None }),
-        telephone: Some(Telephone { telephone_number: "12345678".into(), related_agent: None }),
-        content_responsible: None,
-        generating_system: Some(GeneratingSystem { generating_system_id: "s".into(), label: None }),
-        extensions,
-    }))
+    proptest::option::of((opt_text(), opt_text(), extensions()).prop_map(
+        |(person, email, extensions)| AttentionData {
+            attention_person: person.map(|p| AttentionPerson {
+                person_id: p,
+                label: Some("x".into()),
+            }),
+            email: email.map(|e| Email {
+                email_address: e,
+                related_agent: None,
+            }),
+            telephone: Some(Telephone {
+                telephone_number: "12345678".into(),
+                related_agent: None,
+            }),
+            content_responsible: None,
+            generating_system: Some(GeneratingSystem {
+                generating_system_id: "s".into(),
+                label: None,
+            }),
+            extensions,
+        },
+    ))
 }
 
 fn contact_info() -> impl Strategy<Value = Vec<ContactInfo>> {
-    proptest::collection::vec((text(), text()).prop_map(|(label, value)| ContactInfo { label, value }), 0..3)
+    proptest::collection::vec(
+        (text(), text()).prop_map(|(label, value)| ContactInfo { label, value }),
+        0..3,
+    )
 }
 
 fn header() -> impl Strategy<Value = Header> {
     (
-        (any::<bool>(), uuid(), opt_text(), text(), opt_text(), proptest::option::of(any::<bool>()), proptest::option::of(date_time())),
-        (any::<bool>(), any::<bool>(), attention(), attention(), contact_info(), opt_text(), proptest::option::of(uuid())),
-        (proptest::option::of(extensions()), proptest::collection::vec((uuid(), opt_text(), contact_info()), 0..3)),
+        (
+            any::<bool>(),
+            uuid(),
+            opt_text(),
+            text(),
+            opt_text(),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(date_time()),
+        ),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            attention(),
+            attention(),
+            contact_info(),
+            opt_text(),
+            proptest::option::of(uuid()),
+        ),
+        (
+            proptest::option::of(extensions()),
+            proptest::collection::vec((uuid(), opt_text(), contact_info()), 0..3),
+        ),
     )
-        .prop_map(|((v11, message_uuid, message_id, label, notification, reply, reply_by), (mandatory, legal, sender_att, recipient_att, info, comment, fwd), (content, replies))| {
-            let memo_version = if v11 { MemoVersion::V1_1 } else { MemoVersion::V1_2 };
-            Header {
-                memo_version,
-                memo_sch_version: v11.then(|| "1.1.0".to_string()),
-                message_type: MessageType::Digitalpost,
-                message_uuid,
-                message_id,
-                message_code: None,
-                label,
-                notification,
-                additional_notification: Some("mere".into()),
-                reply,
-                reply_by_date_time: reply_by,
-                do_not_deliver_until_date: Some("2025-01-31".into()),
-                mandatory: Some(mandatory),
-                legal_notification: (v11 || legal).then_some(legal),
-                post_type: None,
-                sender: Sender {
-                    sender_id: "12345678".into(),
-                    id_type: "CVR".into(),
-                    id_type_label: None,
-                    label: "Kommunen".into(),
-                    attention_data: sender_att,
-                    contact_point: Some(ContactPoint {
-                        contact_group: None,
-                        contact_point_id: "241d39f6-998e-4929-b198-ccacbbf4b330".into(),
-                        label: None,
-                        contact_info: info,
-                    }),
-                    representative: (!v11).then(|| Representative {
-                        representative_id: "87654321".into(),
+        .prop_map(
+            |(
+                (v11, message_uuid, message_id, label, notification, reply, reply_by),
+                (mandatory, legal, sender_att, recipient_att, info, comment, fwd),
+                (content, replies),
+            )| {
+                let memo_version = if v11 {
+                    MemoVersion::V1_1
+                } else {
+                    MemoVersion::V1_2
+                };
+                Header {
+                    memo_version,
+                    memo_sch_version: v11.then(|| "1.1.0".to_string()),
+                    message_type: MessageType::Digitalpost,
+                    message_uuid,
+                    message_id,
+                    message_code: None,
+                    label,
+                    notification,
+                    additional_notification: Some("mere".into()),
+                    reply,
+                    reply_by_date_time: reply_by,
+                    do_not_deliver_until_date: Some("2025-01-31".into()),
+                    mandatory: Some(mandatory),
+                    legal_notification: (v11 || legal).then_some(legal),
+                    post_type: None,
+                    sender: Sender {
+                        sender_id: "12345678".into(),
                         id_type: "CVR".into(),
                         id_type_label: None,
-                        label: Some("R".into()),
+                        label: "Kommunen".into(),
+                        attention_data: sender_att,
+                        contact_point: Some(ContactPoint {
+                            contact_group: None,
+                            contact_point_id: "241d39f6-998e-4929-b198-ccacbbf4b330".into(),
+                            label: None,
+                            contact_info: info,
+                        }),
+                        representative: (!v11).then(|| Representative {
+                            representative_id: "87654321".into(),
+                            id_type: "CVR".into(),
+                            id_type_label: None,
+                            label: Some("R".into()),
+                        }),
+                    },
+                    recipient: Recipient {
+                        recipient_id: "2211771212".into(),
+                        id_type: "CPR".into(),
+                        id_type_label: Some("cpr".into()),
+                        label: None,
+                        attention_data: recipient_att,
+                        contact_point: None,
+                    },
+                    content_data: content.map(|extensions| ContentData {
+                        case_id: Some(CaseId {
+                            case_id: "SAG-1".into(),
+                            case_system: None,
+                        }),
+                        additional_content_data: vec![AdditionalContentData {
+                            content_data_type: None,
+                            content_data_name: "n".into(),
+                            content_data_value: "v".into(),
+                        }],
+                        extensions,
                     }),
-                },
-                recipient: Recipient {
-                    recipient_id: "2211771212".into(),
-                    id_type: "CPR".into(),
-                    id_type_label: Some("cpr".into()),
-                    label: None,
-                    attention_data: recipient_att,
-                    contact_point: None,
-                },
-                content_data: content.map(|extensions| ContentData {
-                    case_id: Some(CaseId { case_id: "SAG-1".into(), case_system: None }),
-                    additional_content_data: vec![AdditionalContentData {
-                        content_data_type: None,
-                        content_data_name: "n".into(),
-                        content_data_value: "v".into(),
-                    }],
-                    extensions,
-                }),
-                forward_data: fwd.map(|u| ForwardData {
-                    message_uuid: u,
-                    original_message_date_time: "2021-03-15T12:00:00Z".into(),
-                    original_sender: "K".into(),
-                    original_content_responsible: None,
-                    original_representative: None,
-                    contact_point_id: None,
-                    comment: comment.clone(),
-                }),
-                reply_data: replies
-                    .into_iter()
-                    .map(|(u, c, extra)| ReplyData { message_uuid: u, comment: c, additional_reply_data: extra, ..ReplyData::default() })
-                    .collect(),
-            }
-        })
+                    forward_data: fwd.map(|u| ForwardData {
+                        message_uuid: u,
+                        original_message_date_time: "2021-03-15T12:00:00Z".into(),
+                        original_sender: "K".into(),
+                        original_content_responsible: None,
+                        original_representative: None,
+                        contact_point_id: None,
+                        comment: comment.clone(),
+                    }),
+                    reply_data: replies
+                        .into_iter()
+                        .map(|(u, c, extra)| ReplyData {
+                            message_uuid: u,
+                            comment: c,
+                            additional_reply_data: extra,
+                            ..ReplyData::default()
+                        })
+                        .collect(),
+                }
+            },
+        )
 }
 
 fn file() -> impl Strategy<Value = File> {
-    (proptest::collection::vec(any::<u8>(), 1..200), "[a-zA-Z0-9 ._-]{1,12}").prop_map(|(content, name)| File {
-        info: FileInfo { encoding_format: "application/pdf".into(), filename: format!("{name}.pdf"), language: "da".into() },
-        content,
-    })
+    (
+        proptest::collection::vec(any::<u8>(), 1..200),
+        "[a-zA-Z0-9 ._-]{1,12}",
+    )
+        .prop_map(|(content, name)| File {
+            info: FileInfo {
+                encoding_format: "application/pdf".into(),
+                filename: format!("{name}.pdf"),
+                language: "da".into(),
+            },
+            content,
+        })
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -546,19 +808,31 @@ fn action() -> impl Strategy<Value = Action> {
         action_code: "AFTALE".into(),
         start_date_time: Some("2018-11-10T09:00:00Z".into()),
         end_date_time: None,
-        reservation: reserve.then(|| Reservation { description, abstract_text: Some("a".into()), ..Reservation::default() }),
+        reservation: reserve.then(|| Reservation {
+            description,
+            abstract_text: Some("a".into()),
+            ..Reservation::default()
+        }),
         entry_point_url: (!reserve).then(|| "https://example.dk/x?a=1&b=2".into()),
     })
 }
 
 fn document(kind: DocumentKind) -> impl Strategy<Value = Document> {
-    (opt_text(), opt_text(), proptest::collection::vec(file(), 1..3), proptest::collection::vec(action(), 0..3)).prop_map(
-        move |(id, label, files, actions)| Document {
+    (
+        opt_text(),
+        opt_text(),
+        proptest::collection::vec(file(), 1..3),
+        proptest::collection::vec(action(), 0..3),
+    )
+        .prop_map(move |(id, label, files, actions)| Document {
             info: DocumentInfo { kind, id, label },
             files,
-            actions: if kind == DocumentKind::Technical { vec![] } else { actions },
-        },
-    )
+            actions: if kind == DocumentKind::Technical {
+                vec![]
+            } else {
+                actions
+            },
+        })
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -573,7 +847,13 @@ fn message() -> impl Strategy<Value = Message> {
             let mut documents = vec![main];
             documents.extend(additional);
             documents.extend(technical);
-            Message { header, body: Some(Body { created_date_time: created, documents }) }
+            Message {
+                header,
+                body: Some(Body {
+                    created_date_time: created,
+                    documents,
+                }),
+            }
         })
 }
 

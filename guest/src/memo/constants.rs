@@ -50,8 +50,8 @@ pub const KNOWN_ACTION_CODES: &[&str] = &[
 /// Characters a MeMo `filename` must not contain (NgDP).
 pub const FORBIDDEN_FILENAME_CHARS: &[char] = &[
     '<', '>', ':', '"', '/', '\\', '|', '?', '*', '\r', '\n', '\u{00A0}', '\u{2000}', '\u{2001}',
-    '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}',
-    '\u{2009}', '\u{200A}', '\u{2028}', '\u{205F}', '\u{2060}', '\u{3000}',
+    '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}',
+    '\u{200A}', '\u{2028}', '\u{205F}', '\u{2060}', '\u{3000}',
 ];
 
 /// Longest start tag, end tag, processing instruction or `<!` prefix the reader buffers (ours).

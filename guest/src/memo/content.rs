@@ -61,13 +61,19 @@ impl Decoder {
             }
             self.seen += 1;
             if self.done {
-                self.fail(format!("character {} comes after the '=' padding that ends base64", self.seen));
+                self.fail(format!(
+                    "character {} comes after the '=' padding that ends base64",
+                    self.seen
+                ));
                 return;
             }
             if b == b'=' {
                 // Padding may only complete a quantum that has two or three characters.
                 if self.filled < 2 {
-                    self.fail(format!("padding '=' at character {} is not at the end of a group of four", self.seen));
+                    self.fail(format!(
+                        "padding '=' at character {} is not at the end of a group of four",
+                        self.seen
+                    ));
                     return;
                 }
                 self.padding += 1;
@@ -77,12 +83,22 @@ impl Decoder {
                 continue;
             }
             if self.padding > 0 {
-                self.fail(format!("character {} comes after the '=' padding that ends base64", self.seen));
+                self.fail(format!(
+                    "character {} comes after the '=' padding that ends base64",
+                    self.seen
+                ));
                 return;
             }
             let Some(v) = sextet(b) else {
-                let shown = if b.is_ascii_graphic() { format!("{:?}", b as char) } else { format!("byte 0x{b:02X}") };
-                self.fail(format!("{shown} at character {} is not a base64 character", self.seen));
+                let shown = if b.is_ascii_graphic() {
+                    format!("{:?}", b as char)
+                } else {
+                    format!("byte 0x{b:02X}")
+                };
+                self.fail(format!(
+                    "{shown} at character {} is not a base64 character",
+                    self.seen
+                ));
                 return;
             };
             if let Some(slot) = self.quad.get_mut(self.filled) {
@@ -150,9 +166,18 @@ impl Encoder {
 
     fn quantum(bytes: [u8; 3], n: usize, out: &mut Vec<u8>) {
         let [a, b, c] = bytes;
-        let s = [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63];
+        let s = [
+            a >> 2,
+            ((a & 3) << 4) | (b >> 4),
+            ((b & 15) << 2) | (c >> 6),
+            c & 63,
+        ];
         for (i, v) in s.into_iter().enumerate() {
-            let ch = if i <= n { ALPHABET.get(v as usize).copied().unwrap_or(b'A') } else { b'=' };
+            let ch = if i <= n {
+                ALPHABET.get(v as usize).copied().unwrap_or(b'A')
+            } else {
+                b'='
+            };
             out.push(ch);
         }
     }
@@ -160,7 +185,9 @@ impl Encoder {
     /// Encodes a piece, appending text to `out`.
     pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
         while self.filled > 0 && !bytes.is_empty() {
-            if let (Some(slot), Some((&b, rest))) = (self.carry.get_mut(self.filled), bytes.split_first()) {
+            if let (Some(slot), Some((&b, rest))) =
+                (self.carry.get_mut(self.filled), bytes.split_first())
+            {
                 *slot = b;
                 bytes = rest;
             }
@@ -173,7 +200,15 @@ impl Encoder {
         let mut groups = bytes.chunks_exact(3);
         out.reserve(bytes.len() / 3 * 4 + 4);
         for g in &mut groups {
-            Self::quantum([g.first().copied().unwrap_or(0), g.get(1).copied().unwrap_or(0), g.get(2).copied().unwrap_or(0)], 3, out);
+            Self::quantum(
+                [
+                    g.first().copied().unwrap_or(0),
+                    g.get(1).copied().unwrap_or(0),
+                    g.get(2).copied().unwrap_or(0),
+                ],
+                3,
+                out,
+            );
         }
         for &b in groups.remainder() {
             if let Some(slot) = self.carry.get_mut(self.filled) {
@@ -187,7 +222,10 @@ impl Encoder {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.filled > 0 {
             let mut last = [0u8; 3];
-            last.iter_mut().zip(self.carry.iter()).take(self.filled).for_each(|(d, s)| *d = *s);
+            last.iter_mut()
+                .zip(self.carry.iter())
+                .take(self.filled)
+                .for_each(|(d, s)| *d = *s);
             Self::quantum(last, self.filled, out);
             self.filled = 0;
         }
@@ -212,8 +250,14 @@ mod tests {
 
     #[test]
     fn decodes_the_fixture_content() {
-        assert_eq!(decode_in(&[b"VGhpcyBpcyBhIHRlc3Q="]).unwrap(), b"This is a test");
-        assert_eq!(decode_in(&[b"VGhp\n cyBp", b"cyBhIHRl", b"c3Q", b"="]).unwrap(), b"This is a test");
+        assert_eq!(
+            decode_in(&[b"VGhpcyBpcyBhIHRlc3Q="]).unwrap(),
+            b"This is a test"
+        );
+        assert_eq!(
+            decode_in(&[b"VGhp\n cyBp", b"cyBhIHRl", b"c3Q", b"="]).unwrap(),
+            b"This is a test"
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ use super::constants::{
     FILE_DATA_PIECE, MAX_LEAF_TEXT, MAX_PROBLEMS, MAX_UNIT_ELEMENTS, MAX_UNIT_TEXT, MEMO_NAMESPACE,
 };
 use super::content::Decoder;
-use super::model::{Action, DocumentInfo, DocumentKind, FileInfo, Header, MemoVersion, MessageType};
+use super::model::{
+    Action, DocumentInfo, DocumentKind, FileInfo, Header, MemoVersion, MessageType,
+};
 use super::problem::{Code, Position, Problem, Severity};
 use super::schema::{Kind, Ty, Value};
 use super::tokenizer::{Attribute, Stop, SyntaxError, Token, Tokenizer};
@@ -94,7 +96,9 @@ pub enum ReadErrorKind {
     #[error(transparent)]
     Syntax(#[from] SyntaxError),
     /// The root element is not MeMo's `Message`.
-    #[error("the root element is {name:?} in namespace {namespace:?}, not a MeMo Message in namespace {MEMO_NAMESPACE:?}")]
+    #[error(
+        "the root element is {name:?} in namespace {namespace:?}, not a MeMo Message in namespace {MEMO_NAMESPACE:?}"
+    )]
     NotMemo {
         /// The root's namespace URI.
         namespace: String,
@@ -105,7 +109,9 @@ pub enum ReadErrorKind {
     #[error("the text of this element is not valid UTF-8")]
     InvalidUtf8,
     /// The header or a document (without file contents) is larger than this reader keeps.
-    #[error("{0} is larger than this reader accepts ({MAX_UNIT_ELEMENTS} elements or {MAX_UNIT_TEXT} bytes of text)")]
+    #[error(
+        "{0} is larger than this reader accepts ({MAX_UNIT_ELEMENTS} elements or {MAX_UNIT_TEXT} bytes of text)"
+    )]
     TooLarge(String),
     /// Input after `finish`.
     #[error("the reader has already finished this message")]
@@ -180,7 +186,12 @@ impl Default for Reader {
 impl Reader {
     /// A reader at the start of a message.
     pub fn new() -> Self {
-        Reader { tokenizer: Tokenizer::new(), machine: Machine::default(), failed: None, finished: false }
+        Reader {
+            tokenizer: Tokenizer::new(),
+            machine: Machine::default(),
+            failed: None,
+            finished: false,
+        }
     }
 
     /// Reads the next chunk (any size, split anywhere) and returns the events it completes.
@@ -217,7 +228,12 @@ impl Reader {
     pub fn buffered(&self) -> usize {
         self.tokenizer.buffered()
             + self.machine.pending.len()
-            + self.machine.frames.iter().map(|f| f.text.len()).sum::<usize>()
+            + self
+                .machine
+                .frames
+                .iter()
+                .map(|f| f.text.len())
+                .sum::<usize>()
     }
 
     fn check(&self) -> Result<(), ReadError> {
@@ -225,7 +241,10 @@ impl Reader {
             return Err(e.clone());
         }
         if self.finished {
-            return Err(ReadError { position: Position::default(), kind: ReadErrorKind::Finished });
+            return Err(ReadError {
+                position: Position::default(),
+                kind: ReadErrorKind::Finished,
+            });
         }
         Ok(())
     }
@@ -233,7 +252,10 @@ impl Reader {
     fn after(&mut self, r: Result<(), Stop>) -> Result<(), ReadError> {
         let e = match r {
             Ok(()) => return Ok(()),
-            Err(Stop::Syntax(position, e)) => ReadError { position, kind: ReadErrorKind::Syntax(e) },
+            Err(Stop::Syntax(position, e)) => ReadError {
+                position,
+                kind: ReadErrorKind::Syntax(e),
+            },
             Err(Stop::Consumer) => self.machine.error.take().unwrap_or(ReadError {
                 position: Position::default(),
                 kind: ReadErrorKind::Finished,
@@ -254,10 +276,12 @@ fn document_kind(ty: Ty) -> Option<DocumentKind> {
 }
 
 fn node_size(node: &Node) -> (usize, usize) {
-    node.children.iter().fold((1, node.text.len()), |(e, t), c| {
-        let (ce, ct) = node_size(c);
-        (e + ce, t + ct)
-    })
+    node.children
+        .iter()
+        .fold((1, node.text.len()), |(e, t), c| {
+            let (ce, ct) = node_size(c);
+            (e + ce, t + ct)
+        })
 }
 
 impl Machine {
@@ -266,12 +290,25 @@ impl Machine {
         Err(Stop::Consumer)
     }
 
-    fn report(&mut self, severity: Severity, code: Code, path: String, position: Position, message: String) {
+    fn report(
+        &mut self,
+        severity: Severity,
+        code: Code,
+        path: String,
+        position: Position,
+        message: String,
+    ) {
         if self.problems.len() >= MAX_PROBLEMS {
             self.problems_dropped += 1;
             return;
         }
-        self.problems.push(Problem { severity, code, path, position, message });
+        self.problems.push(Problem {
+            severity,
+            code,
+            path,
+            position,
+            message,
+        });
     }
 
     fn report_here(&mut self, severity: Severity, code: Code, position: Position, message: String) {
@@ -287,21 +324,35 @@ impl Machine {
                 code: Code::TooManyProblems,
                 path: String::new(),
                 position: Position::default(),
-                message: format!("{} more problems were found but not listed", self.problems_dropped),
+                message: format!(
+                    "{} more problems were found but not listed",
+                    self.problems_dropped
+                ),
             });
         }
-        Summary { problems, documents: self.documents, files: self.files, content_bytes: self.content_bytes }
+        Summary {
+            problems,
+            documents: self.documents,
+            files: self.files,
+            content_bytes: self.content_bytes,
+        }
     }
 
     fn flush_data(&mut self) {
         if !self.pending.is_empty() {
-            self.events.push(Event::FileData(std::mem::take(&mut self.pending)));
+            self.events
+                .push(Event::FileData(std::mem::take(&mut self.pending)));
         }
     }
 
     fn token(&mut self, token: Token<'_>) -> Result<(), Stop> {
         match token {
-            Token::Start { namespace, local, attributes, position } => self.start(namespace, local, attributes, position),
+            Token::Start {
+                namespace,
+                local,
+                attributes,
+                position,
+            } => self.start(namespace, local, attributes, position),
             Token::End { .. } => self.end(),
             Token::Text(text) => self.text(text),
         }
@@ -332,14 +383,24 @@ impl Machine {
     fn push_node(&mut self, node: Node) -> Result<(), Stop> {
         self.unit_elements += 1;
         if self.unit_elements > MAX_UNIT_ELEMENTS {
-            let what = self.units.first().map(|n| n.name.clone()).unwrap_or_else(|| node.name.clone());
+            let what = self
+                .units
+                .first()
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| node.name.clone());
             return self.fatal(node.position, ReadErrorKind::TooLarge(what));
         }
         self.units.push(node);
         Ok(())
     }
 
-    fn start(&mut self, namespace: &str, local: &str, attributes: &[Attribute], position: Position) -> Result<(), Stop> {
+    fn start(
+        &mut self,
+        namespace: &str,
+        local: &str,
+        attributes: &[Attribute],
+        position: Position,
+    ) -> Result<(), Stop> {
         let Some(parent) = self.frames.last() else {
             return self.root(namespace, local, attributes, position);
         };
@@ -378,30 +439,53 @@ impl Machine {
         }
     }
 
-    fn root(&mut self, namespace: &str, local: &str, attributes: &[Attribute], position: Position) -> Result<(), Stop> {
+    fn root(
+        &mut self,
+        namespace: &str,
+        local: &str,
+        attributes: &[Attribute],
+        position: Position,
+    ) -> Result<(), Stop> {
         if namespace != MEMO_NAMESPACE || local != "Message" {
-            let kind = ReadErrorKind::NotMemo { namespace: namespace.to_string(), name: local.to_string() };
+            let kind = ReadErrorKind::NotMemo {
+                namespace: namespace.to_string(),
+                name: local.to_string(),
+            };
             return self.fatal(position, kind);
         }
         self.push_frame(FrameKind::Complex(Ty::Message), local, position, false);
-        let attr = |name: &str| attributes.iter().find(|a| a.namespace.is_empty() && a.local == name);
+        let attr = |name: &str| {
+            attributes
+                .iter()
+                .find(|a| a.namespace.is_empty() && a.local == name)
+        };
         self.sch_version = attr("memoSchVersion").map(|a| a.value.clone());
         match attr("memoVersion").map(|a| a.value.trim()) {
             Some("1.1") => self.version = MemoVersion::V1_1,
             Some("1.2") => self.version = MemoVersion::V1_2,
             Some(other) => {
-                let message = format!("memoVersion {other:?} is not supported; this reader knows 1.1 and 1.2 and reads it as 1.2");
+                let message = format!(
+                    "memoVersion {other:?} is not supported; this reader knows 1.1 and 1.2 and reads it as 1.2"
+                );
                 self.report_here(Severity::Error, Code::UnsupportedVersion, position, message);
             }
             None => {
-                let message = "the Message has no memoVersion attribute (1.1 or 1.2); it is read as 1.2".to_string();
+                let message =
+                    "the Message has no memoVersion attribute (1.1 or 1.2); it is read as 1.2"
+                        .to_string();
                 self.report_here(Severity::Error, Code::MissingVersion, position, message);
             }
         }
         Ok(())
     }
 
-    fn extension(&mut self, namespace: &str, local: &str, attributes: &[Attribute], position: Position) -> Result<(), Stop> {
+    fn extension(
+        &mut self,
+        namespace: &str,
+        local: &str,
+        attributes: &[Attribute],
+        position: Position,
+    ) -> Result<(), Stop> {
         self.push_frame(FrameKind::Extension, local, position, true);
         let node = Node {
             memo: false,
@@ -409,7 +493,11 @@ impl Machine {
             name: local.to_string(),
             attributes: attributes
                 .iter()
-                .map(|a| ExtensionAttribute { namespace: a.namespace.clone(), name: a.local.clone(), value: a.value.clone() })
+                .map(|a| ExtensionAttribute {
+                    namespace: a.namespace.clone(),
+                    name: a.local.clone(),
+                    value: a.value.clone(),
+                })
                 .collect(),
             position,
             ..Node::default()
@@ -429,7 +517,9 @@ impl Machine {
             return Ok(());
         };
         let version = self.version;
-        let Some(parent) = self.frames.last_mut() else { return Ok(()) };
+        let Some(parent) = self.frames.last_mut() else {
+            return Ok(());
+        };
         let count = match parent.counts.get_mut(index) {
             Some(c) => {
                 *c = c.saturating_add(1);
@@ -438,7 +528,11 @@ impl Machine {
             None => 1,
         };
         let out_of_order = index < parent.furthest;
-        let must_precede = ty.children().get(parent.furthest).map(|c| c.name).unwrap_or("");
+        let must_precede = ty
+            .children()
+            .get(parent.furthest)
+            .map(|c| c.name)
+            .unwrap_or("");
         parent.furthest = parent.furthest.max(index);
         let kind = match child.kind {
             Kind::Complex(t) => FrameKind::Complex(t),
@@ -457,7 +551,10 @@ impl Machine {
             self.report_here(Severity::Error, Code::OutOfOrder, position, message);
         }
         if count > child.max {
-            let message = format!("<{local}> appears {count} times here; at most {} are allowed", child.max);
+            let message = format!(
+                "<{local}> appears {count} times here; at most {} are allowed",
+                child.max
+            );
             self.report_here(Severity::Error, Code::TooMany, position, message);
         }
         if ty == Ty::File && kind == FrameKind::Content {
@@ -467,7 +564,12 @@ impl Machine {
             self.announce_document();
         }
         if node {
-            self.push_node(Node { memo: true, name: local.to_string(), position, ..Node::default() })?;
+            self.push_node(Node {
+                memo: true,
+                name: local.to_string(),
+                position,
+                ..Node::default()
+            })?;
         }
         Ok(())
     }
@@ -475,7 +577,9 @@ impl Machine {
     fn announce_body(&mut self) {
         if !self.body_started {
             self.body_started = true;
-            self.events.push(Event::BodyStart { created_date_time: String::new() });
+            self.events.push(Event::BodyStart {
+                created_date_time: String::new(),
+            });
         }
     }
 
@@ -484,7 +588,9 @@ impl Machine {
         if self.document_announced {
             return;
         }
-        let Some(doc) = self.units.first() else { return };
+        let Some(doc) = self.units.first() else {
+            return;
+        };
         let Some(kind) = self.frames.iter().find_map(|f| match f.kind {
             FrameKind::Complex(t) => document_kind(t),
             _ => None,
@@ -507,7 +613,9 @@ impl Machine {
     }
 
     fn text(&mut self, text: &[u8]) -> Result<(), Stop> {
-        let Some(frame) = self.frames.last_mut() else { return Ok(()) };
+        let Some(frame) = self.frames.last_mut() else {
+            return Ok(());
+        };
         match frame.kind {
             FrameKind::Skip => {}
             FrameKind::Content => {
@@ -524,10 +632,16 @@ impl Machine {
                 if text.len() > room {
                     frame.truncated = true;
                 }
-                frame.text.extend_from_slice(text.get(..room.min(text.len())).unwrap_or_default());
+                frame
+                    .text
+                    .extend_from_slice(text.get(..room.min(text.len())).unwrap_or_default());
             }
             FrameKind::Complex(_) => {
-                if !frame.text_reported && text.iter().any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                if !frame.text_reported
+                    && text
+                        .iter()
+                        .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                {
                     frame.text_reported = true;
                     let position = frame.position;
                     self.report_here(
@@ -560,7 +674,9 @@ impl Machine {
     }
 
     fn end(&mut self) -> Result<(), Stop> {
-        let Some(mut frame) = self.frames.pop() else { return Ok(()) };
+        let Some(mut frame) = self.frames.pop() else {
+            return Ok(());
+        };
         let result = self.end_frame(&mut frame);
         self.path.truncate(frame.path_len);
         result
@@ -575,7 +691,11 @@ impl Machine {
             }
             FrameKind::Simple(value) => {
                 let text = self.take_text(frame)?;
-                let stored = if validate::is_token(value) { text.trim().to_string() } else { text };
+                let stored = if validate::is_token(value) {
+                    text.trim().to_string()
+                } else {
+                    text
+                };
                 if let Some(f) = validate::value(value, &stored, frame.chars, self.version) {
                     self.report_here(f.severity, f.code, frame.position, f.message);
                 }
@@ -591,12 +711,19 @@ impl Machine {
             FrameKind::Extension => {
                 let text = self.take_text(frame)?;
                 if frame.truncated {
-                    let message = format!("the text ({} characters) is longer than {MAX_LEAF_TEXT} bytes and was cut", frame.chars);
+                    let message = format!(
+                        "the text ({} characters) is longer than {MAX_LEAF_TEXT} bytes and was cut",
+                        frame.chars
+                    );
                     self.report_here(Severity::Warning, Code::TooLong, frame.position, message);
                 }
                 self.unit_text += text.len();
                 if let Some(node) = self.units.last_mut() {
-                    node.text = if !node.children.is_empty() && text.trim().is_empty() { String::new() } else { text };
+                    node.text = if !node.children.is_empty() && text.trim().is_empty() {
+                        String::new()
+                    } else {
+                        text
+                    };
                 }
                 self.close_node(None)
             }
@@ -605,13 +732,25 @@ impl Machine {
     }
 
     fn content_end(&mut self, position: Position) {
-        let Some(mut decoder) = self.decoder.take() else { return };
+        let Some(mut decoder) = self.decoder.take() else {
+            return;
+        };
         match decoder.finish() {
             Err(message) => {
-                self.report_here(Severity::Error, Code::InvalidBase64, position, format!("the content is not valid base64: {message}"));
+                self.report_here(
+                    Severity::Error,
+                    Code::InvalidBase64,
+                    position,
+                    format!("the content is not valid base64: {message}"),
+                );
             }
             Ok(0) => {
-                self.report_here(Severity::Error, Code::EmptyFile, position, "the file is empty; NgDP refuses empty files".into());
+                self.report_here(
+                    Severity::Error,
+                    Code::EmptyFile,
+                    position,
+                    "the file is empty; NgDP refuses empty files".into(),
+                );
             }
             Ok(_) => {}
         }
@@ -625,17 +764,34 @@ impl Machine {
             let min = child.min_count(self.version);
             if *count < min {
                 let path = format!("{}/{}", self.path, child.name);
-                let why = if child.min == super::schema::Min::RequiredIn11 { " in MeMo 1.1" } else { "" };
+                let why = if child.min == super::schema::Min::RequiredIn11 {
+                    " in MeMo 1.1"
+                } else {
+                    ""
+                };
                 let message = format!("<{}> is required here{why} but missing", child.name);
-                self.report(Severity::Error, Code::MissingElement, path, frame.position, message);
+                self.report(
+                    Severity::Error,
+                    Code::MissingElement,
+                    path,
+                    frame.position,
+                    message,
+                );
             }
         }
         match ty {
             Ty::Message => {
                 let has_body = frame.counts.get(1).copied().unwrap_or(0) > 0;
                 if !self.nemsms && !has_body {
-                    let message = "a DIGITALPOST message needs a MessageBody with a MainDocument".to_string();
-                    self.report(Severity::Error, Code::BodyRequired, "/Message/MessageBody".into(), frame.position, message);
+                    let message =
+                        "a DIGITALPOST message needs a MessageBody with a MainDocument".to_string();
+                    self.report(
+                        Severity::Error,
+                        Code::BodyRequired,
+                        "/Message/MessageBody".into(),
+                        frame.position,
+                        message,
+                    );
                 }
                 return Ok(());
             }
@@ -648,7 +804,9 @@ impl Machine {
                     let info = self.units.last().map(tree::file_info).unwrap_or_default();
                     self.events.push(Event::FileStart(info));
                 }
-                self.events.push(Event::FileEnd { size: std::mem::take(&mut self.file_size) });
+                self.events.push(Event::FileEnd {
+                    size: std::mem::take(&mut self.file_size),
+                });
                 self.file_announced = false;
                 self.files += 1;
             }
@@ -671,9 +829,15 @@ impl Machine {
 
     /// Pops the innermost node and attaches it to its parent, or completes the part.
     fn close_node(&mut self, ty: Option<Ty>) -> Result<(), Stop> {
-        let Some(node) = self.units.pop() else { return Ok(()) };
+        let Some(node) = self.units.pop() else {
+            return Ok(());
+        };
         if self.unit_text > MAX_UNIT_TEXT {
-            let what = self.units.first().map(|n| n.name.clone()).unwrap_or_else(|| node.name.clone());
+            let what = self
+                .units
+                .first()
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| node.name.clone());
             return self.fatal(node.position, ReadErrorKind::TooLarge(what));
         }
         if ty == Some(Ty::File) {
@@ -701,15 +865,20 @@ impl Machine {
                     && let Some(kind) = document_kind(t)
                 {
                     self.announce_body();
-                    self.events.push(Event::DocumentStart(tree::document_info(&node, kind)));
+                    self.events
+                        .push(Event::DocumentStart(tree::document_info(&node, kind)));
                 }
                 self.document_announced = false;
                 self.documents += 1;
-                self.events.push(Event::DocumentEnd { actions: tree::actions(&node) });
+                self.events.push(Event::DocumentEnd {
+                    actions: tree::actions(&node),
+                });
             }
             _ if node.name == "createdDateTime" && !self.body_started => {
                 self.body_started = true;
-                self.events.push(Event::BodyStart { created_date_time: node.text });
+                self.events.push(Event::BodyStart {
+                    created_date_time: node.text,
+                });
             }
             _ => {}
         }
@@ -763,10 +932,20 @@ mod tests {
                 Event::End(_) => "end",
             })
             .collect();
-        assert_eq!(names, ["header", "body", "doc", "file", "data", "file-end", "doc-end", "end"]);
-        let Some(Event::End(summary)) = ev.last() else { panic!() };
+        assert_eq!(
+            names,
+            [
+                "header", "body", "doc", "file", "data", "file-end", "doc-end", "end"
+            ]
+        );
+        let Some(Event::End(summary)) = ev.last() else {
+            panic!()
+        };
         assert!(summary.problems.is_empty(), "{:?}", summary.problems);
-        assert_eq!((summary.documents, summary.files, summary.content_bytes), (1, 1, 3));
+        assert_eq!(
+            (summary.documents, summary.files, summary.content_bytes),
+            (1, 1, 3)
+        );
     }
 
     #[test]
@@ -803,5 +982,58 @@ mod tests {
             out
         };
         assert_eq!(merge(whole), merge(tiny));
+    }
+
+    /// The error and the problems found before it, as `validate` reports them, reading in
+    /// chunks of `chunk` bytes.
+    fn failure(doc: &[u8], chunk: usize) -> (ReadError, Vec<Problem>) {
+        let mut r = Reader::new();
+        let e = doc
+            .chunks(chunk.max(1))
+            .try_for_each(|c| r.feed(c).map(drop))
+            .and_then(|()| r.finish().map(drop))
+            .unwrap_err();
+        (e, r.problems().to_vec())
+    }
+
+    #[test]
+    fn text_outside_the_root_fails_where_it_stands_whatever_the_chunks() {
+        // Found by fuzz/memo_reader: the error was placed where the text was handed on, which
+        // is at a chunk boundary when there is one.
+        let after = format!("<m:Message xmlns:m=\"{MEMO_NAMESPACE}\"/>\n  &amp;\n");
+        for doc in [
+            &b"\n\xff\n"[..],
+            b"<?xml version=\"1.0\"?>\n x \n<r/>",
+            after.as_bytes(),
+        ] {
+            let whole = failure(doc, 1 << 20);
+            assert!(
+                matches!(
+                    whole.0.kind,
+                    ReadErrorKind::Syntax(SyntaxError::TextOutsideRoot)
+                ),
+                "{whole:?}"
+            );
+            assert_eq!(failure(doc, 1), whole, "{doc:?}");
+        }
+        assert_eq!(
+            failure(b"\n\xff\n", 1 << 20).0.position,
+            Position { line: 2, column: 1 }
+        );
+    }
+
+    #[test]
+    fn problems_before_a_syntax_error_do_not_depend_on_chunks() {
+        // Found by fuzz/memo_reader: text in an element that holds only elements was reported
+        // when a chunk boundary handed it on before the syntax error, and not otherwise.
+        let doc = format!("<m:Message xmlns:m=\"{MEMO_NAMESPACE}\">text\0</m:Message>");
+        let whole = failure(doc.as_bytes(), 1 << 20);
+        assert!(
+            whole.1.iter().any(|p| p.code == Code::UnexpectedText),
+            "{whole:?}"
+        );
+        assert_eq!(failure(doc.as_bytes(), 1), whole);
+        let doc = format!("<m:Message xmlns:m=\"{MEMO_NAMESPACE}\">text&bogus;</m:Message>");
+        assert_eq!(failure(doc.as_bytes(), 1), failure(doc.as_bytes(), 1 << 20));
     }
 }

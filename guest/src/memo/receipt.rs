@@ -35,7 +35,14 @@ impl ReceiptStatus {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::Completed, Self::Received, Self::Invalid, Self::NotAllowed].into_iter().find(|v| v.as_str() == s)
+        [
+            Self::Completed,
+            Self::Received,
+            Self::Invalid,
+            Self::NotAllowed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -108,18 +115,30 @@ fn check(r: &Receipt) -> Result<(), ReceiptError> {
     if let Some(t) = &r.transmission_id
         && t.trim().is_empty()
     {
-        return Err(ReceiptError::Invalid { field: "transmissionId", value: t.clone(), reason: "it is empty" });
+        return Err(ReceiptError::Invalid {
+            field: "transmissionId",
+            value: t.clone(),
+            reason: "it is empty",
+        });
     }
-    if !matches!(date_time_kind(r.time_stamp.trim()), DateTimeKind::Utc | DateTimeKind::Offset) {
+    if !matches!(
+        date_time_kind(r.time_stamp.trim()),
+        DateTimeKind::Utc | DateTimeKind::Offset
+    ) {
         return Err(ReceiptError::Invalid {
             field: "timeStamp",
             value: r.time_stamp.clone(),
             reason: "a date-time with a zone is expected, e.g. 2025-09-30T12:00:00Z",
         });
     }
-    let refused = matches!(r.receipt_status, ReceiptStatus::Invalid | ReceiptStatus::NotAllowed);
+    let refused = matches!(
+        r.receipt_status,
+        ReceiptStatus::Invalid | ReceiptStatus::NotAllowed
+    );
     if refused && r.error_code.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        return Err(ReceiptError::Missing("errorCode (required when receiptStatus is INVALID or NOT_ALLOWED)"));
+        return Err(ReceiptError::Missing(
+            "errorCode (required when receiptStatus is INVALID or NOT_ALLOWED)",
+        ));
     }
     Ok(())
 }
@@ -137,15 +156,20 @@ fn string_field(
     match object.get(field) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ReceiptError::WrongType { field, expected: "a string or null" }),
+        Some(_) => Err(ReceiptError::WrongType {
+            field,
+            expected: "a string or null",
+        }),
     }
 }
 
 /// Reads and checks a receipt's JSON.
 pub fn parse(json: &str) -> Result<Receipt, ReceiptError> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| ReceiptError::NotJson(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ReceiptError::NotJson(e.to_string()))?;
     let object = value.as_object().ok_or(ReceiptError::NotObject)?;
-    let required = |field: &'static str| string_field(object, field)?.ok_or(ReceiptError::Missing(field));
+    let required =
+        |field: &'static str| string_field(object, field)?.ok_or(ReceiptError::Missing(field));
     let status = required("receiptStatus")?;
     let receipt_status = ReceiptStatus::parse(&status).ok_or(ReceiptError::Invalid {
         field: "receiptStatus",
@@ -200,9 +224,24 @@ mod tests {
             with("\"COMPLETED\"", "\"DONE\"").unwrap_err().to_string(),
             "receiptStatus \"DONE\" is not acceptable: it must be COMPLETED, RECEIVED, INVALID or NOT_ALLOWED"
         );
-        assert_eq!(with("\"messageUUID\"", "\"x\"").unwrap_err(), ReceiptError::Missing("messageUUID"));
-        assert!(matches!(with("\"MSG-12345\"", "5"), Err(ReceiptError::WrongType { field: "messageId", .. })));
-        assert!(matches!(with("2025-09-30T12:00:00Z", "yesterday"), Err(ReceiptError::Invalid { field: "timeStamp", .. })));
+        assert_eq!(
+            with("\"messageUUID\"", "\"x\"").unwrap_err(),
+            ReceiptError::Missing("messageUUID")
+        );
+        assert!(matches!(
+            with("\"MSG-12345\"", "5"),
+            Err(ReceiptError::WrongType {
+                field: "messageId",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with("2025-09-30T12:00:00Z", "yesterday"),
+            Err(ReceiptError::Invalid {
+                field: "timeStamp",
+                ..
+            })
+        ));
         let mut invalid = sample();
         invalid.receipt_status = ReceiptStatus::Invalid;
         assert!(matches!(build(&invalid), Err(ReceiptError::Missing(_))));

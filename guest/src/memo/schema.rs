@@ -2,7 +2,9 @@
 //! cardinality and value type. The reader walks this table as elements stream past, so order,
 //! cardinality and value rules are checked without holding the message.
 
-use super::constants::{MAX_ADDITIONAL_REPLY_DATA, MAX_COMMENT, MAX_CONTACT_INFO, MAX_NOTIFICATION, MAX_STRING};
+use super::constants::{
+    MAX_ADDITIONAL_REPLY_DATA, MAX_COMMENT, MAX_CONTACT_INFO, MAX_NOTIFICATION, MAX_STRING,
+};
 use super::model::MemoVersion;
 
 /// A complex MeMo element type.
@@ -110,7 +112,13 @@ impl Child {
 }
 
 const fn c(name: &'static str, kind: Kind, min: Min, max: u32) -> Child {
-    Child { name, kind, min, max, since_1_2: false }
+    Child {
+        name,
+        kind,
+        min,
+        max,
+        since_1_2: false,
+    }
 }
 const fn req(name: &'static str, v: Value) -> Child {
     c(name, Kind::Simple(v), Min::Required, 1)
@@ -138,7 +146,10 @@ const MESSAGE_TYPES: Value = Value::Enumeration(super::constants::MESSAGE_TYPES)
 const ID_TYPES: Value = Value::Known(super::constants::KNOWN_ID_TYPES);
 const ACTION_CODES: Value = Value::Known(super::constants::KNOWN_ACTION_CODES);
 
-static MESSAGE: [Child; 2] = [one("MessageHeader", Ty::Header), maybe("MessageBody", Ty::Body)];
+static MESSAGE: [Child; 2] = [
+    one("MessageHeader", Ty::Header),
+    maybe("MessageBody", Ty::Body),
+];
 static HEADER: [Child; 18] = [
     req("messageType", MESSAGE_TYPES),
     req("messageUUID", Value::Uuid4),
@@ -150,8 +161,18 @@ static HEADER: [Child; 18] = [
     opt("reply", Value::Boolean),
     opt("replyByDateTime", Value::DateTime),
     opt("doNotDeliverUntilDate", Value::Date),
-    c("mandatory", Kind::Simple(Value::Boolean), Min::RequiredIn11, 1),
-    c("legalNotification", Kind::Simple(Value::Boolean), Min::RequiredIn11, 1),
+    c(
+        "mandatory",
+        Kind::Simple(Value::Boolean),
+        Min::RequiredIn11,
+        1,
+    ),
+    c(
+        "legalNotification",
+        Kind::Simple(Value::Boolean),
+        Min::RequiredIn11,
+        1,
+    ),
     opt("postType", S),
     one("Sender", Ty::Sender),
     one("Recipient", Ty::Recipient),
@@ -176,8 +197,12 @@ static RECIPIENT: [Child; 6] = [
     maybe("AttentionData", Ty::AttentionData),
     maybe("ContactPoint", Ty::ContactPoint),
 ];
-static REPRESENTATIVE: [Child; 4] =
-    [req("representativeID", Value::Id), req("idType", ID_TYPES), opt("idTypeLabel", S), opt("label", S)];
+static REPRESENTATIVE: [Child; 4] = [
+    req("representativeID", Value::Id),
+    req("idType", ID_TYPES),
+    opt("idTypeLabel", S),
+    opt("label", S),
+];
 static ATTENTION_DATA: [Child; 5] = [
     maybe("AttentionPerson", Ty::AttentionPerson),
     maybe("EMail", Ty::Email),
@@ -197,11 +222,16 @@ static CONTACT_POINT: [Child; 4] = [
     many("ContactInfo", Ty::ContactInfo, MAX_CONTACT_INFO),
 ];
 static LABEL_VALUE: [Child; 2] = [req("label", S), req("value", S)];
-static CONTENT_DATA: [Child; 2] =
-    [maybe("CaseID", Ty::CaseId), many("AdditionalContentData", Ty::AdditionalContentData, u32::MAX)];
+static CONTENT_DATA: [Child; 2] = [
+    maybe("CaseID", Ty::CaseId),
+    many("AdditionalContentData", Ty::AdditionalContentData, u32::MAX),
+];
 static CASE_ID: [Child; 2] = [req("caseID", S), opt("caseSystem", S)];
-static ADDITIONAL_CONTENT_DATA: [Child; 3] =
-    [opt("contentDataType", S), req("contentDataName", S), req("contentDataValue", S)];
+static ADDITIONAL_CONTENT_DATA: [Child; 3] = [
+    opt("contentDataType", S),
+    req("contentDataName", S),
+    req("contentDataValue", S),
+];
 static FORWARD_DATA: [Child; 7] = [
     req("messageUUID", Value::Uuid4),
     req("originalMessageDateTime", Value::DateTime),
@@ -221,7 +251,11 @@ static REPLY_DATA: [Child; 10] = [
     opt("contactPointID", Value::Uuid),
     opt("generatingSystemID", S),
     opt("comment", COMMENT),
-    many("AdditionalReplyData", Ty::AdditionalReplyData, MAX_ADDITIONAL_REPLY_DATA),
+    many(
+        "AdditionalReplyData",
+        Ty::AdditionalReplyData,
+        MAX_ADDITIONAL_REPLY_DATA,
+    ),
 ];
 static BODY: [Child; 4] = [
     req("createdDateTime", Value::DateTime),
@@ -314,7 +348,10 @@ impl Ty {
 
     /// The index of a child by name.
     pub fn child(self, name: &str) -> Option<(usize, &'static Child)> {
-        self.children().iter().enumerate().find(|(_, c)| c.name == name)
+        self.children()
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
     }
 }
 
@@ -325,11 +362,32 @@ mod tests {
     #[test]
     fn child_names_are_unique_within_each_type() {
         let all = [
-            Ty::Message, Ty::Header, Ty::Sender, Ty::Recipient, Ty::Representative, Ty::AttentionData,
-            Ty::AttentionPerson, Ty::Email, Ty::Telephone, Ty::ContentResponsible, Ty::GeneratingSystem,
-            Ty::ContactPoint, Ty::ContactInfo, Ty::ContentData, Ty::CaseId, Ty::AdditionalContentData,
-            Ty::ForwardData, Ty::ReplyData, Ty::AdditionalReplyData, Ty::Body, Ty::MainDocument,
-            Ty::AdditionalDocument, Ty::TechnicalDocument, Ty::File, Ty::Action, Ty::Reservation,
+            Ty::Message,
+            Ty::Header,
+            Ty::Sender,
+            Ty::Recipient,
+            Ty::Representative,
+            Ty::AttentionData,
+            Ty::AttentionPerson,
+            Ty::Email,
+            Ty::Telephone,
+            Ty::ContentResponsible,
+            Ty::GeneratingSystem,
+            Ty::ContactPoint,
+            Ty::ContactInfo,
+            Ty::ContentData,
+            Ty::CaseId,
+            Ty::AdditionalContentData,
+            Ty::ForwardData,
+            Ty::ReplyData,
+            Ty::AdditionalReplyData,
+            Ty::Body,
+            Ty::MainDocument,
+            Ty::AdditionalDocument,
+            Ty::TechnicalDocument,
+            Ty::File,
+            Ty::Action,
+            Ty::Reservation,
             Ty::EntryPoint,
         ];
         for ty in all {

@@ -64,7 +64,9 @@ pub enum SyntaxError {
     #[error("markup declarations such as <!ENTITY are not accepted in a MeMo message")]
     Declaration,
     /// A reference to an entity other than the five predefined ones.
-    #[error("the entity reference &{0}; is not defined (only &lt; &gt; &amp; &apos; &quot; and character references are)")]
+    #[error(
+        "the entity reference &{0}; is not defined (only &lt; &gt; &amp; &apos; &quot; and character references are)"
+    )]
     UndefinedEntity(String),
     /// A character reference to no XML character.
     #[error("the character reference &{0}; does not name a character allowed in XML")]
@@ -208,7 +210,10 @@ impl Tokenizer {
     }
 
     fn here(&self) -> Position {
-        Position { line: self.line, column: self.column }
+        Position {
+            line: self.line,
+            column: self.column,
+        }
     }
 
     fn fail<T>(&self, e: SyntaxError) -> Result<T, Stop> {
@@ -230,6 +235,18 @@ impl Tokenizer {
 
     /// Feeds one chunk.
     pub fn feed(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
+        let r = self.bytes(chunk, sink);
+        if let Err(Stop::Syntax(..)) = r {
+            // Text before the error is handed on first, as a chunk boundary there would have
+            // done: what the consumer sees must not depend on where chunks are split.
+            self.flush_text(sink)?;
+        }
+        r?;
+        // Hand on text gathered so far so the consumer can make progress on every chunk.
+        self.flush_text(sink)
+    }
+
+    fn bytes(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
         let mut i = 0;
         while i < chunk.len() {
             if self.state == State::Text {
@@ -240,23 +257,23 @@ impl Tokenizer {
             self.byte(b, sink)?;
             i += 1;
         }
-        // Hand on text gathered so far so the consumer can make progress on every chunk.
-        self.flush_text(sink)
+        Ok(())
     }
 
     /// Ends the input: everything must be closed.
     pub fn finish(&mut self, sink: &mut Sink<'_>) -> Result<(), Stop> {
         match self.state {
             State::Text => {}
-            State::Bom(n) => {
+            State::Bom(_) => {
                 let pending: Vec<u8> = self.markup.drain(..).collect();
-                debug_assert!(pending.len() == n);
                 self.state = State::Text;
                 self.feed(&pending, sink)?;
                 return self.finish(sink);
             }
             State::Comment(_) => return self.fail(SyntaxError::UnexpectedEnd("inside a comment")),
-            State::CData(_) => return self.fail(SyntaxError::UnexpectedEnd("inside a CDATA section")),
+            State::CData(_) => {
+                return self.fail(SyntaxError::UnexpectedEnd("inside a CDATA section"));
+            }
             _ => return self.fail(SyntaxError::UnexpectedEnd("inside markup")),
         }
         self.flush_text(sink)?;
@@ -275,7 +292,9 @@ impl Tokenizer {
         let room = TEXT_PIECE.saturating_sub(self.text.len()).max(1);
         let limit = rest.len().min(room);
         let window = rest.get(..limit).unwrap_or_default();
-        let stop = window.iter().position(|&b| b == b'<' || b == b'&' || b == b'\r' || (b < 0x20 && b != b'\t' && b != b'\n'));
+        let stop = window.iter().position(|&b| {
+            b == b'<' || b == b'&' || b == b'\r' || (b < 0x20 && b != b'\t' && b != b'\n')
+        });
         let run_len = stop.unwrap_or(window.len());
         let run = window.get(..run_len).unwrap_or_default();
         if self.after_cr && run.first() == Some(&b'\n') {
@@ -285,7 +304,13 @@ impl Tokenizer {
         }
         if !run.is_empty() {
             self.after_cr = false;
+            // Outside the root only whitespace may stand; refuse anything else where it is, not
+            // when the text is handed on, so that the position does not depend on chunking.
+            let outside = self.open.is_empty();
             for &b in run {
+                if outside && !matches!(b, b' ' | b'\t' | b'\n') {
+                    return self.fail(SyntaxError::TextOutsideRoot);
+                }
                 self.advance(b);
             }
             self.text.extend_from_slice(run);
@@ -294,7 +319,9 @@ impl Tokenizer {
             }
             return Ok(run_len);
         }
-        let Some(&b) = window.first() else { return Ok(0) };
+        let Some(&b) = window.first() else {
+            return Ok(0);
+        };
         match b {
             b'\r' => {
                 self.after_cr = true;
@@ -310,6 +337,7 @@ impl Tokenizer {
                 self.state = State::MarkupOpen;
                 self.markup.clear();
             }
+            b'&' if self.open.is_empty() => return self.fail(SyntaxError::TextOutsideRoot),
             b'&' => {
                 self.after_cr = false;
                 self.mark = self.here();
@@ -331,7 +359,11 @@ impl Tokenizer {
             return Ok(());
         }
         if self.open.is_empty() {
-            if self.text.iter().any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+            if self
+                .text
+                .iter()
+                .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            {
                 return self.fail(SyntaxError::TextOutsideRoot);
             }
             self.text.clear();
@@ -392,7 +424,9 @@ impl Tokenizer {
                     if self.text.len() >= TEXT_PIECE {
                         self.flush_text(sink)?;
                     }
-                } else if self.markup.len() >= 32 || matches!(b, b'<' | b'&' | b' ' | b'\n' | b'\t' | b'\r') {
+                } else if self.markup.len() >= 32
+                    || matches!(b, b'<' | b'&' | b' ' | b'\n' | b'\t' | b'\r')
+                {
                     return self.fail_at_mark(SyntaxError::Malformed(
                         "an & must start a reference such as &amp; (write & as &amp;)".into(),
                     ));
@@ -405,7 +439,9 @@ impl Tokenizer {
                 b'?' => self.state = State::Pi(false),
                 b'!' => self.state = State::Bang,
                 b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'<' | b'=' | b'"' | b'\'' => {
-                    return self.fail_at_mark(SyntaxError::Malformed("a < must start a tag (write < as &lt;)".into()));
+                    return self.fail_at_mark(SyntaxError::Malformed(
+                        "a < must start a tag (write < as &lt;)".into(),
+                    ));
                 }
                 _ => {
                     self.state = State::StartTag(None);
@@ -422,7 +458,8 @@ impl Tokenizer {
                     self.push_markup(b)?;
                 }
                 (None, b'<') => {
-                    return self.fail_at_mark(SyntaxError::Malformed("a tag is not closed with >".into()));
+                    return self
+                        .fail_at_mark(SyntaxError::Malformed("a tag is not closed with >".into()));
                 }
                 (Some(q), _) if q == b => {
                     self.state = State::StartTag(None);
@@ -462,7 +499,10 @@ impl Tokenizer {
                     self.markup.clear();
                 } else if m == b"DOCTYPE" {
                     return self.fail_at_mark(SyntaxError::Dtd);
-                } else if !b"--".starts_with(m) && !b"[CDATA[".starts_with(m) && !b"DOCTYPE".starts_with(m) {
+                } else if !b"--".starts_with(m)
+                    && !b"[CDATA[".starts_with(m)
+                    && !b"DOCTYPE".starts_with(m)
+                {
                     return self.fail_at_mark(SyntaxError::Declaration);
                 }
             }
@@ -509,7 +549,10 @@ impl Tokenizer {
         let Ok(text) = std::str::from_utf8(&self.markup) else {
             return self.fail_at_mark(SyntaxError::InvalidUtf8);
         };
-        let target = text.split(|c: char| c.is_ascii_whitespace()).next().unwrap_or("");
+        let target = text
+            .split(|c: char| c.is_ascii_whitespace())
+            .next()
+            .unwrap_or("");
         if target.eq_ignore_ascii_case("xml") {
             if !first || self.root_seen {
                 return self.fail_at_mark(SyntaxError::Malformed(
@@ -531,7 +574,11 @@ impl Tokenizer {
         if prefix == "xml" {
             return Some(XML_NAMESPACE);
         }
-        self.bindings.iter().rev().find(|(p, _)| p == prefix).map(|(_, ns)| ns.as_str())
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, ns)| ns.as_str())
     }
 
     fn start_tag(&mut self, sink: &mut Sink<'_>) -> Result<(), Stop> {
@@ -557,7 +604,9 @@ impl Tokenizer {
             Some(t) => (t, true),
             None => (text, false),
         };
-        let name_end = text.find(|c: char| c.is_ascii_whitespace()).unwrap_or(text.len());
+        let name_end = text
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(text.len());
         let (qname, mut rest) = text.split_at(name_end);
         check_name(qname).or_else(|e| self.fail_at_mark(e))?;
         let bindings_before = self.bindings.len();
@@ -568,12 +617,17 @@ impl Tokenizer {
                 break;
             }
             let Some(eq) = rest.find('=') else {
-                return self.fail_at_mark(SyntaxError::Malformed(format!("attribute in <{qname}> has no value")));
+                return self.fail_at_mark(SyntaxError::Malformed(format!(
+                    "attribute in <{qname}> has no value"
+                )));
             };
             let (name, after) = rest.split_at(eq);
             let name = name.trim_end_matches(|c: char| c.is_ascii_whitespace());
             check_name(name).or_else(|e| self.fail_at_mark(e))?;
-            let after = after.get(1..).unwrap_or("").trim_start_matches(|c: char| c.is_ascii_whitespace());
+            let after = after
+                .get(1..)
+                .unwrap_or("")
+                .trim_start_matches(|c: char| c.is_ascii_whitespace());
             let quote = match after.chars().next() {
                 Some(q @ ('"' | '\'')) => q,
                 _ => {
@@ -584,7 +638,9 @@ impl Tokenizer {
             };
             let body = after.get(1..).unwrap_or("");
             let Some(close) = body.find(quote) else {
-                return self.fail_at_mark(SyntaxError::Malformed(format!("the value of attribute {name} is not closed")));
+                return self.fail_at_mark(SyntaxError::Malformed(format!(
+                    "the value of attribute {name} is not closed"
+                )));
             };
             let value_raw = body.get(..close).unwrap_or("");
             rest = body.get(close + 1..).unwrap_or("");
@@ -614,14 +670,25 @@ impl Tokenizer {
             let (namespace, local) = match name.split_once(':') {
                 Some((prefix, local)) => match self.resolve(prefix) {
                     Some(ns) => (ns.to_string(), local.to_string()),
-                    None => return self.fail_at_mark(SyntaxError::UndeclaredPrefix(prefix.to_string())),
+                    None => {
+                        return self
+                            .fail_at_mark(SyntaxError::UndeclaredPrefix(prefix.to_string()));
+                    }
                 },
                 None => (String::new(), name.to_string()),
             };
-            if self.attributes.iter().any(|a| a.namespace == namespace && a.local == local) {
+            if self
+                .attributes
+                .iter()
+                .any(|a| a.namespace == namespace && a.local == local)
+            {
                 return self.fail_at_mark(SyntaxError::DuplicateAttribute(name.to_string()));
             }
-            self.attributes.push(Attribute { namespace, local, value });
+            self.attributes.push(Attribute {
+                namespace,
+                local,
+                value,
+            });
         }
         let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
         let namespace = match self.resolve(prefix) {
@@ -630,14 +697,25 @@ impl Tokenizer {
             None => return self.fail_at_mark(SyntaxError::UndeclaredPrefix(prefix.to_string())),
         };
         self.root_seen = true;
-        self.open.push(Open { qname: qname.to_string(), bindings: bindings_before });
+        self.open.push(Open {
+            qname: qname.to_string(),
+            bindings: bindings_before,
+        });
         let position = self.mark;
         let attributes = std::mem::take(&mut self.attributes);
-        let r = sink(Token::Start { namespace: &namespace, local, attributes: &attributes, position });
+        let r = sink(Token::Start {
+            namespace: &namespace,
+            local,
+            attributes: &attributes,
+            position,
+        });
         self.attributes = attributes;
         r?;
         if empty {
-            sink(Token::End { namespace: &namespace, local })?;
+            sink(Token::End {
+                namespace: &namespace,
+                local,
+            })?;
             if let Some(open) = self.open.pop() {
                 self.bindings.truncate(open.bindings);
             }
@@ -651,10 +729,15 @@ impl Tokenizer {
         };
         let qname = text.trim_end_matches(|c: char| c.is_ascii_whitespace());
         let Some(open) = self.open.last() else {
-            return self.fail_at_mark(SyntaxError::Malformed(format!("the end tag </{qname}> has no start tag")));
+            return self.fail_at_mark(SyntaxError::Malformed(format!(
+                "the end tag </{qname}> has no start tag"
+            )));
         };
         if open.qname != qname {
-            let e = SyntaxError::MismatchedEndTag { expected: open.qname.clone(), found: qname.to_string() };
+            let e = SyntaxError::MismatchedEndTag {
+                expected: open.qname.clone(),
+                found: qname.to_string(),
+            };
             return self.fail_at_mark(e);
         }
         let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
@@ -664,7 +747,10 @@ impl Tokenizer {
         let bindings = open.bindings;
         self.open.pop();
         self.bindings.truncate(bindings);
-        sink(Token::End { namespace: &namespace, local: &local })
+        sink(Token::End {
+            namespace: &namespace,
+            local: &local,
+        })
     }
 }
 
@@ -673,8 +759,16 @@ fn check_name(name: &str) -> Result<(), SyntaxError> {
         || name.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.' || c == ':')
         || name.ends_with(':')
         || name.matches(':').count() > 1
-        || name.chars().any(|c| matches!(c, '<' | '>' | '&' | '"' | '\'' | '=' | '/' | '?' | '!') || c.is_whitespace());
-    if bad { Err(SyntaxError::Malformed(format!("{name:?} is not a valid XML name"))) } else { Ok(()) }
+        || name.chars().any(|c| {
+            matches!(c, '<' | '>' | '&' | '"' | '\'' | '=' | '/' | '?' | '!') || c.is_whitespace()
+        });
+    if bad {
+        Err(SyntaxError::Malformed(format!(
+            "{name:?} is not a valid XML name"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// The value of a pseudo-attribute in the XML declaration.
@@ -691,7 +785,9 @@ fn pseudo_attribute<'a>(decl: &'a str, name: &str) -> Option<&'a str> {
 /// Expands references and normalises white space in an attribute value, as XML requires.
 fn attribute_value(raw: &str) -> Result<String, SyntaxError> {
     if raw.contains('<') {
-        return Err(SyntaxError::Malformed("a < is not allowed in an attribute value".into()));
+        return Err(SyntaxError::Malformed(
+            "a < is not allowed in an attribute value".into(),
+        ));
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut rest = raw;
@@ -699,7 +795,9 @@ fn attribute_value(raw: &str) -> Result<String, SyntaxError> {
         push_normalised(&mut out, rest.get(..amp).unwrap_or(""));
         let after = rest.get(amp + 1..).unwrap_or("");
         let Some(semi) = after.find(';') else {
-            return Err(SyntaxError::Malformed("an & in an attribute value must start a reference".into()));
+            return Err(SyntaxError::Malformed(
+                "an & in an attribute value must start a reference".into(),
+            ));
         };
         expand_reference(after.get(..semi).unwrap_or("").as_bytes(), &mut out)?;
         rest = after.get(semi + 1..).unwrap_or("");
@@ -710,7 +808,13 @@ fn attribute_value(raw: &str) -> Result<String, SyntaxError> {
 
 fn push_normalised(out: &mut Vec<u8>, s: &str) {
     let s = s.replace("\r\n", " ");
-    out.extend(s.bytes().map(|b| if matches!(b, b'\t' | b'\n' | b'\r') { b' ' } else { b }));
+    out.extend(s.bytes().map(|b| {
+        if matches!(b, b'\t' | b'\n' | b'\r') {
+            b' '
+        } else {
+            b
+        }
+    }));
 }
 
 /// Expands one reference (the part between `&` and `;`) into `out`.
@@ -769,10 +873,18 @@ mod tests {
         let mut t = Tokenizer::new();
         let mut sink = |tok: Token<'_>| {
             match tok {
-                Token::Start { namespace, local, attributes, position } => out.push(T::S(
+                Token::Start {
+                    namespace,
+                    local,
+                    attributes,
+                    position,
+                } => out.push(T::S(
                     namespace.into(),
                     local.into(),
-                    attributes.iter().map(|a| (a.local.clone(), a.value.clone())).collect(),
+                    attributes
+                        .iter()
+                        .map(|a| (a.local.clone(), a.value.clone()))
+                        .collect(),
                     position.line,
                     position.column,
                 )),
@@ -803,7 +915,16 @@ mod tests {
     fn resolves_prefixes_and_default_namespace() {
         let t = tokens("<a:r xmlns:a='urn:x'><b xmlns='urn:y' k=\"v\"/></a:r>").unwrap();
         assert_eq!(t[0], T::S("urn:x".into(), "r".into(), vec![], 1, 1));
-        assert_eq!(t[1], T::S("urn:y".into(), "b".into(), vec![("k".into(), "v".into())], 1, 22));
+        assert_eq!(
+            t[1],
+            T::S(
+                "urn:y".into(),
+                "b".into(),
+                vec![("k".into(), "v".into())],
+                1,
+                22
+            )
+        );
         assert_eq!(t[2], T::E("urn:y".into(), "b".into()));
         assert_eq!(t[3], T::E("urn:x".into(), "r".into()));
     }
@@ -824,25 +945,54 @@ mod tests {
 
     #[test]
     fn refuses_dtd_entities_and_unknown_references() {
-        assert_eq!(tokens("<!DOCTYPE r [<!ENTITY a 'b'>]><r/>").unwrap_err().1, SyntaxError::Dtd);
-        assert_eq!(tokens("<r><!ENTITY a 'b'></r>").unwrap_err().1, SyntaxError::Declaration);
-        assert_eq!(tokens("<r>&a;</r>").unwrap_err().1, SyntaxError::UndefinedEntity("a".into()));
-        assert!(matches!(tokens("<r>&#0;</r>").unwrap_err().1, SyntaxError::BadCharacterReference(_)));
+        assert_eq!(
+            tokens("<!DOCTYPE r [<!ENTITY a 'b'>]><r/>").unwrap_err().1,
+            SyntaxError::Dtd
+        );
+        assert_eq!(
+            tokens("<r><!ENTITY a 'b'></r>").unwrap_err().1,
+            SyntaxError::Declaration
+        );
+        assert_eq!(
+            tokens("<r>&a;</r>").unwrap_err().1,
+            SyntaxError::UndefinedEntity("a".into())
+        );
+        assert!(matches!(
+            tokens("<r>&#0;</r>").unwrap_err().1,
+            SyntaxError::BadCharacterReference(_)
+        ));
     }
 
     #[test]
     fn refuses_malformed_documents() {
-        assert!(matches!(tokens("<r></s>").unwrap_err().1, SyntaxError::MismatchedEndTag { .. }));
-        assert_eq!(tokens("<p:r/>").unwrap_err().1, SyntaxError::UndeclaredPrefix("p".into()));
+        assert!(matches!(
+            tokens("<r></s>").unwrap_err().1,
+            SyntaxError::MismatchedEndTag { .. }
+        ));
+        assert_eq!(
+            tokens("<p:r/>").unwrap_err().1,
+            SyntaxError::UndeclaredPrefix("p".into())
+        );
         assert_eq!(tokens("<r/><r/>").unwrap_err().1, SyntaxError::SecondRoot);
         assert_eq!(tokens("x<r/>").unwrap_err().1, SyntaxError::TextOutsideRoot);
-        assert!(matches!(tokens("<r>").unwrap_err().1, SyntaxError::Malformed(_)));
-        assert!(matches!(tokens("<r a='1' a='2'/>").unwrap_err().1, SyntaxError::DuplicateAttribute(_)));
         assert!(matches!(
-            tokens("<?xml version='1.0' encoding='ISO-8859-1'?><r/>").unwrap_err().1,
+            tokens("<r>").unwrap_err().1,
+            SyntaxError::Malformed(_)
+        ));
+        assert!(matches!(
+            tokens("<r a='1' a='2'/>").unwrap_err().1,
+            SyntaxError::DuplicateAttribute(_)
+        ));
+        assert!(matches!(
+            tokens("<?xml version='1.0' encoding='ISO-8859-1'?><r/>")
+                .unwrap_err()
+                .1,
             SyntaxError::UnsupportedEncoding(_)
         ));
-        assert!(matches!(tokens("<r>\u{1}</r>").unwrap_err().1, SyntaxError::Malformed(_)));
+        assert!(matches!(
+            tokens("<r>\u{1}</r>").unwrap_err().1,
+            SyntaxError::Malformed(_)
+        ));
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! (`node.text("label")`), while the streamed parts (file contents) never enter it.
 
 use super::model::{
-    Action, AdditionalContentData, AttentionData, AttentionPerson, CaseId, ContactInfo, ContactPoint, ContentData,
-    ContentResponsible, DocumentInfo, DocumentKind, Email, ExtensionAttribute, ExtensionNode, FileInfo, ForwardData,
-    GeneratingSystem, Header, MemoVersion, MessageType, Recipient, ReplyData, Representative, Reservation, Sender,
-    Telephone,
+    Action, AdditionalContentData, AttentionData, AttentionPerson, CaseId, ContactInfo,
+    ContactPoint, ContentData, ContentResponsible, DocumentInfo, DocumentKind, Email,
+    ExtensionAttribute, ExtensionNode, FileInfo, ForwardData, GeneratingSystem, Header,
+    MemoVersion, MessageType, Recipient, ReplyData, Representative, Reservation, Sender, Telephone,
 };
 use super::problem::Position;
 use super::validate::parse_boolean;
@@ -40,7 +40,9 @@ impl Node {
 
     /// All MeMo children with this name.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.children.iter().filter(move |c| c.memo && c.name == name)
+        self.children
+            .iter()
+            .filter(move |c| c.memo && c.name == name)
     }
 
     /// A required string child's text; empty when absent (validation reports that).
@@ -139,15 +141,18 @@ fn recipient(n: &Node) -> Recipient {
 
 fn attention_data(n: &Node) -> AttentionData {
     AttentionData {
-        attention_person: n
-            .child("AttentionPerson")
-            .map(|c| AttentionPerson { person_id: c.text("personID"), label: c.opt("label") }),
-        email: n
-            .child("EMail")
-            .map(|c| Email { email_address: c.text("emailAddress"), related_agent: c.opt("relatedAgent") }),
-        telephone: n
-            .child("Telephone")
-            .map(|c| Telephone { telephone_number: c.text("telephoneNumber"), related_agent: c.opt("relatedAgent") }),
+        attention_person: n.child("AttentionPerson").map(|c| AttentionPerson {
+            person_id: c.text("personID"),
+            label: c.opt("label"),
+        }),
+        email: n.child("EMail").map(|c| Email {
+            email_address: c.text("emailAddress"),
+            related_agent: c.opt("relatedAgent"),
+        }),
+        telephone: n.child("Telephone").map(|c| Telephone {
+            telephone_number: c.text("telephoneNumber"),
+            related_agent: c.opt("relatedAgent"),
+        }),
         content_responsible: n.child("ContentResponsible").map(|c| ContentResponsible {
             content_responsible_id: c.text("contentResponsibleID"),
             label: c.opt("label"),
@@ -161,7 +166,10 @@ fn attention_data(n: &Node) -> AttentionData {
 }
 
 fn label_value(n: &Node) -> ContactInfo {
-    ContactInfo { label: n.text("label"), value: n.text("value") }
+    ContactInfo {
+        label: n.text("label"),
+        value: n.text("value"),
+    }
 }
 
 fn contact_point(n: &Node) -> ContactPoint {
@@ -175,7 +183,10 @@ fn contact_point(n: &Node) -> ContactPoint {
 
 fn content_data(n: &Node) -> ContentData {
     ContentData {
-        case_id: n.child("CaseID").map(|c| CaseId { case_id: c.text("caseID"), case_system: c.opt("caseSystem") }),
+        case_id: n.child("CaseID").map(|c| CaseId {
+            case_id: c.text("caseID"),
+            case_system: c.opt("caseSystem"),
+        }),
         additional_content_data: n
             .all("AdditionalContentData")
             .map(|c| AdditionalContentData {
@@ -217,12 +228,20 @@ fn reply_data(n: &Node) -> ReplyData {
 
 /// A document element's kind, id and label.
 pub fn document_info(n: &Node, kind: DocumentKind) -> DocumentInfo {
-    DocumentInfo { kind, id: n.opt(kind.id_element()), label: n.opt("label") }
+    DocumentInfo {
+        kind,
+        id: n.opt(kind.id_element()),
+        label: n.opt("label"),
+    }
 }
 
 /// A `File` element's description.
 pub fn file_info(n: &Node) -> FileInfo {
-    FileInfo { encoding_format: n.text("encodingFormat"), filename: n.text("filename"), language: n.text("language") }
+    FileInfo {
+        encoding_format: n.text("encodingFormat"),
+        filename: n.text("filename"),
+        language: n.text("language"),
+    }
 }
 
 /// A document's `Action` elements.
@@ -253,7 +272,12 @@ mod tests {
     use super::*;
 
     fn leaf(name: &str, text: &str) -> Node {
-        Node { memo: true, name: name.into(), text: text.into(), ..Node::default() }
+        Node {
+            memo: true,
+            name: name.into(),
+            text: text.into(),
+            ..Node::default()
+        }
     }
 
     #[test]
@@ -269,11 +293,17 @@ mod tests {
         let n = Node {
             memo: true,
             name: "ContentData".into(),
-            children: vec![grd("A", "", vec![grd("b", "1", vec![]), grd("c", "2", vec![])]), leaf("x", "y")],
+            children: vec![
+                grd("A", "", vec![grd("b", "1", vec![]), grd("c", "2", vec![])]),
+                leaf("x", "y"),
+            ],
             ..Node::default()
         };
         let ext = n.extensions();
-        let shape: Vec<(u32, &str, &str)> = ext.iter().map(|e| (e.depth, e.name.as_str(), e.text.as_str())).collect();
+        let shape: Vec<(u32, &str, &str)> = ext
+            .iter()
+            .map(|e| (e.depth, e.name.as_str(), e.text.as_str()))
+            .collect();
         assert_eq!(shape, vec![(0, "A", ""), (1, "b", "1"), (1, "c", "2")]);
     }
 

@@ -21,11 +21,21 @@ pub struct Finding {
 }
 
 fn error(code: Code, message: String) -> Finding {
-    Finding { severity: Severity::Error, code, message, child: None }
+    Finding {
+        severity: Severity::Error,
+        code,
+        message,
+        child: None,
+    }
 }
 
 fn warning(code: Code, message: String) -> Finding {
-    Finding { severity: Severity::Warning, code, message, child: None }
+    Finding {
+        severity: Severity::Warning,
+        code,
+        message,
+        child: None,
+    }
 }
 
 /// Whether a value type ignores surrounding white space (XML Schema's token-like types).
@@ -38,39 +48,77 @@ pub fn is_token(value: Value) -> bool {
 pub fn value(value: Value, text: &str, chars: usize, version: MemoVersion) -> Option<Finding> {
     let t = if is_token(value) { text.trim() } else { text };
     match value {
-        Value::Text(max) => {
-            (chars > max).then(|| error(Code::TooLong, format!("{chars} characters; at most {max} are allowed")))
-        }
-        Value::Id => (chars > super::constants::MAX_STRING).then(|| {
-            error(Code::TooLong, format!("{chars} characters; at most {} are allowed", super::constants::MAX_STRING))
+        Value::Text(max) => (chars > max).then(|| {
+            error(
+                Code::TooLong,
+                format!("{chars} characters; at most {max} are allowed"),
+            )
         }),
-        Value::Enumeration(allowed) => (!allowed.contains(&t))
-            .then(|| error(Code::InvalidEnumeration, format!("{t:?} is not one of {}", allowed.join(", ")))),
+        Value::Id => (chars > super::constants::MAX_STRING).then(|| {
+            error(
+                Code::TooLong,
+                format!(
+                    "{chars} characters; at most {} are allowed",
+                    super::constants::MAX_STRING
+                ),
+            )
+        }),
+        Value::Enumeration(allowed) => (!allowed.contains(&t)).then(|| {
+            error(
+                Code::InvalidEnumeration,
+                format!("{t:?} is not one of {}", allowed.join(", ")),
+            )
+        }),
         Value::Known(known) => {
             if chars > super::constants::MAX_STRING {
-                Some(error(Code::TooLong, format!("{chars} characters; at most 256 are allowed")))
+                Some(error(
+                    Code::TooLong,
+                    format!("{chars} characters; at most 256 are allowed"),
+                ))
             } else if !known.contains(&t) {
-                Some(warning(Code::UnknownValue, format!("{t:?} is not one of the known values {}", known.join(", "))))
+                Some(warning(
+                    Code::UnknownValue,
+                    format!("{t:?} is not one of the known values {}", known.join(", ")),
+                ))
             } else {
                 None
             }
         }
         Value::Uuid4 => match uuid_version(t) {
-            None => Some(error(Code::InvalidUuid, format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"))),
+            None => Some(error(
+                Code::InvalidUuid,
+                format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"),
+            )),
             Some(4) => None,
-            Some(v) => Some(error(Code::NotUuidV4, format!("{t:?} is a version {v} UUID; MeMo requires version 4"))),
+            Some(v) => Some(error(
+                Code::NotUuidV4,
+                format!("{t:?} is a version {v} UUID; MeMo requires version 4"),
+            )),
         },
-        Value::Uuid => uuid_version(t)
-            .is_none()
-            .then(|| error(Code::InvalidUuid, format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"))),
+        Value::Uuid => uuid_version(t).is_none().then(|| {
+            error(
+                Code::InvalidUuid,
+                format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"),
+            )
+        }),
         Value::DateTime => date_time(t),
-        Value::Date => (!is_date(t))
-            .then(|| error(Code::InvalidDate, format!("{t:?} is not a date such as 2025-09-15"))),
+        Value::Date => (!is_date(t)).then(|| {
+            error(
+                Code::InvalidDate,
+                format!("{t:?} is not a date such as 2025-09-15"),
+            )
+        }),
         Value::Boolean => parse_boolean(t)
             .is_none()
             .then(|| error(Code::InvalidBoolean, format!("{t:?} is not true or false"))),
-        Value::Language => (!(t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic())))
-            .then(|| error(Code::InvalidLanguage, format!("{t:?} is not a two-letter language code such as da"))),
+        Value::Language => {
+            (!(t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic()))).then(|| {
+                error(
+                    Code::InvalidLanguage,
+                    format!("{t:?} is not a two-letter language code such as da"),
+                )
+            })
+        }
         Value::MimeType => mime_type(t, chars),
         Value::Filename => filename(text, chars),
         Value::Url => url(t, chars, version),
@@ -92,7 +140,10 @@ pub fn uuid_version(t: &str) -> Option<u32> {
     let groups: Vec<&str> = t.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     if groups.len() != 5
-        || groups.iter().zip(lengths).any(|(g, n)| g.len() != n || !g.chars().all(|c| c.is_ascii_hexdigit()))
+        || groups
+            .iter()
+            .zip(lengths)
+            .any(|(g, n)| g.len() != n || !g.chars().all(|c| c.is_ascii_hexdigit()))
     {
         return None;
     }
@@ -105,12 +156,18 @@ pub fn uuid_version(t: &str) -> Option<u32> {
 }
 
 fn digits(s: &str, n: usize) -> Option<u32> {
-    if s.len() == n && s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+    if s.len() == n && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -120,10 +177,14 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 /// `YYYY-MM-DD` with a real month and day.
 fn is_plain_date(t: &str) -> bool {
     let mut parts = t.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
-    let (Some(y), Some(m), Some(d)) = (digits(y, 4), digits(m, 2), digits(d, 2)) else { return false };
+    let (Some(y), Some(m), Some(d)) = (digits(y, 4), digits(m, 2), digits(d, 2)) else {
+        return false;
+    };
     (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
 }
 
@@ -141,14 +202,18 @@ fn is_time(t: &str) -> bool {
         return false;
     }
     let mut parts = hms.split(':');
-    let (Some(h), Some(m), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(m), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     matches!((digits(h, 2), digits(m, 2), digits(s, 2)), (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 61)
 }
 
 fn is_offset(t: &str) -> bool {
-    let Some(rest) = t.strip_prefix('+').or_else(|| t.strip_prefix('-')) else { return false };
+    let Some(rest) = t.strip_prefix('+').or_else(|| t.strip_prefix('-')) else {
+        return false;
+    };
     matches!(rest.split_once(':'), Some((h, m)) if digits(h, 2).is_some_and(|h| h <= 14) && digits(m, 2).is_some_and(|m| m < 60))
 }
 
@@ -182,37 +247,66 @@ pub enum DateTimeKind {
 
 /// Classifies an XML date-time.
 pub fn date_time_kind(t: &str) -> DateTimeKind {
-    let Some((date, time)) = t.split_once('T') else { return DateTimeKind::Invalid };
+    let Some((date, time)) = t.split_once('T') else {
+        return DateTimeKind::Invalid;
+    };
     if !is_plain_date(date) {
         return DateTimeKind::Invalid;
     }
     if let Some(clock) = time.strip_suffix('Z') {
-        return if is_time(clock) { DateTimeKind::Utc } else { DateTimeKind::Invalid };
+        return if is_time(clock) {
+            DateTimeKind::Utc
+        } else {
+            DateTimeKind::Invalid
+        };
     }
     if time.len() > 6 {
         let split = time.len() - 6;
         if let (Some(clock), Some(zone)) = (time.get(..split), time.get(split..))
             && is_offset(zone)
         {
-            return if is_time(clock) { DateTimeKind::Offset } else { DateTimeKind::Invalid };
+            return if is_time(clock) {
+                DateTimeKind::Offset
+            } else {
+                DateTimeKind::Invalid
+            };
         }
     }
-    if is_time(time) { DateTimeKind::Local } else { DateTimeKind::Invalid }
+    if is_time(time) {
+        DateTimeKind::Local
+    } else {
+        DateTimeKind::Invalid
+    }
 }
 
 fn mime_type(t: &str, chars: usize) -> Option<Finding> {
     if chars > super::constants::MAX_STRING {
-        return Some(error(Code::TooLong, format!("{chars} characters; at most 256 are allowed")));
+        return Some(error(
+            Code::TooLong,
+            format!("{chars} characters; at most 256 are allowed"),
+        ));
     }
-    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c));
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
     let essence = t.split(';').next().unwrap_or("").trim();
     let ok = matches!(essence.split_once('/'), Some((a, b)) if token(a) && token(b));
-    (!ok).then(|| error(Code::InvalidMimeType, format!("{t:?} is not a MIME type such as application/pdf")))
+    (!ok).then(|| {
+        error(
+            Code::InvalidMimeType,
+            format!("{t:?} is not a MIME type such as application/pdf"),
+        )
+    })
 }
 
 fn filename(t: &str, chars: usize) -> Option<Finding> {
     if chars > super::constants::MAX_STRING {
-        return Some(error(Code::TooLong, format!("{chars} characters; at most 256 are allowed")));
+        return Some(error(
+            Code::TooLong,
+            format!("{chars} characters; at most 256 are allowed"),
+        ));
     }
     if t.trim().is_empty() {
         return Some(error(Code::InvalidFilename, "the filename is empty".into()));
@@ -227,9 +321,15 @@ fn filename(t: &str, chars: usize) -> Option<Finding> {
 
 fn url(t: &str, chars: usize, version: MemoVersion) -> Option<Finding> {
     if chars > MAX_URL {
-        return Some(error(Code::TooLong, format!("{chars} characters; at most {MAX_URL} are allowed")));
+        return Some(error(
+            Code::TooLong,
+            format!("{chars} characters; at most {MAX_URL} are allowed"),
+        ));
     }
-    let https = t.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) && t.len() > 8;
+    let https = t
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        && t.len() > 8;
     if https {
         return None;
     }
@@ -272,24 +372,28 @@ pub fn element(ty: Ty, node: &Node) -> Vec<Finding> {
             }
         }
         Ty::Header => {
-            let nemsms = node.child("messageType").is_some_and(|t| t.text.trim() == "NEMSMS");
+            let nemsms = node
+                .child("messageType")
+                .is_some_and(|t| t.text.trim() == "NEMSMS");
             let notification = node.child("notification");
             if nemsms && notification.is_none_or(|n| n.text.trim().is_empty()) {
                 out.push(Finding {
                     severity: Severity::Error,
                     code: Code::NemsmsNotificationRequired,
-                    message: "a NEMSMS message needs a non-empty notification: it is the text sent".into(),
-                    child: Some(("notification".into(), notification.map(|n| n.position).unwrap_or(node.position))),
+                    message: "a NEMSMS message needs a non-empty notification: it is the text sent"
+                        .into(),
+                    child: Some((
+                        "notification".into(),
+                        notification.map(|n| n.position).unwrap_or(node.position),
+                    )),
                 });
             }
         }
-        Ty::Action => {
-            if node.child("Reservation").is_some() && node.child("EntryPoint").is_some() {
-                out.push(error(
-                    Code::ChoiceConflict,
-                    "an Action has either a Reservation or an EntryPoint, not both".into(),
-                ));
-            }
+        Ty::Action if node.child("Reservation").is_some() && node.child("EntryPoint").is_some() => {
+            out.push(error(
+                Code::ChoiceConflict,
+                "an Action has either a Reservation or an EntryPoint, not both".into(),
+            ));
         }
         _ => {}
     }
@@ -306,26 +410,53 @@ mod tests {
 
     #[test]
     fn uuids() {
-        assert_eq!(uuid_version("8C2EA15D-61FB-4BA9-9366-42F8B194C114"), Some(4));
-        assert_eq!(uuid_version("8c2ea15d-61fb-1ba9-9366-42f8b194c114"), Some(1));
-        assert_eq!(uuid_version("8c2ea15d-61fb-4ba9-c366-42f8b194c114"), Some(0));
+        assert_eq!(
+            uuid_version("8C2EA15D-61FB-4BA9-9366-42F8B194C114"),
+            Some(4)
+        );
+        assert_eq!(
+            uuid_version("8c2ea15d-61fb-1ba9-9366-42f8b194c114"),
+            Some(1)
+        );
+        assert_eq!(
+            uuid_version("8c2ea15d-61fb-4ba9-c366-42f8b194c114"),
+            Some(0)
+        );
         assert_eq!(uuid_version("8c2ea15d61fb4ba9936642f8b194c114"), None);
         assert_eq!(uuid_version("8c2ea15d-61fb-4ba9-9366-42f8b194c11g"), None);
-        assert_eq!(code(Value::Uuid4, "8c2ea15d-61fb-1ba9-9366-42f8b194c114"), Some(Code::NotUuidV4));
+        assert_eq!(
+            code(Value::Uuid4, "8c2ea15d-61fb-1ba9-9366-42f8b194c114"),
+            Some(Code::NotUuidV4)
+        );
         assert_eq!(code(Value::Uuid4, "nope"), Some(Code::InvalidUuid));
     }
 
     #[test]
     fn dates_and_times() {
         assert_eq!(date_time_kind("2025-09-30T12:00:00Z"), DateTimeKind::Utc);
-        assert_eq!(date_time_kind("2025-09-30T12:00:00.123Z"), DateTimeKind::Utc);
-        assert_eq!(date_time_kind("2025-09-30T12:00:00+02:00"), DateTimeKind::Offset);
+        assert_eq!(
+            date_time_kind("2025-09-30T12:00:00.123Z"),
+            DateTimeKind::Utc
+        );
+        assert_eq!(
+            date_time_kind("2025-09-30T12:00:00+02:00"),
+            DateTimeKind::Offset
+        );
         assert_eq!(date_time_kind("2025-09-30T12:00:00"), DateTimeKind::Local);
-        assert_eq!(date_time_kind("2025-02-30T12:00:00Z"), DateTimeKind::Invalid);
-        assert_eq!(date_time_kind("2025-09-30T25:00:00Z"), DateTimeKind::Invalid);
+        assert_eq!(
+            date_time_kind("2025-02-30T12:00:00Z"),
+            DateTimeKind::Invalid
+        );
+        assert_eq!(
+            date_time_kind("2025-09-30T25:00:00Z"),
+            DateTimeKind::Invalid
+        );
         assert_eq!(date_time_kind("2025-09-30"), DateTimeKind::Invalid);
         assert!(is_date("2024-02-29") && !is_date("2023-02-29") && !is_date("2024-2-9"));
-        assert_eq!(code(Value::DateTime, "2025-09-30T12:00:00+02:00"), Some(Code::DateTimeNotUtc));
+        assert_eq!(
+            code(Value::DateTime, "2025-09-30T12:00:00+02:00"),
+            Some(Code::DateTimeNotUtc)
+        );
         assert_eq!(code(Value::DateTime, " 2025-09-30T12:00:00Z\n"), None);
     }
 
@@ -338,7 +469,10 @@ mod tests {
         assert_eq!(code(Value::Language, "dan"), Some(Code::InvalidLanguage));
         assert_eq!(code(Value::MimeType, "application/pdf"), None);
         assert_eq!(code(Value::MimeType, "pdf"), Some(Code::InvalidMimeType));
-        assert_eq!(code(Value::Enumeration(&["A"]), "B"), Some(Code::InvalidEnumeration));
+        assert_eq!(
+            code(Value::Enumeration(&["A"]), "B"),
+            Some(Code::InvalidEnumeration)
+        );
         assert_eq!(code(Value::Known(&["A"]), "B"), Some(Code::UnknownValue));
     }
 
@@ -347,7 +481,11 @@ mod tests {
         assert_eq!(code(Value::Filename, "Praktiske oplysninger.doc"), None);
         assert_eq!(code(Value::Filename, ""), Some(Code::InvalidFilename));
         for c in FORBIDDEN_FILENAME_CHARS {
-            assert_eq!(code(Value::Filename, &format!("a{c}b.pdf")), Some(Code::InvalidFilename), "{c:?}");
+            assert_eq!(
+                code(Value::Filename, &format!("a{c}b.pdf")),
+                Some(Code::InvalidFilename),
+                "{c:?}"
+            );
         }
     }
 

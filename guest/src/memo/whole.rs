@@ -30,15 +30,29 @@ impl Collector {
                 m.body.get_or_insert_with(Body::default).created_date_time = created_date_time;
             }
             Event::DocumentStart(info) => {
-                m.body.get_or_insert_with(Body::default).documents.push(Document { info, ..Document::default() });
+                m.body
+                    .get_or_insert_with(Body::default)
+                    .documents
+                    .push(Document {
+                        info,
+                        ..Document::default()
+                    });
             }
             Event::FileStart(info) => {
                 if let Some(doc) = m.body.as_mut().and_then(|b| b.documents.last_mut()) {
-                    doc.files.push(File { info, content: Vec::new() });
+                    doc.files.push(File {
+                        info,
+                        content: Vec::new(),
+                    });
                 }
             }
             Event::FileData(bytes) => {
-                if let Some(file) = m.body.as_mut().and_then(|b| b.documents.last_mut()).and_then(|d| d.files.last_mut()) {
+                if let Some(file) = m
+                    .body
+                    .as_mut()
+                    .and_then(|b| b.documents.last_mut())
+                    .and_then(|d| d.files.last_mut())
+                {
                     file.content.extend_from_slice(&bytes);
                 }
             }
@@ -54,7 +68,10 @@ impl Collector {
 
     /// The message and its problems.
     pub fn into_parsed(self) -> Parsed {
-        Parsed { message: self.message, problems: self.summary.map(|s| s.problems).unwrap_or_default() }
+        Parsed {
+            message: self.message,
+            problems: self.summary.map(|s| s.problems).unwrap_or_default(),
+        }
     }
 }
 

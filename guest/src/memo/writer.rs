@@ -14,8 +14,8 @@
 use super::constants::MEMO_NAMESPACE;
 use super::content::Encoder;
 use super::model::{
-    Action, AttentionData, ContactInfo, ContactPoint, DocumentInfo, DocumentKind, ExtensionNode, FileInfo, Header,
-    Message, MemoVersion, MessageType,
+    Action, AttentionData, ContactInfo, ContactPoint, DocumentInfo, DocumentKind, ExtensionNode,
+    FileInfo, Header, MemoVersion, Message, MessageType,
 };
 use super::tokenizer::is_xml_char;
 
@@ -139,7 +139,12 @@ impl Out {
                     let mut buf = [0u8; 4];
                     self.raw(c.encode_utf8(&mut buf));
                 }
-                c => return Err(WriteError::InvalidCharacter { field, code: c as u32 }),
+                c => {
+                    return Err(WriteError::InvalidCharacter {
+                        field,
+                        code: c as u32,
+                    });
+                }
             }
         }
         Ok(())
@@ -188,7 +193,10 @@ fn xml_name(s: &str) -> bool {
 fn extensions(out: &mut Out, nodes: &[ExtensionNode]) -> Result<(), WriteError> {
     let mut open: Vec<String> = Vec::new();
     for node in nodes {
-        let bad = |reason| WriteError::BadExtension { name: node.name.clone(), reason };
+        let bad = |reason| WriteError::BadExtension {
+            name: node.name.clone(),
+            reason,
+        };
         let depth = node.depth as usize;
         if depth > open.len() {
             return Err(bad("its depth is more than one below the previous element"));
@@ -197,7 +205,9 @@ fn extensions(out: &mut Out, nodes: &[ExtensionNode]) -> Result<(), WriteError> 
             return Err(bad("the name is not an XML name without prefix"));
         }
         if depth == 0 && (node.namespace == MEMO_NAMESPACE || node.namespace.is_empty()) {
-            return Err(bad("an extension element directly in MeMo data needs a namespace other than MeMo's"));
+            return Err(bad(
+                "an extension element directly in MeMo data needs a namespace other than MeMo's",
+            ));
         }
         while open.len() > depth {
             if let Some(q) = open.pop() {
@@ -206,7 +216,11 @@ fn extensions(out: &mut Out, nodes: &[ExtensionNode]) -> Result<(), WriteError> 
                 out.raw(">");
             }
         }
-        let qname = if node.namespace.is_empty() { node.name.clone() } else { format!("x{depth}:{}", node.name) };
+        let qname = if node.namespace.is_empty() {
+            node.name.clone()
+        } else {
+            format!("x{depth}:{}", node.name)
+        };
         out.raw("<");
         out.raw(&qname);
         if !node.namespace.is_empty() {
@@ -308,8 +322,14 @@ fn header_xml(out: &mut Out, h: &Header) -> Result<(), WriteError> {
     if v11 && h.sender.representative.is_some() {
         return Err(WriteError::NotInVersion("Sender/Representative"));
     }
-    if v11 && h.forward_data.as_ref().is_some_and(|f| f.original_representative.is_some()) {
-        return Err(WriteError::NotInVersion("ForwardData/originalRepresentative"));
+    if v11
+        && h.forward_data
+            .as_ref()
+            .is_some_and(|f| f.original_representative.is_some())
+    {
+        return Err(WriteError::NotInVersion(
+            "ForwardData/originalRepresentative",
+        ));
     }
     out.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<memo:Message xmlns:memo=\"");
     out.raw(MEMO_NAMESPACE);
@@ -396,7 +416,10 @@ fn header_xml(out: &mut Out, h: &Header) -> Result<(), WriteError> {
         out.el("messageUUID", &f.message_uuid)?;
         out.el("originalMessageDateTime", &f.original_message_date_time)?;
         out.el("originalSender", &f.original_sender)?;
-        out.opt("originalContentResponsible", &f.original_content_responsible)?;
+        out.opt(
+            "originalContentResponsible",
+            &f.original_content_responsible,
+        )?;
         out.opt("originalRepresentative", &f.original_representative)?;
         out.opt("contactPointID", &f.contact_point_id)?;
         out.opt("comment", &f.comment)?;
@@ -471,7 +494,10 @@ impl Writer {
         if states.contains(&self.state) {
             Ok(())
         } else {
-            Err(WriteError::OutOfOrder { call, state: self.state.describe() })
+            Err(WriteError::OutOfOrder {
+                call,
+                state: self.state.describe(),
+            })
         }
     }
 
@@ -587,7 +613,9 @@ impl Writer {
         let mut out = Out { bytes: Vec::new() };
         if self.state == State::Body {
             if self.last_kind.is_none() {
-                return Err(WriteError::DocumentOrder("the end of the body (no MainDocument)"));
+                return Err(WriteError::DocumentOrder(
+                    "the end of the body (no MainDocument)",
+                ));
             }
             out.close("MessageBody");
         } else if self.message_type == MessageType::Digitalpost {
@@ -637,9 +665,17 @@ mod tests {
         m.body = Some(Body {
             created_date_time: "2024-05-03T12:00:00Z".into(),
             documents: vec![Document {
-                info: DocumentInfo { kind: DocumentKind::Main, id: None, label: None },
+                info: DocumentInfo {
+                    kind: DocumentKind::Main,
+                    id: None,
+                    label: None,
+                },
                 files: vec![File {
-                    info: FileInfo { encoding_format: "text/plain".into(), filename: "a.txt".into(), language: "da".into() },
+                    info: FileInfo {
+                        encoding_format: "text/plain".into(),
+                        filename: "a.txt".into(),
+                        language: "da".into(),
+                    },
                     content: b"hej".to_vec(),
                 }],
                 actions: vec![],
@@ -672,7 +708,10 @@ mod tests {
     fn refuses_structural_mistakes() {
         let mut m = minimal();
         m.header.memo_version = MemoVersion::V1_1;
-        assert_eq!(write_message(&m), Err(WriteError::RequiredIn11("mandatory")));
+        assert_eq!(
+            write_message(&m),
+            Err(WriteError::RequiredIn11("mandatory"))
+        );
         let mut m = minimal();
         if let Some(b) = m.body.as_mut() {
             b.documents[0].files[0].content.clear();
@@ -682,9 +721,15 @@ mod tests {
         m.body = None;
         assert_eq!(write_message(&m), Err(WriteError::BodyRequired));
         let mut w = Writer::new();
-        assert!(matches!(w.begin_body("x"), Err(WriteError::OutOfOrder { .. })));
+        assert!(matches!(
+            w.begin_body("x"),
+            Err(WriteError::OutOfOrder { .. })
+        ));
         let mut m = minimal();
         m.header.label = "bad \u{1}".into();
-        assert!(matches!(write_message(&m), Err(WriteError::InvalidCharacter { .. })));
+        assert!(matches!(
+            write_message(&m),
+            Err(WriteError::InvalidCharacter { .. })
+        ));
     }
 }

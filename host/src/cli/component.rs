@@ -31,9 +31,15 @@ impl ComponentCommand {
                 let imports = runtime.component_imports();
                 let exports = runtime.component_exports();
                 if json {
-                    println!("{}", json!({ "imports": imports, "exports": exports, "bytes": crate::runtime::EMBEDDED_COMPONENT.len() }));
+                    println!(
+                        "{}",
+                        json!({ "imports": imports, "exports": exports, "bytes": crate::runtime::EMBEDDED_COMPONENT.len() })
+                    );
                 } else {
-                    println!("component: {} bytes", crate::runtime::EMBEDDED_COMPONENT.len());
+                    println!(
+                        "component: {} bytes",
+                        crate::runtime::EMBEDDED_COMPONENT.len()
+                    );
                     println!("imports:");
                     imports.iter().for_each(|i| println!("  {i}"));
                     println!("exports:");

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::Exit;
 use super::input::{now_unix, parse_header, parse_time, read_file};
-use crate::digipost::signing::{self as dsign, Body, DigipostError, Header, Request, Response};
 use crate::digipost::explain;
+use crate::digipost::signing::{self as dsign, Body, DigipostError, Header, Request, Response};
 use crate::keystore::{Keystore, PasswordSource, PrivateKey};
 use crate::runtime::{Instance, Runtime, RuntimeOptions};
 
@@ -144,16 +144,22 @@ enum BodyInput {
 
 impl BodyInput {
     fn read(path: &PathBuf) -> anyhow::Result<Self> {
-        let len = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
+        let len = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
         if len <= MAX_BODY_INTO_GUEST {
             return Ok(BodyInput::Bytes(read_file(path)?));
         }
         use base64::Engine as _;
         use sha2::Digest as _;
-        let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut hasher = sha2::Sha256::new();
-        std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(BodyInput::Digest(base64::engine::general_purpose::STANDARD.encode(hasher.finalize())))
+        std::io::copy(&mut file, &mut hasher)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(BodyInput::Digest(
+            base64::engine::general_purpose::STANDARD.encode(hasher.finalize()),
+        ))
     }
 
     fn as_wit(&self) -> Body {
@@ -195,14 +201,25 @@ impl DigipostCommand {
         };
         let runtime = Runtime::new(RuntimeOptions::default())?;
         match this {
-            DigipostCommand::Sign { key, request, explain, json } => {
+            DigipostCommand::Sign {
+                key,
+                request,
+                explain,
+                json,
+            } => {
                 let mut instance = runtime.instantiate(key.load()?)?;
                 let req = request.build(&mut instance)?;
                 let signed = dsign::sign_request(&mut instance, &req, CLI_KEY)?;
                 if json {
-                    let headers: serde_json::Map<_, _> =
-                        signed.headers.iter().map(|h| (h.name.clone(), json!(h.value))).collect();
-                    println!("{}", json!({ "canonical": signed.canonical, "headers": headers }));
+                    let headers: serde_json::Map<_, _> = signed
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.clone(), json!(h.value)))
+                        .collect();
+                    println!(
+                        "{}",
+                        json!({ "canonical": signed.canonical, "headers": headers })
+                    );
                 } else {
                     if explain {
                         println!("{}", visible(&signed.canonical));
@@ -214,15 +231,32 @@ impl DigipostCommand {
                 }
                 Ok(Exit::Ok)
             }
-            DigipostCommand::VerifyResponse { cert, status, path, headers, body, now, json } => {
+            DigipostCommand::VerifyResponse {
+                cert,
+                status,
+                path,
+                headers,
+                body,
+                now,
+                json,
+            } => {
                 let certificate = read_file(&cert)?;
                 let headers = headers
                     .iter()
                     .map(|h| parse_header(h).map(|(name, value)| Header { name, value }))
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let body = body.as_ref().map(BodyInput::read).transpose()?;
-                let now = now.as_deref().map(parse_time).transpose()?.unwrap_or_else(now_unix);
-                let resp = Response { status, request_path: path, headers, body: body.as_ref().map(BodyInput::as_wit) };
+                let now = now
+                    .as_deref()
+                    .map(parse_time)
+                    .transpose()?
+                    .unwrap_or_else(now_unix);
+                let resp = Response {
+                    status,
+                    request_path: path,
+                    headers,
+                    body: body.as_ref().map(BodyInput::as_wit),
+                };
                 let mut instance = runtime.instantiate(Keystore::new())?;
                 let canonical = dsign::canonical_response(&mut instance, &resp).ok();
                 let verdict = dsign::verify_response(&mut instance, &resp, &certificate, now);
@@ -230,15 +264,28 @@ impl DigipostCommand {
                 match verdict {
                     Err(DigipostError::Guest(e)) => return Err(e.into()),
                     Err(DigipostError::Verify(e)) if !json => println!("response refused: {e}"),
-                    Err(e) if json => println!("{}", json!({ "verified": false, "error": e.to_string(), "canonical": canonical })),
+                    Err(e) if json => println!(
+                        "{}",
+                        json!({ "verified": false, "error": e.to_string(), "canonical": canonical })
+                    ),
                     Err(e) => println!("response refused: {e}"),
-                    Ok(()) if json => println!("{}", json!({ "verified": true, "canonical": canonical })),
+                    Ok(()) if json => {
+                        println!("{}", json!({ "verified": true, "canonical": canonical }))
+                    }
                     Ok(()) => println!("response verified"),
                 }
-                Ok(if verified { Exit::Ok } else { Exit::CheckFailed })
+                Ok(if verified {
+                    Exit::Ok
+                } else {
+                    Exit::CheckFailed
+                })
             }
             DigipostCommand::Inbox(_) | DigipostCommand::Sync(_) => unreachable!("handled above"),
-            DigipostCommand::Explain403 { file, request, json } => {
+            DigipostCommand::Explain403 {
+                file,
+                request,
+                json,
+            } => {
                 let body = read_file(&file)?;
                 let body = String::from_utf8_lossy(&body);
                 let mut instance = runtime.instantiate(Keystore::new())?;
@@ -260,7 +307,11 @@ impl DigipostCommand {
                 } else {
                     print_side_by_side(&mut std::io::stdout().lock(), &cmp);
                 }
-                Ok(if cmp.first_difference.is_some() { Exit::CheckFailed } else { Exit::Ok })
+                Ok(if cmp.first_difference.is_some() {
+                    Exit::CheckFailed
+                } else {
+                    Exit::Ok
+                })
             }
         }
     }
@@ -269,15 +320,39 @@ impl DigipostCommand {
 /// The two canonical strings side by side, the first difference marked.
 pub(super) fn print_side_by_side(out: &mut dyn std::io::Write, cmp: &explain::Comparison) {
     // Output to a closed pipe is not worth failing over.
-    let shown = |l: &Option<String>| l.as_ref().map_or_else(|| "(missing)".to_owned(), |s| format!("{s}\\n"));
-    let width = cmp.rows.iter().map(|r| shown(&r.server).chars().count()).max().unwrap_or(0).clamp(24, 64);
-    let _ = writeln!(out, "     {:<width$}  {}", "server (from the 403)", "dpost");
+    let shown = |l: &Option<String>| {
+        l.as_ref()
+            .map_or_else(|| "(missing)".to_owned(), |s| format!("{s}\\n"))
+    };
+    let width = cmp
+        .rows
+        .iter()
+        .map(|r| shown(&r.server).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(24, 64);
+    let _ = writeln!(out, "     {:<width$}  dpost", "server (from the 403)");
     for (i, row) in cmp.rows.iter().enumerate() {
-        let mark = if Some(i) == cmp.first_difference { ">" } else { " " };
-        let _ = writeln!(out, "{mark}{:>3} {:<width$}  {}", i + 1, shown(&row.server), shown(&row.ours));
+        let mark = if Some(i) == cmp.first_difference {
+            ">"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            out,
+            "{mark}{:>3} {:<width$}  {}",
+            i + 1,
+            shown(&row.server),
+            shown(&row.ours)
+        );
     }
     let _ = match cmp.first_difference {
-        Some(i) => writeln!(out, "\nfirst difference on line {}: {}", i + 1, explain::hint(&cmp.rows[i], i)),
+        Some(i) => writeln!(
+            out,
+            "\nfirst difference on line {}: {}",
+            i + 1,
+            explain::hint(&cmp.rows[i], i)
+        ),
         None => writeln!(
             out,
             "\nthe strings are identical: the signature itself is wrong. Sign with the private key of the \

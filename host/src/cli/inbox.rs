@@ -128,7 +128,10 @@ struct Connected {
 
 impl Connected {
     fn sender(&self, arg: &SenderArg) -> anyhow::Result<String> {
-        arg.sender.clone().or_else(|| self.settings.sender_id.clone()).context("no sender: give --sender ID or set sender_id in [digipost]")
+        arg.sender
+            .clone()
+            .or_else(|| self.settings.sender_id.clone())
+            .context("no sender: give --sender ID or set sender_id in [digipost]")
     }
 }
 
@@ -153,19 +156,35 @@ fn connect(api: &ApiArgs, sender: &SenderArg) -> anyhow::Result<Connected> {
         broker_id: settings.broker_id.clone(),
         key_name: BROKER_KEY.into(),
         request_timeout: settings.request_timeout,
-        retry: RetryPolicy::new(settings.retries, Duration::from_millis(250), Duration::from_secs(10), None),
+        retry: RetryPolicy::new(
+            settings.retries,
+            Duration::from_millis(250),
+            Duration::from_secs(10),
+            None,
+        ),
     };
-    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     // reqwest's client must be made inside the runtime that drives it.
     let client = tokio.block_on(async { DigipostClient::new(options, pool, clock::system()) })?;
-    Ok(Connected { client: Arc::new(client), settings, file, tokio })
+    Ok(Connected {
+        client: Arc::new(client),
+        settings,
+        file,
+        tokio,
+    })
 }
 
 /// Turn a client error into the CLI's error, showing a refused signature side by side.
 fn explain_error(e: ClientError) -> anyhow::Error {
     if let ClientError::SignatureRejected { server, ours, .. } = &e {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "Digipost refused the signature; its canonical string beside dpost's:");
+        let _ = writeln!(
+            err,
+            "Digipost refused the signature; its canonical string beside dpost's:"
+        );
         super::digipost::print_side_by_side(&mut err, &explain::compare(server, ours));
     }
     e.into()
@@ -176,10 +195,16 @@ fn entry_json(documents: &[InboxDocument]) -> Vec<serde_json::Value> {
     let mut position_of = Vec::with_capacity(documents.len());
     for d in documents {
         let mut value = inbox::document_json(d);
-        match d.attached_to.and_then(|p| position_of.get(p as usize).copied().flatten()) {
+        match d
+            .attached_to
+            .and_then(|p| position_of.get(p as usize).copied().flatten())
+        {
             Some(owner) => {
                 position_of.push(None);
-                if let Some(list) = out.get_mut(owner).and_then(|o: &mut serde_json::Value| o["attachments"].as_array_mut()) {
+                if let Some(list) = out
+                    .get_mut(owner)
+                    .and_then(|o: &mut serde_json::Value| o["attachments"].as_array_mut())
+                {
                     list.push(value);
                 }
             }
@@ -196,39 +221,78 @@ fn entry_json(documents: &[InboxDocument]) -> Vec<serde_json::Value> {
 impl InboxCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self {
-            InboxCommand::List { api, sender, offset, limit, json } => {
+            InboxCommand::List {
+                api,
+                sender,
+                offset,
+                limit,
+                json,
+            } => {
                 let c = connect(&api, &sender)?;
                 let sender = c.sender(&sender)?;
-                let page = c.tokio.block_on(c.client.list(&sender, offset, limit)).map_err(explain_error)?;
+                let page = c
+                    .tokio
+                    .block_on(c.client.list(&sender, offset, limit))
+                    .map_err(explain_error)?;
                 let docs = entry_json(&page.documents);
                 if json {
-                    println!("{}", json!({ "sender": sender, "offset": offset.unwrap_or(0), "documents": docs }));
+                    println!(
+                        "{}",
+                        json!({ "sender": sender, "offset": offset.unwrap_or(0), "documents": docs })
+                    );
                 } else {
-                    println!("{:>12}  {:<25}  {:<24}  {:>4}  subject", "id", "delivered", "sender", "att.");
+                    println!(
+                        "{:>12}  {:<25}  {:<24}  {:>4}  subject",
+                        "id", "delivered", "sender", "att."
+                    );
                     for d in &docs {
                         let attachments = d["attachments"].as_array().map_or(0, Vec::len);
                         let s = |k: &str| d[k].as_str().unwrap_or("").to_owned();
-                        println!("{:>12}  {:<25}  {:<24}  {:>4}  {}", d["id"], s("delivery_time"), s("sender"), attachments, s("subject"));
+                        println!(
+                            "{:>12}  {:<25}  {:<24}  {:>4}  {}",
+                            d["id"],
+                            s("delivery_time"),
+                            s("sender"),
+                            attachments,
+                            s("subject")
+                        );
                     }
                 }
                 Ok(Exit::Ok)
             }
-            InboxCommand::Get { api, sender, id, output } => {
+            InboxCommand::Get {
+                api,
+                sender,
+                id,
+                output,
+            } => {
                 let c = connect(&api, &sender)?;
                 let sender = c.sender(&sender)?;
-                let doc: i64 = id.parse().with_context(|| format!("the document id {id:?} must be a number"))?;
-                let content = c.tokio.block_on(c.client.content(&sender, doc, None)).map_err(explain_error)?;
+                let doc: i64 = id
+                    .parse()
+                    .with_context(|| format!("the document id {id:?} must be a number"))?;
+                let content = c
+                    .tokio
+                    .block_on(c.client.content(&sender, doc, None))
+                    .map_err(explain_error)?;
                 match output {
                     Some(path) => write_atomically(&path, &content.bytes)?,
-                    None => std::io::stdout().lock().write_all(&content.bytes).context("writing to standard output")?,
+                    None => std::io::stdout()
+                        .lock()
+                        .write_all(&content.bytes)
+                        .context("writing to standard output")?,
                 }
                 Ok(Exit::Ok)
             }
             InboxCommand::Delete { api, sender, id } => {
                 let c = connect(&api, &sender)?;
                 let sender = c.sender(&sender)?;
-                let doc: i64 = id.parse().with_context(|| format!("the document id {id:?} must be a number"))?;
-                c.tokio.block_on(c.client.delete(&sender, doc, None)).map_err(explain_error)?;
+                let doc: i64 = id
+                    .parse()
+                    .with_context(|| format!("the document id {id:?} must be a number"))?;
+                c.tokio
+                    .block_on(c.client.delete(&sender, doc, None))
+                    .map_err(explain_error)?;
                 eprintln!("deleted document {doc}");
                 Ok(Exit::Ok)
             }
@@ -265,9 +329,11 @@ impl SyncArgs {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg:10} [{bar:30}] {pos}/{len} {per_sec} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg:10} [{bar:30}] {pos}/{len} {per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message("archiving");
         let progress = |p: Progress| match p {
@@ -279,7 +345,13 @@ impl SyncArgs {
                 bar.set_length(n);
             }
         };
-        let result = c.tokio.block_on(sync::sync(c.client.clone(), store, clock::system(), &options, &progress));
+        let result = c.tokio.block_on(sync::sync(
+            c.client.clone(),
+            store,
+            clock::system(),
+            &options,
+            &progress,
+        ));
         bar.finish_and_clear();
         let report = match result {
             Ok(r) => r,
@@ -291,13 +363,22 @@ impl SyncArgs {
         } else {
             println!(
                 "listed {}, archived {}, already archived {}, deleted {}, failed {} in {:.1} s ({})",
-                report.listed, report.archived, report.already_archived, report.deleted, report.failed, report.elapsed_seconds,
+                report.listed,
+                report.archived,
+                report.already_archived,
+                report.deleted,
+                report.failed,
+                report.elapsed_seconds,
                 store_path.display()
             );
             for f in &report.failures {
                 eprintln!("document {}: {}", f.id, f.error);
             }
         }
-        Ok(if report.failed == 0 { Exit::Ok } else { Exit::CheckFailed })
+        Ok(if report.failed == 0 {
+            Exit::Ok
+        } else {
+            Exit::CheckFailed
+        })
     }
 }

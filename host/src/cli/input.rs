@@ -18,8 +18,9 @@ pub fn parse_time(value: &str) -> anyhow::Result<i64> {
     if let Ok(seconds) = value.parse::<i64>() {
         return Ok(seconds);
     }
-    let t = humantime::parse_rfc3339_weak(value.trim_end_matches('Z'))
-        .with_context(|| format!("{value:?} is not an RFC 3339 UTC time like 2016-06-29T14:58:11Z"))?;
+    let t = humantime::parse_rfc3339_weak(value.trim_end_matches('Z')).with_context(|| {
+        format!("{value:?} is not an RFC 3339 UTC time like 2016-06-29T14:58:11Z")
+    })?;
     Ok(match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
@@ -56,7 +57,12 @@ mod tests {
 
     #[test]
     fn headers() {
-        assert_eq!(parse_header("Date: Wed, 29 Jun 2016 14:58:11 GMT").unwrap().1, "Wed, 29 Jun 2016 14:58:11 GMT");
+        assert_eq!(
+            parse_header("Date: Wed, 29 Jun 2016 14:58:11 GMT")
+                .unwrap()
+                .1,
+            "Wed, 29 Jun 2016 14:58:11 GMT"
+        );
         assert!(parse_header("NoColon").is_err());
         assert!(parse_header(": empty").is_err());
     }

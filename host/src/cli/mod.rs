@@ -5,6 +5,7 @@ mod digipost;
 mod exit;
 mod inbox;
 mod input;
+mod memo;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -15,7 +16,12 @@ pub use exit::Exit;
 /// contact points) and the Norwegian Digipost organisation inbox, with the protocol logic in
 /// a sandboxed WebAssembly component.
 #[derive(Debug, Parser)]
-#[command(name = "dpost", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "dpost",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Log filter (error, warn, info, debug, trace, or a tracing directive such as
     /// `dpost=debug`). Logs go to standard error. Overrides RUST_LOG.
@@ -33,6 +39,9 @@ pub enum Command {
     /// responses, debug 403s.
     #[command(subcommand)]
     Digipost(digipost::DigipostCommand),
+    /// MeMo messages (Danish Digital Post): validate, show, extract, write.
+    #[command(subcommand)]
+    Memo(memo::MemoCommand),
     /// The protocol component: what it imports and exports.
     #[command(subcommand)]
     Component(component::ComponentCommand),
@@ -46,6 +55,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self.command {
             Command::Digipost(cmd) => cmd.run(),
+            Command::Memo(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),
             Command::Sim(cmd) => cmd.run(),
         }

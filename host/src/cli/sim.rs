@@ -49,7 +49,15 @@ pub enum SimCommand {
 impl SimCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self {
-            SimCommand::Digipost { listen, data, broker_cert, broker_id, server_key, server_cert, content_base } => {
+            SimCommand::Digipost {
+                listen,
+                data,
+                broker_cert,
+                broker_id,
+                server_key,
+                server_cert,
+                content_base,
+            } => {
                 let config = SimulatorConfig {
                     data_dir: data,
                     broker_certificate: read_file(&broker_cert)?,
@@ -61,7 +69,10 @@ impl SimCommand {
                     token_secret: None,
                 };
                 let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
-                let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+                let tokio = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the async runtime")?;
                 tokio.block_on(async {
                     let sim = Simulator::new(config, runtime, clock::system())?;
                     let running = sim.start(&listen).await?;
@@ -69,8 +80,13 @@ impl SimCommand {
                     writeln!(out, "{}", running.base_url())?;
                     out.flush()?;
                     drop(out);
-                    eprintln!("Digipost simulator on {} (Ctrl-C stops it)", running.base_url());
-                    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+                    eprintln!(
+                        "Digipost simulator on {} (Ctrl-C stops it)",
+                        running.base_url()
+                    );
+                    tokio::signal::ctrl_c()
+                        .await
+                        .context("waiting for Ctrl-C")?;
                     running.stop().await;
                     Ok::<_, anyhow::Error>(())
                 })?;

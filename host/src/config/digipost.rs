@@ -79,10 +79,18 @@ impl DigipostSettings {
     pub fn resolve(file: &ConfigFile, flags: DigipostOverrides) -> Result<Self, ConfigError> {
         let table = &file.config.digipost;
         if table.password_env.is_some() && table.password_file.is_some() {
-            return Err(file.error("digipost", "password_file", "give password_env or password_file, not both"));
+            return Err(file.error(
+                "digipost",
+                "password_file",
+                "give password_env or password_file, not both",
+            ));
         }
         let missing = |key: &str, flag: &str| {
-            let mut e = file.error("digipost", key, format!("not set: give --{flag} or set {key} in [digipost]"));
+            let mut e = file.error(
+                "digipost",
+                key,
+                format!("not set: give --{flag} or set {key} in [digipost]"),
+            );
             e.line = None;
             e
         };
@@ -92,7 +100,10 @@ impl DigipostSettings {
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        let broker_id = flags.broker_id.or_else(|| table.broker_id.clone()).ok_or_else(|| missing("broker_id", "broker-id"))?;
+        let broker_id = flags
+            .broker_id
+            .or_else(|| table.broker_id.clone())
+            .ok_or_else(|| missing("broker_id", "broker-id"))?;
         let key = match flags.key {
             Some(k) => k,
             None => file.resolve_path(table.key.as_deref().ok_or_else(|| missing("key", "key"))?),
@@ -107,7 +118,9 @@ impl DigipostSettings {
                 (None, None) => PasswordSource::None,
             },
         };
-        let timeout = table.request_timeout_seconds.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS);
+        let timeout = table
+            .request_timeout_seconds
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS);
         if timeout == 0 {
             return Err(file.error("digipost", "request_timeout_seconds", "must be at least 1"));
         }
@@ -133,7 +146,9 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_and_paths_follow_the_file() {
-        let f = file("[digipost]\nbroker_id = \"1\"\nkey = \"k.p12\"\npassword_env = \"PW\"\nretries = 5\n");
+        let f = file(
+            "[digipost]\nbroker_id = \"1\"\nkey = \"k.p12\"\npassword_env = \"PW\"\nretries = 5\n",
+        );
         let s = DigipostSettings::resolve(&f, DigipostOverrides::default()).unwrap();
         assert_eq!(s.base_url, DEFAULT_BASE_URL);
         assert_eq!(s.key, PathBuf::from("/etc/dpost/k.p12"));
@@ -146,15 +161,23 @@ mod tests {
             ..Default::default()
         };
         let s = DigipostSettings::resolve(&f, flags).unwrap();
-        assert_eq!((s.broker_id.as_str(), s.base_url.as_str()), ("2", "http://127.0.0.1:1"));
+        assert_eq!(
+            (s.broker_id.as_str(), s.base_url.as_str()),
+            ("2", "http://127.0.0.1:1")
+        );
         assert_eq!(s.password, PasswordSource::File("pw".into()));
     }
 
     #[test]
     fn conflicts_and_missing_values_are_named() {
-        let f = file("[digipost]\nbroker_id = \"1\"\nkey = \"k\"\npassword_env = \"A\"\npassword_file = \"b\"\n");
+        let f = file(
+            "[digipost]\nbroker_id = \"1\"\nkey = \"k\"\npassword_env = \"A\"\npassword_file = \"b\"\n",
+        );
         let e = DigipostSettings::resolve(&f, DigipostOverrides::default()).unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(5), Some("digipost.password_file")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(5), Some("digipost.password_file"))
+        );
         let e = DigipostSettings::resolve(&file(""), DigipostOverrides::default()).unwrap_err();
         assert!(e.to_string().contains("--broker-id"), "{e}");
     }

@@ -103,15 +103,27 @@ impl ConfigFile {
                 }
                 None => (None, None),
             };
-            ConfigError { file: path.clone(), line, key, message: e.message().trim().to_owned() }
+            ConfigError {
+                file: path.clone(),
+                line,
+                key,
+                message: e.message().trim().to_owned(),
+            }
         })?;
-        Ok(ConfigFile { path: Some(path), text, config })
+        Ok(ConfigFile {
+            path: Some(path),
+            text,
+            config,
+        })
     }
 
     /// An error about `table.key`, located on the line that sets it.
     pub fn error(&self, table: &str, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError {
-            file: self.path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
+            file: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
             line: find_key(&self.text, table, key),
             key: Some(format!("{table}.{key}")),
             message: message.into(),
@@ -173,7 +185,9 @@ fn find_key(text: &str, table: &str, key: &str) -> Option<usize> {
             continue;
         }
         if current == table
-            && line.split_once('=').is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+            && line
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
         {
             return Some(i + 1);
         }
@@ -195,7 +209,10 @@ mod tests {
         assert_eq!(e.line, Some(3));
         assert_eq!(e.key.as_deref(), Some("digipost.brokerid"));
         let shown = e.to_string();
-        assert!(shown.starts_with("conf/dpost.toml:3 (digipost.brokerid): unknown field"), "{shown}");
+        assert!(
+            shown.starts_with("conf/dpost.toml:3 (digipost.brokerid): unknown field"),
+            "{shown}"
+        );
 
         let e = parse("[store]\npath = \"x\"\n\n[nope]\na = 1\n").unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
@@ -204,14 +221,21 @@ mod tests {
     #[test]
     fn wrong_types_point_at_the_value() {
         let e = parse("[digipost]\nretries = \"many\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("digipost.retries")), "{e}");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("digipost.retries")),
+            "{e}"
+        );
     }
 
     #[test]
     fn paths_are_relative_to_the_file() {
         let f = parse("[store]\npath = \"archive.db\"\n").unwrap();
         assert_eq!(f.store_path(), PathBuf::from("conf/archive.db"));
-        assert_eq!(ConfigFile::default().store_path(), PathBuf::from("dpost.db"));
+        assert_eq!(
+            ConfigFile::default().store_path(),
+            PathBuf::from("dpost.db")
+        );
         let e = f.error("store", "path", "bad");
         assert_eq!(e.line, Some(2));
     }

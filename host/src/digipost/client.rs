@@ -146,7 +146,10 @@ struct Answer {
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
     }
 }
 
@@ -185,12 +188,21 @@ pub struct DigipostClient {
 impl DigipostClient {
     /// A client for `options`, calling the component through `pool` (whose keystore holds
     /// the broker key) and reading time from `clock`.
-    pub fn new(options: ClientOptions, pool: Arc<InstancePool>, clock: Arc<dyn Clock>) -> Result<Self, ClientError> {
+    pub fn new(
+        options: ClientOptions,
+        pool: Arc<InstancePool>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ClientError> {
         let base_str = options.base_url.trim_end_matches('/').to_owned();
-        let bad = |reason: String| ClientError::BadBaseUrl { url: options.base_url.clone(), reason };
+        let bad = |reason: String| ClientError::BadBaseUrl {
+            url: options.base_url.clone(),
+            reason,
+        };
         let base = reqwest::Url::parse(&base_str).map_err(|e| bad(e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(bad("it must be an http(s) URL such as https://api.digipost.no".into()));
+            return Err(bad(
+                "it must be an http(s) URL such as https://api.digipost.no".into(),
+            ));
         }
         let http = reqwest::Client::builder()
             // The 307 to a content link is followed by hand, without the signature headers.
@@ -222,43 +234,81 @@ impl DigipostClient {
     /// The server certificate the entrypoint publishes (fetched once per base URL).
     pub async fn certificate(&self) -> Result<Arc<Vec<u8>>, ClientError> {
         let cache = CERTIFICATES.get_or_init(Default::default);
-        if let Some(c) = cache.lock().unwrap_or_else(PoisonError::into_inner).get(&self.base_str) {
+        if let Some(c) = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&self.base_str)
+        {
             return Ok(c.clone());
         }
         let req = HttpRequest {
             method: "GET".into(),
             target: "/".into(),
-            headers: vec![Header { name: "Accept".into(), value: self.accept.clone() }],
+            headers: vec![Header {
+                name: "Accept".into(),
+                value: self.accept.clone(),
+            }],
         };
         let answer = self.with_retries(|| self.exchange(&req, None)).await?;
-        let entrypoint = self.pool.with(|i| inbox::parse_entrypoint(i, &answer.body))??;
+        let entrypoint = self
+            .pool
+            .with(|i| inbox::parse_entrypoint(i, &answer.body))??;
         let certificate = Arc::new(entrypoint.certificate.into_bytes());
         // Nothing vouches for the entrypoint but TLS; checking it against the certificate it
         // carries at least refuses a mangled or half-written answer.
         self.verify(&req, &answer, &certificate)?;
-        cache.lock().unwrap_or_else(PoisonError::into_inner).insert(self.base_str.clone(), certificate.clone());
+        cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(self.base_str.clone(), certificate.clone());
         Ok(certificate)
     }
 
     /// A page of `sender_id`'s inbox, newest first.
-    pub async fn list(&self, sender_id: &str, offset: Option<u32>, limit: Option<u32>) -> Result<Inbox, ClientError> {
-        let req = self.pool.with(|i| inbox::list_request(i, sender_id, offset, limit))??;
+    pub async fn list(
+        &self,
+        sender_id: &str,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> Result<Inbox, ClientError> {
+        let req = self
+            .pool
+            .with(|i| inbox::list_request(i, sender_id, offset, limit))??;
         let answer = self.call(&req).await?;
         if answer.status != 200 {
-            return Err(ClientError::Protocol(format!("GET {}: expected 200, got {}", req.target, answer.status)));
+            return Err(ClientError::Protocol(format!(
+                "GET {}: expected 200, got {}",
+                req.target, answer.status
+            )));
         }
         Ok(self.pool.with(|i| inbox::parse_inbox(i, &answer.body))??)
     }
 
     /// The content of a document or attachment: through its `content-uri` when the inbox gave
     /// one, else through `/<sender>/inbox/<id>/content`.
-    pub async fn content(&self, sender_id: &str, document_id: i64, content_uri: Option<&str>) -> Result<Content, ClientError> {
+    pub async fn content(
+        &self,
+        sender_id: &str,
+        document_id: i64,
+        content_uri: Option<&str>,
+    ) -> Result<Content, ClientError> {
         let req = match content_uri {
             Some(uri) => {
-                let target = self.pool.with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
-                HttpRequest { method: "GET".into(), target, headers: vec![Header { name: "Accept".into(), value: self.accept.clone() }] }
+                let target = self
+                    .pool
+                    .with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
+                HttpRequest {
+                    method: "GET".into(),
+                    target,
+                    headers: vec![Header {
+                        name: "Accept".into(),
+                        value: self.accept.clone(),
+                    }],
+                }
             }
-            None => self.pool.with(|i| inbox::content_request(i, sender_id, &document_id.to_string()))??,
+            None => self
+                .pool
+                .with(|i| inbox::content_request(i, sender_id, &document_id.to_string()))??,
         };
         let certificate = self.certificate().await?;
         // One attempt is the signed request and the one-time link it answers: a link cannot be
@@ -266,34 +316,65 @@ impl DigipostClient {
         self.with_retries(|| async {
             let answer = self.exchange(&req, Some(&certificate)).await?;
             match answer.status {
-                200 => Ok(Content { content_type: answer.header("content-type").map(str::to_owned), bytes: answer.body }),
+                200 => Ok(Content {
+                    content_type: answer.header("content-type").map(str::to_owned),
+                    bytes: answer.body,
+                }),
                 301 | 302 | 303 | 307 | 308 => {
                     let location = answer.header("location").ok_or_else(|| {
-                        ClientError::Protocol(format!("GET {}: {} without a Location", req.target, answer.status))
+                        ClientError::Protocol(format!(
+                            "GET {}: {} without a Location",
+                            req.target, answer.status
+                        ))
                     })?;
                     self.follow(location, &certificate).await
                 }
-                other => Err(ClientError::Protocol(format!("GET {}: expected 307, got {other}", req.target))),
+                other => Err(ClientError::Protocol(format!(
+                    "GET {}: expected 307, got {other}",
+                    req.target
+                ))),
             }
         })
         .await
     }
 
     /// Delete a document.
-    pub async fn delete(&self, sender_id: &str, document_id: i64, delete_uri: Option<&str>) -> Result<Deleted, ClientError> {
+    pub async fn delete(
+        &self,
+        sender_id: &str,
+        document_id: i64,
+        delete_uri: Option<&str>,
+    ) -> Result<Deleted, ClientError> {
         let req = match delete_uri {
             Some(uri) => {
-                let target = self.pool.with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
-                HttpRequest { method: "DELETE".into(), target, headers: vec![Header { name: "Accept".into(), value: self.accept.clone() }] }
+                let target = self
+                    .pool
+                    .with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
+                HttpRequest {
+                    method: "DELETE".into(),
+                    target,
+                    headers: vec![Header {
+                        name: "Accept".into(),
+                        value: self.accept.clone(),
+                    }],
+                }
             }
-            None => self.pool.with(|i| inbox::delete_request(i, sender_id, &document_id.to_string()))??,
+            None => self
+                .pool
+                .with(|i| inbox::delete_request(i, sender_id, &document_id.to_string()))??,
         };
         match self.call(&req).await {
             Ok(a) if (200..300).contains(&a.status) => Ok(Deleted::Now),
-            Ok(a) => Err(ClientError::Protocol(format!("DELETE {}: expected 200, got {}", req.target, a.status))),
-            Err(ClientError::Status { status: 404, code: Some(code), verified: true, .. }) if code == "DOCUMENT_NOT_FOUND" => {
-                Ok(Deleted::AlreadyGone)
-            }
+            Ok(a) => Err(ClientError::Protocol(format!(
+                "DELETE {}: expected 200, got {}",
+                req.target, a.status
+            ))),
+            Err(ClientError::Status {
+                status: 404,
+                code: Some(code),
+                verified: true,
+                ..
+            }) if code == "DOCUMENT_NOT_FOUND" => Ok(Deleted::AlreadyGone),
             Err(e) => Err(e),
         }
     }
@@ -301,7 +382,8 @@ impl DigipostClient {
     /// Send a signed request with retries and verify the answer; error statuses become errors.
     async fn call(&self, req: &HttpRequest) -> Result<Answer, ClientError> {
         let certificate = self.certificate().await?;
-        self.with_retries(|| self.exchange(req, Some(&certificate))).await
+        self.with_retries(|| self.exchange(req, Some(&certificate)))
+            .await
     }
 
     async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, ClientError>
@@ -325,21 +407,36 @@ impl DigipostClient {
 
     /// One signed request and its verified answer. With `certificate` `None` (the entrypoint
     /// itself) the answer is returned unverified for the caller to check.
-    async fn exchange(&self, req: &HttpRequest, certificate: Option<&[u8]>) -> Result<Answer, ClientError> {
+    async fn exchange(
+        &self,
+        req: &HttpRequest,
+        certificate: Option<&[u8]>,
+    ) -> Result<Answer, ClientError> {
         let now = self.clock.now_unix();
         let signed = self.pool.with(|i| {
             let date = dsign::format_date(i, now)?;
-            let request = Request { method: req.method.clone(), target: req.target.clone(), date, user_id: self.broker_id.clone(), body: None };
+            let request = Request {
+                method: req.method.clone(),
+                target: req.target.clone(),
+                date,
+                user_id: self.broker_id.clone(),
+                body: None,
+            };
             dsign::sign_request(i, &request, &self.key_name)
         })??;
         let url = format!("{}{}", self.base_str, req.target);
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|_| ClientError::Protocol(format!("{:?} is not an HTTP method", req.method)))?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+            ClientError::Protocol(format!("{:?} is not an HTTP method", req.method))
+        })?;
         let mut builder = self.http.request(method, &url);
         for h in req.headers.iter().chain(&signed.headers) {
             builder = builder.header(&h.name, &h.value);
         }
-        let network = |source| ClientError::Network { method: req.method.clone(), url: url.clone(), source };
+        let network = |source| ClientError::Network {
+            method: req.method.clone(),
+            url: url.clone(),
+            source,
+        };
         let response = builder.send().await.map_err(network)?;
         let answer = read(response).await.map_err(network)?;
         let Some(certificate) = certificate else {
@@ -359,58 +456,112 @@ impl DigipostClient {
     /// Follow a one-time link: no Digipost headers; verified when it is on the API's origin
     /// (where the API signs everything it serves).
     async fn follow(&self, location: &str, certificate: &[u8]) -> Result<Content, ClientError> {
-        let url = self.base.join(location).map_err(|e| ClientError::Protocol(format!("the content link {location:?} is not a URL: {e}")))?;
-        let network = |source| ClientError::Network { method: "GET".into(), url: url.to_string(), source };
+        let url = self.base.join(location).map_err(|e| {
+            ClientError::Protocol(format!("the content link {location:?} is not a URL: {e}"))
+        })?;
+        let network = |source| ClientError::Network {
+            method: "GET".into(),
+            url: url.to_string(),
+            source,
+        };
         let response = self.http.get(url.clone()).send().await.map_err(network)?;
         let answer = read(response).await.map_err(network)?;
         let target = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
-        let req = HttpRequest { method: "GET".into(), target, headers: Vec::new() };
+        let req = HttpRequest {
+            method: "GET".into(),
+            target,
+            headers: Vec::new(),
+        };
         if url.origin() == self.base.origin() {
             self.verify(&req, &answer, certificate)?;
         }
         match answer.status {
-            200 => Ok(Content { content_type: answer.header("content-type").map(str::to_owned), bytes: answer.body }),
+            200 => Ok(Content {
+                content_type: answer.header("content-type").map(str::to_owned),
+                bytes: answer.body,
+            }),
             // An expired or consumed link: the next attempt asks for a new one.
-            status => Err(ClientError::ContentLink { path: url.path().to_owned(), status }),
+            status => Err(ClientError::ContentLink {
+                path: url.path().to_owned(),
+                status,
+            }),
         }
     }
 
-    fn verify(&self, req: &HttpRequest, answer: &Answer, certificate: &[u8]) -> Result<(), ClientError> {
+    fn verify(
+        &self,
+        req: &HttpRequest,
+        answer: &Answer,
+        certificate: &[u8],
+    ) -> Result<(), ClientError> {
         // SHA-256 runs several times faster natively than in the sandbox; the component still
         // compares the digest with X-Content-SHA256 and checks the signature over it.
-        let body = (!answer.body.is_empty())
-            .then(|| Body::Sha256Base64(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&answer.body))));
-        let resp = Response { status: answer.status, request_path: req.target.clone(), headers: answer.headers.clone(), body };
+        let body = (!answer.body.is_empty()).then(|| {
+            Body::Sha256Base64(
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&answer.body)),
+            )
+        });
+        let resp = Response {
+            status: answer.status,
+            request_path: req.target.clone(),
+            headers: answer.headers.clone(),
+            body,
+        };
         let now = self.clock.now_unix();
-        match self.pool.with(|i| dsign::verify_response(i, &resp, certificate, now))? {
+        match self
+            .pool
+            .with(|i| dsign::verify_response(i, &resp, certificate, now))?
+        {
             Ok(()) => Ok(()),
-            Err(DigipostError::Verify(source)) => {
-                Err(ClientError::Refused { method: req.method.clone(), path: path_of(&req.target).to_owned(), source })
-            }
+            Err(DigipostError::Verify(source)) => Err(ClientError::Refused {
+                method: req.method.clone(),
+                path: path_of(&req.target).to_owned(),
+                source,
+            }),
             Err(e) => Err(e.into()),
         }
     }
 
-    fn status_error(&self, req: &HttpRequest, answer: &Answer, verified: bool, ours: &str) -> ClientError {
+    fn status_error(
+        &self,
+        req: &HttpRequest,
+        answer: &Answer,
+        verified: bool,
+        ours: &str,
+    ) -> ClientError {
         let path = path_of(&req.target).to_owned();
         if answer.status == 403 {
             let text = String::from_utf8_lossy(&answer.body);
-            if let Ok(Ok(Some(server))) = self.pool.with(|i| dsign::server_canonical_from_error(i, &text)) {
-                return ClientError::SignatureRejected { method: req.method.clone(), path, server, ours: ours.to_owned() };
+            if let Ok(Ok(Some(server))) = self
+                .pool
+                .with(|i| dsign::server_canonical_from_error(i, &text))
+            {
+                return ClientError::SignatureRejected {
+                    method: req.method.clone(),
+                    path,
+                    server,
+                    ours: ours.to_owned(),
+                };
             }
         }
         let body = match answer.body.is_empty() {
             true => None,
-            false => self.pool.with(|i| inbox::parse_error_body(i, &answer.body)).ok().and_then(Result::ok),
+            false => self
+                .pool
+                .with(|i| inbox::parse_error_body(i, &answer.body))
+                .ok()
+                .and_then(Result::ok),
         };
         ClientError::Status {
             method: req.method.clone(),
             path,
             status: answer.status,
-            code: body.as_ref().map(|b| inbox::error_code_name(&b.code).to_owned()),
+            code: body
+                .as_ref()
+                .map(|b| inbox::error_code_name(&b.code).to_owned()),
             message: body.and_then(|b| b.message).map(|m| m.trim().to_owned()),
             verified,
         }
@@ -426,8 +577,17 @@ async fn read(response: reqwest::Response) -> Result<Answer, reqwest::Error> {
     let headers = response
         .headers()
         .iter()
-        .filter_map(|(n, v)| Some(Header { name: n.as_str().to_owned(), value: v.to_str().ok()?.to_owned() }))
+        .filter_map(|(n, v)| {
+            Some(Header {
+                name: n.as_str().to_owned(),
+                value: v.to_str().ok()?.to_owned(),
+            })
+        })
         .collect();
     let body = response.bytes().await?.to_vec();
-    Ok(Answer { status, headers, body })
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
 }

@@ -24,13 +24,24 @@ pub enum ContentTokenError {
 
 /// Seconds a token opens its document.
 pub fn lifetime_seconds(instance: &mut Instance) -> Result<u32, ContentTokenError> {
-    Ok(instance.call(|b, s| b.dpost_protocol_content_token().call_token_lifetime_seconds(s))?)
+    Ok(instance.call(|b, s| {
+        b.dpost_protocol_content_token()
+            .call_token_lifetime_seconds(s)
+    })?)
 }
 
 /// The token for `document_id` from `secret` and the random `uuid`.
-pub fn make_token(instance: &mut Instance, document_id: i64, secret: &str, uuid: &str) -> Result<String, ContentTokenError> {
+pub fn make_token(
+    instance: &mut Instance,
+    document_id: i64,
+    secret: &str,
+    uuid: &str,
+) -> Result<String, ContentTokenError> {
     instance
-        .call(|b, s| b.dpost_protocol_content_token().call_make_token(s, document_id, secret, uuid))?
+        .call(|b, s| {
+            b.dpost_protocol_content_token()
+                .call_make_token(s, document_id, secret, uuid)
+        })?
         .map_err(|e| {
             match e {
                 wit::TokenError::EmptySecret => TokenError::EmptySecret,
@@ -48,17 +59,31 @@ pub fn judge(
     stored: &TokenRecord,
     now: i64,
 ) -> Result<Verdict, ContentTokenError> {
-    Ok(instance.call(|b, s| b.dpost_protocol_content_token().call_judge(s, document_id, token, stored, now))?)
+    Ok(instance.call(|b, s| {
+        b.dpost_protocol_content_token()
+            .call_judge(s, document_id, token, stored, now)
+    })?)
 }
 
 /// Read a one-time link (URL or request target).
 pub fn parse_link(instance: &mut Instance, uri: &str) -> Result<ContentLink, ContentTokenError> {
-    instance.call(|b, s| b.dpost_protocol_content_token().call_parse_link(s, uri))?.map_err(|e| link_error(e).into())
+    instance
+        .call(|b, s| b.dpost_protocol_content_token().call_parse_link(s, uri))?
+        .map_err(|e| link_error(e).into())
 }
 
 /// Build the one-time link for `link` on `base`.
-pub fn build_link(instance: &mut Instance, base: &str, link: &ContentLink) -> Result<String, ContentTokenError> {
-    instance.call(|b, s| b.dpost_protocol_content_token().call_build_link(s, base, link))?.map_err(|e| link_error(e).into())
+pub fn build_link(
+    instance: &mut Instance,
+    base: &str,
+    link: &ContentLink,
+) -> Result<String, ContentTokenError> {
+    instance
+        .call(|b, s| {
+            b.dpost_protocol_content_token()
+                .call_build_link(s, base, link)
+        })?
+        .map_err(|e| link_error(e).into())
 }
 
 fn link_error(e: wit::LinkError) -> LinkError {

@@ -28,14 +28,20 @@ pub fn compare(server: &str, ours: &str) -> Comparison {
     };
     let (a, b) = (split(server), split(ours));
     let rows: Vec<Row> = (0..a.len().max(b.len()))
-        .map(|i| Row { server: a.get(i).cloned(), ours: b.get(i).cloned() })
+        .map(|i| Row {
+            server: a.get(i).cloned(),
+            ours: b.get(i).cloned(),
+        })
         .collect();
     let mut first_difference = rows.iter().position(|r| r.server != r.ours);
     // Same lines but a different ending (a missing final newline) still differ.
     if first_difference.is_none() && server != ours {
         first_difference = Some(rows.len().saturating_sub(1));
     }
-    Comparison { rows, first_difference }
+    Comparison {
+        rows,
+        first_difference,
+    }
 }
 
 /// What a difference on this line usually means, for the person reading.

@@ -7,8 +7,8 @@ use crate::runtime::{GuestError, Instance};
 use dpost_guest::digipost::requests::{RequestError, UriError};
 
 pub use wit::{
-    AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, HttpRequest, Inbox, InboxDocument, Link, SchemaVersion,
-    XmlError,
+    AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, HttpRequest, Inbox, InboxDocument, Link,
+    SchemaVersion, XmlError,
 };
 
 /// Why an inbox call failed.
@@ -19,8 +19,8 @@ pub enum InboxError {
     Xml {
         /// Which document (e.g. `the inbox page`).
         what: &'static str,
-        /// Where and what, from the component.
-        error: XmlError,
+        /// Where and what, from the component (boxed: it is large, and rare).
+        error: Box<XmlError>,
     },
     /// A document could not be written.
     #[error("cannot write {what}: {reason}")]
@@ -43,49 +43,97 @@ pub enum InboxError {
 
 /// The media type of `version`'s documents.
 pub fn media_type(instance: &mut Instance, version: SchemaVersion) -> Result<String, InboxError> {
-    Ok(instance.call(|b, s| b.dpost_protocol_digipost_inbox().call_media_type(s, version))?)
+    Ok(instance.call(|b, s| {
+        b.dpost_protocol_digipost_inbox()
+            .call_media_type(s, version)
+    })?)
 }
 
 /// Read an `<inbox>` page.
 pub fn parse_inbox(instance: &mut Instance, xml: &[u8]) -> Result<Inbox, InboxError> {
     instance
         .call(|b, s| b.dpost_protocol_digipost_inbox().call_parse_inbox(s, xml))?
-        .map_err(|error| InboxError::Xml { what: "the inbox page", error })
+        .map_err(|error| InboxError::Xml {
+            what: "the inbox page",
+            error: Box::new(error),
+        })
 }
 
 /// Write an `<inbox>` page.
-pub fn write_inbox(instance: &mut Instance, inbox: &Inbox, version: SchemaVersion) -> Result<String, InboxError> {
+pub fn write_inbox(
+    instance: &mut Instance,
+    inbox: &Inbox,
+    version: SchemaVersion,
+) -> Result<String, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_write_inbox(s, inbox, version))?
-        .map_err(|e| InboxError::Write { what: "the inbox page", reason: write_error(e) })
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_write_inbox(s, inbox, version)
+        })?
+        .map_err(|e| InboxError::Write {
+            what: "the inbox page",
+            reason: write_error(e),
+        })
 }
 
 /// Read an `<error>` body.
 pub fn parse_error_body(instance: &mut Instance, xml: &[u8]) -> Result<ErrorBody, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_parse_error_body(s, xml))?
-        .map_err(|error| InboxError::Xml { what: "the error body", error })
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_parse_error_body(s, xml)
+        })?
+        .map_err(|error| InboxError::Xml {
+            what: "the error body",
+            error: Box::new(error),
+        })
 }
 
 /// Write an `<error>` body.
-pub fn write_error_body(instance: &mut Instance, body: &ErrorBody, version: SchemaVersion) -> Result<String, InboxError> {
+pub fn write_error_body(
+    instance: &mut Instance,
+    body: &ErrorBody,
+    version: SchemaVersion,
+) -> Result<String, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_write_error_body(s, body, version))?
-        .map_err(|e| InboxError::Write { what: "the error body", reason: write_error(e) })
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_write_error_body(s, body, version)
+        })?
+        .map_err(|e| InboxError::Write {
+            what: "the error body",
+            reason: write_error(e),
+        })
 }
 
 /// Read the `<entrypoint>` that `GET /` answers.
 pub fn parse_entrypoint(instance: &mut Instance, xml: &[u8]) -> Result<Entrypoint, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_parse_entrypoint(s, xml))?
-        .map_err(|error| InboxError::Xml { what: "the entrypoint", error })
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_parse_entrypoint(s, xml)
+        })?
+        .map_err(|error| InboxError::Xml {
+            what: "the entrypoint",
+            error: Box::new(error),
+        })
 }
 
 /// Write an `<entrypoint>`.
-pub fn write_entrypoint(instance: &mut Instance, e: &Entrypoint, version: SchemaVersion) -> Result<String, InboxError> {
+pub fn write_entrypoint(
+    instance: &mut Instance,
+    e: &Entrypoint,
+    version: SchemaVersion,
+) -> Result<String, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_write_entrypoint(s, e, version))?
-        .map_err(|e| InboxError::Write { what: "the entrypoint", reason: write_error(e) })
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_write_entrypoint(s, e, version)
+        })?
+        .map_err(|e| InboxError::Write {
+            what: "the entrypoint",
+            reason: write_error(e),
+        })
 }
 
 /// `GET /<sender-id>/inbox?offset=..&limit=..`.
@@ -96,34 +144,61 @@ pub fn list_request(
     limit: Option<u32>,
 ) -> Result<HttpRequest, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_list_request(s, sender_id, offset, limit))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_list_request(s, sender_id, offset, limit)
+        })?
         .map_err(|e| request_error(e).into())
 }
 
 /// `GET /<sender-id>/inbox/<document-id>/content`.
-pub fn content_request(instance: &mut Instance, sender_id: &str, document_id: &str) -> Result<HttpRequest, InboxError> {
+pub fn content_request(
+    instance: &mut Instance,
+    sender_id: &str,
+    document_id: &str,
+) -> Result<HttpRequest, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_content_request(s, sender_id, document_id))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_content_request(s, sender_id, document_id)
+        })?
         .map_err(|e| request_error(e).into())
 }
 
 /// `DELETE /<sender-id>/inbox/<document-id>`.
-pub fn delete_request(instance: &mut Instance, sender_id: &str, document_id: &str) -> Result<HttpRequest, InboxError> {
+pub fn delete_request(
+    instance: &mut Instance,
+    sender_id: &str,
+    document_id: &str,
+) -> Result<HttpRequest, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_delete_request(s, sender_id, document_id))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_delete_request(s, sender_id, document_id)
+        })?
         .map_err(|e| request_error(e).into())
 }
 
 /// The request target for a document's `content-uri` or `delete-uri`, refused when it points
 /// outside `api_base`.
-pub fn resolve_document_uri(instance: &mut Instance, api_base: &str, uri: &str) -> Result<String, InboxError> {
+pub fn resolve_document_uri(
+    instance: &mut Instance,
+    api_base: &str,
+    uri: &str,
+) -> Result<String, InboxError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_resolve_document_uri(s, api_base, uri))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_inbox()
+                .call_resolve_document_uri(s, api_base, uri)
+        })?
         .map_err(|e| {
             match e {
                 wit::UriError::BadBase(b) => UriError::BadBase(b),
                 wit::UriError::BadUri(u) => UriError::BadUri(u),
-                wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin { uri: f.uri, base: f.base },
+                wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin {
+                    uri: f.uri,
+                    base: f.base,
+                },
             }
             .into()
         })
@@ -165,12 +240,20 @@ fn request_error(e: wit::RequestError) -> RequestError {
 fn write_error(e: wit::WriteError) -> String {
     match e {
         wit::WriteError::UnrepresentableCharacter(u) => {
-            format!("{} holds U+{:04X}, which XML cannot carry", u.field, u.code_point)
+            format!(
+                "{} holds U+{:04X}, which XML cannot carry",
+                u.field, u.code_point
+            )
         }
-        wit::WriteError::InvalidDateTime(d) => format!("{} is not an xs:dateTime: {}", d.field, d.reason),
+        wit::WriteError::InvalidDateTime(d) => {
+            format!("{} is not an xs:dateTime: {}", d.field, d.reason)
+        }
         wit::WriteError::TooDeep(n) => format!("attachments nest deeper than {n}"),
         wit::WriteError::BadAttachmentOwner(b) => {
-            format!("document {} is attached to {}, which is not before it", b.index, b.attached_to)
+            format!(
+                "document {} is attached to {}, which is not before it",
+                b.index, b.attached_to
+            )
         }
     }
 }

@@ -26,14 +26,25 @@ impl RetryPolicy {
     /// (or by the operating system's RNG when `None`).
     pub fn new(retries: u32, base: Duration, max: Duration, seed: Option<u64>) -> Self {
         let seed = seed.unwrap_or_else(random_seed);
-        RetryPolicy { retries, base, max, rng: Mutex::new(SplitMix64(seed)) }
+        RetryPolicy {
+            retries,
+            base,
+            max,
+            rng: Mutex::new(SplitMix64(seed)),
+        }
     }
 
     /// The wait before retry number `attempt` (0 for the first retry).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX)).min(self.max);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
+            .min(self.max);
         let unit = {
-            let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut rng = self
+                .rng
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             // 53 random bits as a fraction in [0, 1).
             (rng.next() >> 11) as f64 / (1u64 << 53) as f64
         };
@@ -47,7 +58,9 @@ fn random_seed() -> u64 {
     match ring::rand::SystemRandom::new().fill(&mut bytes) {
         Ok(()) => u64::from_le_bytes(bytes),
         // Jitter needs spread, not secrecy; the time is spread enough if the RNG fails.
-        Err(_) => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
     }
 }
 
@@ -71,8 +84,18 @@ mod tests {
 
     #[test]
     fn doubles_to_the_cap_with_jitter_and_is_reproducible() {
-        let p = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1), Some(42));
-        let q = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1), Some(42));
+        let p = RetryPolicy::new(
+            5,
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Some(42),
+        );
+        let q = RetryPolicy::new(
+            5,
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Some(42),
+        );
         for attempt in 0..8 {
             let d = p.delay(attempt);
             assert_eq!(d, q.delay(attempt), "same seed, same waits");

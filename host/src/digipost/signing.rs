@@ -33,23 +33,39 @@ pub struct SignedRequest {
 /// The canonical string of `req`.
 pub fn canonical_request(instance: &mut Instance, req: &Request) -> Result<String, DigipostError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_signing().call_canonical_request(s, req))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_signing()
+                .call_canonical_request(s, req)
+        })?
         .map_err(|e| signing_error(e).into())
 }
 
 /// Sign `req` with the keystore key `key`.
-pub fn sign_request(instance: &mut Instance, req: &Request, key: &str) -> Result<SignedRequest, DigipostError> {
+pub fn sign_request(
+    instance: &mut Instance,
+    req: &Request,
+    key: &str,
+) -> Result<SignedRequest, DigipostError> {
     let canonical = canonical_request(instance, req)?;
     let headers = instance
-        .call(|b, s| b.dpost_protocol_digipost_signing().call_sign_request(s, req, &key.to_owned()))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_signing()
+                .call_sign_request(s, req, &key.to_owned())
+        })?
         .map_err(signing_error)?;
     Ok(SignedRequest { canonical, headers })
 }
 
 /// The canonical string of `resp`.
-pub fn canonical_response(instance: &mut Instance, resp: &Response) -> Result<String, DigipostError> {
+pub fn canonical_response(
+    instance: &mut Instance,
+    resp: &Response,
+) -> Result<String, DigipostError> {
     instance
-        .call(|b, s| b.dpost_protocol_digipost_signing().call_canonical_response(s, resp))?
+        .call(|b, s| {
+            b.dpost_protocol_digipost_signing()
+                .call_canonical_response(s, resp)
+        })?
         .map_err(|e| verify_error(e).into())
 }
 
@@ -62,19 +78,33 @@ pub fn verify_response(
 ) -> Result<(), DigipostError> {
     instance
         .call(|b, s| {
-            b.dpost_protocol_digipost_signing().call_verify_response(s, resp, server_certificate, now_unix_seconds)
+            b.dpost_protocol_digipost_signing().call_verify_response(
+                s,
+                resp,
+                server_certificate,
+                now_unix_seconds,
+            )
         })?
         .map_err(|e| verify_error(e).into())
 }
 
 /// An RFC 1123 `Date` value for a Unix time.
 pub fn format_date(instance: &mut Instance, unix_seconds: i64) -> Result<String, DigipostError> {
-    Ok(instance.call(|b, s| b.dpost_protocol_digipost_signing().call_format_date(s, unix_seconds))?)
+    Ok(instance.call(|b, s| {
+        b.dpost_protocol_digipost_signing()
+            .call_format_date(s, unix_seconds)
+    })?)
 }
 
 /// The server's canonical string echoed in a 403 error body.
-pub fn server_canonical_from_error(instance: &mut Instance, body: &str) -> Result<Option<String>, DigipostError> {
-    Ok(instance.call(|b, s| b.dpost_protocol_digipost_signing().call_server_canonical_from_error(s, body))?)
+pub fn server_canonical_from_error(
+    instance: &mut Instance,
+    body: &str,
+) -> Result<Option<String>, DigipostError> {
+    Ok(instance.call(|b, s| {
+        b.dpost_protocol_digipost_signing()
+            .call_server_canonical_from_error(s, body)
+    })?)
 }
 
 // The WIT errors carry the same cases as the library's; converting lets one set of messages
@@ -84,7 +114,9 @@ fn keystore_error(e: crate::bindings::keystore_wit::KeystoreError) -> KeystoreEr
     use crate::bindings::keystore_wit::KeystoreError as W;
     match e {
         W::UnknownKey(k) => KeystoreError::UnknownKey(k),
-        W::UnsupportedAlgorithm(_) => KeystoreError::UnsupportedAlgorithm(SignatureAlgorithm::RsaPkcs1Sha256),
+        W::UnsupportedAlgorithm(_) => {
+            KeystoreError::UnsupportedAlgorithm(SignatureAlgorithm::RsaPkcs1Sha256)
+        }
         W::Failed(m) => KeystoreError::Failed(m),
     }
 }
@@ -108,8 +140,14 @@ fn verify_error(e: wit::VerifyError) -> lib_verification::VerifyError {
         wit::VerifyError::BadDate(m) => L::BadDate(m),
         wit::VerifyError::DateSkew(s) => L::DateSkew(s),
         wit::VerifyError::MissingBodyHash => L::MissingBodyHash,
-        wit::VerifyError::BodyHashMismatch(m) => L::BodyHashMismatch { declared: m.declared, actual: m.actual },
+        wit::VerifyError::BodyHashMismatch(m) => L::BodyHashMismatch {
+            declared: m.declared,
+            actual: m.actual,
+        },
         wit::VerifyError::MissingSignature => L::MissingSignature,
-        wit::VerifyError::BadSignature(b) => L::BadSignature { reason: b.reason, canonical: b.canonical },
+        wit::VerifyError::BadSignature(b) => L::BadSignature {
+            reason: b.reason,
+            canonical: b.canonical,
+        },
     }
 }

@@ -55,7 +55,13 @@ pub struct SyncOptions {
 impl SyncOptions {
     /// Defaults for `sender_id`: no deletes, 4 at a time, pages of 100.
     pub fn new(sender_id: impl Into<String>) -> Self {
-        SyncOptions { sender_id: sender_id.into(), delete_after_archive: false, concurrency: 4, page_size: DEFAULT_PAGE_SIZE, fault: None }
+        SyncOptions {
+            sender_id: sender_id.into(),
+            delete_after_archive: false,
+            concurrency: 4,
+            page_size: DEFAULT_PAGE_SIZE,
+            fault: None,
+        }
     }
 }
 
@@ -138,7 +144,9 @@ pub async fn sync(
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let sender_id = options.sender_id.clone();
-    let sender: i64 = sender_id.parse().map_err(|_| SyncError::BadSender(sender_id.clone()))?;
+    let sender: i64 = sender_id
+        .parse()
+        .map_err(|_| SyncError::BadSender(sender_id.clone()))?;
     let mut report = SyncReport::default();
     // Fail before touching the store when the API cannot be reached or trusted.
     client.certificate().await?;
@@ -149,7 +157,9 @@ pub async fn sync(
     let mut offset = 0u32;
     let mut walked_all = true;
     'pages: loop {
-        let page = client.list(&sender_id, Some(offset), Some(options.page_size)).await?;
+        let page = client
+            .list(&sender_id, Some(offset), Some(options.page_size))
+            .await?;
         let groups = group(page.documents);
         // Offsets and limits count documents; attachments ride along with theirs.
         let documents = groups.len() as u32;
@@ -176,18 +186,40 @@ pub async fn sync(
         }
         let mut tasks = JoinSet::new();
         for (doc, attachments) in work {
-            let (client, store, clock, semaphore, sender_id) =
-                (client.clone(), store.clone(), clock.clone(), semaphore.clone(), sender_id.clone());
+            let (client, store, clock, semaphore, sender_id) = (
+                client.clone(),
+                store.clone(),
+                clock.clone(),
+                semaphore.clone(),
+                sender_id.clone(),
+            );
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
                 let id = doc.id;
-                (id, archive_one(&client, &store, &*clock, sender, &sender_id, doc, attachments).await)
+                (
+                    id,
+                    archive_one(
+                        &client,
+                        &store,
+                        &*clock,
+                        sender,
+                        &sender_id,
+                        doc,
+                        attachments,
+                    )
+                    .await,
+                )
             });
         }
         while let Some(joined) = tasks.join_next().await {
             let (id, result) = match joined {
                 Ok(r) => r,
-                Err(e) => (0, Err(SyncError::Client(ClientError::Protocol(format!("a worker failed: {e}"))))),
+                Err(e) => (
+                    0,
+                    Err(SyncError::Client(ClientError::Protocol(format!(
+                        "a worker failed: {e}"
+                    )))),
+                ),
             };
             progress(Progress::Done);
             match result {
@@ -199,13 +231,18 @@ pub async fn sync(
                 Err(e) => {
                     walked_all = false;
                     report.failed += 1;
-                    report.failures.push(Failure { id, error: e.to_string() });
+                    report.failures.push(Failure {
+                        id,
+                        error: e.to_string(),
+                    });
                 }
             }
             if let Some(Fault::CrashAfterArchiving(n)) = options.fault
                 && report.archived >= n
             {
-                return Err(SyncError::Injected { archived: report.archived });
+                return Err(SyncError::Injected {
+                    archived: report.archived,
+                });
             }
         }
         if stop || documents < options.page_size {
@@ -218,7 +255,17 @@ pub async fn sync(
         blocking(&store, move |s| s.digipost_finish_sync(sender, now)).await?;
     }
     if options.delete_after_archive {
-        delete_archived(&client, &store, &*clock, sender, &sender_id, options.concurrency, &mut report, progress).await?;
+        delete_archived(
+            &client,
+            &store,
+            &*clock,
+            sender,
+            &sender_id,
+            options.concurrency,
+            &mut report,
+            progress,
+        )
+        .await?;
     }
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -235,7 +282,9 @@ async fn archive_one(
     attachments: Vec<InboxDocument>,
 ) -> Result<bool, SyncError> {
     let fetch = |d: InboxDocument| async move {
-        let content = client.content(sender_id, d.id, d.content_uri.as_deref()).await?;
+        let content = client
+            .content(sender_id, d.id, d.content_uri.as_deref())
+            .await?;
         Ok::<_, SyncError>(NewDocument {
             id: d.id,
             content_type: d.content_type.clone().or(content.content_type),
@@ -250,7 +299,10 @@ async fn archive_one(
     }
     let now = clock.now_unix();
     let store = store.clone();
-    Ok(blocking(&store, move |s| s.digipost_archive(sender, &parent, &children, now)).await?)
+    Ok(blocking(&store, move |s| {
+        s.digipost_archive(sender, &parent, &children, now)
+    })
+    .await?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -269,7 +321,8 @@ async fn delete_archived(
     let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for id in pending {
-        let (client, semaphore, sender_id) = (client.clone(), semaphore.clone(), sender_id.to_owned());
+        let (client, semaphore, sender_id) =
+            (client.clone(), semaphore.clone(), sender_id.to_owned());
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             (id, client.delete(&sender_id, id, None).await)
@@ -279,7 +332,10 @@ async fn delete_archived(
         progress(Progress::Deleted);
         let (id, result) = match joined {
             Ok(r) => r,
-            Err(e) => (0, Err(ClientError::Protocol(format!("a worker failed: {e}")))),
+            Err(e) => (
+                0,
+                Err(ClientError::Protocol(format!("a worker failed: {e}"))),
+            ),
         };
         match result {
             Ok(Deleted::Now | Deleted::AlreadyGone) => {
@@ -289,7 +345,10 @@ async fn delete_archived(
             }
             Err(e) => {
                 report.failed += 1;
-                report.failures.push(Failure { id, error: e.to_string() });
+                report.failures.push(Failure {
+                    id,
+                    error: e.to_string(),
+                });
             }
         }
     }
@@ -324,9 +383,12 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = store.clone();
-    match tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))).await {
+    match tokio::task::spawn_blocking(move || {
+        f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
+    })
+    .await
+    {
         Ok(r) => r,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
-

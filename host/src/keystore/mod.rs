@@ -9,10 +9,10 @@
 //! Signing uses `ring`, whose RSA private-key operations are constant-time and blinded; the
 //! `rsa` crate's are not (RUSTSEC-2023-0071) and it is used only for public-key checks.
 
+mod host;
+mod password;
 mod pem;
 mod pkcs12;
-mod password;
-mod host;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,9 @@ pub enum KeyError {
     #[error("{0}")]
     Password(String),
     /// A PKCS#12 file needs a password and none was given.
-    #[error("{path} is a PKCS#12 file and needs its password: give --password-env VAR or --password-file FILE")]
+    #[error(
+        "{path} is a PKCS#12 file and needs its password: give --password-env VAR or --password-file FILE"
+    )]
     PasswordRequired {
         /// The file.
         path: PathBuf,
@@ -59,7 +61,9 @@ pub enum KeyError {
         reason: String,
     },
     /// The file holds no private key.
-    #[error("{path} holds no private key (only certificates?); use the private .p12/.pfx export or a PEM key")]
+    #[error(
+        "{path} holds no private key (only certificates?); use the private .p12/.pfx export or a PEM key"
+    )]
     NoPrivateKey {
         /// The file.
         path: PathBuf,
@@ -98,12 +102,16 @@ impl std::fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// Load a key from a PKCS#12 or PEM file; the format is recognised from the content.
     pub fn load(path: &Path, password: &PasswordSource) -> Result<Self, KeyError> {
-        let data = std::fs::read(path)
-            .map_err(|source| KeyError::Read { path: path.to_owned(), source })?;
+        let data = std::fs::read(path).map_err(|source| KeyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         if pem::looks_like_pem(&data) {
             pem::load(path, &data)
         } else {
-            let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired { path: path.to_owned() })?;
+            let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired {
+                path: path.to_owned(),
+            })?;
             pkcs12::load(path, &data, &password)
         }
     }
@@ -113,7 +121,11 @@ impl PrivateKey {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        Ok(PrivateKey { pair, certificates, source: path.to_owned() })
+        Ok(PrivateKey {
+            pair,
+            certificates,
+            source: path.to_owned(),
+        })
     }
 
     fn from_pkcs1(path: &Path, der: &[u8], certificates: Vec<Vec<u8>>) -> Result<Self, KeyError> {
@@ -121,14 +133,23 @@ impl PrivateKey {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        Ok(PrivateKey { pair, certificates, source: path.to_owned() })
+        Ok(PrivateKey {
+            pair,
+            certificates,
+            source: path.to_owned(),
+        })
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`.
     pub fn sign_pkcs1_sha256(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut signature = vec![0; self.pair.public().modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                data,
+                &mut signature,
+            )
             .map_err(|_| KeyError::Signing)?;
         Ok(signature)
     }

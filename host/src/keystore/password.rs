@@ -34,7 +34,10 @@ impl PasswordSource {
             }),
             PasswordSource::File(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    KeyError::Password(format!("cannot read the password file {}: {e}", path.display()))
+                    KeyError::Password(format!(
+                        "cannot read the password file {}: {e}",
+                        path.display()
+                    ))
                 })?;
                 // Files written by editors and `echo` end in a line break that is no part of
                 // the password.

@@ -6,7 +6,10 @@ use super::{KeyError, PrivateKey};
 
 /// True when the data is text that starts (after blank space) with a PEM boundary.
 pub(super) fn looks_like_pem(data: &[u8]) -> bool {
-    let start = data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(data.len());
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
     data[start..].starts_with(b"-----BEGIN ")
 }
 
@@ -15,12 +18,17 @@ pub(super) fn load(path: &Path, data: &[u8]) -> Result<PrivateKey, KeyError> {
         path: path.to_owned(),
         reason: format!("not valid PEM: {e}"),
     })?;
-    let certificates: Vec<Vec<u8>> =
-        blocks.iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec()).collect();
+    let certificates: Vec<Vec<u8>> = blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| b.contents().to_vec())
+        .collect();
     for block in &blocks {
         match block.tag() {
             "PRIVATE KEY" => return PrivateKey::from_pkcs8(path, block.contents(), certificates),
-            "RSA PRIVATE KEY" => return PrivateKey::from_pkcs1(path, block.contents(), certificates),
+            "RSA PRIVATE KEY" => {
+                return PrivateKey::from_pkcs1(path, block.contents(), certificates);
+            }
             "ENCRYPTED PRIVATE KEY" => {
                 return Err(KeyError::Format {
                     path: path.to_owned(),
@@ -32,5 +40,7 @@ pub(super) fn load(path: &Path, data: &[u8]) -> Result<PrivateKey, KeyError> {
             _ => {}
         }
     }
-    Err(KeyError::NoPrivateKey { path: path.to_owned() })
+    Err(KeyError::NoPrivateKey {
+        path: path.to_owned(),
+    })
 }

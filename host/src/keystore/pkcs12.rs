@@ -12,13 +12,17 @@ pub(super) fn load(path: &Path, data: &[u8], password: &str) -> Result<PrivateKe
     let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(|e| match e {
         // The MAC is keyed by the password, so a wrong password shows as a MAC mismatch; a
         // wrong password on a MAC-less file shows as a padding error when decrypting.
-        P12Error::MacError(_) | P12Error::UnpadError => KeyError::WrongPassword { path: path.to_owned() },
+        P12Error::MacError(_) | P12Error::UnpadError => KeyError::WrongPassword {
+            path: path.to_owned(),
+        },
         other => KeyError::Format {
             path: path.to_owned(),
             reason: format!("not a PKCS#12 file dpost can read: {other}"),
         },
     })?;
-    let key = archive.keys.first().ok_or_else(|| KeyError::NoPrivateKey { path: path.to_owned() })?;
+    let key = archive.keys.first().ok_or_else(|| KeyError::NoPrivateKey {
+        path: path.to_owned(),
+    })?;
     // The certificate bag that shares the key's local key id is the key's own; put it first.
     let mut certificates: Vec<(bool, Vec<u8>)> = archive
         .certs
@@ -32,5 +36,9 @@ pub(super) fn load(path: &Path, data: &[u8], password: &str) -> Result<PrivateKe
         })
         .collect();
     certificates.sort_by_key(|(own, _)| !*own);
-    PrivateKey::from_pkcs8(path, key.key.as_der(), certificates.into_iter().map(|(_, c)| c).collect())
+    PrivateKey::from_pkcs8(
+        path,
+        key.key.as_der(),
+        certificates.into_iter().map(|(_, c)| c).collect(),
+    )
 }

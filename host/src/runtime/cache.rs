@@ -27,7 +27,11 @@ pub(super) fn artifact_name(engine: &Engine, bytes: &[u8]) -> String {
     // DefaultHasher::new() uses fixed keys, so this is stable across processes.
     let mut h = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    format!("dpost-protocol-{}-{:016x}.cwasm", hex(&component[..16]), h.finish())
+    format!(
+        "dpost-protocol-{}-{:016x}.cwasm",
+        hex(&component[..16]),
+        h.finish()
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -35,7 +39,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Load the compiled component from `dir`, or compile it and store it there.
-pub(super) fn load_or_compile(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> anyhow::Result<Component> {
+pub(super) fn load_or_compile(
+    engine: &Engine,
+    bytes: &[u8],
+    dir: Option<&Path>,
+) -> anyhow::Result<Component> {
     let Some(dir) = dir else {
         return compile(engine, bytes);
     };
@@ -49,7 +57,9 @@ pub(super) fn load_or_compile(engine: &Engine, bytes: &[u8], dir: Option<&Path>)
                 tracing::debug!(path = %path.display(), "loaded compiled component from cache");
                 return Ok(component);
             }
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable cached component"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable cached component")
+            }
         }
     }
     let component = compile(engine, bytes)?;
@@ -60,14 +70,20 @@ pub(super) fn load_or_compile(engine: &Engine, bytes: &[u8], dir: Option<&Path>)
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
-    Component::new(engine, bytes).map_err(anyhow::Error::from).context("compiling the protocol component")
+    Component::new(engine, bytes)
+        .map_err(anyhow::Error::from)
+        .context("compiling the protocol component")
 }
 
 fn store(component: &Component, dir: &Path, path: &Path) -> anyhow::Result<()> {
     create_private_dir(dir)?;
     let serialized = component.serialize().map_err(anyhow::Error::from)?;
     // Write beside, then rename: a reader never sees half a file.
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("c"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("c"),
+        std::process::id()
+    ));
     std::fs::write(&tmp, serialized)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
@@ -77,7 +93,10 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt as _;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
     }
     #[cfg(not(unix))]
     {

@@ -12,7 +12,9 @@ pub enum GuestError {
     #[error("the protocol component ran longer than its {0:?} limit and was stopped")]
     TimeLimit(std::time::Duration),
     /// The guest tried to grow its memory past the cap.
-    #[error("the protocol component tried to use more than {limit} bytes of memory and was stopped")]
+    #[error(
+        "the protocol component tried to use more than {limit} bytes of memory and was stopped"
+    )]
     MemoryLimit {
         /// The cap, bytes.
         limit: usize,
@@ -39,7 +41,11 @@ pub(super) struct StoreLimiter {
 
 impl StoreLimiter {
     pub(super) fn new(memory_limit: usize) -> Self {
-        StoreLimiter { memory_limit, peak: 0, exceeded: false }
+        StoreLimiter {
+            memory_limit,
+            peak: 0,
+            exceeded: false,
+        }
     }
 
     pub(super) fn peak(&self) -> usize {
@@ -48,25 +54,44 @@ impl StoreLimiter {
 }
 
 impl ResourceLimiter for StoreLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             self.exceeded = true;
-            return Err(wasmtime::format_err!("memory limit of {} bytes exceeded", self.memory_limit));
+            return Err(wasmtime::format_err!(
+                "memory limit of {} bytes exceeded",
+                self.memory_limit
+            ));
         }
         self.peak = self.peak.max(desired);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         // Tables hold function references; the component needs a handful.
         Ok(desired <= 100_000)
     }
 }
 
 /// Name what stopped a guest call.
-pub(super) fn classify(error: wasmtime::Error, store: &Store<HostState>, options: &RuntimeOptions) -> GuestError {
+pub(super) fn classify(
+    error: wasmtime::Error,
+    store: &Store<HostState>,
+    options: &RuntimeOptions,
+) -> GuestError {
     if store.data().limiter.exceeded {
-        return GuestError::MemoryLimit { limit: options.memory_limit };
+        return GuestError::MemoryLimit {
+            limit: options.memory_limit,
+        };
     }
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return GuestError::TimeLimit(options.call_timeout);

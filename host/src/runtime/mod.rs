@@ -27,8 +27,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::bindings::{Protocol, ProtocolPre};
 use crate::keystore::Keystore;
 pub use limits::GuestError;
-pub use pool::InstancePool;
 use limits::StoreLimiter;
+pub use pool::InstancePool;
 
 /// The protocol component this binary was built with (see `host/build.rs`).
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("DPOST_COMPONENT_WASM"));
@@ -99,18 +99,31 @@ impl Runtime {
         }
         .map_err(anyhow::Error::from)
         .context("setting up the WebAssembly engine")?;
-        let component = cache::load_or_compile(&engine, &options.component, options.cache_dir.as_deref())?;
+        let component =
+            cache::load_or_compile(&engine, &options.component, options.cache_dir.as_deref())?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         Protocol::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(anyhow::Error::from)?;
         // The guest is built for wasm32-wasip2, whose standard library imports WASI; the
         // protocol core never needs it, so every such call traps instead of reaching the OS.
-        linker.define_unknown_imports_as_traps(&component).map_err(anyhow::Error::from)?;
-        let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(anyhow::Error::from)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)?;
         let protocol = ProtocolPre::new(pre.clone()).map_err(|e| format!("{e:#}"));
         let ticks_per_call = epoch::ticks_for(options.call_timeout);
         let ticker = epoch::Ticker::start(&engine);
-        Ok(Runtime { engine, component, pre, protocol, options, ticks_per_call, _ticker: ticker })
+        Ok(Runtime {
+            engine,
+            component,
+            pre,
+            protocol,
+            options,
+            ticks_per_call,
+            _ticker: ticker,
+        })
     }
 
     /// A fresh instance of the protocol component whose keystore holds `keystore`'s keys.
@@ -119,20 +132,31 @@ impl Runtime {
             GuestError::WrongWorld(format!("the component does not implement the dpost:protocol world this host was built for: {e}"))
         })?;
         let mut store = self.new_store(keystore);
-        let bindings = protocol.instantiate(&mut store).map_err(|e| limits::classify(e, &store, &self.options))?;
+        let bindings = protocol
+            .instantiate(&mut store)
+            .map_err(|e| limits::classify(e, &store, &self.options))?;
         Ok(self.wrap(store, bindings))
     }
 
     /// A fresh instance of any component under the same limits, with its exports untyped.
     /// For embedders' own components and for tests that drive misbehaving guests.
-    pub fn instantiate_untyped(&self, keystore: Keystore) -> Result<Instance<wasmtime::component::Instance>, GuestError> {
+    pub fn instantiate_untyped(
+        &self,
+        keystore: Keystore,
+    ) -> Result<Instance<wasmtime::component::Instance>, GuestError> {
         let mut store = self.new_store(keystore);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| limits::classify(e, &store, &self.options))?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| limits::classify(e, &store, &self.options))?;
         Ok(self.wrap(store, instance))
     }
 
     fn new_store(&self, keystore: Keystore) -> Store<HostState> {
-        let state = HostState { keystore, limiter: StoreLimiter::new(self.options.memory_limit) };
+        let state = HostState {
+            keystore,
+            limiter: StoreLimiter::new(self.options.memory_limit),
+        };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.ticks_per_call);
@@ -140,7 +164,13 @@ impl Runtime {
     }
 
     fn wrap<B>(&self, store: Store<HostState>, bindings: B) -> Instance<B> {
-        Instance { store, bindings, poisoned: false, ticks_per_call: self.ticks_per_call, options: self.options.clone() }
+        Instance {
+            store,
+            bindings,
+            poisoned: false,
+            ticks_per_call: self.ticks_per_call,
+            options: self.options.clone(),
+        }
     }
 
     /// The engine, for callers that inspect types.
@@ -155,12 +185,20 @@ impl Runtime {
 
     /// The names of everything the component imports, e.g. `dpost:protocol/keystore@0.1.0`.
     pub fn component_imports(&self) -> Vec<String> {
-        self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect()
+        self.component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect()
     }
 
     /// The names of everything the component exports.
     pub fn component_exports(&self) -> Vec<String> {
-        self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
+        self.component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect()
     }
 }
 

@@ -20,20 +20,30 @@ pub struct InstancePool {
 
 impl std::fmt::Debug for InstancePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InstancePool").field("keystore", &self.keystore).finish_non_exhaustive()
+        f.debug_struct("InstancePool")
+            .field("keystore", &self.keystore)
+            .finish_non_exhaustive()
     }
 }
 
 impl InstancePool {
     /// A pool of instances of `runtime`'s component whose keystore holds `keystore`'s keys.
     pub fn new(runtime: Arc<Runtime>, keystore: Keystore) -> Self {
-        InstancePool { runtime, keystore, idle: Mutex::new(Vec::new()) }
+        InstancePool {
+            runtime,
+            keystore,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     /// Run `f` with an instance. Guest calls are short (microseconds, or a millisecond for
     /// an RSA signature through the keystore), so async callers run this in place.
     pub fn with<R>(&self, f: impl FnOnce(&mut Instance) -> R) -> Result<R, GuestError> {
-        let taken = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         let mut instance = match taken {
             Some(i) => i,
             None => self.runtime.instantiate(self.keystore.clone())?,

@@ -84,7 +84,10 @@ pub struct ArchivedDocument {
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Store {
@@ -92,7 +95,11 @@ impl Store {
     pub fn digipost_is_archived(&mut self, sender_id: i64, id: i64) -> Result<bool, StoreError> {
         let found = self
             .conn()
-            .query_row("SELECT 1 FROM digipost_documents WHERE sender_id = ?1 AND id = ?2", params![sender_id, id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM digipost_documents WHERE sender_id = ?1 AND id = ?2",
+                params![sender_id, id],
+                |_| Ok(()),
+            )
             .optional();
         found.map(|f| f.is_some()).map_err(|e| self.error(e))
     }
@@ -110,7 +117,11 @@ impl Store {
         let result = (|| {
             let tx = self.conn().transaction()?;
             let exists = tx
-                .query_row("SELECT 1 FROM digipost_documents WHERE sender_id = ?1 AND id = ?2", params![sender_id, document.id], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM digipost_documents WHERE sender_id = ?1 AND id = ?2",
+                    params![sender_id, document.id],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some();
             if exists {
@@ -147,7 +158,12 @@ impl Store {
     }
 
     /// Record that Digipost confirmed the deletion of document `id`.
-    pub fn digipost_mark_deleted(&mut self, sender_id: i64, id: i64, now: i64) -> Result<(), StoreError> {
+    pub fn digipost_mark_deleted(
+        &mut self,
+        sender_id: i64,
+        id: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let r = self.conn().execute(
             "UPDATE digipost_documents SET deleted_remotely_at = ?3
              WHERE sender_id = ?1 AND id = ?2 AND deleted_remotely_at IS NULL",
@@ -165,7 +181,9 @@ impl Store {
                  WHERE sender_id = ?1 AND parent_id IS NULL AND deleted_remotely_at IS NULL
                  ORDER BY archived_at, id",
             )?;
-            let ids = q.query_map([sender_id], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+            let ids = q
+                .query_map([sender_id], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?;
             Ok(ids)
         })();
         r.map_err(|e| self.error(e))
@@ -179,7 +197,11 @@ impl Store {
         let r = (|| {
             let tx = self.conn().transaction()?;
             let previous: Option<Option<i64>> = tx
-                .query_row("SELECT finished_at FROM digipost_sync_runs WHERE sender_id = ?1", [sender_id], |r| r.get(0))
+                .query_row(
+                    "SELECT finished_at FROM digipost_sync_runs WHERE sender_id = ?1",
+                    [sender_id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             tx.execute(
                 "INSERT INTO digipost_sync_runs (sender_id, started_at, finished_at) VALUES (?1, ?2, NULL)
@@ -195,17 +217,26 @@ impl Store {
     /// Note that the sync of `sender_id` walked the whole inbox (down to the end, or to a
     /// document a finished sync archived).
     pub fn digipost_finish_sync(&mut self, sender_id: i64, now: i64) -> Result<(), StoreError> {
-        let r = self
-            .conn()
-            .execute("UPDATE digipost_sync_runs SET finished_at = ?2 WHERE sender_id = ?1", params![sender_id, now]);
+        let r = self.conn().execute(
+            "UPDATE digipost_sync_runs SET finished_at = ?2 WHERE sender_id = ?1",
+            params![sender_id, now],
+        );
         r.map(drop).map_err(|e| self.error(e))
     }
 
     /// One archived document or attachment.
-    pub fn digipost_get(&mut self, sender_id: i64, id: i64) -> Result<Option<ArchivedDocument>, StoreError> {
+    pub fn digipost_get(
+        &mut self,
+        sender_id: i64,
+        id: i64,
+    ) -> Result<Option<ArchivedDocument>, StoreError> {
         let r = self
             .conn()
-            .query_row(&format!("{SELECT} WHERE sender_id = ?1 AND id = ?2"), params![sender_id, id], row)
+            .query_row(
+                &format!("{SELECT} WHERE sender_id = ?1 AND id = ?2"),
+                params![sender_id, id],
+                row,
+            )
             .optional();
         let found = r.map_err(|e| self.error(e))?;
         found.map(|r| self.decode(r)).transpose()
@@ -214,8 +245,12 @@ impl Store {
     /// Everything archived for `sender_id`: documents and attachments, by id.
     pub fn digipost_all(&mut self, sender_id: i64) -> Result<Vec<ArchivedDocument>, StoreError> {
         let r = (|| {
-            let mut q = self.conn().prepare(&format!("{SELECT} WHERE sender_id = ?1 ORDER BY id"))?;
-            let rows = q.query_map([sender_id], row)?.collect::<Result<Vec<_>, _>>()?;
+            let mut q = self
+                .conn()
+                .prepare(&format!("{SELECT} WHERE sender_id = ?1 ORDER BY id"))?;
+            let rows = q
+                .query_map([sender_id], row)?
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })();
         let rows = r.map_err(|e| self.error(e))?;
@@ -224,13 +259,18 @@ impl Store {
 
     /// How many documents and attachments are archived for `sender_id`.
     pub fn digipost_count(&mut self, sender_id: i64) -> Result<u64, StoreError> {
-        let r = self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM digipost_documents WHERE sender_id = ?1", [sender_id], |r| r.get::<_, i64>(0));
+        let r = self.conn().query_row(
+            "SELECT COUNT(*) FROM digipost_documents WHERE sender_id = ?1",
+            [sender_id],
+            |r| r.get::<_, i64>(0),
+        );
         r.map(|n| n as u64).map_err(|e| self.error(e))
     }
 
-    fn decode(&self, (doc, metadata): (ArchivedDocument, String)) -> Result<ArchivedDocument, StoreError> {
+    fn decode(
+        &self,
+        (doc, metadata): (ArchivedDocument, String),
+    ) -> Result<ArchivedDocument, StoreError> {
         let metadata = serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt {
             path: self.path().to_owned(),
             what: format!("document {}: metadata is not JSON: {e}", doc.id),
@@ -264,7 +304,12 @@ mod tests {
     use super::*;
 
     fn doc(id: i64, content: &[u8]) -> NewDocument {
-        NewDocument { id, metadata: serde_json::json!({"id": id}), content_type: Some("text/plain".into()), content: content.to_vec() }
+        NewDocument {
+            id,
+            metadata: serde_json::json!({"id": id}),
+            content_type: Some("text/plain".into()),
+            content: content.to_vec(),
+        }
     }
 
     #[test]
@@ -275,17 +320,29 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let mut s = Store::open(&path).unwrap();
         assert!(s.digipost_begin_sync(7, 1).unwrap(), "no previous run");
-        assert!(s.digipost_archive(7, &doc(1, b"one"), &[doc(2, b"att")], 10).unwrap());
-        assert!(!s.digipost_archive(7, &doc(1, b"other"), &[], 11).unwrap(), "archived once");
+        assert!(
+            s.digipost_archive(7, &doc(1, b"one"), &[doc(2, b"att")], 10)
+                .unwrap()
+        );
+        assert!(
+            !s.digipost_archive(7, &doc(1, b"other"), &[], 11).unwrap(),
+            "archived once"
+        );
         assert!(s.digipost_is_archived(7, 2).unwrap());
         assert_eq!(s.digipost_pending_deletes(7).unwrap(), vec![1]);
-        assert!(!s.digipost_begin_sync(7, 2).unwrap(), "the previous run did not finish");
+        assert!(
+            !s.digipost_begin_sync(7, 2).unwrap(),
+            "the previous run did not finish"
+        );
         s.digipost_finish_sync(7, 3).unwrap();
         assert!(s.digipost_begin_sync(7, 4).unwrap());
         s.digipost_mark_deleted(7, 1, 20).unwrap();
         assert!(s.digipost_pending_deletes(7).unwrap().is_empty());
         let a = s.digipost_get(7, 2).unwrap().unwrap();
-        assert_eq!((a.parent_id, a.content.as_slice()), (Some(1), b"att".as_slice()));
+        assert_eq!(
+            (a.parent_id, a.content.as_slice()),
+            (Some(1), b"att".as_slice())
+        );
         assert_eq!(a.content_sha256, sha256_hex(b"att"));
         assert_eq!(s.digipost_all(7).unwrap().len(), 2);
         assert_eq!(s.digipost_count(8).unwrap(), 0);

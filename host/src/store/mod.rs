@@ -33,7 +33,9 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer dpost, whose tables this one does not know.
-    #[error("the store {path} holds {module} tables at version {found}, newer than this dpost knows ({known}); upgrade dpost")]
+    #[error(
+        "the store {path} holds {module} tables at version {found}, newer than this dpost knows ({known}); upgrade dpost"
+    )]
     TooNew {
         /// The database file.
         path: PathBuf,
@@ -77,23 +79,35 @@ impl Store {
     /// Open (creating when absent) the store at `path`, set it up for durability, and bring
     /// every service's tables up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite { path: path.to_owned(), source };
+        let err = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
         // Another dpost (a second sync, a reader) may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(%mode, path = %path.display(), "the store could not switch to WAL mode");
         }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;").map_err(err)?;
-        let mut store = Store { conn, path: path.to_owned() };
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
         store.migrate()?;
         Ok(store)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         self.conn
             .execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (module TEXT PRIMARY KEY, version INTEGER NOT NULL)",
@@ -104,12 +118,21 @@ impl Store {
             let known = steps.last().map_or(0, |m| m.version);
             let tx = self.conn.transaction().map_err(err)?;
             let found: u32 = tx
-                .query_row("SELECT version FROM schema_version WHERE module = ?1", [module], |r| r.get(0))
+                .query_row(
+                    "SELECT version FROM schema_version WHERE module = ?1",
+                    [module],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(err)?
                 .unwrap_or(0);
             if found > known {
-                return Err(StoreError::TooNew { path: path.clone(), module: (*module).to_owned(), found, known });
+                return Err(StoreError::TooNew {
+                    path: path.clone(),
+                    module: (*module).to_owned(),
+                    found,
+                    known,
+                });
             }
             for step in steps.iter().filter(|m| m.version > found) {
                 tx.execute_batch(step.sql).map_err(err)?;
@@ -128,7 +151,11 @@ impl Store {
     /// The version of `module`'s tables.
     pub fn schema_version(&self, module: &str) -> Result<u32, StoreError> {
         self.conn
-            .query_row("SELECT version FROM schema_version WHERE module = ?1", [module], |r| r.get(0))
+            .query_row(
+                "SELECT version FROM schema_version WHERE module = ?1",
+                [module],
+                |r| r.get(0),
+            )
             .optional()
             .map(|v| v.unwrap_or(0))
             .map_err(|e| self.error(e))
@@ -144,7 +171,10 @@ impl Store {
     }
 
     pub(crate) fn error(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.clone(), source }
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -159,9 +189,15 @@ mod tests {
         let path = dir.join("t.db");
         let _ = std::fs::remove_file(&path);
         let store = Store::open(&path).unwrap();
-        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(sync, 2, "FULL");
         let v = store.schema_version("digipost").unwrap();
         assert_eq!(v, digipost::MIGRATIONS.last().unwrap().version);

@@ -34,15 +34,25 @@ pub enum Consumed {
 impl LinkStore {
     /// Remember a token issued for `sender`'s document.
     pub fn issue(&self, sender: i64, record: TokenRecord) {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner).push((sender, record));
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((sender, record));
     }
 
     /// Judge `link` against every live record at `now`, consuming the record it opens.
     /// Every record is judged (in constant time per record) rather than looked up by token,
     /// so the time taken does not depend on how much of a guessed token is right.
-    pub fn consume(&self, instance: &mut Instance, link: &ContentLink, now: i64, lifetime: i64) -> Result<Consumed, ContentTokenError> {
+    pub fn consume(
+        &self,
+        instance: &mut Instance,
+        link: &ContentLink,
+        now: i64,
+        lifetime: i64,
+    ) -> Result<Consumed, ContentTokenError> {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        records.retain(|(_, r)| now.saturating_sub(r.created_at) <= lifetime + KEEP_EXPIRED_SECONDS);
+        records
+            .retain(|(_, r)| now.saturating_sub(r.created_at) <= lifetime + KEEP_EXPIRED_SECONDS);
         let mut answer = Consumed::Refused(Verdict::Mismatch);
         let mut consumed = None;
         for (i, (sender, record)) in records.iter().enumerate() {
@@ -68,6 +78,9 @@ impl LinkStore {
 
     /// Tokens issued and not yet used or forgotten.
     pub fn live(&self) -> usize {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }

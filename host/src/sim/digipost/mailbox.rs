@@ -88,17 +88,25 @@ pub struct Mailbox {
 impl Mailbox {
     /// Load `dir`.
     pub fn load(dir: &Path) -> Result<Self, MailboxError> {
-        let err = |path: &Path, message: String| MailboxError { path: path.to_owned(), message };
+        let err = |path: &Path, message: String| MailboxError {
+            path: path.to_owned(),
+            message,
+        };
         let mut senders = BTreeMap::new();
         let mut contents = HashMap::new();
-        let entries = std::fs::read_dir(dir).map_err(|e| err(dir, format!("cannot read the data folder: {e}")))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| err(dir, format!("cannot read the data folder: {e}")))?;
         for entry in entries {
             let entry = entry.map_err(|e| err(dir, e.to_string()))?;
             let path = entry.path();
             if !path.is_dir() {
                 continue;
             }
-            let Some(sender) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<i64>().ok()) else {
+            let Some(sender) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<i64>().ok())
+            else {
                 tracing::warn!(folder = %path.display(), "skipping a folder not named after a sender id");
                 continue;
             };
@@ -113,7 +121,11 @@ impl Mailbox {
             }
             senders.insert(sender, docs);
         }
-        Ok(Mailbox { senders, contents, deleted: Mutex::new(HashSet::new()) })
+        Ok(Mailbox {
+            senders,
+            contents,
+            deleted: Mutex::new(HashSet::new()),
+        })
     }
 
     /// Whether the sender has a folder.
@@ -126,7 +138,14 @@ impl Mailbox {
         let deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
         self.senders
             .get(&sender)
-            .map(|docs| docs.iter().filter(|d| !deleted.contains(&(sender, d.id))).skip(offset).take(limit).cloned().collect())
+            .map(|docs| {
+                docs.iter()
+                    .filter(|d| !deleted.contains(&(sender, d.id)))
+                    .skip(offset)
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -139,21 +158,37 @@ impl Mailbox {
 
     /// Delete document `id` (not an attachment). False when there is no such document.
     pub fn delete(&self, sender: i64, id: i64) -> bool {
-        let exists = self.senders.get(&sender).is_some_and(|docs| docs.iter().any(|d| d.id == id));
-        exists && self.deleted.lock().unwrap_or_else(PoisonError::into_inner).insert((sender, id))
+        let exists = self
+            .senders
+            .get(&sender)
+            .is_some_and(|docs| docs.iter().any(|d| d.id == id));
+        exists
+            && self
+                .deleted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((sender, id))
     }
 }
 
 fn load_sender(dir: &Path) -> Result<Vec<SimDocument>, MailboxError> {
-    let err = |path: &Path, message: String| MailboxError { path: path.to_owned(), message };
+    let err = |path: &Path, message: String| MailboxError {
+        path: path.to_owned(),
+        message,
+    };
     let mut files: BTreeMap<i64, PathBuf> = BTreeMap::new();
     let mut metadata: HashMap<i64, (PathBuf, Metadata)> = HashMap::new();
     for entry in std::fs::read_dir(dir).map_err(|e| err(dir, e.to_string()))? {
         let path = entry.map_err(|e| err(dir, e.to_string()))?.path();
-        let (Some(stem), ext) = (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str())) else {
+        let (Some(stem), ext) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            path.extension().and_then(|e| e.to_str()),
+        ) else {
             continue;
         };
-        let Ok(id) = stem.parse::<i64>() else { continue };
+        let Ok(id) = stem.parse::<i64>() else {
+            continue;
+        };
         if ext == Some("json") {
             let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
             let m: Metadata = serde_json::from_str(&text).map_err(|e| err(&path, e.to_string()))?;
@@ -178,14 +213,23 @@ fn load_sender(dir: &Path) -> Result<Vec<SimDocument>, MailboxError> {
         for a in meta.attachments {
             let file = dir.join(&a.file);
             if !file.is_file() {
-                return Err(err(&meta_path, format!("attachment {} names {}, which is not a file", a.id, file.display())));
+                return Err(err(
+                    &meta_path,
+                    format!(
+                        "attachment {} names {}, which is not a file",
+                        a.id,
+                        file.display()
+                    ),
+                ));
             }
             attachments.push((a.id, content_file(file)));
         }
         let delivery_time = match meta.delivery_time {
             Some(t) => t,
             None => {
-                let modified = std::fs::metadata(path).and_then(|m| m.modified()).map_err(|e| err(path, e.to_string()))?;
+                let modified = std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .map_err(|e| err(path, e.to_string()))?;
                 humantime::format_rfc3339_seconds(modified).to_string()
             }
         };
@@ -193,9 +237,13 @@ fn load_sender(dir: &Path) -> Result<Vec<SimDocument>, MailboxError> {
             id: *id,
             content: content_file(path.clone()),
             subject: meta.subject,
-            sender: meta.sender.unwrap_or_else(|| "Digipost simulator".to_owned()),
+            sender: meta
+                .sender
+                .unwrap_or_else(|| "Digipost simulator".to_owned()),
             delivery_time,
-            authentication_level: meta.authentication_level.unwrap_or_else(|| "PASSWORD".to_owned()),
+            authentication_level: meta
+                .authentication_level
+                .unwrap_or_else(|| "PASSWORD".to_owned()),
             reference_from_sender: meta.reference_from_sender,
             attachments,
         });
@@ -206,7 +254,11 @@ fn load_sender(dir: &Path) -> Result<Vec<SimDocument>, MailboxError> {
 }
 
 fn content_file(path: PathBuf) -> ContentFile {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let content_type = match ext.as_str() {
         "pdf" => "application/pdf",
         "txt" => "text/plain",
@@ -217,5 +269,8 @@ fn content_file(path: PathBuf) -> ContentFile {
         "jpg" | "jpeg" => "image/jpeg",
         _ => "application/octet-stream",
     };
-    ContentFile { path, content_type: content_type.to_owned() }
+    ContentFile {
+        path,
+        content_type: content_type.to_owned(),
+    }
 }

@@ -33,7 +33,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::clock::Clock;
 use crate::digipost::content_token::{self, ContentLink, Verdict};
-use crate::digipost::inbox::{self, AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, Inbox, InboxDocument, SchemaVersion};
+use crate::digipost::inbox::{
+    self, AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, Inbox, InboxDocument,
+    SchemaVersion,
+};
 use crate::digipost::signing::{self as dsign, Body, Header, Request, Response};
 use crate::keystore::{Keystore, PrivateKey};
 use crate::runtime::{Instance, InstancePool, Runtime};
@@ -161,18 +164,31 @@ struct Reply {
 
 impl Reply {
     fn empty(status: StatusCode) -> Self {
-        Reply { status, content_type: None, location: None, body: Vec::new() }
+        Reply {
+            status,
+            content_type: None,
+            location: None,
+            body: Vec::new(),
+        }
     }
 }
 
 impl Simulator {
     /// Load the data folder and keys.
-    pub fn new(config: SimulatorConfig, runtime: Arc<Runtime>, clock: Arc<dyn Clock>) -> Result<Arc<Self>, SimError> {
+    pub fn new(
+        config: SimulatorConfig,
+        runtime: Arc<Runtime>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, SimError> {
         let mailbox = Mailbox::load(&config.data_dir)?;
-        let broker_key = rsa_public_key(&config.broker_certificate).map_err(SimError::BrokerCertificate)?;
+        let broker_key =
+            rsa_public_key(&config.broker_certificate).map_err(SimError::BrokerCertificate)?;
         let pool = InstancePool::new(runtime, Keystore::new());
         let (max_skew, lifetime, media_type) = pool.with(|i| -> Result<_, SimError> {
-            let skew = i.call(|b, s| b.dpost_protocol_digipost_signing().call_max_clock_skew_seconds(s))?;
+            let skew = i.call(|b, s| {
+                b.dpost_protocol_digipost_signing()
+                    .call_max_clock_skew_seconds(s)
+            })?;
             let lifetime = content_token::lifetime_seconds(i).map_err(guest)?;
             let media = inbox::media_type(i, SchemaVersion::V8).map_err(guest)?;
             Ok((i64::from(skew), i64::from(lifetime), media))
@@ -206,11 +222,18 @@ impl Simulator {
 
     /// Listen on `addr` (e.g. `127.0.0.1:0`) and serve in a background task.
     pub async fn start(self: &Arc<Self>, addr: &str) -> Result<RunningSimulator, SimError> {
-        let listen_err = |source| SimError::Listen { addr: addr.to_owned(), source };
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen_err)?;
+        let listen_err = |source| SimError::Listen {
+            addr: addr.to_owned(),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(listen_err)?;
         let local = listener.local_addr().map_err(listen_err)?;
         let _ = self.content_base.set(format!("http://{local}"));
-        let router = axum::Router::new().fallback(handle).with_state(self.clone());
+        let router = axum::Router::new()
+            .fallback(handle)
+            .with_state(self.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, router).with_graceful_shutdown(async {
@@ -220,7 +243,12 @@ impl Simulator {
                 tracing::error!(error = %e, "the Digipost simulator stopped");
             }
         });
-        Ok(RunningSimulator { addr: local, simulator: self.clone(), shutdown: Some(tx), task })
+        Ok(RunningSimulator {
+            addr: local,
+            simulator: self.clone(),
+            shutdown: Some(tx),
+            task,
+        })
     }
 
     /// One-time links issued and not yet used.
@@ -235,7 +263,9 @@ impl Simulator {
         // One-time links carry their own authorisation (the token), like Digipost's data host.
         if let (["documents", _], "GET") = (segments.as_slice(), method) {
             if headers.contains_key("x-digipost-signature") {
-                self.stats.links_with_signature_headers.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .links_with_signature_headers
+                    .fetch_add(1, Ordering::Relaxed);
             }
             return self.serve_link(target);
         }
@@ -245,44 +275,85 @@ impl Simulator {
         match (method, segments.as_slice()) {
             ("GET", [""]) => self.entrypoint(),
             ("GET", [sender, "inbox"]) => self.with_sender(sender, |s| self.list(s, query)),
-            ("GET", [sender, "inbox", id, "content"]) => self.with_sender(sender, |s| self.content_redirect(s, id)),
+            ("GET", [sender, "inbox", id, "content"]) => {
+                self.with_sender(sender, |s| self.content_redirect(s, id))
+            }
             ("DELETE", [sender, "inbox", id]) => self.with_sender(sender, |s| self.delete(s, id)),
-            _ => self.error(StatusCode::NOT_FOUND, ErrorCode::Other("NOT_FOUND".into()), &format!("no such resource: {method} {path}")),
+            _ => self.error(
+                StatusCode::NOT_FOUND,
+                ErrorCode::Other("NOT_FOUND".into()),
+                &format!("no such resource: {method} {path}"),
+            ),
         }
     }
 
     /// Digipost's checks of a signed request, in its order.
-    fn authenticate(&self, method: &str, target: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), Reply> {
+    fn authenticate(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Reply> {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let bad = |code: ErrorCode, message: &str| Err(self.error(StatusCode::BAD_REQUEST, code, message));
+        let bad = |code: ErrorCode, message: &str| {
+            Err(self.error(StatusCode::BAD_REQUEST, code, message))
+        };
         let Some(signature) = get("x-digipost-signature") else {
-            return bad(ErrorCode::MissingSignature, "the request has no X-Digipost-Signature header");
+            return bad(
+                ErrorCode::MissingSignature,
+                "the request has no X-Digipost-Signature header",
+            );
         };
         let Some(date) = get("date") else {
-            return bad(ErrorCode::Other("MISSING_HEADER".into()), "the request has no Date header");
+            return bad(
+                ErrorCode::Other("MISSING_HEADER".into()),
+                "the request has no Date header",
+            );
         };
         let Some(user) = get("x-digipost-userid") else {
-            return bad(ErrorCode::Other("MISSING_HEADER".into()), "the request has no X-Digipost-UserId header");
+            return bad(
+                ErrorCode::Other("MISSING_HEADER".into()),
+                "the request has no X-Digipost-UserId header",
+            );
         };
         if self.broker_id.as_deref().is_some_and(|b| b != user) {
-            return Err(self.error(StatusCode::FORBIDDEN, ErrorCode::UnknownUserId, &format!("unknown broker id {user}")));
+            return Err(self.error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::UnknownUserId,
+                &format!("unknown broker id {user}"),
+            ));
         }
         let sent = match httpdate::parse_http_date(date) {
-            Ok(t) => t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
-            Err(_) => return bad(ErrorCode::DateHeaderOutsideAcceptedInterval, &format!("the Date {date:?} is not an RFC 1123 date")),
+            Ok(t) => t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            Err(_) => {
+                return bad(
+                    ErrorCode::DateHeaderOutsideAcceptedInterval,
+                    &format!("the Date {date:?} is not an RFC 1123 date"),
+                );
+            }
         };
         let skew = sent - self.clock.now_unix();
         if skew.abs() > self.max_skew {
             return bad(
                 ErrorCode::DateHeaderOutsideAcceptedInterval,
-                &format!("the Date header is {} seconds from the server's clock (at most {} allowed)", skew.abs(), self.max_skew),
+                &format!(
+                    "the Date header is {} seconds from the server's clock (at most {} allowed)",
+                    skew.abs(),
+                    self.max_skew
+                ),
             );
         }
         let declared = get("x-content-sha256");
         if declared.is_some() || !body.is_empty() {
             let actual = STANDARD.encode(Sha256::digest(body));
             if declared != Some(actual.as_str()) {
-                return bad(ErrorCode::InvalidSha256, "X-Content-SHA256 does not match the body");
+                return bad(
+                    ErrorCode::InvalidSha256,
+                    "X-Content-SHA256 does not match the body",
+                );
             }
         }
         let request = Request {
@@ -295,12 +366,21 @@ impl Simulator {
         let canonical = match self.pool.with(|i| dsign::canonical_request(i, &request)) {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return bad(ErrorCode::Other("BAD_REQUEST".into()), &e.to_string()),
-            Err(e) => return Err(self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &e.to_string())),
+            Err(e) => {
+                return Err(self.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Other("SERVER".into()),
+                    &e.to_string(),
+                ));
+            }
         };
         let valid = STANDARD.decode(signature.trim()).is_ok_and(|raw| {
-            ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &self.broker_key)
-                .verify(canonical.as_bytes(), &raw)
-                .is_ok()
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                &self.broker_key,
+            )
+            .verify(canonical.as_bytes(), &raw)
+            .is_ok()
         });
         if !valid {
             return Err(self.error(
@@ -315,13 +395,22 @@ impl Simulator {
     fn with_sender(&self, sender: &str, f: impl FnOnce(i64) -> Reply) -> Reply {
         match sender.parse::<i64>() {
             Ok(s) if self.mailbox.has_sender(s) => f(s),
-            _ => self.error(StatusCode::FORBIDDEN, ErrorCode::BrokerNotAuthorized, &format!("the broker may not act for sender {sender}")),
+            _ => self.error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::BrokerNotAuthorized,
+                &format!("the broker may not act for sender {sender}"),
+            ),
         }
     }
 
     fn entrypoint(&self) -> Reply {
-        let e = Entrypoint { certificate: self.certificate_pem.clone(), links: Vec::new() };
-        self.xml(StatusCode::OK, |i| inbox::write_entrypoint(i, &e, SchemaVersion::V8))
+        let e = Entrypoint {
+            certificate: self.certificate_pem.clone(),
+            links: Vec::new(),
+        };
+        self.xml(StatusCode::OK, |i| {
+            inbox::write_entrypoint(i, &e, SchemaVersion::V8)
+        })
     }
 
     fn list(&self, sender: i64, query: Option<&str>) -> Reply {
@@ -330,31 +419,47 @@ impl Simulator {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let n = match v.parse::<usize>() {
                 Ok(n) => n,
-                Err(_) => return self.error(StatusCode::BAD_REQUEST, ErrorCode::Other("INVALID_PARAMETER".into()), &format!("{k} must be a number")),
+                Err(_) => {
+                    return self.error(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::Other("INVALID_PARAMETER".into()),
+                        &format!("{k} must be a number"),
+                    );
+                }
             };
             match k {
                 "offset" => offset = n,
                 "limit" if (1..=1000).contains(&n) => limit = n,
-                "limit" => return self.error(StatusCode::BAD_REQUEST, ErrorCode::Other("INVALID_PARAMETER".into()), "limit must be 1..=1000"),
+                "limit" => {
+                    return self.error(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::Other("INVALID_PARAMETER".into()),
+                        "limit must be 1..=1000",
+                    );
+                }
                 _ => {}
             }
         }
         let mut documents = Vec::new();
         for d in self.mailbox.page(sender, offset, limit) {
             let owner = documents.len() as u32;
-            let entry = |id: i64, attached_to: Option<u32>, content_type: &str, delete: bool| InboxDocument {
-                attached_to,
-                id,
-                reference_from_sender: d.reference_from_sender.clone(),
-                subject: d.subject.clone(),
-                sender: d.sender.clone(),
-                delivery_time: d.delivery_time.clone(),
-                first_accessed: None,
-                authentication_level: AuthenticationLevel::Other(d.authentication_level.clone()),
-                content_type: Some(content_type.to_owned()),
-                content_uri: Some(format!("/{sender}/inbox/{id}/content")),
-                delete_uri: delete.then(|| format!("/{sender}/inbox/{id}")),
-                links: Vec::new(),
+            let entry = |id: i64, attached_to: Option<u32>, content_type: &str, delete: bool| {
+                InboxDocument {
+                    attached_to,
+                    id,
+                    reference_from_sender: d.reference_from_sender.clone(),
+                    subject: d.subject.clone(),
+                    sender: d.sender.clone(),
+                    delivery_time: d.delivery_time.clone(),
+                    first_accessed: None,
+                    authentication_level: AuthenticationLevel::Other(
+                        d.authentication_level.clone(),
+                    ),
+                    content_type: Some(content_type.to_owned()),
+                    content_uri: Some(format!("/{sender}/inbox/{id}/content")),
+                    delete_uri: delete.then(|| format!("/{sender}/inbox/{id}")),
+                    links: Vec::new(),
+                }
             };
             documents.push(entry(d.id, None, &d.content.content_type, true));
             for (aid, file) in &d.attachments {
@@ -362,11 +467,17 @@ impl Simulator {
             }
         }
         let page = Inbox { documents };
-        self.xml(StatusCode::OK, |i| inbox::write_inbox(i, &page, SchemaVersion::V8))
+        self.xml(StatusCode::OK, |i| {
+            inbox::write_inbox(i, &page, SchemaVersion::V8)
+        })
     }
 
     fn content_redirect(&self, sender: i64, id: &str) -> Reply {
-        let Some(id) = id.parse::<i64>().ok().filter(|id| self.mailbox.content(sender, *id).is_some()) else {
+        let Some(id) = id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| self.mailbox.content(sender, *id).is_some())
+        else {
             return self.not_found(id);
         };
         let now = self.clock.now_unix();
@@ -374,16 +485,42 @@ impl Simulator {
         let base = self.content_base.get().cloned().unwrap_or_default();
         let made = self.pool.with(|i| {
             let token = content_token::make_token(i, id, &self.secret, &uuid)?;
-            let link = content_token::build_link(i, &base, &ContentLink { document_id: id, token: token.clone(), download: false })?;
+            let link = content_token::build_link(
+                i,
+                &base,
+                &ContentLink {
+                    document_id: id,
+                    token: token.clone(),
+                    download: false,
+                },
+            )?;
             Ok::<_, content_token::ContentTokenError>((token, link))
         });
         match made {
             Ok(Ok((token, link))) => {
-                self.links.issue(sender, content_token::TokenRecord { document_id: id, token, created_at: now });
-                Reply { location: Some(link), ..Reply::empty(StatusCode::TEMPORARY_REDIRECT) }
+                self.links.issue(
+                    sender,
+                    content_token::TokenRecord {
+                        document_id: id,
+                        token,
+                        created_at: now,
+                    },
+                );
+                Reply {
+                    location: Some(link),
+                    ..Reply::empty(StatusCode::TEMPORARY_REDIRECT)
+                }
             }
-            Ok(Err(e)) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &e.to_string()),
-            Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &e.to_string()),
+            Ok(Err(e)) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
+            Err(e) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
         }
     }
 
@@ -394,14 +531,31 @@ impl Simulator {
             let consumed = self.links.consume(i, &link, now, self.lifetime)?;
             Ok::<_, content_token::ContentTokenError>((link, consumed))
         });
-        let refused = |status, message: &str| self.error(status, ErrorCode::Other("INVALID_LINK".into()), message);
+        let refused = |status, message: &str| {
+            self.error(status, ErrorCode::Other("INVALID_LINK".into()), message)
+        };
         let (link, sender) = match judged {
             Ok(Ok((link, Consumed::Open { sender }))) => (link, sender),
-            Ok(Ok((_, Consumed::Refused(Verdict::Expired)))) => return refused(StatusCode::GONE, "the link has expired"),
-            Ok(Ok((_, Consumed::Refused(Verdict::Malformed)))) => return refused(StatusCode::BAD_REQUEST, "the token is malformed"),
-            Ok(Ok((_, Consumed::Refused(_)))) => return refused(StatusCode::NOT_FOUND, "no such link (used, or never issued)"),
+            Ok(Ok((_, Consumed::Refused(Verdict::Expired)))) => {
+                return refused(StatusCode::GONE, "the link has expired");
+            }
+            Ok(Ok((_, Consumed::Refused(Verdict::Malformed)))) => {
+                return refused(StatusCode::BAD_REQUEST, "the token is malformed");
+            }
+            Ok(Ok((_, Consumed::Refused(_)))) => {
+                return refused(
+                    StatusCode::NOT_FOUND,
+                    "no such link (used, or never issued)",
+                );
+            }
             Ok(Err(e)) => return refused(StatusCode::BAD_REQUEST, &e.to_string()),
-            Err(e) => return self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &e.to_string()),
+            Err(e) => {
+                return self.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Other("SERVER".into()),
+                    &e.to_string(),
+                );
+            }
         };
         let Some(file) = self.mailbox.content(sender, link.document_id) else {
             return self.not_found(&link.document_id.to_string());
@@ -409,9 +563,18 @@ impl Simulator {
         match std::fs::read(&file.path) {
             Ok(bytes) => {
                 self.stats.contents_served.fetch_add(1, Ordering::Relaxed);
-                Reply { status: StatusCode::OK, content_type: Some(file.content_type), location: None, body: bytes }
+                Reply {
+                    status: StatusCode::OK,
+                    content_type: Some(file.content_type),
+                    location: None,
+                    body: bytes,
+                }
             }
-            Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &format!("cannot read the content: {e}")),
+            Err(e) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &format!("cannot read the content: {e}"),
+            ),
         }
     }
 
@@ -423,23 +586,65 @@ impl Simulator {
     }
 
     fn not_found(&self, id: &str) -> Reply {
-        self.error(StatusCode::NOT_FOUND, ErrorCode::DocumentNotFound, &format!("no document {id} in this inbox"))
+        self.error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::DocumentNotFound,
+            &format!("no document {id} in this inbox"),
+        )
     }
 
     fn error(&self, status: StatusCode, code: ErrorCode, message: &str) -> Reply {
-        let error_type = if status.is_server_error() { "SERVER" } else { "CLIENT_DATA" };
-        let body = ErrorBody { code, message: Some(message.to_owned()), error_type: Some(error_type.to_owned()) };
-        match self.pool.with(|i| inbox::write_error_body(i, &body, SchemaVersion::V8)) {
-            Ok(Ok(xml)) => Reply { status, content_type: Some(self.media_type.clone()), location: None, body: xml.into_bytes() },
-            _ => Reply { status, content_type: Some("text/plain".into()), location: None, body: message.as_bytes().to_vec() },
+        let error_type = if status.is_server_error() {
+            "SERVER"
+        } else {
+            "CLIENT_DATA"
+        };
+        let body = ErrorBody {
+            code,
+            message: Some(message.to_owned()),
+            error_type: Some(error_type.to_owned()),
+        };
+        match self
+            .pool
+            .with(|i| inbox::write_error_body(i, &body, SchemaVersion::V8))
+        {
+            Ok(Ok(xml)) => Reply {
+                status,
+                content_type: Some(self.media_type.clone()),
+                location: None,
+                body: xml.into_bytes(),
+            },
+            _ => Reply {
+                status,
+                content_type: Some("text/plain".into()),
+                location: None,
+                body: message.as_bytes().to_vec(),
+            },
         }
     }
 
-    fn xml(&self, status: StatusCode, write: impl FnOnce(&mut Instance) -> Result<String, inbox::InboxError>) -> Reply {
+    fn xml(
+        &self,
+        status: StatusCode,
+        write: impl FnOnce(&mut Instance) -> Result<String, inbox::InboxError>,
+    ) -> Reply {
         match self.pool.with(write) {
-            Ok(Ok(xml)) => Reply { status, content_type: Some(self.media_type.clone()), location: None, body: xml.into_bytes() },
-            Ok(Err(e)) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &e.to_string()),
-            Err(e) => self.error(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Other("SERVER".into()), &e.to_string()),
+            Ok(Ok(xml)) => Reply {
+                status,
+                content_type: Some(self.media_type.clone()),
+                location: None,
+                body: xml.into_bytes(),
+            },
+            Ok(Err(e)) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
+            Err(e) => self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &e.to_string(),
+            ),
         }
     }
 
@@ -450,13 +655,29 @@ impl Simulator {
         let now = self.clock.now_unix();
         let signed = self.pool.with(|i| {
             let date = dsign::format_date(i, now)?;
-            let headers = vec![Header { name: "Date".into(), value: date.clone() }, Header { name: "X-Content-SHA256".into(), value: hash.clone() }];
-            let resp = Response { status: reply.status.as_u16(), request_path: path.to_owned(), headers, body: Some(Body::Sha256Base64(hash.clone())) };
+            let headers = vec![
+                Header {
+                    name: "Date".into(),
+                    value: date.clone(),
+                },
+                Header {
+                    name: "X-Content-SHA256".into(),
+                    value: hash.clone(),
+                },
+            ];
+            let resp = Response {
+                status: reply.status.as_u16(),
+                request_path: path.to_owned(),
+                headers,
+                body: Some(Body::Sha256Base64(hash.clone())),
+            };
             dsign::canonical_response(i, &resp).map(|c| (date, c))
         });
         let mut builder = HttpResponse::builder().status(reply.status);
         if let Ok(Ok((date, canonical))) = signed {
-            builder = builder.header("Date", date).header("X-Content-SHA256", &hash);
+            builder = builder
+                .header("Date", date)
+                .header("X-Content-SHA256", &hash);
             if let Ok(raw) = self.server_key.sign_pkcs1_sha256(canonical.as_bytes()) {
                 let mut raw = raw;
                 if self.faults.tamper_signatures.load(Ordering::Relaxed) && path != "/" {
@@ -471,24 +692,33 @@ impl Simulator {
         if let Some(location) = &reply.location {
             builder = builder.header("Location", location);
         }
-        builder.body(HttpBody::from(reply.body)).unwrap_or_else(|_| {
-            let mut r = HttpResponse::new(HttpBody::empty());
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
+        builder
+            .body(HttpBody::from(reply.body))
+            .unwrap_or_else(|_| {
+                let mut r = HttpResponse::new(HttpBody::empty());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            })
     }
 }
 
 async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> HttpResponse {
     sim.stats.requests.fetch_add(1, Ordering::Relaxed);
     let method = request.method().as_str().to_owned();
-    let target = request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
     let headers = request.headers().clone();
     let path = target.split('?').next().unwrap_or("/").to_owned();
     let body = match axum::body::to_bytes(request.into_body(), 16 << 20).await {
         Ok(b) => b,
         Err(_) => {
-            let reply = sim.error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::Other("TOO_LARGE".into()), "the body is too large");
+            let reply = sim.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::Other("TOO_LARGE".into()),
+                "the body is too large",
+            );
             return sim.sign(&path, reply);
         }
     };
@@ -504,14 +734,22 @@ fn guest(e: impl std::fmt::Display) -> SimError {
 /// The RSA public key (PKCS#1 DER, as ring takes it) of a PEM or DER certificate.
 fn rsa_public_key(certificate: &[u8]) -> Result<Vec<u8>, String> {
     use x509_cert::der::{Decode as _, DecodePem as _};
-    let start = certificate.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let start = certificate
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
     let cert = if certificate[start..].starts_with(b"-----BEGIN") {
         x509_cert::Certificate::from_pem(&certificate[start..])
     } else {
         x509_cert::Certificate::from_der(certificate)
     }
     .map_err(|e| format!("not an X.509 certificate in PEM or DER: {e}"))?;
-    Ok(cert.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec())
+    Ok(cert
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes()
+        .to_vec())
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -520,7 +758,9 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     // predictable token in a test server is the lesser harm, and it is logged.
     if SystemRandom::new().fill(&mut bytes).is_err() {
         tracing::error!("the system RNG failed; using a time-derived value");
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (t >> ((i % 16) * 8)) as u8;
         }
@@ -538,5 +778,12 @@ fn random_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
