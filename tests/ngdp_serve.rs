@@ -518,6 +518,9 @@ fn business_receipts_are_sent_once_and_the_outbox_resumes_after_a_restart() {
     );
 }
 
+/// Messages answered 200: id and document content.
+type Acknowledged = Vec<(String, Vec<u8>)>;
+
 #[test]
 fn kill_9_during_a_burst_loses_nothing_acknowledged() {
     let config = setup("crash", "http://127.0.0.1:9/apis/v1", 1_000_000);
@@ -527,7 +530,7 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
         let mut server = Server::start(&config);
         let url = server.messages_url();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let acks: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let acks: Arc<Mutex<Acknowledged>> = Arc::default();
         let mut workers = Vec::new();
         for w in 0..4u32 {
             let (url, stop, acks) = (url.clone(), stop.clone(), acks.clone());
@@ -547,10 +550,10 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
                         .header("Authorization", AUTH)
                         .body(message(&id, None, &content))
                         .send();
-                    if let Ok(r) = r {
-                        if r.status().as_u16() == 200 {
-                            acks.lock().unwrap().push((id, content));
-                        }
+                    if let Ok(r) = r
+                        && r.status().as_u16() == 200
+                    {
+                        acks.lock().unwrap().push((id, content));
                     }
                 }
             }));
