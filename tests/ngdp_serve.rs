@@ -413,14 +413,18 @@ fn receipts_for_sent_messages_are_stored() {
 }
 
 /// A toy NgDP API that records business receipts; fails the first `fail_first` with 503.
+/// Returns its address, the receipts it took, and how many attempts it saw.
+#[allow(clippy::type_complexity)]
 fn toy_ngdp(
     fail_first: usize,
 ) -> (
     SocketAddr,
     Arc<Mutex<Vec<(String, String)>>>,
+    Arc<Mutex<usize>>,
     tokio::runtime::Runtime,
 ) {
     use axum::extract::{Path as AxPath, State};
+    type Shared = (Arc<Mutex<Vec<(String, String)>>>, Arc<Mutex<usize>>);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -428,15 +432,12 @@ fn toy_ngdp(
         .unwrap();
     let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let attempts = Arc::new(Mutex::new(0usize));
-    let state = (seen.clone(), attempts);
+    let state: Shared = (seen.clone(), attempts.clone());
     let app = axum::Router::new()
         .route(
             "/apis/v1/memos/{uuid}/receipt",
             axum::routing::post(
-                move |State((seen, attempts)): State<(
-                    Arc<Mutex<Vec<(String, String)>>>,
-                    Arc<Mutex<usize>>,
-                )>,
+                move |State((seen, attempts)): State<Shared>,
                       AxPath(uuid): AxPath<String>,
                       body: String| async move {
                     let mut n = attempts.lock().unwrap();
@@ -455,12 +456,23 @@ fn toy_ngdp(
         .unwrap();
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, seen, rt)
+    (addr, seen, attempts, rt)
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
-fn business_receipts_are_sent_once_and_survive_a_restart() {
-    let (addr, seen, _rt) = toy_ngdp(1);
+fn business_receipts_are_sent_once_and_the_outbox_resumes_after_a_restart() {
+    let (addr, seen, attempts, _rt) = toy_ngdp(1);
     let config = setup("outbox", &format!("http://{addr}/apis/v1"), 1_000_000);
     let mut server = Server::start(&config);
     let id = uuid(20);
@@ -470,11 +482,16 @@ fn business_receipts_are_sent_once_and_survive_a_restart() {
             .as_u16(),
         200
     );
-    // The first attempt fails (503) and is retried after a 2 s backoff.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while seen.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The first attempt fails (503); the retry is due 2 s later. Stop the service before it.
+    wait_until("the first attempt", || *attempts.lock().unwrap() >= 1);
+    server.kill();
+    assert!(seen.lock().unwrap().is_empty());
+
+    // A new process finds the pending receipt in the store and sends it, once.
+    let server = Server::start(&config);
+    wait_until("the receipt after the restart", || {
+        !seen.lock().unwrap().is_empty()
+    });
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, id);
@@ -484,9 +501,7 @@ fn business_receipts_are_sent_once_and_survive_a_restart() {
         got[0].1
     );
 
-    // A restart sends nothing again; a new message gets its receipt.
-    server.kill();
-    let server = Server::start(&config);
+    // A second message: its receipt goes; the first is never sent again.
     let second = uuid(21);
     assert_eq!(
         push_raw(&server, message(&second, None, b"y"))
@@ -494,10 +509,7 @@ fn business_receipts_are_sent_once_and_survive_a_restart() {
             .as_u16(),
         200
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while seen.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until("the second receipt", || seen.lock().unwrap().len() >= 2);
     std::thread::sleep(Duration::from_millis(1500));
     let got = seen.lock().unwrap().clone();
     assert_eq!(
@@ -505,6 +517,9 @@ fn business_receipts_are_sent_once_and_survive_a_restart() {
         [id.as_str(), second.as_str()]
     );
 }
+
+/// Messages answered 200: id and document content.
+type Acknowledged = Vec<(String, Vec<u8>)>;
 
 #[test]
 fn kill_9_during_a_burst_loses_nothing_acknowledged() {
@@ -515,7 +530,7 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
         let mut server = Server::start(&config);
         let url = server.messages_url();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let acks: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let acks: Arc<Mutex<Acknowledged>> = Arc::default();
         let mut workers = Vec::new();
         for w in 0..4u32 {
             let (url, stop, acks) = (url.clone(), stop.clone(), acks.clone());
@@ -535,10 +550,10 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
                         .header("Authorization", AUTH)
                         .body(message(&id, None, &content))
                         .send();
-                    if let Ok(r) = r {
-                        if r.status().as_u16() == 200 {
-                            acks.lock().unwrap().push((id, content));
-                        }
+                    if let Ok(r) = r
+                        && r.status().as_u16() == 200
+                    {
+                        acks.lock().unwrap().push((id, content));
                     }
                 }
             }));
@@ -575,4 +590,48 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
         );
     }
     assert!(count(&config) >= acknowledged.len());
+}
+
+#[test]
+fn serves_https_when_given_a_certificate() {
+    let config = setup("tls", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace(
+        "[serve]\n",
+        &format!(
+            "[serve]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            fixture("keys/server.cert.pem").display(),
+            fixture("keys/server.key.pem").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&config);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    // The test certificate names no host; this test is about TLS being served, not trust.
+    let tls_client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let id = uuid(30);
+    let r = tls_client
+        .post(server.messages_url())
+        .header("Authorization", AUTH)
+        .body(message(&id, None, b"x"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(show(&config, &id).is_some());
+    // Plain HTTP to the TLS port is refused.
+    assert!(
+        client()
+            .post(server.messages_url().replace("https://", "http://"))
+            .body("x")
+            .send()
+            .map(|r| r.status().as_u16() != 200)
+            .unwrap_or(true)
+    );
 }

@@ -139,6 +139,59 @@ fn main() {
         nat,
     );
 
+    // Response verification: parse the certificate, check the signature, hash and date.
+    let server = server_key();
+    let cert = std::fs::read(fixture("keys/server.cert.pem")).unwrap();
+    let body = b"<inbox/>".to_vec();
+    let hash = dpost_guest::digipost::message::content_sha256(&body);
+    let date = "Wed, 29 Jun 2016 14:58:11 GMT";
+    let canonical = format!("200\n/9999/inbox\ndate: {date}\nx-content-sha256: {hash}\n");
+    use base64::Engine as _;
+    let sig = base64::engine::general_purpose::STANDARD
+        .encode(server.sign_pkcs1_sha256(canonical.as_bytes()).unwrap());
+    let headers = vec![
+        dsign::Header {
+            name: "Date".into(),
+            value: date.into(),
+        },
+        dsign::Header {
+            name: "X-Content-SHA256".into(),
+            value: hash.clone(),
+        },
+        dsign::Header {
+            name: "X-Digipost-Signature".into(),
+            value: sig.clone(),
+        },
+    ];
+    let resp = dsign::Response {
+        status: 200,
+        request_path: "/9999/inbox".into(),
+        headers: headers.clone(),
+        body: Some(dsign::Body::Bytes(body.clone())),
+    };
+    let native_headers: Vec<dpost_guest::digipost::Header> = headers
+        .iter()
+        .map(|h| dpost_guest::digipost::Header::new(h.name.clone(), h.value.clone()))
+        .collect();
+    let native_resp = dpost_guest::digipost::verification::Response {
+        status: 200,
+        request_path: "/9999/inbox",
+        headers: &native_headers,
+        body: Some(dpost_guest::digipost::Body::Bytes(&body)),
+    };
+    let now = 1_467_212_291;
+    let wasm = rate(|| {
+        dsign::verify_response(&mut instance, &resp, &cert, now).unwrap();
+    });
+    let nat = rate(|| {
+        dpost_guest::digipost::verification::verify_response(&native_resp, &cert, now).unwrap();
+    });
+    row(
+        "verify a response (certificate, RSA-2048 signature, body hash, date)",
+        Some(wasm),
+        nat,
+    );
+
     let nat = rate(|| {
         let mut i = runtime.instantiate(Keystore::new()).unwrap();
         black_box(
@@ -154,4 +207,67 @@ fn main() {
         None,
         nat,
     );
+}
+
+/// A MeMo whose main document carries `content_len` bytes, written by the native writer.
+fn memo_of(content_len: usize) -> Vec<u8> {
+    let fixture_bytes = std::fs::read(fixture("memo/MeMo_v1.2_Minimum_Example.xml")).unwrap();
+    let mut message = dpost_guest::memo::parse(&fixture_bytes).unwrap().message;
+    let content: Vec<u8> = (0..content_len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    message.body.as_mut().unwrap().documents[0].files[0].content = content;
+    dpost_guest::memo::write_message(&message).unwrap()
+}
+
+/// MeMo parsing throughput, streamed in 256 KiB chunks, native and through the component,
+/// with the component's linear-memory high-water mark.
+pub fn memo_rows(runtime: &Runtime) {
+    println!();
+    println!("| MeMo size | component (wasm) | native | ratio | guest linear memory, peak |");
+    println!("|---|---|---|---|---|");
+    for (label, len) in [
+        ("10 KB", 7 * 1024),
+        ("1 MB", 750 * 1024),
+        ("100 MB", 75 * 1024 * 1024),
+    ] {
+        let bytes = memo_of(len);
+        let mb = bytes.len() as f64 / 1e6;
+        let rounds = if len > 10 << 20 {
+            2
+        } else if len > 100 << 10 {
+            20
+        } else {
+            2000
+        };
+        let start = Instant::now();
+        for _ in 0..rounds {
+            let mut r = dpost_guest::memo::Reader::new();
+            for c in bytes.chunks(256 * 1024) {
+                black_box(r.feed(c).unwrap());
+            }
+            black_box(r.finish().unwrap());
+        }
+        let native = mb * rounds as f64 / start.elapsed().as_secs_f64();
+        let mut peak = 0;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            let mut i = runtime.instantiate(Keystore::new()).unwrap();
+            black_box(
+                dpost::memo::read_stream(&mut i, bytes.as_slice(), 256 * 1024, |e| {
+                    black_box(e);
+                    Ok(())
+                })
+                .unwrap(),
+            );
+            peak = peak.max(i.peak_memory());
+        }
+        let wasm = mb * rounds as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "| {label} ({:.1} MB of XML) | {wasm:.0} MB/s | {native:.0} MB/s | {:.2}x | {:.1} MiB |",
+            mb,
+            native / wasm,
+            peak as f64 / (1024.0 * 1024.0)
+        );
+    }
 }

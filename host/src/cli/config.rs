@@ -147,10 +147,10 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
             "test" => file.config.ngdp.test.is_some(),
             _ => file.config.ngdp.production.is_some(),
         };
-        if present || file.config.ngdp.environment.as_deref() == Some(env) {
-            if let Err(e) = file.ngdp(Some(env)) {
-                problems.push(e.to_string());
-            }
+        if (present || file.config.ngdp.environment.as_deref() == Some(env))
+            && let Err(e) = file.ngdp(Some(env))
+        {
+            problems.push(e.to_string());
         }
     }
     if let Err(e) = file.serve() {

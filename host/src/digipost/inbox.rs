@@ -19,8 +19,8 @@ pub enum InboxError {
     Xml {
         /// Which document (e.g. `the inbox page`).
         what: &'static str,
-        /// Where and what, from the component.
-        error: XmlError,
+        /// Where and what, from the component (boxed: it is large, and rare).
+        error: Box<XmlError>,
     },
     /// A document could not be written.
     #[error("cannot write {what}: {reason}")]
@@ -55,7 +55,7 @@ pub fn parse_inbox(instance: &mut Instance, xml: &[u8]) -> Result<Inbox, InboxEr
         .call(|b, s| b.dpost_protocol_digipost_inbox().call_parse_inbox(s, xml))?
         .map_err(|error| InboxError::Xml {
             what: "the inbox page",
-            error,
+            error: Box::new(error),
         })
 }
 
@@ -85,7 +85,7 @@ pub fn parse_error_body(instance: &mut Instance, xml: &[u8]) -> Result<ErrorBody
         })?
         .map_err(|error| InboxError::Xml {
             what: "the error body",
-            error,
+            error: Box::new(error),
         })
 }
 
@@ -115,7 +115,7 @@ pub fn parse_entrypoint(instance: &mut Instance, xml: &[u8]) -> Result<Entrypoin
         })?
         .map_err(|error| InboxError::Xml {
             what: "the entrypoint",
-            error,
+            error: Box::new(error),
         })
 }
 

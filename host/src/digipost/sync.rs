@@ -160,8 +160,9 @@ pub async fn sync(
         let page = client
             .list(&sender_id, Some(offset), Some(options.page_size))
             .await?;
-        let entries = page.documents.len() as u32;
         let groups = group(page.documents);
+        // Offsets and limits count documents; attachments ride along with theirs.
+        let documents = groups.len() as u32;
         progress(Progress::Listed(groups.len() as u64));
         let mut stop = false;
         let mut work = Vec::new();
@@ -244,10 +245,10 @@ pub async fn sync(
                 });
             }
         }
-        if stop || entries < options.page_size {
+        if stop || documents < options.page_size {
             break 'pages;
         }
-        offset += entries;
+        offset += documents;
     }
     if walked_all {
         let now = clock.now_unix();

@@ -105,11 +105,11 @@ impl<'i> ReaderResource<'i> {
 
 impl Drop for ReaderResource<'_> {
     fn drop(&mut self) {
-        if let Some(r) = self.reader.take() {
-            if !self.instance.is_retired() {
-                // A failed drop leaves a resource in an instance that is about to go away.
-                let _ = self.instance.call(|_, s| r.resource_drop(s));
-            }
+        if let Some(r) = self.reader.take()
+            && !self.instance.is_retired()
+        {
+            // A failed drop leaves a resource in an instance that is about to go away.
+            let _ = self.instance.call(|_, s| r.resource_drop(s));
         }
     }
 }

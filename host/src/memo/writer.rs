@@ -132,10 +132,10 @@ impl<'i, W: Write> Writer<'i, W> {
     }
 
     fn release(&mut self) {
-        if let Some(w) = self.writer.take() {
-            if !self.instance.is_retired() {
-                let _ = self.instance.call(|_, s| w.resource_drop(s));
-            }
+        if let Some(w) = self.writer.take()
+            && !self.instance.is_retired()
+        {
+            let _ = self.instance.call(|_, s| w.resource_drop(s));
         }
     }
 }

@@ -1,0 +1,212 @@
+//! `dpost digipost inbox …` and `dpost digipost sync` as a user runs them, against
+//! `dpost sim digipost` started as a child process on 127.0.0.1:0.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use dpost_tests::inbox_data::{self, BROKER, SENDER};
+use dpost_tests::*;
+
+/// The simulator child; killed when dropped so a failing test leaves no process behind.
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(data: &Path) -> Sim {
+    let mut child = Command::new(dpost_bin())
+        .args([
+            "sim",
+            "digipost",
+            "--listen",
+            "127.0.0.1:0",
+            "--broker-id",
+            BROKER,
+        ])
+        .arg("--data")
+        .arg(data)
+        .arg("--broker-cert")
+        .arg(fixture("keys/broker.cert.pem"))
+        .arg("--server-key")
+        .arg(fixture("keys/server.key.pem"))
+        .arg("--server-cert")
+        .arg(fixture("keys/server.cert.pem"))
+        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the simulator");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reading the simulator's address");
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    Sim { child, url }
+}
+
+fn dpost(args: &[&str], extra: &[&Path]) -> Output {
+    Command::new(dpost_bin())
+        .args(args)
+        .args(extra)
+        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+        .output()
+        .expect("running dpost")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+fn key() -> PathBuf {
+    fixture("keys/broker.pkcs1.pem")
+}
+
+#[test]
+fn list_get_and_sync_from_the_command_line() {
+    let data = scratch_dir("cli-inbox").join("data");
+    let (hashes, ids) = inbox_data::write(&data, 12);
+    let sim = start_sim(&data);
+    let sender = SENDER.to_string();
+    let common = [
+        "--base-url",
+        sim.url.as_str(),
+        "--broker-id",
+        BROKER,
+        "--sender",
+        sender.as_str(),
+        "--key",
+    ];
+
+    // list --json
+    let mut args = vec!["digipost", "inbox", "list", "--json", "--limit", "5"];
+    args.extend(common);
+    let out = dpost(&args, &[&key()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let docs = v["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 5);
+    assert_eq!(docs[0]["id"], ids[0]);
+    assert_eq!(docs[0]["subject"], "Brev 11");
+    // Document 9 (i % 3 == 0, odd) has two attachments.
+    let nine = docs.iter().find(|d| d["subject"] == "Brev 9").unwrap();
+    assert_eq!(nine["attachments"].as_array().unwrap().len(), 2);
+
+    // get -o
+    let file = scratch_dir("cli-inbox").join("doc.pdf");
+    let _ = std::fs::remove_file(&file);
+    let id = ids[3].to_string();
+    let mut args = vec![
+        "digipost",
+        "inbox",
+        "get",
+        "--id",
+        id.as_str(),
+        "-o",
+        file.to_str().unwrap(),
+    ];
+    args.extend(common);
+    let out = dpost(&args, &[&key()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        inbox_data::sha256_hex(&std::fs::read(&file).unwrap()),
+        hashes[&ids[3]]
+    );
+
+    // sync --json, with the store and broker from a config file and the rest from flags.
+    let dir = scratch_dir("cli-inbox");
+    let db = dir.join("archive.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let config = dir.join("dpost.toml");
+    std::fs::write(
+        &config,
+        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"archive.db\"\n"),
+    )
+    .unwrap();
+    let args = [
+        "digipost",
+        "sync",
+        "--json",
+        "--delete-after-archive",
+        "--base-url",
+        sim.url.as_str(),
+        "--config",
+    ];
+    let out = dpost(&args, &[&config, Path::new("--key"), &key()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(
+        (
+            v["listed"].as_u64(),
+            v["archived"].as_u64(),
+            v["deleted"].as_u64(),
+            v["failed"].as_u64()
+        ),
+        (Some(12), Some(12), Some(12), Some(0)),
+        "{v}"
+    );
+    assert!(v["elapsed_seconds"].as_f64().is_some());
+    assert!(db.exists(), "the store is where the config file says");
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal: {}",
+        text(&out.stderr)
+    );
+
+    // Everything is gone from the inbox now.
+    let mut args = vec!["digipost", "inbox", "list", "--json"];
+    args.extend(common);
+    let out = dpost(&args, &[&key()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["documents"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
+    let data = scratch_dir("cli-inbox-403").join("data");
+    inbox_data::write(&data, 1);
+    let sim = start_sim(&data);
+    let sender = SENDER.to_string();
+    let wrong_key = fixture("keys/server.key.pem");
+    let args = [
+        "digipost",
+        "inbox",
+        "list",
+        "--base-url",
+        sim.url.as_str(),
+        "--broker-id",
+        BROKER,
+        "--sender",
+        sender.as_str(),
+        "--key",
+    ];
+    let out = dpost(&args, &[&wrong_key]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("server (from the 403)") && err.contains("INVALID_SIGNATURE"),
+        "{err}"
+    );
+    assert!(err.contains("the strings are identical"), "{err}");
+
+    let config = scratch_dir("cli-inbox-403").join("bad.toml");
+    std::fs::write(&config, "[digipost]\nbroker_id = \"1\"\nbase-url = \"x\"\n").unwrap();
+    let out = dpost(&["digipost", "inbox", "list", "--config"], &[&config]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:3 (digipost.base-url): unknown field"),
+        "{err}"
+    );
+}

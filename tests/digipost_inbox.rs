@@ -1,0 +1,459 @@
+//! The Digipost inbox end to end: the client and the sync against the in-process simulator,
+//! both driving the real component, on loopback only.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dpost::clock::{Clock, OffsetClock, SystemClock};
+use dpost::digipost::client::{ClientError, ClientOptions, DigipostClient};
+use dpost::digipost::explain;
+use dpost::digipost::retry::RetryPolicy;
+use dpost::digipost::signing::{self as dsign, Request};
+use dpost::digipost::sync::{self, Fault, SyncError, SyncOptions};
+use dpost::keystore::{Keystore, PasswordSource, PrivateKey};
+use dpost::runtime::InstancePool;
+use dpost::sim::digipost::{RunningSimulator, Simulator, SimulatorConfig};
+use dpost::store::Store;
+use dpost_tests::inbox_data::{self, BROKER, SENDER};
+use dpost_tests::*;
+
+fn broker_key() -> PrivateKey {
+    PrivateKey::load(&fixture("keys/broker.pkcs1.pem"), &PasswordSource::None)
+        .expect("broker key loads")
+}
+
+async fn simulator(
+    name: &str,
+    documents: u64,
+    clock: Arc<dyn Clock>,
+) -> (
+    RunningSimulator,
+    std::collections::BTreeMap<i64, String>,
+    Vec<i64>,
+) {
+    let dir = scratch_dir("inbox-data").join(name);
+    let (hashes, ids) = inbox_data::write(&dir, documents);
+    let config = SimulatorConfig {
+        data_dir: dir,
+        broker_certificate: std::fs::read(fixture("keys/broker.cert.pem")).unwrap(),
+        broker_id: Some(BROKER.into()),
+        server_key: server_key(),
+        server_certificate_pem: std::fs::read_to_string(fixture("keys/server.cert.pem")).unwrap(),
+        content_base: None,
+        token_secret: Some("test secret".into()),
+    };
+    let sim = Simulator::new(config, shared_runtime(), clock).expect("simulator starts");
+    let running = sim.start("127.0.0.1:0").await.expect("simulator listens");
+    (running, hashes, ids)
+}
+
+fn client_with(base: &str, key: PrivateKey, clock: Arc<dyn Clock>) -> Arc<DigipostClient> {
+    let mut keystore = Keystore::new();
+    keystore.insert("broker", key);
+    let pool = Arc::new(InstancePool::new(shared_runtime(), keystore));
+    let options = ClientOptions {
+        base_url: base.into(),
+        broker_id: BROKER.into(),
+        key_name: "broker".into(),
+        request_timeout: Duration::from_secs(20),
+        retry: RetryPolicy::new(
+            2,
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+            Some(7),
+        ),
+    };
+    Arc::new(DigipostClient::new(options, pool, clock).expect("client"))
+}
+
+fn client(base: &str) -> Arc<DigipostClient> {
+    client_with(base, broker_key(), Arc::new(SystemClock))
+}
+
+fn store(name: &str) -> Arc<Mutex<Store>> {
+    let path = scratch_dir("inbox-stores").join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    Arc::new(Mutex::new(Store::open(&path).expect("store opens")))
+}
+
+fn no_progress(_: sync::Progress) {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_1000_documents_with_attachments_byte_exact_then_deletes_them() {
+    let (sim, hashes, ids) = simulator("thousand", 1000, Arc::new(SystemClock)).await;
+    let client = client(&sim.base_url());
+    let store = store("thousand");
+    let options = SyncOptions {
+        delete_after_archive: true,
+        concurrency: 8,
+        ..SyncOptions::new(SENDER.to_string())
+    };
+    let report = sync::sync(
+        client.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        &options,
+        &no_progress,
+    )
+    .await
+    .expect("sync");
+    assert_eq!(
+        (
+            report.listed,
+            report.archived,
+            report.already_archived,
+            report.deleted,
+            report.failed
+        ),
+        (1000, 1000, 0, 1000, 0),
+        "{report:?}"
+    );
+
+    let archived = store.lock().unwrap().digipost_all(SENDER).unwrap();
+    assert_eq!(
+        archived.len(),
+        hashes.len(),
+        "every document and attachment once"
+    );
+    for doc in &archived {
+        let expected = &hashes[&doc.id];
+        assert_eq!(&doc.content_sha256, expected, "stored hash of {}", doc.id);
+        assert_eq!(
+            &inbox_data::sha256_hex(&doc.content),
+            expected,
+            "stored bytes of {}",
+            doc.id
+        );
+        match doc.parent_id {
+            None => assert!(doc.deleted_remotely_at.is_some(), "{} deleted", doc.id),
+            Some(parent) => assert!(ids.contains(&parent)),
+        }
+    }
+    let first = store
+        .lock()
+        .unwrap()
+        .digipost_get(SENDER, ids[0])
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.metadata["subject"], "Brev 999");
+    assert_eq!(first.metadata["reference_from_sender"], "REF-999");
+
+    // Digipost's inbox is empty now, and a second run has nothing to do.
+    assert!(
+        client
+            .list(&SENDER.to_string(), None, None)
+            .await
+            .unwrap()
+            .documents
+            .is_empty()
+    );
+    let again = sync::sync(client, store, Arc::new(SystemClock), &options, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!((again.listed, again.archived, again.deleted), (0, 0, 0));
+    assert_eq!(
+        sim.simulator
+            .stats
+            .links_with_signature_headers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    sim.stop().await;
+}
+
+/// Ask for a document's content with a signed request and return the one-time link.
+async fn content_link(base: &str, document: i64) -> String {
+    let mut instance = runtime()
+        .instantiate(keystore_with("broker", broker_key()))
+        .unwrap();
+    let target = format!("/{SENDER}/inbox/{document}/content");
+    let date = dsign::format_date(&mut instance, SystemClock.now_unix()).unwrap();
+    let req = Request {
+        method: "GET".into(),
+        target: target.clone(),
+        date,
+        user_id: BROKER.into(),
+        body: None,
+    };
+    let signed = dsign::sign_request(&mut instance, &req, "broker").unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut request = http.get(format!("{base}{target}"));
+    for h in &signed.headers {
+        request = request.header(&h.name, &h.value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 307);
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn fetch(url: &str) -> (u16, Vec<u8>) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_links_open_once_within_30_seconds_for_their_document_only() {
+    let clock = Arc::new(OffsetClock::new(0));
+    let (sim, hashes, ids) = simulator("links", 3, clock.clone()).await;
+    let base = sim.base_url();
+
+    // Used twice: the second time fails.
+    let link = content_link(&base, ids[0]).await;
+    assert!(
+        link.starts_with(&format!("{base}/documents/{}?token=", ids[0]))
+            && link.ends_with("&download=false"),
+        "{link}"
+    );
+    let (status, body) = fetch(&link).await;
+    assert_eq!(status, 200);
+    assert_eq!(inbox_data::sha256_hex(&body), hashes[&ids[0]]);
+    assert_eq!(fetch(&link).await.0, 404, "a used link is gone");
+
+    // Two racing requests: exactly one wins.
+    let link = content_link(&base, ids[1]).await;
+    let (a, b) = tokio::join!(fetch(&link), fetch(&link));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 404]);
+
+    // For another document: refused, and the link still opens its own document.
+    let link = content_link(&base, ids[2]).await;
+    let other = link.replace(
+        &format!("/documents/{}", ids[2]),
+        &format!("/documents/{}", ids[1]),
+    );
+    assert_eq!(fetch(&other).await.0, 404);
+    assert_eq!(fetch(&link).await.0, 200);
+
+    // Older than 30 seconds (on the simulator's clock): refused.
+    let link = content_link(&base, ids[2]).await;
+    clock.advance(31);
+    assert_eq!(fetch(&link).await.0, 410);
+    clock.advance(-31);
+
+    // A made-up token: refused.
+    let forged = format!(
+        "{base}/documents/{}?token={}&download=false",
+        ids[0],
+        "ab".repeat(64)
+    );
+    assert_eq!(fetch(&forged).await.0, 404);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_response_signature_is_refused_and_nothing_is_stored() {
+    let (sim, _, _) = simulator("tampered", 5, Arc::new(SystemClock)).await;
+    let client = client(&sim.base_url());
+    client
+        .certificate()
+        .await
+        .expect("the entrypoint itself is intact");
+    sim.simulator
+        .faults
+        .tamper_signatures
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let store = store("tampered");
+    let options = SyncOptions {
+        delete_after_archive: true,
+        ..SyncOptions::new(SENDER.to_string())
+    };
+    let err = sync::sync(
+        client,
+        store.clone(),
+        Arc::new(SystemClock),
+        &options,
+        &no_progress,
+    )
+    .await
+    .unwrap_err();
+    match err {
+        SyncError::Client(ClientError::Refused { source, .. }) => {
+            assert!(source.to_string().contains("signature"), "{source}")
+        }
+        other => panic!("expected a refused response, got {other:?}"),
+    }
+    assert_eq!(store.lock().unwrap().digipost_count(SENDER).unwrap(), 0);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_archive_and_delete_is_recovered_without_archiving_twice() {
+    let (sim, hashes, _) = simulator("crash", 30, Arc::new(SystemClock)).await;
+    let client = client(&sim.base_url());
+    let store = store("crash");
+    let crashing = SyncOptions {
+        delete_after_archive: true,
+        concurrency: 1,
+        page_size: 7,
+        fault: Some(Fault::CrashAfterArchiving(10)),
+        ..SyncOptions::new(SENDER.to_string())
+    };
+    let err = sync::sync(
+        client.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        &crashing,
+        &no_progress,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, SyncError::Injected { archived: 10 }),
+        "{err:?}"
+    );
+    let before: Vec<_> = store.lock().unwrap().digipost_all(SENDER).unwrap();
+    assert_eq!(before.iter().filter(|d| d.parent_id.is_none()).count(), 10);
+    assert!(
+        before.iter().all(|d| d.deleted_remotely_at.is_none()),
+        "nothing deleted before the crash"
+    );
+    assert_eq!(
+        client
+            .list(&SENDER.to_string(), None, None)
+            .await
+            .unwrap()
+            .documents
+            .iter()
+            .filter(|d| d.attached_to.is_none())
+            .count(),
+        30
+    );
+
+    let options = SyncOptions {
+        fault: None,
+        ..crashing
+    };
+    let report = sync::sync(
+        client.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        &options,
+        &no_progress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            report.listed,
+            report.archived,
+            report.already_archived,
+            report.deleted,
+            report.failed
+        ),
+        (30, 20, 10, 30, 0),
+        "{report:?}"
+    );
+    let after = store.lock().unwrap().digipost_all(SENDER).unwrap();
+    assert_eq!(after.len(), hashes.len());
+    for d in &before {
+        let same = after.iter().find(|a| a.id == d.id).unwrap();
+        assert_eq!(
+            same.archived_at, d.archived_at,
+            "{} was not archived again",
+            d.id
+        );
+    }
+    assert!(
+        after
+            .iter()
+            .all(|d| d.parent_id.is_some() || d.deleted_remotely_at.is_some())
+    );
+    assert!(
+        client
+            .list(&SENDER.to_string(), None, None)
+            .await
+            .unwrap()
+            .documents
+            .is_empty()
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_gets_403_with_the_servers_canonical_string() {
+    let (sim, _, _) = simulator("bad-signature", 1, Arc::new(SystemClock)).await;
+    // Signed with a key the simulator does not know for this broker.
+    let client = client_with(&sim.base_url(), server_key(), Arc::new(SystemClock));
+    match client
+        .list(&SENDER.to_string(), None, None)
+        .await
+        .unwrap_err()
+    {
+        ClientError::SignatureRejected {
+            server, ours, path, ..
+        } => {
+            assert_eq!(path, "/");
+            assert!(
+                server.starts_with("GET\n/\ndate: ")
+                    && server.ends_with(&format!("x-digipost-userid: {BROKER}\n\n")),
+                "{server:?}"
+            );
+            let cmp = explain::compare(&server, &ours);
+            assert_eq!(
+                cmp.first_difference, None,
+                "same string, wrong key:\n{server}\n{ours}"
+            );
+        }
+        other => panic!("expected a 403 with the echo, got {other:?}"),
+    }
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_date_more_than_five_minutes_off_gets_400() {
+    let (sim, _, _) = simulator("skew", 1, Arc::new(SystemClock)).await;
+    let client = client_with(
+        &sim.base_url(),
+        broker_key(),
+        Arc::new(OffsetClock::new(-400)),
+    );
+    match client.certificate().await.unwrap_err() {
+        ClientError::Status { status, code, .. } => {
+            assert_eq!(status, 400);
+            assert_eq!(
+                code.as_deref(),
+                Some("DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL")
+            );
+        }
+        other => panic!("expected 400, got {other:?}"),
+    }
+    // Four minutes off is within Digipost's window.
+    let client = client_with(
+        &sim.base_url(),
+        broker_key(),
+        Arc::new(OffsetClock::new(-240)),
+    );
+    client.certificate().await.expect("within five minutes");
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_documents_are_404_document_not_found() {
+    let (sim, _, ids) = simulator("not-found", 2, Arc::new(SystemClock)).await;
+    let client = client(&sim.base_url());
+    let sender = SENDER.to_string();
+    assert_eq!(
+        client.delete(&sender, ids[0], None).await.unwrap(),
+        dpost::digipost::client::Deleted::Now
+    );
+    assert_eq!(
+        client.delete(&sender, ids[0], None).await.unwrap(),
+        dpost::digipost::client::Deleted::AlreadyGone
+    );
+    match client.content(&sender, 42, None).await.unwrap_err() {
+        ClientError::Status {
+            status: 404,
+            code,
+            verified: true,
+            ..
+        } => assert_eq!(code.as_deref(), Some("DOCUMENT_NOT_FOUND")),
+        other => panic!("expected 404, got {other:?}"),
+    }
+    sim.stop().await;
+}
