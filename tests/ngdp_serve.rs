@@ -17,6 +17,11 @@ const DAYCARE: &str = "241d39f6-998e-4929-b198-ccacbbf4b330";
 
 /// A configuration in a fresh folder; `api_base` is where business receipts go.
 fn setup(name: &str, api_base: &str, max_bytes: u64) -> PathBuf {
+    setup_with(name, api_base, max_bytes, "push")
+}
+
+/// [`setup`] with the system's protocol chosen.
+fn setup_with(name: &str, api_base: &str, max_bytes: u64, protocol: &str) -> PathBuf {
     let dir = scratch_dir(&format!("serve-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -36,7 +41,7 @@ standard_mailbox = "standard"
 api_base = "{api_base}"
 [[ngdp.test.systems]]
 id = "{SYSTEM}"
-protocol = "push"
+protocol = "{protocol}"
 authorization = "{AUTH}"
 api_token = "token"
 [[ngdp.test.contact_points]]
@@ -634,4 +639,165 @@ fn serves_https_when_given_a_certificate() {
             .map(|r| r.status().as_u16() != 200)
             .unwrap_or(true)
     );
+}
+
+/// `dpost sim ngdp` started as NgDP would run, with the arguments given; returns the child and
+/// its base URL.
+fn start_sim(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(dpost_bin())
+        .args(["sim", "ngdp"])
+        .args(args)
+        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting dpost sim ngdp");
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_owned();
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, url)
+}
+
+/// A folder of `n` distinct messages, some for the daycare contact point.
+fn message_folder(name: &str, n: u32, first: u32) -> (PathBuf, Vec<String>) {
+    let dir = scratch_dir(&format!("sim-messages-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ids: Vec<String> = (first..first + n).map(uuid).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let cp = (i % 2 == 0).then_some(DAYCARE);
+        std::fs::write(
+            dir.join(format!("{i:03}.xml")),
+            message(id, cp, format!("letter {id}").as_bytes()),
+        )
+        .unwrap();
+    }
+    (dir, ids)
+}
+
+#[test]
+fn end_to_end_with_the_simulator_in_push_mode() {
+    let config = setup("e2e-push", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let server = Server::start(&config);
+    let (dir, ids) = message_folder("push", 12, 200);
+    let target = server.messages_url();
+    let mut sim = Command::new(dpost_bin())
+        .args([
+            "sim",
+            "ngdp",
+            "--messages",
+            dir.to_str().unwrap(),
+            "--target",
+            &target,
+            "--auth-header",
+            AUTH,
+        ])
+        .args(["--initial-backoff-ms", "50", "--exit-when-done", "--json"])
+        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        sim.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sim.stdout)
+    );
+    let out = String::from_utf8_lossy(&std::mem::take(&mut sim.stdout)).into_owned();
+    // The first line says where it listened; the JSON summary follows.
+    let json_text: String = out.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let summary: serde_json::Value =
+        serde_json::from_str(&json_text).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(count(&config), ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let m = show(&config, id).unwrap_or_else(|| panic!("{id} not stored"));
+        assert_eq!(
+            m["message"]["mailbox"],
+            if i % 2 == 0 { "daycare" } else { "standard" },
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn end_to_end_with_the_simulator_in_pull_mode() {
+    let (dir, ids) = message_folder("pull", 7, 300);
+    let (mut sim, sim_url) = start_sim(&[
+        "--messages",
+        dir.to_str().unwrap(),
+        "--system-id",
+        SYSTEM,
+        "--api-token",
+        "token",
+    ]);
+    let config = setup_with("e2e-pull", &format!("{sim_url}/apis/v1"), 1_000_000, "pull");
+    let out = Command::new(dpost_bin())
+        .args([
+            "ngdp",
+            "pull",
+            "--system",
+            SYSTEM,
+            "--json",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["stored"], 7, "{summary}");
+    assert_eq!(summary["receipts_sent"], 7, "{summary}");
+    assert_eq!(summary["deleted"], 7, "{summary}");
+    assert_eq!(count(&config), 7);
+
+    let status: serde_json::Value = client()
+        .get(format!("{sim_url}/_sim/status"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(status["deleted"].as_array().unwrap().len(), 7, "{status}");
+    let receipts = status["receipts_received"].as_array().unwrap();
+    assert_eq!(receipts.len(), 7, "{status}");
+    for id in &ids {
+        assert!(
+            receipts.iter().any(|r| r["receipt"]["messageUUID"]
+                .as_str()
+                .is_some_and(|u| u.eq_ignore_ascii_case(id))),
+            "{id}"
+        );
+    }
+    // Nothing is left; a second run does nothing and stores nothing twice.
+    let again = Command::new(dpost_bin())
+        .args([
+            "ngdp",
+            "pull",
+            "--system",
+            SYSTEM,
+            "--json",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["listed"], 0, "{summary}");
+    assert_eq!(count(&config), 7);
+    let _ = sim.kill();
+    let _ = sim.wait();
 }
