@@ -207,6 +207,8 @@ fn main() {
         None,
         nat,
     );
+
+    memo_rows(&runtime);
 }
 
 /// A MeMo whose main document carries `content_len` bytes, written by the native writer.
@@ -264,7 +266,7 @@ pub fn memo_rows(runtime: &Runtime) {
         }
         let wasm = mb * rounds as f64 / start.elapsed().as_secs_f64();
         println!(
-            "| {label} ({:.1} MB of XML) | {wasm:.0} MB/s | {native:.0} MB/s | {:.2}x | {:.1} MiB |",
+            "| {label} ({:.2} MB of XML) | {wasm:.0} MB/s | {native:.0} MB/s | {:.2}x | {:.1} MiB |",
             mb,
             native / wasm,
             peak as f64 / (1024.0 * 1024.0)
