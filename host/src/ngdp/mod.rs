@@ -11,6 +11,7 @@
 //! ```
 
 pub mod client;
+pub mod message_store;
 pub mod metrics;
 pub mod outbox;
 pub mod pull;

@@ -7,14 +7,14 @@
 //! an operator. Rows survive restarts; a restarted worker carries on where it stopped.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::client::NgdpClient;
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::ngdp::message_store::SharedStore;
 use crate::store::ngdp::DueReceipt;
 
 /// Receipts sent per round.
@@ -76,7 +76,7 @@ pub async fn send(client: &NgdpClient, due: &DueReceipt) -> SendResult {
 
 /// One round: send every due receipt once. Returns how many were sent.
 pub async fn drain_once(
-    store: &Arc<Mutex<Store>>,
+    store: &SharedStore,
     clients: &BTreeMap<String, NgdpClient>,
     clock: &Arc<dyn Clock>,
 ) -> anyhow::Result<usize> {
@@ -85,7 +85,7 @@ pub async fn drain_once(
     let due = tokio::task::spawn_blocking(move || {
         s.lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .ngdp_due_receipts(now, BATCH)
+            .due_receipts(now, BATCH)
     })
     .await??;
     let mut sent = 0;
@@ -116,11 +116,11 @@ pub async fn drain_once(
         tokio::task::spawn_blocking(move || {
             let mut st = s.lock().unwrap_or_else(PoisonError::into_inner);
             match result {
-                SendResult::Sent => st.ngdp_receipt_sent(&uuid, now),
+                SendResult::Sent => st.receipt_sent(&uuid, now),
                 SendResult::Retry(e) => {
-                    st.ngdp_receipt_failed(&uuid, &e, now + backoff_seconds(attempts), false)
+                    st.receipt_failed(&uuid, &e, now + backoff_seconds(attempts), false)
                 }
-                SendResult::Rejected(e) => st.ngdp_receipt_failed(&uuid, &e, now, true),
+                SendResult::Rejected(e) => st.receipt_failed(&uuid, &e, now, true),
             }
         })
         .await??;
@@ -130,7 +130,7 @@ pub async fn drain_once(
 
 /// Run the worker until the process ends: a round whenever `wake` fires or every second.
 pub async fn run(
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     clients: BTreeMap<String, NgdpClient>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,

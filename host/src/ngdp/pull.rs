@@ -150,7 +150,7 @@ pub async fn pull_once(
                 store
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .ngdp_has_message(&lookup)
+                    .has_message(&lookup)
             })
             .await??;
             if known {
@@ -170,7 +170,7 @@ pub async fn pull_once(
                 store
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .ngdp_due_receipts(now, u32::MAX)
+                    .due_receipts(now, u32::MAX)
             })
             .await??;
             if let Some(d) = due
@@ -184,14 +184,14 @@ pub async fn pull_once(
                 tokio::task::spawn_blocking(move || {
                     let mut st = store.lock().unwrap_or_else(PoisonError::into_inner);
                     match result {
-                        SendResult::Sent => st.ngdp_receipt_sent(&uuid, now),
-                        SendResult::Retry(e) => st.ngdp_receipt_failed(
+                        SendResult::Sent => st.receipt_sent(&uuid, now),
+                        SendResult::Retry(e) => st.receipt_failed(
                             &uuid,
                             &e,
                             now + super::outbox::backoff_seconds(d.attempts + 1),
                             false,
                         ),
-                        SendResult::Rejected(e) => st.ngdp_receipt_failed(&uuid, &e, now, true),
+                        SendResult::Rejected(e) => st.receipt_failed(&uuid, &e, now, true),
                     }
                 })
                 .await??;

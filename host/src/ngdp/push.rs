@@ -62,7 +62,7 @@ async fn metrics(State(s): State<Arc<PushService>>) -> Response {
         store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .ngdp_pending_receipts()
+            .pending_receipts()
     })
     .await
     .ok()
@@ -430,7 +430,7 @@ async fn receive_receipt(s: Arc<PushService>, system_id: String, body: Body) -> 
         store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .ngdp_insert_receipt(&incoming, now)
+            .insert_receipt(&incoming, now)
     })
     .await;
     match stored {

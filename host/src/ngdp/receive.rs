@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -19,10 +19,11 @@ use crate::clock::Clock;
 use crate::config::ngdp::{NgdpSettings, is_guid};
 use crate::memo::json as memo_json;
 use crate::memo::{MemoError, read_stream};
+use crate::ngdp::message_store::SharedStore;
 use crate::runtime::GuestError;
 use crate::runtime::pool::InstancePool;
+use crate::store::StoreError;
 use crate::store::ngdp::{NewFile, NewMessage};
-use crate::store::{Store, StoreError};
 
 /// Bytes handed to the component's reader at a time.
 const CHUNK: usize = 256 * 1024;
@@ -97,7 +98,7 @@ impl ReceiveError {
 /// Everything needed to take messages in; shared by the push listener and the pull loop.
 pub struct Receiving {
     /// The store.
-    pub store: Arc<Mutex<Store>>,
+    pub store: SharedStore,
     /// Where message folders live (`messages/<uuid>`, `spool/`).
     pub data_dir: PathBuf,
     /// Component instances.
@@ -416,7 +417,7 @@ impl Receiving {
         // One writer at a time from here: the duplicate check, the move and the commit must
         // not interleave with another delivery of the same message.
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if store.ngdp_has_message(&uuid)? {
+        if store.has_message(&uuid)? {
             return Ok(Received {
                 uuid,
                 duplicate: true,
@@ -433,7 +434,7 @@ impl Receiving {
         }
         std::fs::rename(spool, &target).map_err(ReceiveError::Disk)?;
         sync_dir(&messages).map_err(ReceiveError::Disk)?;
-        let inserted = store.ngdp_insert_message(&message)?;
+        let inserted = store.insert_message(&message)?;
         drop(store);
         tracing::info!(uuid = %uuid, mailbox = %decision.mailbox, valid, bytes = raw_size, via = via.as_str(), "message stored");
         Ok(Received {

@@ -1,0 +1,76 @@
+//! The storage interface the receiving side depends on. The embedded SQLite [`Store`] is one
+//! implementation; a PostgreSQL one (for several `dpost serve` replicas sharing a database)
+//! implements the same trait, and the pipeline, the outbox and the pull loop do not change.
+//!
+//! The contract every implementation keeps: [`MessageStore::insert_message`] returns only
+//! after the message, its files' records, its routing and its outbox receipt are durable
+//! together (all or nothing), because the caller answers NgDP 200 right after it.
+
+use std::sync::{Arc, Mutex};
+
+use crate::store::ngdp::{DueReceipt, IncomingReceipt, NewMessage};
+use crate::store::{Store, StoreError};
+
+/// A store shared by the listener's tasks.
+pub type SharedStore = Arc<Mutex<dyn MessageStore>>;
+
+/// What the NgDP receiving side needs of a store.
+pub trait MessageStore: Send {
+    /// True when a message with this messageUUID (any case) is stored.
+    fn has_message(&mut self, uuid: &str) -> Result<bool, StoreError>;
+    /// Record a message with its files and the business receipt it is owed, durably and
+    /// atomically. False, writing nothing, when the UUID is stored already.
+    fn insert_message(&mut self, message: &NewMessage) -> Result<bool, StoreError>;
+    /// Business receipts due for sending at `now`, at most `limit`, oldest first.
+    fn due_receipts(&mut self, now: i64, limit: u32) -> Result<Vec<DueReceipt>, StoreError>;
+    /// NgDP accepted the receipt for `uuid`: never send it again.
+    fn receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError>;
+    /// An attempt failed: retry at `next`, or never when `rejected`.
+    fn receipt_failed(
+        &mut self,
+        uuid: &str,
+        error: &str,
+        next: i64,
+        rejected: bool,
+    ) -> Result<(), StoreError>;
+    /// How many receipts wait to be sent.
+    fn pending_receipts(&mut self) -> Result<u64, StoreError>;
+    /// Store a receipt NgDP pushed for a message we sent; true when linked to it.
+    fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError>;
+}
+
+impl MessageStore for Store {
+    fn has_message(&mut self, uuid: &str) -> Result<bool, StoreError> {
+        self.ngdp_has_message(uuid)
+    }
+
+    fn insert_message(&mut self, message: &NewMessage) -> Result<bool, StoreError> {
+        self.ngdp_insert_message(message)
+    }
+
+    fn due_receipts(&mut self, now: i64, limit: u32) -> Result<Vec<DueReceipt>, StoreError> {
+        self.ngdp_due_receipts(now, limit)
+    }
+
+    fn receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError> {
+        self.ngdp_receipt_sent(uuid, now)
+    }
+
+    fn receipt_failed(
+        &mut self,
+        uuid: &str,
+        error: &str,
+        next: i64,
+        rejected: bool,
+    ) -> Result<(), StoreError> {
+        self.ngdp_receipt_failed(uuid, error, next, rejected)
+    }
+
+    fn pending_receipts(&mut self) -> Result<u64, StoreError> {
+        self.ngdp_pending_receipts()
+    }
+
+    fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError> {
+        self.ngdp_insert_receipt(receipt, now)
+    }
+}
