@@ -114,6 +114,36 @@ impl wit::Guest for Component {
             .map_err(verify_error)
     }
 
+    fn verify_request(
+        req: wit::IncomingRequest,
+        client_certificate: Vec<u8>,
+        now_unix_seconds: i64,
+    ) -> Result<(), wit::RequestError> {
+        use crate::digipost::request_verification::{
+            IncomingRequest, RequestError as E, verify_request,
+        };
+        let headers = headers_in(req.headers);
+        let r = IncomingRequest {
+            method: &req.method,
+            target: &req.target,
+            headers: &headers,
+            body: req.body.as_ref().map(body),
+        };
+        verify_request(&r, &client_certificate, now_unix_seconds).map_err(|e| match e {
+            E::MissingHeader(h) => wit::RequestError::MissingHeader(h.to_owned()),
+            E::BadDate(d) => wit::RequestError::BadDate(d),
+            E::DateSkew(s) => wit::RequestError::DateSkew(s),
+            E::BodyHashMismatch { declared, actual } => {
+                wit::RequestError::BodyHashMismatch(wit::BodyHashMismatch { declared, actual })
+            }
+            E::Malformed(m) => wit::RequestError::Malformed(m),
+            E::BadCertificate(m) => wit::RequestError::BadCertificate(m),
+            E::BadSignature { reason, canonical } => {
+                wit::RequestError::BadSignature(wit::BadSignature { reason, canonical })
+            }
+        })
+    }
+
     fn format_date(unix_seconds: i64) -> String {
         http_date::format(unix_seconds)
     }

@@ -11,6 +11,7 @@ pub mod entrypoint;
 pub mod error_body;
 pub mod inbox;
 pub mod message;
+pub mod request_verification;
 pub mod requests;
 pub mod signature_echo;
 pub mod signing;

@@ -5,7 +5,7 @@ use crate::runtime::{GuestError, Instance};
 use dpost_guest::digipost::{signing as lib_signing, verification as lib_verification};
 use dpost_guest::keystore::{KeystoreError, SignatureAlgorithm};
 
-pub use wit::{Body, Header, Request, Response};
+pub use wit::{Body, Header, IncomingRequest, Request, RequestError, Response};
 
 /// Why a Digipost signing call failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,24 @@ pub fn verify_response(
             )
         })?
         .map_err(|e| verify_error(e).into())
+}
+
+/// The server's check of a signed request (the simulator's): `Ok(Ok(()))` when it verifies,
+/// `Ok(Err(reason))` when it is refused.
+pub fn verify_request(
+    instance: &mut Instance,
+    req: &wit::IncomingRequest,
+    client_certificate: &[u8],
+    now_unix_seconds: i64,
+) -> Result<Result<(), wit::RequestError>, GuestError> {
+    instance.call(|b, s| {
+        b.dpost_protocol_digipost_signing().call_verify_request(
+            s,
+            req,
+            client_certificate,
+            now_unix_seconds,
+        )
+    })
 }
 
 /// An RFC 1123 `Date` value for a Unix time.

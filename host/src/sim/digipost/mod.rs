@@ -31,13 +31,14 @@ use base64::engine::general_purpose::STANDARD;
 use ring::rand::{SecureRandom as _, SystemRandom};
 use sha2::{Digest as _, Sha256};
 
+use crate::bindings::digipost_signing_wit::{IncomingRequest, RequestError};
 use crate::clock::Clock;
 use crate::digipost::content_token::{self, ContentLink, Verdict};
 use crate::digipost::inbox::{
     self, AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, Inbox, InboxDocument,
     SchemaVersion,
 };
-use crate::digipost::signing::{self as dsign, Body, Header, Request, Response};
+use crate::digipost::signing::{self as dsign, Body, Header, Response};
 use crate::keystore::{Keystore, PrivateKey};
 use crate::runtime::{Instance, InstancePool, Runtime};
 use links::{Consumed, LinkStore};
@@ -109,7 +110,8 @@ pub struct Simulator {
     links: LinkStore,
     pool: InstancePool,
     clock: Arc<dyn Clock>,
-    broker_key: Vec<u8>,
+    /// The broker's certificate, as registered; requests are checked against its key.
+    broker_certificate: Vec<u8>,
     broker_id: Option<String>,
     server_key: PrivateKey,
     certificate_pem: String,
@@ -181,8 +183,8 @@ impl Simulator {
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, SimError> {
         let mailbox = Mailbox::load(&config.data_dir)?;
-        let broker_key =
-            rsa_public_key(&config.broker_certificate).map_err(SimError::BrokerCertificate)?;
+        // Refuse an unusable certificate at start rather than on every request.
+        rsa_public_key(&config.broker_certificate).map_err(SimError::BrokerCertificate)?;
         let pool = InstancePool::new(runtime, Keystore::new());
         let (max_skew, lifetime, media_type) = pool.with(|i| -> Result<_, SimError> {
             let skew = i.call(|b, s| {
@@ -206,7 +208,7 @@ impl Simulator {
             links: LinkStore::default(),
             pool,
             clock,
-            broker_key,
+            broker_certificate: config.broker_certificate,
             broker_id: config.broker_id,
             server_key: config.server_key,
             certificate_pem: config.server_certificate_pem.trim().to_owned(),
@@ -287,7 +289,8 @@ impl Simulator {
         }
     }
 
-    /// Digipost's checks of a signed request, in its order.
+    /// Digipost's checks of a signed request, in its order. The component decides (the same
+    /// rules the client signs by); the simulator only turns its verdict into Digipost's answer.
     fn authenticate(
         &self,
         method: &str,
@@ -295,78 +298,43 @@ impl Simulator {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(), Reply> {
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let bad = |code: ErrorCode, message: &str| {
             Err(self.error(StatusCode::BAD_REQUEST, code, message))
         };
-        let Some(signature) = get("x-digipost-signature") else {
-            return bad(
-                ErrorCode::MissingSignature,
-                "the request has no X-Digipost-Signature header",
-            );
-        };
-        let Some(date) = get("date") else {
-            return bad(
-                ErrorCode::Other("MISSING_HEADER".into()),
-                "the request has no Date header",
-            );
-        };
-        let Some(user) = get("x-digipost-userid") else {
-            return bad(
-                ErrorCode::Other("MISSING_HEADER".into()),
-                "the request has no X-Digipost-UserId header",
-            );
-        };
-        if self.broker_id.as_deref().is_some_and(|b| b != user) {
+        let user = headers
+            .get("x-digipost-userid")
+            .and_then(|v| v.to_str().ok());
+        if let (Some(user), Some(broker)) = (user, self.broker_id.as_deref())
+            && broker != user
+        {
             return Err(self.error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::UnknownUserId,
                 &format!("unknown broker id {user}"),
             ));
         }
-        let sent = match httpdate::parse_http_date(date) {
-            Ok(t) => t
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
-            Err(_) => {
-                return bad(
-                    ErrorCode::DateHeaderOutsideAcceptedInterval,
-                    &format!("the Date {date:?} is not an RFC 1123 date"),
-                );
-            }
-        };
-        let skew = sent - self.clock.now_unix();
-        if skew.abs() > self.max_skew {
-            return bad(
-                ErrorCode::DateHeaderOutsideAcceptedInterval,
-                &format!(
-                    "the Date header is {} seconds from the server's clock (at most {} allowed)",
-                    skew.abs(),
-                    self.max_skew
-                ),
-            );
-        }
-        let declared = get("x-content-sha256");
-        if declared.is_some() || !body.is_empty() {
-            let actual = STANDARD.encode(Sha256::digest(body));
-            if declared != Some(actual.as_str()) {
-                return bad(
-                    ErrorCode::InvalidSha256,
-                    "X-Content-SHA256 does not match the body",
-                );
-            }
-        }
-        let request = Request {
+        let request = IncomingRequest {
             method: method.to_owned(),
             target: target.to_owned(),
-            date: date.to_owned(),
-            user_id: user.to_owned(),
-            body: declared.map(|d| Body::Sha256Base64(d.to_owned())),
+            headers: headers
+                .iter()
+                .filter_map(|(n, v)| {
+                    v.to_str().ok().map(|v| Header {
+                        name: n.as_str().to_owned(),
+                        value: v.to_owned(),
+                    })
+                })
+                .collect(),
+            body: (!body.is_empty())
+                .then(|| Body::Sha256Base64(STANDARD.encode(Sha256::digest(body)))),
         };
-        let canonical = match self.pool.with(|i| dsign::canonical_request(i, &request)) {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return bad(ErrorCode::Other("BAD_REQUEST".into()), &e.to_string()),
-            Err(e) => {
+        let now = self.clock.now_unix();
+        let verdict = match self
+            .pool
+            .with(|i| dsign::verify_request(i, &request, &self.broker_certificate, now))
+        {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) | Err(e) => {
                 return Err(self.error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorCode::Other("SERVER".into()),
@@ -374,22 +342,51 @@ impl Simulator {
                 ));
             }
         };
-        let valid = STANDARD.decode(signature.trim()).is_ok_and(|raw| {
-            ring::signature::UnparsedPublicKey::new(
-                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                &self.broker_key,
-            )
-            .verify(canonical.as_bytes(), &raw)
-            .is_ok()
-        });
-        if !valid {
-            return Err(self.error(
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(RequestError::MissingHeader(h))
+                if h.eq_ignore_ascii_case("x-digipost-signature") =>
+            {
+                bad(
+                    ErrorCode::MissingSignature,
+                    "the request has no X-Digipost-Signature header",
+                )
+            }
+            Err(RequestError::MissingHeader(h)) => bad(
+                ErrorCode::Other("MISSING_HEADER".into()),
+                &format!("the request has no {h} header"),
+            ),
+            Err(RequestError::BadDate(d)) => bad(
+                ErrorCode::DateHeaderOutsideAcceptedInterval,
+                &format!("the Date {d}"),
+            ),
+            Err(RequestError::DateSkew(skew)) => bad(
+                ErrorCode::DateHeaderOutsideAcceptedInterval,
+                &format!(
+                    "the Date header is {} seconds from the server's clock (at most {} allowed)",
+                    skew.unsigned_abs(),
+                    self.max_skew
+                ),
+            ),
+            Err(RequestError::BodyHashMismatch(_)) => bad(
+                ErrorCode::InvalidSha256,
+                "X-Content-SHA256 does not match the body",
+            ),
+            Err(RequestError::Malformed(m)) => bad(ErrorCode::Other("BAD_REQUEST".into()), &m),
+            Err(RequestError::BadCertificate(m)) => Err(self.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Other("SERVER".into()),
+                &format!("the broker certificate is unusable: {m}"),
+            )),
+            Err(RequestError::BadSignature(b)) => Err(self.error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::InvalidSignature,
-                &format!("Invalid signature. Server canonical string: ===START===\n{canonical}===SLUTT==="),
-            ));
+                &format!(
+                    "Invalid signature. Server canonical string: ===START===\n{}===SLUTT===",
+                    b.canonical
+                ),
+            )),
         }
-        Ok(())
     }
 
     fn with_sender(&self, sender: &str, f: impl FnOnce(i64) -> Reply) -> Reply {
