@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::config::ngdp::{NgdpSettings, System};
+use crate::config::ngdp::{NgdpSettings, Secret, System};
 use crate::keystore::PrivateKey;
 
 /// Time limit for one call to NgDP.
@@ -20,7 +20,8 @@ pub struct NgdpClient {
     /// NgDP's API base, without a trailing `/`.
     pub api_base: String,
     system_id: String,
-    api_token: Option<String>,
+    /// Printed as `Secret(***)` by `Debug`, so a logged client never shows it.
+    api_token: Option<Secret>,
 }
 
 impl NgdpClient {
@@ -45,7 +46,7 @@ impl NgdpClient {
             http: builder.build().context("setting up the HTTP client")?,
             api_base: settings.api_base.clone(),
             system_id: system.id.clone(),
-            api_token: system.api_token.as_ref().map(|t| t.expose().to_owned()),
+            api_token: system.api_token.clone(),
         })
     }
 
@@ -54,7 +55,7 @@ impl NgdpClient {
         let url = format!("{}/{}", self.api_base, path.trim_start_matches('/'));
         let r = self.http.request(method, url);
         match &self.api_token {
-            Some(token) => r.basic_auth(&self.system_id, Some(token)),
+            Some(token) => r.basic_auth(&self.system_id, Some(token.expose())),
             None => r,
         }
     }
