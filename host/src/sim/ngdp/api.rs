@@ -289,17 +289,12 @@ impl NgdpSimulator {
         // The component validates it, as NgDP does before it takes a message.
         let mut header_uuid = None;
         let read = self.pool.with(|i| {
-            crate::memo::read_stream(
-                i,
-                &body[..],
-                crate::memo::stream::DEFAULT_CHUNK,
-                |event| {
-                    if let wit::Event::Header(h) = &event {
-                        header_uuid = Some(h.message_uuid.trim().to_owned());
-                    }
-                    Ok(())
-                },
-            )
+            crate::memo::read_stream(i, &body[..], crate::memo::stream::DEFAULT_CHUNK, |event| {
+                if let wit::Event::Header(h) = &event {
+                    header_uuid = Some(h.message_uuid.trim().to_owned());
+                }
+                Ok(())
+            })
         });
         let outcome = match read {
             Ok(Ok(o)) => o,
