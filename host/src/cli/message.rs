@@ -82,6 +82,18 @@ pub enum MessageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A message the organisation sent: where its send stands, the receipt NgDP answered it
+    /// with, and the receipts NgDP pushed for it since.
+    Status {
+        /// The messageUUID.
+        uuid: String,
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy a message (the MeMo as received, and each document file) into a folder.
     Export {
         /// The messageUUID.
@@ -181,6 +193,50 @@ impl MessageCommand {
                     );
                 }
                 println!("stored at: {}", m.dir);
+                Ok(Exit::Ok)
+            }
+            MessageCommand::Status { uuid, config, json } => {
+                let mut store = open_store(&config)?;
+                let Some(sent) = store.ngdp_sent_record(&uuid)? else {
+                    anyhow::bail!("no message {uuid} was sent from here");
+                };
+                let receipts = store.ngdp_receipts_for(&uuid)?;
+                if json {
+                    println!("{}", json!({ "sent": sent, "receipts": receipts }));
+                    return Ok(Exit::Ok);
+                }
+                println!(
+                    "message {}  ({} in {}, recorded {})",
+                    sent.uuid,
+                    sent.system_id,
+                    sent.environment.as_deref().unwrap_or("?"),
+                    when(sent.created_at)
+                );
+                println!(
+                    "status:   {}  ({} attempt(s), {})",
+                    sent.status,
+                    sent.attempts,
+                    when(sent.updated_at)
+                );
+                if let Some(reason) = &sent.reason {
+                    println!("reason:   {reason}");
+                }
+                if let Some(r) = &sent.receipt {
+                    println!(
+                        "receipt:  {} at {}",
+                        r["receiptStatus"].as_str().unwrap_or("?"),
+                        r["timeStamp"].as_str().unwrap_or("?")
+                    );
+                }
+                for r in &receipts {
+                    let receipt = &r["receipt"];
+                    println!(
+                        "pushed:   {} at {} {}",
+                        receipt["receiptStatus"].as_str().unwrap_or("?"),
+                        receipt["timeStamp"].as_str().unwrap_or("?"),
+                        receipt["errorMessage"].as_str().unwrap_or("")
+                    );
+                }
                 Ok(Exit::Ok)
             }
             MessageCommand::Export { uuid, out, config } => {

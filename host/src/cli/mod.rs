@@ -9,6 +9,7 @@ mod input;
 mod memo;
 mod message;
 mod ngdp;
+mod ngdp_send;
 mod serve;
 mod sim;
 
@@ -45,7 +46,7 @@ pub enum Command {
     /// Write or check the configuration file.
     #[command(subcommand)]
     Config(config::ConfigCommand),
-    /// NgDP (Denmark): pull waiting messages.
+    /// NgDP (Denmark): pull waiting messages, send messages.
     #[command(subcommand)]
     Ngdp(ngdp::NgdpCommand),
     /// Mailboxes messages are routed to.

@@ -23,15 +23,22 @@ pub enum NgdpCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send one MeMo message: validate it through the component (an invalid one is refused
+    /// here, nothing sent), record it, then `POST memos/?memo-message-uuid=<uuid>`, retrying
+    /// network errors and 5xx. A message whose messageUUID was sent before is not sent again.
+    Send(super::ngdp_send::SendArgs),
 }
 
 impl NgdpCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        let NgdpCommand::Pull {
-            config,
-            system,
-            json,
-        } = self;
+        let (config, system, json) = match self {
+            NgdpCommand::Pull {
+                config,
+                system,
+                json,
+            } => (config, system, json),
+            NgdpCommand::Send(args) => return args.run(),
+        };
         let (file, ngdp, serve) = config.load()?;
         let Some(sys) = ngdp.system(&system).cloned() else {
             anyhow::bail!(

@@ -116,6 +116,11 @@ pub struct NgdpArgs {
     /// file, as NgDP requires the receiving system's function certificate.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
+    /// Test hook: store the first N messages posted to the send API, then close the
+    /// connection without answering, like a response lost in transit (the sender's retry
+    /// must not make a second copy).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    drop_first_sends: usize,
 }
 
 impl SimCommand {
@@ -189,6 +194,7 @@ fn run_ngdp(args: NgdpArgs) -> anyhow::Result<Exit> {
             key,
             client_ca: args.client_ca,
         }),
+        drop_first_sends: args.drop_first_sends,
     };
     let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
     let tokio = tokio::runtime::Builder::new_multi_thread()

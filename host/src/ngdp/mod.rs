@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pull;
 pub mod push;
 pub mod receive;
+pub mod send;
 
 pub(crate) use push::reader as push_reader;
 pub use receive::{ReceiveError, Received, Receiving, Via};

@@ -11,9 +11,10 @@ use rusqlite::{OptionalExtension as _, params};
 use super::{Migration, Store, StoreError};
 
 /// The NgDP tables.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE ngdp_mailboxes (
             name       TEXT PRIMARY KEY,
             first_seen INTEGER NOT NULL
@@ -92,7 +93,51 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX ngdp_receipts_message ON ngdp_receipts (message_uuid);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        // The sending side: why a send failed, the receipt NgDP answered it with, and attempts.
+        sql: "
+        ALTER TABLE ngdp_sent ADD COLUMN environment TEXT;
+        ALTER TABLE ngdp_sent ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ngdp_sent ADD COLUMN reason TEXT;
+        ALTER TABLE ngdp_sent ADD COLUMN receipt TEXT;
+    ",
+    },
+];
+
+/// Where a message the organisation sends stands.
+pub mod sent_status {
+    /// Recorded, and the POST to NgDP started (or about to): the outcome is not known yet.
+    pub const SENDING: &str = "sending";
+    /// NgDP took it (2xx, or 409 for a UUID it already has).
+    pub const SENT: &str = "sent";
+    /// NgDP refused it for good (a 4xx), or every attempt failed.
+    pub const FAILED: &str = "failed";
+}
+
+/// A message the organisation sent, or tried to.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct SentRecord {
+    /// messageUUID, lower-case.
+    pub uuid: String,
+    /// The sending system.
+    pub system_id: String,
+    /// test | production, when known.
+    pub environment: Option<String>,
+    /// sending | sent | failed, or the status of the last receipt NgDP pushed for it.
+    pub status: String,
+    /// POSTs made so far.
+    pub attempts: u32,
+    /// Why it failed, when it did.
+    pub reason: Option<String>,
+    /// The receipt NgDP answered the send with, JSON.
+    pub receipt: Option<serde_json::Value>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
 
 /// A message about to be recorded; its files are already durable in `dir`.
 #[derive(Debug, Clone)]
@@ -571,5 +616,149 @@ impl Store {
             rows.collect::<Result<Vec<_>, _>>()
         })();
         result.map_err(|e| self.error(e))
+    }
+}
+
+impl Store {
+    /// The sent record of `uuid`, if any.
+    pub fn ngdp_sent_record(&mut self, uuid: &str) -> Result<Option<SentRecord>, StoreError> {
+        let result = self
+            .conn()
+            .query_row(
+                "SELECT uuid, system_id, environment, status, attempts, reason, receipt, created_at, updated_at
+                 FROM ngdp_sent WHERE uuid = ?1",
+                [uuid.trim().to_ascii_lowercase()],
+                |r| {
+                    Ok(SentRecord {
+                        uuid: r.get(0)?,
+                        system_id: r.get(1)?,
+                        environment: r.get(2)?,
+                        status: r.get(3)?,
+                        attempts: r.get(4)?,
+                        reason: r.get(5)?,
+                        receipt: r.get::<_, Option<String>>(6)?.map(parse_json),
+                        created_at: r.get(7)?,
+                        updated_at: r.get(8)?,
+                    })
+                },
+            )
+            .optional();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// The status of `uuid`'s send, if it was ever recorded.
+    pub fn ngdp_sent_status(&mut self, uuid: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.ngdp_sent_record(uuid)?.map(|r| r.status))
+    }
+
+    /// Record that `uuid` is about to be sent (status `sending`), committed before the first
+    /// byte goes out so a crash mid-send leaves a trace. A record that exists is left as it
+    /// is (a retried `sending` or `failed` send keeps its history); returns the record.
+    pub fn ngdp_record_sending(
+        &mut self,
+        uuid: &str,
+        system_id: &str,
+        environment: &str,
+        now: i64,
+    ) -> Result<SentRecord, StoreError> {
+        let uuid = uuid.trim().to_ascii_lowercase();
+        let inserted = self.conn().execute(
+            "INSERT INTO ngdp_sent (uuid, system_id, environment, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'sending', ?4, ?4)
+             ON CONFLICT(uuid) DO UPDATE SET status = 'sending', reason = NULL, updated_at = ?4
+                 WHERE ngdp_sent.status = 'failed'",
+            params![uuid, system_id, environment, now],
+        );
+        inserted.map_err(|e| self.error(e))?;
+        self.ngdp_sent_record(&uuid)?
+            .ok_or_else(|| self.error(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// One more POST was made for `uuid`.
+    pub fn ngdp_sent_attempted(&mut self, uuid: &str, now: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_sent SET attempts = attempts + 1, updated_at = ?2 WHERE uuid = ?1",
+                params![uuid.trim().to_ascii_lowercase(), now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// NgDP took `uuid`; `receipt` is the receipt JSON it answered with, when it sent one.
+    pub fn ngdp_mark_sent(
+        &mut self,
+        uuid: &str,
+        receipt: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_sent SET status = 'sent', reason = NULL, receipt = COALESCE(?2, receipt),
+                    updated_at = ?3 WHERE uuid = ?1",
+                params![uuid.trim().to_ascii_lowercase(), receipt, now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Sending `uuid` failed for `reason`.
+    pub fn ngdp_mark_failed(
+        &mut self,
+        uuid: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_sent SET status = 'failed', reason = ?2, updated_at = ?3 WHERE uuid = ?1",
+                params![uuid.trim().to_ascii_lowercase(), reason, now],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+}
+
+#[cfg(test)]
+mod sent_tests {
+    use super::*;
+
+    fn store() -> Store {
+        let dir = std::env::temp_dir().join(format!("dpost-sent-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!(
+            "{}.db",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        Store::open(&path).expect("store opens")
+    }
+
+    #[test]
+    fn a_send_goes_sending_then_sent_and_stays_sent() {
+        let mut s = store();
+        let r = s.ngdp_record_sending("ABC", "sys", "test", 10).unwrap();
+        assert_eq!(r.status, sent_status::SENDING);
+        s.ngdp_sent_attempted("abc", 11).unwrap();
+        s.ngdp_mark_sent("abc", Some(r#"{"receiptStatus":"RECEIVED"}"#), 12)
+            .unwrap();
+        // Recording again does not reopen a sent message.
+        let again = s.ngdp_record_sending("abc", "sys", "test", 13).unwrap();
+        assert_eq!(again.status, sent_status::SENT);
+        assert_eq!(again.attempts, 1);
+        assert_eq!(again.receipt.unwrap()["receiptStatus"], "RECEIVED");
+    }
+
+    #[test]
+    fn a_failed_send_can_be_tried_again() {
+        let mut s = store();
+        s.ngdp_record_sending("u1", "sys", "test", 10).unwrap();
+        s.ngdp_mark_failed("u1", "HTTP 400", 11).unwrap();
+        assert_eq!(s.ngdp_sent_status("u1").unwrap().as_deref(), Some("failed"));
+        let r = s.ngdp_record_sending("u1", "sys", "test", 12).unwrap();
+        assert_eq!(r.status, sent_status::SENDING);
+        assert_eq!(r.reason, None);
     }
 }

@@ -5,6 +5,9 @@
 //! GET    /apis/v1/memos/?page=P&size=S   {"page","size","total","memos":[uuid…]}  (page from 0)
 //! GET    /apis/v1/memos/{uuid}           the MeMo XML, streamed from its file; 404
 //! DELETE /apis/v1/memos/{uuid}           204; 404 when unknown or already deleted
+//! POST   /apis/v1/memos/?memo-message-uuid=U  send: 201 with a RECEIVED receipt; 400 with the
+//!                                        validator's problems for an invalid message; a
+//!                                        repeated UUID is answered 201 again, stored once
 //! POST   /apis/v1/memos/{uuid}/receipt   200; 400 for a receipt the component refuses
 //! GET    /_sim/status                    everything the simulator did (no authorization)
 //! ```
@@ -29,6 +32,8 @@ use crate::bindings::memo_wit as wit;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// The largest page size accepted.
 pub const MAX_PAGE_SIZE: usize = 500;
+/// The largest message a send may post; it is kept in memory.
+const MAX_SEND_BYTES: usize = 256 << 20;
 /// The largest receipt body accepted; real receipts are a few hundred bytes.
 const MAX_RECEIPT_BYTES: usize = 1 << 20;
 
@@ -50,6 +55,7 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
             } else {
                 match (&method, rest) {
                     (&Method::GET, ["memos"]) => sim.list(&query),
+                    (&Method::POST, ["memos"]) => sim.accept_send(&query, request).await,
                     (&Method::GET, ["memos", uuid]) => sim.message(uuid).await,
                     (&Method::DELETE, ["memos", uuid]) => sim.delete(uuid),
                     (&Method::POST, ["memos", uuid, "receipt"]) => {
@@ -252,6 +258,117 @@ impl NgdpSimulator {
         });
         empty(StatusCode::OK)
     }
+}
+
+impl NgdpSimulator {
+    /// `POST memos/?memo-message-uuid=U`: a sending system sends one message.
+    async fn accept_send(&self, query: &str, request: Request) -> Response {
+        let uuid = query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == "memo-message-uuid")
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let Some(uuid) = uuid else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PARAMETER",
+                "memo-message-uuid is missing",
+            );
+        };
+        let body = match axum::body::to_bytes(request.into_body(), MAX_SEND_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "TOO_LARGE",
+                    &format!("a message is at most {MAX_SEND_BYTES} bytes here"),
+                );
+            }
+        };
+        // The component validates it, as NgDP does before it takes a message.
+        let mut header_uuid = None;
+        let read = self.pool.with(|i| {
+            crate::memo::read_stream(i, &body[..], crate::memo::stream::DEFAULT_CHUNK, |event| {
+                if let wit::Event::Header(h) = &event {
+                    header_uuid = Some(h.message_uuid.trim().to_owned());
+                }
+                Ok(())
+            })
+        });
+        let outcome = match read {
+            Ok(Ok(o)) => o,
+            Ok(Err(crate::memo::MemoError::NotMemo {
+                line,
+                column,
+                message,
+                ..
+            })) => {
+                return invalid_memo(
+                    "the body is not a MeMo message",
+                    json!([{ "line": line, "column": column, "path": "", "severity": "error", "message": message }]),
+                );
+            }
+            Ok(Err(e)) => return internal(&e.to_string()),
+            Err(e) => return internal(&e.to_string()),
+        };
+        if !outcome.is_valid() {
+            return invalid_memo(
+                "the message is not valid MeMo",
+                crate::memo::json::problems(&outcome.summary.problems),
+            );
+        }
+        if !header_uuid.is_some_and(|h| h.eq_ignore_ascii_case(&uuid)) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "UUID_MISMATCH",
+                &format!("the message's messageUUID is not the {uuid} of memo-message-uuid"),
+            );
+        }
+        let first = self.state.add_sent(&uuid, body);
+        tracing::info!(%uuid, first, "message sent to NgDP");
+        let drop = self
+            .drops_left
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        if drop {
+            tracing::info!(%uuid, "dropping the connection without an answer (--drop-first-sends)");
+            return dropped_connection();
+        }
+        let receipt = json!({
+            "messageUUID": uuid,
+            "receiptStatus": "RECEIVED",
+            "timeStamp": humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(self.clock.now_unix().max(0) as u64)
+            ).to_string(),
+            "transmissionId": uuid::Uuid::new_v4().to_string(),
+        });
+        json_response(StatusCode::CREATED, &receipt)
+    }
+}
+
+/// A response whose body fails at once: hyper closes the connection without a complete
+/// answer, which the client sees as a network error (the answer lost in transit).
+fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("dropped on purpose"))
+    });
+    Response::builder()
+        .status(StatusCode::CREATED)
+        .body(Body::from_stream(failing))
+        .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+fn invalid_memo(message: &str, problems: Value) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "INVALID_MEMO", "message": message, "problems": problems}),
+    )
 }
 
 /// The component's reason for refusing a receipt, for a person.

@@ -92,6 +92,9 @@ pub struct NgdpConfig {
     pub api_credentials: Option<(String, String)>,
     /// Serve HTTPS (and mutual TLS with a client CA) instead of HTTP.
     pub tls: Option<TlsFiles>,
+    /// A test hook: the first N sends are stored, then the connection is dropped without an
+    /// answer, like a response lost in transit.
+    pub drop_first_sends: usize,
 }
 
 /// The simulator.
@@ -109,6 +112,8 @@ pub struct NgdpSimulator {
     pool: InstancePool,
     clock: Arc<dyn Clock>,
     state: State,
+    /// Sends still to drop after storing them (see [`NgdpConfig::drop_first_sends`]).
+    drops_left: std::sync::atomic::AtomicUsize,
 }
 
 /// How the pushes ended.
@@ -231,6 +236,7 @@ impl NgdpSimulator {
             pool,
             clock,
             state,
+            drops_left: std::sync::atomic::AtomicUsize::new(config.drop_first_sends),
         }))
     }
 

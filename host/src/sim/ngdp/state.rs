@@ -60,6 +60,17 @@ pub struct ReceivedReceipt {
     pub receipt: serde_json::Value,
 }
 
+/// A message a sending system posted (`POST /apis/v1/memos/?memo-message-uuid=…`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The messageUUID, as in the request.
+    pub uuid: String,
+    /// Size of the stored copy.
+    pub bytes: u64,
+    /// POSTs accepted for this UUID (a resend is counted, never stored twice).
+    pub posts: u32,
+}
+
 /// Everything `GET /_sim/status` shows.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Status {
@@ -71,6 +82,8 @@ pub struct Status {
     pub receipts_pushed: Vec<PushRecord>,
     /// UUIDs deleted through the pull API, in the order they were deleted.
     pub deleted: Vec<String>,
+    /// Messages sending systems posted, one per UUID, in arrival order.
+    pub sent: Vec<SentMessage>,
 }
 
 /// Which delivery a push task updates.
@@ -93,6 +106,8 @@ struct Inner {
     status: Status,
     /// Per message file: removed from the pull listing.
     deleted: Vec<bool>,
+    /// The bytes of each sent message, by lower-case UUID.
+    sent_bytes: std::collections::HashMap<String, bytes::Bytes>,
 }
 
 impl State {
@@ -106,6 +121,7 @@ impl State {
                     ..Status::default()
                 },
                 deleted: vec![false; messages],
+                sent_bytes: Default::default(),
             }),
         }
     }
@@ -158,6 +174,37 @@ impl State {
             }
             _ => false,
         }
+    }
+
+    /// Keep a posted message once per UUID; a repeat only counts the post. Returns whether
+    /// this was the first copy.
+    pub fn add_sent(&self, uuid: &str, body: bytes::Bytes) -> bool {
+        let mut inner = self.lock();
+        let key = uuid.to_ascii_lowercase();
+        if let Some(m) = inner
+            .status
+            .sent
+            .iter_mut()
+            .find(|m| m.uuid.eq_ignore_ascii_case(uuid))
+        {
+            m.posts += 1;
+            return false;
+        }
+        inner.status.sent.push(SentMessage {
+            uuid: uuid.to_owned(),
+            bytes: body.len() as u64,
+            posts: 1,
+        });
+        inner.sent_bytes.insert(key, body);
+        true
+    }
+
+    /// The bytes of a sent message.
+    pub fn sent_message(&self, uuid: &str) -> Option<bytes::Bytes> {
+        self.lock()
+            .sent_bytes
+            .get(&uuid.to_ascii_lowercase())
+            .cloned()
     }
 
     /// Keep a receipt the receiving system posted.

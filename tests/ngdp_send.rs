@@ -1,0 +1,231 @@
+//! `dpost ngdp send` end to end on loopback against the NgDP simulator: one message sent and
+//! its receipt recorded, an invalid message refused locally, a retry after a dropped
+//! connection that leaves exactly one copy at NgDP, and a second send that sends nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::{Arc, OnceLock};
+
+use dpost::clock;
+use dpost::runtime::Runtime;
+use dpost::sim::ngdp::{NgdpConfig, NgdpSimulator, RunningNgdp};
+use dpost_tests::*;
+use serde_json::Value;
+
+const SYSTEM: &str = "5b0e8f7a-3c1d-4e2f-9a8b-0c1d2e3f4a5b";
+const TOKEN: &str = "send-token";
+/// The UUID the fixture carries; each test gives its copy its own.
+const FIXTURE_UUID: &str = "8C2EA15D-61FB-4BA9-9366-42F8B194C114";
+
+fn shared_runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Arc::new(Runtime::new(test_options()).expect("the component loads")))
+        .clone()
+}
+
+/// A simulator requiring the system's credentials, dropping the first `drops` sends.
+async fn start_sim(name: &str, drops: usize) -> RunningNgdp {
+    let dir = scratch_dir("ngdp-send").join(name).join("sim-messages");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = NgdpConfig {
+        messages_dir: dir,
+        api_credentials: Some((SYSTEM.into(), TOKEN.into())),
+        drop_first_sends: drops,
+        ..NgdpConfig::default()
+    };
+    let sim = NgdpSimulator::new(config, shared_runtime(), clock::system()).expect("sim loads");
+    sim.start("127.0.0.1:0").await.expect("sim listens")
+}
+
+/// A configuration whose API base is the simulator's, in a fresh folder.
+fn setup(name: &str, sim: &RunningNgdp) -> PathBuf {
+    let dir = scratch_dir("ngdp-send").join(name).join("dpost");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("dpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[store]
+path = "dpost.db"
+[serve]
+listen = "127.0.0.1:0"
+[ngdp]
+mailboxes = ["standard"]
+standard_mailbox = "standard"
+[ngdp.test]
+api_base = "{}/apis/v1"
+[[ngdp.test.systems]]
+id = "{SYSTEM}"
+protocol = "pull"
+api_token = "{TOKEN}"
+"#,
+            sim.base_url()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// A copy of the minimum MeMo 1.2 example with its own messageUUID.
+fn message(config: &Path, uuid: &str) -> PathBuf {
+    let xml = std::fs::read_to_string(fixture("memo/MeMo_v1.2_Minimum_Example.xml")).unwrap();
+    let path = config.with_file_name(format!("{uuid}.xml"));
+    std::fs::write(&path, xml.replace(FIXTURE_UUID, uuid)).unwrap();
+    path
+}
+
+/// Run `dpost` off the async runtime (the simulator serves on it meanwhile).
+async fn dpost(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(dpost_bin())
+            .args(&args)
+            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+            .output()
+            .expect("dpost runs")
+    })
+    .await
+    .unwrap()
+}
+
+async fn send(config: &Path, file: &Path) -> Output {
+    dpost(vec![
+        "ngdp".into(),
+        "send".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--system".into(),
+        SYSTEM.into(),
+        "--retry-delay-ms".into(),
+        "20".into(),
+        "--json".into(),
+        file.display().to_string(),
+    ])
+    .await
+}
+
+async fn status(config: &Path, uuid: &str) -> Value {
+    let out = dpost(vec![
+        "message".into(),
+        "status".into(),
+        uuid.into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status is JSON")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_is_sent_and_its_receipt_recorded_and_a_resend_sends_nothing() {
+    let sim = start_sim("single", 0).await;
+    let config = setup("single", &sim);
+    let uuid = "11111111-2222-4333-8444-555555555501";
+    let file = message(&config, uuid);
+
+    let out = send(&config, &file).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = json_of(&out);
+    assert_eq!(result["sent"], true);
+    assert_eq!(result["attempts"], 1);
+    assert_eq!(result["receipt"]["receiptStatus"], "RECEIVED");
+
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 1);
+    assert_eq!(at_sim[0].uuid, uuid);
+    assert_eq!(at_sim[0].posts, 1);
+    assert_eq!(at_sim[0].bytes, std::fs::metadata(&file).unwrap().len());
+
+    let s = status(&config, uuid).await;
+    assert_eq!(s["sent"]["status"], "sent");
+    assert_eq!(s["sent"]["receipt"]["receiptStatus"], "RECEIVED");
+    assert_eq!(s["sent"]["attempts"], 1);
+
+    // The same file again: nothing goes out.
+    let again = send(&config, &file).await;
+    assert!(again.status.success());
+    let again = json_of(&again);
+    assert_eq!(again["sent"], false);
+    assert_eq!(again["already_sent"], true);
+    assert_eq!(sim.simulator.status().sent[0].posts, 1);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_message_is_refused_locally() {
+    let sim = start_sim("invalid", 0).await;
+    let config = setup("invalid", &sim);
+    let uuid = "11111111-2222-4333-8444-555555555502";
+    let file = message(&config, uuid);
+    // A messageUUID that is not a UUID is a validation error.
+    let xml = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, xml.replace(uuid, "not-a-uuid")).unwrap();
+
+    let out = dpost(vec![
+        "ngdp".into(),
+        "send".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--system".into(),
+        SYSTEM.into(),
+        file.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("{}:", file.display())),
+        "validator lines: {stdout}"
+    );
+    assert!(sim.simulator.status().sent.is_empty());
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_dropped_connection_leaves_one_copy() {
+    let sim = start_sim("dropped", 1).await;
+    let config = setup("dropped", &sim);
+    let uuid = "11111111-2222-4333-8444-555555555503";
+    let file = message(&config, uuid);
+
+    let out = send(&config, &file).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = json_of(&out);
+    assert_eq!(result["sent"], true);
+    assert_eq!(result["attempts"], 2);
+
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 1, "{at_sim:?}");
+    assert_eq!(at_sim[0].posts, 2);
+    let s = status(&config, uuid).await;
+    assert_eq!(s["sent"]["status"], "sent");
+    assert_eq!(s["sent"]["attempts"], 2);
+    sim.stop().await;
+}
