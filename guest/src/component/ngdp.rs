@@ -4,7 +4,7 @@ use super::Component;
 use super::exports::dpost::protocol::memo as memo_wit;
 use super::exports::dpost::protocol::ngdp as wit;
 use crate::memo as m;
-use crate::ngdp::{authorization, business_receipt, endpoints, routing};
+use crate::ngdp::{authorization, business_receipt, endpoints, memo_list, routing};
 
 impl wit::Guest for Component {
     fn route(
@@ -75,5 +75,13 @@ impl wit::Guest for Component {
             endpoints::Target::Receipt(id) => wit::PushTarget::Receipt(id),
             endpoints::Target::Unknown => wit::PushTarget::Unknown,
         }
+    }
+
+    fn parse_memo_list(body: String) -> Result<Vec<String>, wit::MemoListError> {
+        memo_list::parse_memo_list(&body).map_err(|e| match e {
+            memo_list::MemoListError::NotJson(m) => wit::MemoListError::NotJson(m),
+            memo_list::MemoListError::NoList => wit::MemoListError::NoList,
+            memo_list::MemoListError::BadItem(i) => wit::MemoListError::BadItem(i),
+        })
     }
 }

@@ -8,4 +8,5 @@
 pub mod authorization;
 pub mod business_receipt;
 pub mod endpoints;
+pub mod memo_list;
 pub mod routing;

@@ -40,36 +40,6 @@ pub struct PullSummary {
     pub failed: Vec<(String, String)>,
 }
 
-/// A page of ids. NgDP's list is read as `{"memos": [...]}` or a bare array, whose items are
-/// ids or objects with `messageUUID`/`uuid`/`id`.
-fn ids(body: &serde_json::Value) -> anyhow::Result<Vec<String>> {
-    let list = match body {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Object(o) => {
-            match ["memos", "content", "items"].iter().find_map(|k| o.get(*k)) {
-                Some(serde_json::Value::Array(a)) => a,
-                _ => bail!("the list has no memos array"),
-            }
-        }
-        _ => bail!("the list is neither an array nor an object"),
-    };
-    list.iter()
-        .map(|item| match item {
-            serde_json::Value::String(s) => Ok(s.clone()),
-            serde_json::Value::Object(o) => ["messageUUID", "uuid", "id"]
-                .iter()
-                .find_map(|k| o.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
-                .context("a list item has no messageUUID"),
-            other => bail!("a list item is not an id: {other}"),
-        })
-        .collect()
-}
-
-/// Ids are put into URL paths: only UUID-like text is accepted.
-fn safe_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
 async fn fetch_into_store(
     client: &NgdpClient,
     receiving: &Arc<Receiving>,
@@ -125,11 +95,12 @@ pub async fn pull_once(
         if !status.is_success() {
             bail!("listing waiting messages answered HTTP {status}");
         }
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .context("the message list is not JSON")?;
-        let listed = ids(&body)?;
+        let body = response.text().await.context("reading the message list")?;
+        // The component reads the list and vouches that every id is safe in a URL path.
+        let listed = receiving
+            .pool
+            .with(|i| i.call(|b, s| b.dpost_protocol_ngdp().call_parse_memo_list(s, &body)))??
+            .map_err(|e| anyhow::anyhow!("the message list cannot be read: {e:?}"))?;
         if listed.is_empty() {
             break;
         }
@@ -137,11 +108,6 @@ pub async fn pull_once(
         let mut progressed = false;
         for id in listed {
             if given_up.contains(&id) {
-                continue;
-            }
-            if !safe_id(&id) {
-                summary.failed.push((id.clone(), "not a message id".into()));
-                given_up.insert(id);
                 continue;
             }
             let store = receiving.store.clone();
@@ -229,20 +195,4 @@ pub async fn pull_once(
         }
     }
     Ok(summary)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_shapes() {
-        let a = serde_json::json!({ "page": 0, "memos": ["a-1", "b-2"] });
-        assert_eq!(ids(&a).unwrap(), ["a-1", "b-2"]);
-        let b = serde_json::json!([{ "messageUUID": "x" }, { "id": "y" }]);
-        assert_eq!(ids(&b).unwrap(), ["x", "y"]);
-        assert!(ids(&serde_json::json!(3)).is_err());
-        assert!(safe_id("8c2ea15d-61fb-4ba9-9366-42f8b194c114"));
-        assert!(!safe_id("../x"));
-    }
 }
