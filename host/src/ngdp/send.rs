@@ -10,7 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::batch::{self, Member, write_batch};
+pub use super::batch::Member;
+use super::batch::{self, write_batch};
 use super::client::NgdpClient;
 use crate::bindings::memo_wit as wit;
 use crate::memo::{MemoError, read_stream};
