@@ -324,8 +324,17 @@ async fn an_invalid_member_refuses_the_whole_batch_locally() {
         "only the bad file's problems: {stdout}"
     );
     assert!(sim.simulator.status().sent.is_empty());
-    let s = status(&config, "11111111-2222-4333-8444-000300000000").await;
-    assert!(s["sent"].is_null(), "nothing recorded: {s}");
+    // Nothing recorded: the store knows no message of the batch.
+    let out = dpost(vec![
+        "message".into(),
+        "status".into(),
+        "11111111-2222-4333-8444-000300000000".into(),
+        "--config".into(),
+        config.display().to_string(),
+    ])
+    .await;
+    assert!(!out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was sent from here"));
     sim.stop().await;
 }
 
