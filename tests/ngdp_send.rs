@@ -313,14 +313,20 @@ async fn an_invalid_member_refuses_the_whole_batch_locally() {
     let files = messages(&config, 3, 5);
     let bad = &files[3];
     let xml = std::fs::read_to_string(bad).unwrap();
-    std::fs::write(bad, xml.replace("11111111-2222-4333-8444-000300000003", "not-a-uuid"))
-        .unwrap();
+    std::fs::write(
+        bad,
+        xml.replace("11111111-2222-4333-8444-000300000003", "not-a-uuid"),
+    )
+    .unwrap();
 
     let out = send_many(&config, &files, false).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.lines().all(|l| l.starts_with(&format!("{}:", bad.display()))) && !stdout.is_empty(),
+        stdout
+            .lines()
+            .all(|l| l.starts_with(&format!("{}:", bad.display())))
+            && !stdout.is_empty(),
         "only the bad file's problems: {stdout}"
     );
     assert!(sim.simulator.status().sent.is_empty());
@@ -346,8 +352,11 @@ async fn memo_validate_and_extract_read_a_batch() {
     let config = dir.join("dpost.toml");
     let files = messages(&config, 4, 3);
     let xml = std::fs::read_to_string(&files[1]).unwrap();
-    std::fs::write(&files[1], xml.replace("11111111-2222-4333-8444-000400000001", "not-a-uuid"))
-        .unwrap();
+    std::fs::write(
+        &files[1],
+        xml.replace("11111111-2222-4333-8444-000400000001", "not-a-uuid"),
+    )
+    .unwrap();
     let members: Vec<_> = files
         .iter()
         .enumerate()
@@ -360,11 +369,22 @@ async fn memo_validate_and_extract_read_a_batch() {
     let out = std::fs::File::create(&batch).unwrap();
     dpost::ngdp::batch::write_batch(&members, out).unwrap();
 
-    let out = dpost(vec!["memo".into(), "validate".into(), batch.display().to_string()]).await;
+    let out = dpost(vec![
+        "memo".into(),
+        "validate".into(),
+        batch.display().to_string(),
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let prefix = format!("{}!11111111-2222-4333-8444-000400000001.xml:", batch.display());
-    assert!(!stdout.is_empty() && stdout.lines().all(|l| l.starts_with(&prefix)), "{stdout}");
+    let prefix = format!(
+        "{}!11111111-2222-4333-8444-000400000001.xml:",
+        batch.display()
+    );
+    assert!(
+        !stdout.is_empty() && stdout.lines().all(|l| l.starts_with(&prefix)),
+        "{stdout}"
+    );
 
     // Detected by its bytes as well as by its name.
     let renamed = dir.join("batch.bin");

@@ -12,12 +12,12 @@ use super::Exit;
 use crate::bindings::memo_wit as wit;
 use crate::keystore::Keystore;
 use crate::memo::extract::{Names, create_in};
-use crate::ngdp::batch;
 use crate::memo::json as memo_json;
 use crate::memo::spec::{Spec, mime_type};
 use crate::memo::stream::DEFAULT_CHUNK;
 use crate::memo::writer::Writer;
 use crate::memo::{MemoError, ReadOutcome, read_stream};
+use crate::ngdp::batch;
 use crate::runtime::{Runtime, RuntimeOptions};
 
 /// MeMo commands.
@@ -116,7 +116,13 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
                 batch::for_each_member(source, |member, reader| {
                     let outcome = read_stream(&mut instance, reader, DEFAULT_CHUNK, |_| Ok(()))
                         .map_err(anyhow::Error::from);
-                    report(&format!("{name}!{member}"), outcome, json, &mut exit, &mut reports);
+                    report(
+                        &format!("{name}!{member}"),
+                        outcome,
+                        json,
+                        &mut exit,
+                        &mut reports,
+                    );
                     Ok(())
                 })
                 .map_err(anyhow::Error::from)

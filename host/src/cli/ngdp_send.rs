@@ -221,16 +221,31 @@ impl SendArgs {
                         checked.push((path.clone(), uuid));
                         continue;
                     }
-                    vec![(0, 0, String::new(), format!("messageUUID {uuid} is in the batch twice"))]
+                    vec![(
+                        0,
+                        0,
+                        String::new(),
+                        format!("messageUUID {uuid} is in the batch twice"),
+                    )]
                 }
                 Ok(c) => c
                     .problems
                     .iter()
                     .map(|p| {
-                        (p.line, p.column, p.path.clone(), format!("{}: {}", severity(p), p.message))
+                        (
+                            p.line,
+                            p.column,
+                            p.path.clone(),
+                            format!("{}: {}", severity(p), p.message),
+                        )
                     })
                     .collect(),
-                Err(CheckError::Memo(MemoError::NotMemo { line, column, message, .. })) => {
+                Err(CheckError::Memo(MemoError::NotMemo {
+                    line,
+                    column,
+                    message,
+                    ..
+                })) => {
                     vec![(line, column, String::new(), message)]
                 }
                 Err(CheckError::NoUuid) => {
@@ -263,16 +278,26 @@ impl SendArgs {
                 already.push(uuid);
                 continue;
             }
-            let record =
-                store.ngdp_record_sending(&uuid, &system.id, &ngdp.environment, clock.now_unix())?;
+            let record = store.ngdp_record_sending(
+                &uuid,
+                &system.id,
+                &ngdp.environment,
+                clock.now_unix(),
+            )?;
             earlier |= record.attempts > 0;
             members.push(send::Member { uuid, path });
         }
         if members.is_empty() {
             if self.json {
-                println!("{}", json!({ "batch": true, "sent": 0, "already_sent": already }));
+                println!(
+                    "{}",
+                    json!({ "batch": true, "sent": 0, "already_sent": already })
+                );
             } else {
-                println!("all {} messages were sent before; nothing sent", already.len());
+                println!(
+                    "all {} messages were sent before; nothing sent",
+                    already.len()
+                );
             }
             return Ok(Exit::Ok);
         }
@@ -307,8 +332,10 @@ impl SendArgs {
                 for m in &members {
                     let receipt = receipts.get(&m.uuid).map(String::as_str);
                     store.ngdp_mark_sent(&m.uuid, receipt, clock.now_unix())?;
-                    statuses.push(json!({ "file": m.path.display().to_string(), "uuid": m.uuid,
-                        "status": sent_status::SENT, "receipt": receipt.is_some() }));
+                    statuses.push(
+                        json!({ "file": m.path.display().to_string(), "uuid": m.uuid,
+                        "status": sent_status::SENT, "receipt": receipt.is_some() }),
+                    );
                 }
                 if self.json {
                     println!(

@@ -114,7 +114,8 @@ pub fn for_each_member<R: Read>(
     source: R,
     mut each: impl FnMut(&str, &mut dyn Read) -> anyhow::Result<()>,
 ) -> Result<usize, BatchError> {
-    let stream = Stream::new_lzma_decoder(u64::MAX).map_err(|e| BatchError::Archive(lzma_error(e)))?;
+    let stream =
+        Stream::new_lzma_decoder(u64::MAX).map_err(|e| BatchError::Archive(lzma_error(e)))?;
     let decoder = xz2::read::XzDecoder::new_stream(io::BufReader::new(source), stream);
     let mut archive = tar::Archive::new(decoder);
     let mut count = 0;

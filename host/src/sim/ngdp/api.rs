@@ -365,7 +365,10 @@ fn is_batch(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(crate::ngdp::batch::CONTENT_TYPE))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case(crate::ngdp::batch::CONTENT_TYPE)
+        })
 }
 
 /// Why a batch member is refused.
@@ -380,7 +383,10 @@ impl NgdpSimulator {
     /// blocking thread), each member validated by the component; all stored, or none.
     async fn accept_batch(self: Arc<Self>, request: Request) -> Response {
         use futures_util::TryStreamExt as _;
-        let stream = request.into_body().into_data_stream().map_err(std::io::Error::other);
+        let stream = request
+            .into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other);
         let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
         let sim = self.clone();
         let read = tokio::task::spawn_blocking(move || sim.read_batch(reader)).await;
@@ -411,7 +417,10 @@ impl NgdpSimulator {
     }
 
     /// Every member of the batch, validated; the first bad one ends the reading.
-    fn read_batch(&self, source: impl std::io::Read) -> Result<Vec<(String, bytes::Bytes)>, BadMember> {
+    fn read_batch(
+        &self,
+        source: impl std::io::Read,
+    ) -> Result<Vec<(String, bytes::Bytes)>, BadMember> {
         use std::io::Read as _;
         let mut members: Vec<(String, bytes::Bytes)> = Vec::new();
         let mut bad = None;
@@ -426,22 +435,35 @@ impl NgdpSimulator {
                 .take(MAX_SEND_BYTES as u64 + 1)
                 .read_to_end(&mut body)?;
             if body.len() > MAX_SEND_BYTES {
-                bad = Some(fail(format!("a message is at most {MAX_SEND_BYTES} bytes here"), json!([])));
+                bad = Some(fail(
+                    format!("a message is at most {MAX_SEND_BYTES} bytes here"),
+                    json!([]),
+                ));
                 anyhow::bail!("refused");
             }
             let stem = crate::ngdp::batch::member_stem(name).to_owned();
             let mut header_uuid = None;
             let read = self.pool.with(|i| {
-                crate::memo::read_stream(i, &body[..], crate::memo::stream::DEFAULT_CHUNK, |event| {
-                    if let wit::Event::Header(h) = &event {
-                        header_uuid = Some(h.message_uuid.trim().to_owned());
-                    }
-                    Ok(())
-                })
+                crate::memo::read_stream(
+                    i,
+                    &body[..],
+                    crate::memo::stream::DEFAULT_CHUNK,
+                    |event| {
+                        if let wit::Event::Header(h) = &event {
+                            header_uuid = Some(h.message_uuid.trim().to_owned());
+                        }
+                        Ok(())
+                    },
+                )
             });
             let outcome = match read {
                 Ok(Ok(o)) => o,
-                Ok(Err(crate::memo::MemoError::NotMemo { line, column, message, .. })) => {
+                Ok(Err(crate::memo::MemoError::NotMemo {
+                    line,
+                    column,
+                    message,
+                    ..
+                })) => {
                     bad = Some(fail(
                         "not a MeMo message".into(),
                         json!([{ "line": line, "column": column, "path": "", "severity": "error", "message": message }]),
@@ -458,7 +480,10 @@ impl NgdpSimulator {
                 ));
                 anyhow::bail!("refused");
             }
-            if !header_uuid.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&stem)) {
+            if !header_uuid
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&stem))
+            {
                 bad = Some(fail(
                     format!("the message's messageUUID is not the {stem} of the member's name"),
                     json!([]),
