@@ -420,3 +420,62 @@ async fn memo_validate_and_extract_read_a_batch() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_retried_after_a_dropped_connection_leaves_one_copy_of_each() {
+    let sim = start_sim("batch-dropped", 1).await;
+    let config = setup("batch-dropped", &sim);
+    let files = messages(&config, 5, 3);
+    let out = send_many(&config, &files, true).await;
+    assert!(out.status.success(), "{out:?}");
+    let result = json_of(&out);
+    assert_eq!(result["sent"], 3);
+    assert_eq!(result["attempts"], 2);
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 3);
+    assert!(at_sim.iter().all(|m| m.posts == 2), "{at_sim:?}");
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_refuses_a_batch_with_a_bad_member_and_stores_none_of_it() {
+    let sim = start_sim("batch-sim-invalid", 0).await;
+    let config = setup("batch-sim-invalid", &sim);
+    let files = messages(&config, 6, 3);
+    let xml = std::fs::read_to_string(&files[2]).unwrap();
+    std::fs::write(
+        &files[2],
+        xml.replace("11111111-2222-4333-8444-000600000002", "not-a-uuid"),
+    )
+    .unwrap();
+    let members: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(n, path)| dpost::ngdp::batch::Member {
+            uuid: format!("11111111-2222-4333-8444-0006{n:08}"),
+            path: path.clone(),
+        })
+        .collect();
+    let body = dpost::ngdp::batch::write_batch(&members, Vec::new()).unwrap();
+    let url = format!("{}/apis/v1/memos/", sim.base_url());
+    let (code, answer) = tokio::task::spawn_blocking(move || {
+        let response = reqwest::blocking::Client::new()
+            .post(url)
+            .basic_auth(SYSTEM, Some(TOKEN))
+            .header("Content-Type", "application/x-lzma")
+            .body(body)
+            .send()
+            .unwrap();
+        let code = response.status().as_u16();
+        (code, response.json::<Value>().unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(
+        answer["member"], "11111111-2222-4333-8444-000600000002.xml",
+        "{answer}"
+    );
+    assert!(sim.simulator.status().sent.is_empty());
+    sim.stop().await;
+}
