@@ -266,27 +266,31 @@ impl SendArgs {
         // 2. Recorded before the first byte goes out; messages sent before are left out.
         let clock = clock::system();
         let mut store = Store::open(&file.store_path())?;
-        let mut members = Vec::new();
-        let mut already = Vec::new();
-        let mut earlier = false;
-        for (path, uuid) in checked {
-            let before = store.ngdp_sent_record(&uuid)?;
-            if let Some(r) = &before
-                && r.status != sent_status::SENDING
-                && r.status != sent_status::FAILED
-            {
-                already.push(uuid);
-                continue;
+        // One transaction for the batch's records: committed before the POST, one fsync.
+        let (members, already, earlier) = store.in_transaction(|store| {
+            let mut members = Vec::new();
+            let mut already = Vec::new();
+            let mut earlier = false;
+            for (path, uuid) in checked {
+                let before = store.ngdp_sent_record(&uuid)?;
+                if let Some(r) = &before
+                    && r.status != sent_status::SENDING
+                    && r.status != sent_status::FAILED
+                {
+                    already.push(uuid);
+                    continue;
+                }
+                let record = store.ngdp_record_sending(
+                    &uuid,
+                    &system.id,
+                    &ngdp.environment,
+                    clock.now_unix(),
+                )?;
+                earlier |= record.attempts > 0;
+                members.push(send::Member { uuid, path });
             }
-            let record = store.ngdp_record_sending(
-                &uuid,
-                &system.id,
-                &ngdp.environment,
-                clock.now_unix(),
-            )?;
-            earlier |= record.attempts > 0;
-            members.push(send::Member { uuid, path });
-        }
+            Ok((members, already, earlier))
+        })?;
         if members.is_empty() {
             if self.json {
                 println!(
@@ -314,10 +318,14 @@ impl SendArgs {
             .build()?;
         let mut count_error = None;
         let outcome = rt.block_on(send::send_batch(&client, &members, retry, earlier, || {
-            for m in &members {
-                if let Err(e) = store.ngdp_sent_attempted(&m.uuid, clock.now_unix()) {
-                    count_error.get_or_insert(e);
+            let counted = store.in_transaction(|store| {
+                for m in &members {
+                    store.ngdp_sent_attempted(&m.uuid, clock.now_unix())?;
                 }
+                Ok(())
+            });
+            if let Err(e) = counted {
+                count_error.get_or_insert(e);
             }
         }));
         if let Some(e) = count_error {
@@ -354,9 +362,12 @@ impl SendArgs {
                 Ok(Exit::Ok)
             }
             Outcome::Failed { reason, attempts } => {
-                for m in &members {
-                    store.ngdp_mark_failed(&m.uuid, &reason, clock.now_unix())?;
-                }
+                store.in_transaction(|store| {
+                    for m in &members {
+                        store.ngdp_mark_failed(&m.uuid, &reason, clock.now_unix())?;
+                    }
+                    Ok(())
+                })?;
                 if self.json {
                     println!(
                         "{}",
