@@ -229,3 +229,253 @@ async fn a_retry_after_a_dropped_connection_leaves_one_copy() {
     assert_eq!(s["sent"]["attempts"], 2);
     sim.stop().await;
 }
+
+/// `count` valid messages with distinct UUIDs (`…-4333-8444-<tag><n>`), in the config's folder.
+fn messages(config: &Path, tag: u32, count: usize) -> Vec<PathBuf> {
+    (0..count)
+        .map(|n| message(config, &format!("11111111-2222-4333-8444-{tag:04}{n:08}")))
+        .collect()
+}
+
+async fn send_many(config: &Path, files: &[PathBuf], json: bool) -> Output {
+    let mut args: Vec<String> = vec![
+        "ngdp".into(),
+        "send".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--system".into(),
+        SYSTEM.into(),
+        "--retry-delay-ms".into(),
+        "20".into(),
+    ];
+    if json {
+        args.push("--json".into());
+    }
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    dpost(args).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_100_arrives_as_100_messages_and_100_sent_records() {
+    let sim = start_sim("batch", 0).await;
+    let config = setup("batch", &sim);
+    let files = messages(&config, 1, 100);
+
+    let out = send_many(&config, &files, true).await;
+    assert!(
+        out.status.success(),
+        "{} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = json_of(&out);
+    assert_eq!(result["batch"], true);
+    assert_eq!(result["sent"], 100);
+    assert_eq!(result["attempts"], 1);
+
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 100);
+    let distinct: std::collections::HashSet<_> =
+        at_sim.iter().map(|m| m.uuid.to_ascii_lowercase()).collect();
+    assert_eq!(distinct.len(), 100);
+    assert!(at_sim.iter().all(|m| m.posts == 1));
+    for (n, file) in files.iter().enumerate().step_by(33) {
+        let uuid = format!("11111111-2222-4333-8444-0001{n:08}");
+        let stored = sim.simulator.sent_message(&uuid).expect("stored");
+        assert_eq!(stored.len() as u64, std::fs::metadata(file).unwrap().len());
+    }
+    for n in 0..100 {
+        let s = status(&config, &format!("11111111-2222-4333-8444-0001{n:08}")).await;
+        assert_eq!(s["sent"]["status"], "sent", "{n}: {s}");
+        if n == 0 {
+            assert_eq!(s["sent"]["receipt"]["receiptStatus"], "RECEIVED");
+        }
+    }
+
+    // Again, plus one new message: only the new one goes out.
+    let mut again = files.clone();
+    again.extend(messages(&config, 2, 1));
+    let out = send_many(&config, &again, true).await;
+    assert!(out.status.success(), "{out:?}");
+    let result = json_of(&out);
+    assert_eq!(result["sent"], 1, "{result}");
+    assert_eq!(result["already_sent"].as_array().unwrap().len(), 100);
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 101);
+    assert!(at_sim.iter().all(|m| m.posts == 1));
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_member_refuses_the_whole_batch_locally() {
+    let sim = start_sim("batch-invalid", 0).await;
+    let config = setup("batch-invalid", &sim);
+    let files = messages(&config, 3, 5);
+    let bad = &files[3];
+    let xml = std::fs::read_to_string(bad).unwrap();
+    std::fs::write(
+        bad,
+        xml.replace("11111111-2222-4333-8444-000300000003", "not-a-uuid"),
+    )
+    .unwrap();
+
+    let out = send_many(&config, &files, false).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.starts_with(&format!("{}:", bad.display())))
+            && !stdout.is_empty(),
+        "only the bad file's problems: {stdout}"
+    );
+    assert!(sim.simulator.status().sent.is_empty());
+    // Nothing recorded: the store knows no message of the batch.
+    let out = dpost(vec![
+        "message".into(),
+        "status".into(),
+        "11111111-2222-4333-8444-000300000000".into(),
+        "--config".into(),
+        config.display().to_string(),
+    ])
+    .await;
+    assert!(!out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was sent from here"));
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memo_validate_and_extract_read_a_batch() {
+    let dir = scratch_dir("ngdp-send").join("batch-file");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("dpost.toml");
+    let files = messages(&config, 4, 3);
+    let xml = std::fs::read_to_string(&files[1]).unwrap();
+    std::fs::write(
+        &files[1],
+        xml.replace("11111111-2222-4333-8444-000400000001", "not-a-uuid"),
+    )
+    .unwrap();
+    let members: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(n, path)| dpost::ngdp::batch::Member {
+            uuid: format!("11111111-2222-4333-8444-0004{n:08}"),
+            path: path.clone(),
+        })
+        .collect();
+    let batch = dir.join("batch.tar.lzma");
+    let out = std::fs::File::create(&batch).unwrap();
+    dpost::ngdp::batch::write_batch(&members, out).unwrap();
+
+    let out = dpost(vec![
+        "memo".into(),
+        "validate".into(),
+        batch.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let prefix = format!(
+        "{}!11111111-2222-4333-8444-000400000001.xml:",
+        batch.display()
+    );
+    assert!(
+        !stdout.is_empty() && stdout.lines().all(|l| l.starts_with(&prefix)),
+        "{stdout}"
+    );
+
+    // Detected by its bytes as well as by its name.
+    let renamed = dir.join("batch.bin");
+    std::fs::copy(&batch, &renamed).unwrap();
+    let out = dpost(vec![
+        "memo".into(),
+        "validate".into(),
+        "--json".into(),
+        renamed.display().to_string(),
+    ])
+    .await;
+    let reports = json_of(&out);
+    assert_eq!(reports.as_array().unwrap().len(), 3, "{reports}");
+    assert_eq!(reports[0]["valid"], true);
+    assert_eq!(reports[1]["valid"], false);
+
+    let target = dir.join("out");
+    let out = dpost(vec![
+        "memo".into(),
+        "extract".into(),
+        batch.display().to_string(),
+        "--out".into(),
+        target.display().to_string(),
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    for n in 0..3 {
+        let member = target.join(format!("11111111-2222-4333-8444-0004{n:08}"));
+        assert!(
+            std::fs::read_dir(&member).unwrap().count() > 0,
+            "{} has the message's files",
+            member.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_retried_after_a_dropped_connection_leaves_one_copy_of_each() {
+    let sim = start_sim("batch-dropped", 1).await;
+    let config = setup("batch-dropped", &sim);
+    let files = messages(&config, 5, 3);
+    let out = send_many(&config, &files, true).await;
+    assert!(out.status.success(), "{out:?}");
+    let result = json_of(&out);
+    assert_eq!(result["sent"], 3);
+    assert_eq!(result["attempts"], 2);
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 3);
+    assert!(at_sim.iter().all(|m| m.posts == 2), "{at_sim:?}");
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_refuses_a_batch_with_a_bad_member_and_stores_none_of_it() {
+    let sim = start_sim("batch-sim-invalid", 0).await;
+    let config = setup("batch-sim-invalid", &sim);
+    let files = messages(&config, 6, 3);
+    let xml = std::fs::read_to_string(&files[2]).unwrap();
+    std::fs::write(
+        &files[2],
+        xml.replace("11111111-2222-4333-8444-000600000002", "not-a-uuid"),
+    )
+    .unwrap();
+    let members: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(n, path)| dpost::ngdp::batch::Member {
+            uuid: format!("11111111-2222-4333-8444-0006{n:08}"),
+            path: path.clone(),
+        })
+        .collect();
+    let body = dpost::ngdp::batch::write_batch(&members, Vec::new()).unwrap();
+    let url = format!("{}/apis/v1/memos/", sim.base_url());
+    let (code, answer) = tokio::task::spawn_blocking(move || {
+        let response = reqwest::blocking::Client::new()
+            .post(url)
+            .basic_auth(SYSTEM, Some(TOKEN))
+            .header("Content-Type", "application/x-lzma")
+            .body(body)
+            .send()
+            .unwrap();
+        let code = response.status().as_u16();
+        (code, response.json::<Value>().unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(
+        answer["member"], "11111111-2222-4333-8444-000600000002.xml",
+        "{answer}"
+    );
+    assert!(sim.simulator.status().sent.is_empty());
+    sim.stop().await;
+}

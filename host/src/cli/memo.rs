@@ -17,13 +17,14 @@ use crate::memo::spec::{Spec, mime_type};
 use crate::memo::stream::DEFAULT_CHUNK;
 use crate::memo::writer::Writer;
 use crate::memo::{MemoError, ReadOutcome, read_stream};
+use crate::ngdp::batch;
 use crate::runtime::{Runtime, RuntimeOptions};
 
 /// MeMo commands.
 #[derive(Debug, Subcommand)]
 pub enum MemoCommand {
     /// Check MeMo files against MeMo 1.1/1.2. Prints each problem as FILE:LINE:COL: PATH:
-    /// message. Exits 0 when all are valid, 1 when one is invalid, 2 when one cannot be read
+    /// message (FILE!MEMBER:LINE:COL: ... for a member of a `.tar.lzma` batch). Exits 0 when all are valid, 1 when one is invalid, 2 when one cannot be read
     /// or is not XML.
     Validate {
         /// The files.
@@ -42,8 +43,9 @@ pub enum MemoCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write every file's decoded content into a folder. Names are made safe and unique;
-    /// nothing is written outside the folder and nothing is overwritten.
+    /// Write every file's decoded content into a folder (for a `.tar.lzma` batch, each
+    /// message's into DIR/<member-stem>/). Names are made safe and unique; nothing is written
+    /// outside the folder and nothing is overwritten.
     Extract {
         /// The MeMo file.
         file: PathBuf,
@@ -107,6 +109,29 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
     let mut reports = Vec::new();
     for file in files {
         let name = file.display().to_string();
+        if batch::is_batch(file) {
+            // A batch: every member validated, streamed, reported as FILE!MEMBER.
+            let mut instance = runtime.instantiate(Keystore::new())?;
+            let result = open(file).and_then(|source| {
+                batch::for_each_member(source, |member, reader| {
+                    let outcome = read_stream(&mut instance, reader, DEFAULT_CHUNK, |_| Ok(()))
+                        .map_err(anyhow::Error::from);
+                    report(
+                        &format!("{name}!{member}"),
+                        outcome,
+                        json,
+                        &mut exit,
+                        &mut reports,
+                    );
+                    Ok(())
+                })
+                .map_err(anyhow::Error::from)
+            });
+            if let Err(e) = result {
+                report(&name, Err(e), json, &mut exit, &mut reports);
+            }
+            continue;
+        }
         let outcome = match open(file) {
             Ok(source) => {
                 let mut instance = runtime.instantiate(Keystore::new())?;
@@ -115,55 +140,66 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
             }
             Err(e) => Err(e),
         };
-        match outcome {
-            Ok(ReadOutcome { summary, .. }) => {
-                let valid = !summary
-                    .problems
-                    .iter()
-                    .any(|p| p.severity == wit::Severity::Error);
-                if !valid && exit == Exit::Ok {
-                    exit = Exit::CheckFailed;
-                }
-                if json {
-                    reports.push(json!({ "file": name, "valid": valid, "problems": memo_json::problems(&summary.problems) }));
-                } else {
-                    for p in &summary.problems {
-                        println!(
-                            "{name}:{}:{}: {}: {}: {}",
-                            p.line,
-                            p.column,
-                            p.path,
-                            severity(p),
-                            p.message
-                        );
-                    }
-                }
-            }
-            Err(e) => {
-                exit = Exit::Error;
-                let (line, column, message) = match e.downcast_ref::<MemoError>() {
-                    Some(MemoError::NotMemo {
-                        line,
-                        column,
-                        message,
-                        ..
-                    }) => (*line, *column, message.clone()),
-                    _ => (0, 0, format!("{e:#}")),
-                };
-                if json {
-                    reports.push(json!({ "file": name, "valid": false, "error": { "line": line, "column": column, "message": message } }));
-                } else if line > 0 {
-                    println!("{name}:{line}:{column}: error: {message}");
-                } else {
-                    println!("{name}: error: {message}");
-                }
-            }
-        }
+        report(&name, outcome, json, &mut exit, &mut reports);
     }
     if json {
         println!("{}", serde_json::Value::Array(reports));
     }
     Ok(exit)
+}
+
+/// One message's validation, printed (or added to the JSON reports).
+fn report(
+    name: &str,
+    outcome: anyhow::Result<ReadOutcome>,
+    json: bool,
+    exit: &mut Exit,
+    reports: &mut Vec<serde_json::Value>,
+) {
+    match outcome {
+        Ok(ReadOutcome { summary, .. }) => {
+            let valid = !summary
+                .problems
+                .iter()
+                .any(|p| p.severity == wit::Severity::Error);
+            if !valid && *exit == Exit::Ok {
+                *exit = Exit::CheckFailed;
+            }
+            if json {
+                reports.push(json!({ "file": name, "valid": valid, "problems": memo_json::problems(&summary.problems) }));
+            } else {
+                for p in &summary.problems {
+                    println!(
+                        "{name}:{}:{}: {}: {}: {}",
+                        p.line,
+                        p.column,
+                        p.path,
+                        severity(p),
+                        p.message
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            *exit = Exit::Error;
+            let (line, column, message) = match e.downcast_ref::<MemoError>() {
+                Some(MemoError::NotMemo {
+                    line,
+                    column,
+                    message,
+                    ..
+                }) => (*line, *column, message.clone()),
+                _ => (0, 0, format!("{e:#}")),
+            };
+            if json {
+                reports.push(json!({ "file": name, "valid": false, "error": { "line": line, "column": column, "message": message } }));
+            } else if line > 0 {
+                println!("{name}:{line}:{column}: error: {message}");
+            } else {
+                println!("{name}: error: {message}");
+            }
+        }
+    }
 }
 
 /// A document and its files as `show` lists them.
@@ -307,10 +343,59 @@ fn extract(file: &Path, out: &Path, json: bool) -> anyhow::Result<Exit> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let runtime = runtime()?;
     let mut instance = runtime.instantiate(Keystore::new())?;
+    let mut written: Vec<(PathBuf, u64)> = Vec::new();
+    if batch::is_batch(file) {
+        // A batch: each member's files into OUT/<member-stem>/, streamed.
+        let mut stems = Names::default();
+        batch::for_each_member(open(file)?, |member, reader| {
+            let stem = stems.unique(batch::member_stem(member));
+            let dir = create_dir_in(out, &stem)?;
+            written.extend(
+                extract_from(&mut instance, reader, &dir)
+                    .with_context(|| format!("{}!{member}", file.display()))?,
+            );
+            Ok(())
+        })
+        .map_err(anyhow::Error::from)
+        .with_context(|| file.display().to_string())?;
+    } else {
+        written = extract_from(&mut instance, open(file)?, out)
+            .with_context(|| file.display().to_string())?;
+    }
+    if json {
+        let files: Vec<_> = written
+            .iter()
+            .map(|(p, s)| json!({ "path": p.display().to_string(), "size": s }))
+            .collect();
+        println!(
+            "{}",
+            json!({ "file": file.display().to_string(), "written": files })
+        );
+    } else {
+        for (path, size) in &written {
+            println!("{}  {size} bytes", path.display());
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// A fresh folder `name` (made safe by [`Names`]) inside `out`; never an existing one.
+fn create_dir_in(out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = out.join(name);
+    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Every file of the message read from `source`, decoded into `out`.
+fn extract_from(
+    instance: &mut crate::runtime::Instance,
+    source: impl std::io::Read,
+    out: &Path,
+) -> anyhow::Result<Vec<(PathBuf, u64)>> {
     let mut names = Names::default();
     let mut current: Option<(BufWriter<File>, PathBuf)> = None;
     let mut written: Vec<(PathBuf, u64)> = Vec::new();
-    let result = read_stream(&mut instance, open(file)?, DEFAULT_CHUNK, |event| {
+    let result = read_stream(instance, source, DEFAULT_CHUNK, |event| {
         match event {
             wit::Event::FileStart(f) => {
                 let name = names.unique(&f.filename);
@@ -340,23 +425,9 @@ fn extract(file: &Path, out: &Path, json: bool) -> anyhow::Result<Exit> {
         if let Some((_, path)) = current.take() {
             let _ = std::fs::remove_file(&path);
         }
-        return Err(anyhow::Error::from(e).context(file.display().to_string()));
+        return Err(anyhow::Error::from(e));
     }
-    if json {
-        let files: Vec<_> = written
-            .iter()
-            .map(|(p, s)| json!({ "path": p.display().to_string(), "size": s }))
-            .collect();
-        println!(
-            "{}",
-            json!({ "file": file.display().to_string(), "written": files })
-        );
-    } else {
-        for (path, size) in &written {
-            println!("{}  {size} bytes", path.display());
-        }
-    }
-    Ok(Exit::Ok)
+    Ok(written)
 }
 
 fn new(spec_path: &Path, files: &[PathBuf], output: &Path) -> anyhow::Result<Exit> {

@@ -28,8 +28,10 @@ pub struct SendArgs {
     /// The sending system's id.
     #[arg(long, value_name = "ID")]
     system: String,
-    /// The MeMo message (XML).
-    file: PathBuf,
+    /// The MeMo message (XML); several are sent as one batch (a tar archive compressed with
+    /// LZMA), all validated before any is sent.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
     /// POSTs at most before giving up on network errors and 5xx.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     attempts: u32,
@@ -58,12 +60,16 @@ impl SendArgs {
                 ngdp.environment
             );
         };
-        let name = self.file.display().to_string();
+        if self.files.len() > 1 {
+            return self.run_batch(&file, &ngdp, &system);
+        }
+        let path = self.files[0].clone();
+        let name = path.display().to_string();
 
         // 1. The component validates the whole message, streamed, before anything is recorded.
         let runtime = Runtime::new(RuntimeOptions::default())?;
         let mut instance = runtime.instantiate(Keystore::new())?;
-        let checked = match send::check(&mut instance, &self.file) {
+        let checked = match send::check(&mut instance, &path) {
             Ok(c) => c,
             Err(CheckError::Memo(MemoError::NotMemo {
                 line,
@@ -141,7 +147,7 @@ impl SendArgs {
         let outcome = rt.block_on(send::send(
             &client,
             &uuid,
-            &self.file,
+            &path,
             retry,
             record.attempts > 0,
             || {
@@ -193,6 +199,214 @@ impl SendArgs {
         }
     }
 
+    /// Several files: all validated, then the ones not sent before go out as one batch.
+    fn run_batch(
+        &self,
+        file: &crate::config::ConfigFile,
+        ngdp: &crate::config::ngdp::NgdpSettings,
+        system: &crate::config::ngdp::System,
+    ) -> anyhow::Result<Exit> {
+        // 1. Every message validated before anything is recorded or sent.
+        let runtime = Runtime::new(RuntimeOptions::default())?;
+        let mut instance = runtime.instantiate(Keystore::new())?;
+        let mut checked = Vec::new();
+        let mut invalid = false;
+        let mut seen = std::collections::HashSet::new();
+        for path in &self.files {
+            let name = path.display().to_string();
+            let lines: Vec<(u32, u32, String, String)> = match send::check(&mut instance, path) {
+                Ok(c) if c.is_valid() => {
+                    let uuid = c.uuid.to_ascii_lowercase();
+                    if seen.insert(uuid.clone()) {
+                        checked.push((path.clone(), uuid));
+                        continue;
+                    }
+                    vec![(
+                        0,
+                        0,
+                        String::new(),
+                        format!("messageUUID {uuid} is in the batch twice"),
+                    )]
+                }
+                Ok(c) => c
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.line,
+                            p.column,
+                            p.path.clone(),
+                            format!("{}: {}", severity(p), p.message),
+                        )
+                    })
+                    .collect(),
+                Err(CheckError::Memo(MemoError::NotMemo {
+                    line,
+                    column,
+                    message,
+                    ..
+                })) => {
+                    vec![(line, column, String::new(), message)]
+                }
+                Err(CheckError::NoUuid) => {
+                    vec![(0, 0, String::new(), "the message has no messageUUID".into())]
+                }
+                Err(e) => return Err(anyhow::Error::from(e).context(format!("checking {name}"))),
+            };
+            invalid = true;
+            self.print_problems(&name, &lines);
+        }
+        if invalid {
+            if !self.json {
+                eprintln!("the batch has invalid messages; nothing was sent");
+            }
+            return Ok(Exit::CheckFailed);
+        }
+
+        // 2. Recorded before the first byte goes out; messages sent before are left out.
+        let clock = clock::system();
+        let mut store = Store::open(&file.store_path())?;
+        // One transaction for the batch's records: committed before the POST, one fsync.
+        let (members, already, earlier) = store.in_transaction(|store| {
+            let mut members = Vec::new();
+            let mut already = Vec::new();
+            let mut earlier = false;
+            for (path, uuid) in checked {
+                let before = store.ngdp_sent_record(&uuid)?;
+                if let Some(r) = &before
+                    && r.status != sent_status::SENDING
+                    && r.status != sent_status::FAILED
+                {
+                    already.push(uuid);
+                    continue;
+                }
+                let record = store.ngdp_record_sending(
+                    &uuid,
+                    &system.id,
+                    &ngdp.environment,
+                    clock.now_unix(),
+                )?;
+                earlier |= record.attempts > 0;
+                members.push(send::Member { uuid, path });
+            }
+            Ok((members, already, earlier))
+        })?;
+        if members.is_empty() {
+            if self.json {
+                println!(
+                    "{}",
+                    json!({ "batch": true, "sent": 0, "already_sent": already })
+                );
+            } else {
+                println!(
+                    "all {} messages were sent before; nothing sent",
+                    already.len()
+                );
+            }
+            return Ok(Exit::Ok);
+        }
+
+        // 3. One POST of the batch, retried.
+        let client = NgdpClient::new(ngdp, system)?;
+        let retry = SendRetry {
+            attempts: self.attempts,
+            first_delay: Duration::from_millis(self.retry_delay_ms),
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let mut count_error = None;
+        let outcome = rt.block_on(send::send_batch(&client, &members, retry, earlier, || {
+            let counted = store.in_transaction(|store| {
+                for m in &members {
+                    store.ngdp_sent_attempted(&m.uuid, clock.now_unix())?;
+                }
+                Ok(())
+            });
+            if let Err(e) = counted {
+                count_error.get_or_insert(e);
+            }
+        }));
+        if let Some(e) = count_error {
+            tracing::warn!(error = %e, "an attempt could not be counted in the store");
+        }
+
+        // 4. The outcome, recorded for every member.
+        match outcome {
+            Outcome::Sent { body, attempts } => {
+                let receipts = batch_receipts(&mut instance, &body);
+                let mut statuses = Vec::new();
+                for m in &members {
+                    let receipt = receipts.get(&m.uuid).map(String::as_str);
+                    store.ngdp_mark_sent(&m.uuid, receipt, clock.now_unix())?;
+                    statuses.push(
+                        json!({ "file": m.path.display().to_string(), "uuid": m.uuid,
+                        "status": sent_status::SENT, "receipt": receipt.is_some() }),
+                    );
+                }
+                if self.json {
+                    println!(
+                        "{}",
+                        json!({ "batch": true, "sent": members.len(), "attempts": attempts,
+                                "already_sent": already, "messages": statuses })
+                    );
+                } else {
+                    println!(
+                        "sent a batch of {} messages ({} receipts, {attempts} attempt(s)); {} sent before",
+                        members.len(),
+                        receipts.len(),
+                        already.len()
+                    );
+                }
+                Ok(Exit::Ok)
+            }
+            Outcome::Failed { reason, attempts } => {
+                store.in_transaction(|store| {
+                    for m in &members {
+                        store.ngdp_mark_failed(&m.uuid, &reason, clock.now_unix())?;
+                    }
+                    Ok(())
+                })?;
+                if self.json {
+                    println!(
+                        "{}",
+                        json!({ "batch": true, "sent": 0, "attempts": attempts, "reason": reason,
+                                "status": sent_status::FAILED })
+                    );
+                } else {
+                    eprintln!(
+                        "the batch of {} messages was not sent ({attempts} attempt(s)): {reason}",
+                        members.len()
+                    );
+                }
+                Ok(Exit::Error)
+            }
+        }
+    }
+
+    /// Print one file's problems (text: FILE:LINE:COL: PATH: message; JSON: one object).
+    fn print_problems(&self, name: &str, lines: &[(u32, u32, String, String)]) {
+        if self.json {
+            let problems: Vec<_> = lines
+                .iter()
+                .map(|(l, c, p, m)| json!({ "line": l, "column": c, "path": p, "message": m }))
+                .collect();
+            println!(
+                "{}",
+                json!({ "file": name, "status": "invalid", "sent": false, "problems": problems })
+            );
+            return;
+        }
+        for (line, column, path, message) in lines {
+            match (line, path.is_empty()) {
+                (0, _) => println!("{name}: error: {message}"),
+                (_, true) => println!("{name}:{line}:{column}: error: {message}"),
+                (_, false) => println!("{name}:{line}:{column}: {path}: {message}"),
+            }
+        }
+    }
+
     /// Print why the message is refused locally; exit 1, nothing recorded or sent.
     fn refuse(&self, name: &str, lines: &[(u32, u32, String, String)]) -> Exit {
         if self.json {
@@ -216,6 +430,30 @@ impl SendArgs {
         }
         Exit::CheckFailed
     }
+}
+
+/// The receipts in NgDP's answer to a batch (a JSON list), each accepted by the component,
+/// by lower-case messageUUID.
+fn batch_receipts(
+    instance: &mut crate::runtime::Instance,
+    body: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut receipts = std::collections::HashMap::new();
+    let Ok(serde_json::Value::Array(list)) = serde_json::from_str::<serde_json::Value>(body) else {
+        if !body.trim().is_empty() {
+            tracing::warn!("NgDP's answer to the batch is not a list of receipts");
+        }
+        return receipts;
+    };
+    for item in list {
+        let text = item.to_string();
+        if let Some(r) = parse_receipt(instance, &text)
+            && let Some(uuid) = item["messageUUID"].as_str()
+        {
+            receipts.insert(uuid.to_ascii_lowercase(), r);
+        }
+    }
+    receipts
 }
 
 /// The response body when the component accepts it as a receipt (NgDP answers a send with

@@ -10,6 +10,7 @@
 //!                        200 to NgDP only after ◀───┘        outbox.rs ──receipt──▶ NgDP
 //! ```
 
+pub mod batch;
 pub mod client;
 pub mod message_store;
 pub mod metrics;

@@ -10,6 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+pub use super::batch::Member;
+use super::batch::{self, write_batch};
 use super::client::NgdpClient;
 use crate::bindings::memo_wit as wit;
 use crate::memo::{MemoError, read_stream};
@@ -146,7 +148,12 @@ pub async fn post_once(client: &NgdpClient, uuid: &str, path: &Path) -> Attempt 
     if let Some(length) = length {
         request = request.header(reqwest::header::CONTENT_LENGTH, length);
     }
-    let response = match request.body(body).send().await {
+    classify(request.body(body).send().await).await
+}
+
+/// What a response (or the lack of one) comes to.
+async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Attempt {
+    let response = match sent {
         Ok(r) => r,
         Err(e) => return Attempt::Retry(format!("{e}")),
     };
@@ -168,6 +175,94 @@ pub async fn post_once(client: &NgdpClient, uuid: &str, path: &Path) -> Attempt 
     }
 }
 
+/// The chunks a batch's writer thread hands to the request body at most, queued.
+const BATCH_QUEUE: usize = 8;
+/// The size of those chunks.
+const BATCH_CHUNK: usize = 64 << 10;
+
+/// A [`std::io::Write`] that hands full chunks to a bounded channel; blocks while the channel
+/// is full (the network is slower than the encoder), fails once the receiver is gone.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn push(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(BATCH_CHUNK),
+        ));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "request ended"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = BATCH_CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() >= BATCH_CHUNK {
+            self.push()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.push()
+    }
+}
+
+/// One POST of a batch to `memos/`.
+///
+/// Streamed through a pipe, not a temp file: a writer thread reads the member files and
+/// encodes tar + LZMA into a [`ChannelWriter`] whose bounded channel (8 × 64 KiB) is the
+/// request body's stream. Memory stays at the queue plus the encoder's dictionary however
+/// large the batch, nothing is written to disk, and encoding overlaps the upload. A retry
+/// encodes again (the archive is never kept).
+pub async fn post_batch_once(client: &NgdpClient, members: &[Member]) -> Attempt {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(BATCH_QUEUE);
+    let members = members.to_vec();
+    let writer_tx = tx.clone();
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let out = ChannelWriter {
+            tx: writer_tx.clone(),
+            buf: Vec::with_capacity(BATCH_CHUNK),
+        };
+        match write_batch(&members, out).and_then(|mut w| std::io::Write::flush(&mut w)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The body fails, so the request does not look complete to NgDP.
+                let _ = writer_tx.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
+                Err(e)
+            }
+        }
+    });
+    drop(tx);
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let request = client
+        .request(reqwest::Method::POST, "memos/")
+        .header(reqwest::header::CONTENT_TYPE, batch::CONTENT_TYPE)
+        .body(reqwest::Body::wrap_stream(stream));
+    let attempt = classify(request.send().await).await;
+    // The request is over, so the channel's receiver is gone and the writer ends soon.
+    let written = tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    match written {
+        Some(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Attempt::Refused(format!("cannot build the batch: {e}"))
+        }
+        _ => attempt,
+    }
+}
+
 /// POST until NgDP takes the message, refuses it, or the attempts run out. `earlier` says
 /// whether an earlier run already posted this UUID (so a 409 confirms that post);
 /// `on_attempt` is called before each POST (to count it in the store).
@@ -177,14 +272,43 @@ pub async fn send(
     path: &Path,
     retry: SendRetry,
     earlier: bool,
+    on_attempt: impl FnMut(),
+) -> Outcome {
+    retrying(uuid, retry, earlier, on_attempt, async || {
+        post_once(client, uuid, path).await
+    })
+    .await
+}
+
+/// POST a batch until NgDP takes it, refuses it, or the attempts run out; as [`send`].
+pub async fn send_batch(
+    client: &NgdpClient,
+    members: &[Member],
+    retry: SendRetry,
+    earlier: bool,
+    on_attempt: impl FnMut(),
+) -> Outcome {
+    let label = format!("batch of {}", members.len());
+    retrying(&label, retry, earlier, on_attempt, async || {
+        post_batch_once(client, members).await
+    })
+    .await
+}
+
+/// The retry loop shared by single sends and batches.
+async fn retrying(
+    uuid: &str,
+    retry: SendRetry,
+    earlier: bool,
     mut on_attempt: impl FnMut(),
+    mut post: impl AsyncFnMut() -> Attempt,
 ) -> Outcome {
     let mut delay = retry.first_delay;
     let mut last = String::new();
     let attempts = retry.attempts.max(1);
     for n in 1..=attempts {
         on_attempt();
-        match post_once(client, uuid, path).await {
+        match post().await {
             Attempt::Taken(body) => return Outcome::Sent { body, attempts: n },
             Attempt::Duplicate(reason) if earlier || n > 1 => {
                 tracing::info!(%uuid, %reason, "NgDP has the message from an earlier attempt");

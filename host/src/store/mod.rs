@@ -174,6 +174,30 @@ impl Store {
         &mut self.conn
     }
 
+    /// Run `f` in one transaction: committed (one fsync) when it returns `Ok`, rolled back
+    /// when it returns `Err`. For many small writes that belong together, such as the records
+    /// of a batch.
+    pub fn in_transaction<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.error(e))?;
+        match f(self) {
+            Ok(r) => {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(|e| self.error(e))?;
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     pub(crate) fn error(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),

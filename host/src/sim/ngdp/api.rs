@@ -8,6 +8,10 @@
 //! POST   /apis/v1/memos/?memo-message-uuid=U  send: 201 with a RECEIVED receipt; 400 with the
 //!                                        validator's problems for an invalid message; a
 //!                                        repeated UUID is answered 201 again, stored once
+//! POST   /apis/v1/memos/  (Content-Type: application/x-lzma) a batch: a tar archive of
+//!                                        `<uuid>.xml` members, LZMA-compressed; 201 with a
+//!                                        JSON list of receipts; 400 naming the first bad
+//!                                        member (none of the batch is stored)
 //! POST   /apis/v1/memos/{uuid}/receipt   200; 400 for a receipt the component refuses
 //! GET    /_sim/status                    everything the simulator did (no authorization)
 //! ```
@@ -55,6 +59,9 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
             } else {
                 match (&method, rest) {
                     (&Method::GET, ["memos"]) => sim.list(&query),
+                    (&Method::POST, ["memos"]) if is_batch(request.headers()) => {
+                        sim.clone().accept_batch(request).await
+                    }
                     (&Method::POST, ["memos"]) => sim.accept_send(&query, request).await,
                     (&Method::GET, ["memos", uuid]) => sim.message(uuid).await,
                     (&Method::DELETE, ["memos", uuid]) => sim.delete(uuid),
@@ -349,6 +356,181 @@ impl NgdpSimulator {
             "transmissionId": uuid::Uuid::new_v4().to_string(),
         });
         json_response(StatusCode::CREATED, &receipt)
+    }
+}
+
+/// Whether the request's body is a batch (`Content-Type: application/x-lzma`).
+fn is_batch(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case(crate::ngdp::batch::CONTENT_TYPE)
+        })
+}
+
+/// Why a batch member is refused.
+struct BadMember {
+    member: String,
+    message: String,
+    problems: Value,
+}
+
+impl NgdpSimulator {
+    /// `POST memos/` with a batch: decompressed and untarred as the body arrives (on a
+    /// blocking thread), each member validated by the component; all stored, or none.
+    async fn accept_batch(self: Arc<Self>, request: Request) -> Response {
+        use futures_util::TryStreamExt as _;
+        let stream = request
+            .into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other);
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+        let sim = self.clone();
+        let read = tokio::task::spawn_blocking(move || sim.read_batch(reader)).await;
+        let members = match read {
+            Ok(Ok(m)) => m,
+            Ok(Err(bad)) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "INVALID_MEMO", "member": bad.member,
+                            "message": format!("{}: {}", bad.member, bad.message),
+                            "problems": bad.problems}),
+                );
+            }
+            Err(e) => return internal(&e.to_string()),
+        };
+        let mut receipts = Vec::with_capacity(members.len());
+        for (uuid, body) in members {
+            let first = self.state.add_sent(&uuid, body);
+            tracing::debug!(%uuid, first, "message sent to NgDP in a batch");
+            receipts.push(self.received_receipt(&uuid));
+        }
+        tracing::info!(messages = receipts.len(), "batch sent to NgDP");
+        if self.take_drop() {
+            tracing::info!("dropping the connection without an answer (--drop-first-sends)");
+            return dropped_connection();
+        }
+        json_response(StatusCode::CREATED, &receipts)
+    }
+
+    /// Every member of the batch, validated; the first bad one ends the reading.
+    fn read_batch(
+        &self,
+        source: impl std::io::Read,
+    ) -> Result<Vec<(String, bytes::Bytes)>, BadMember> {
+        use std::io::Read as _;
+        let mut members: Vec<(String, bytes::Bytes)> = Vec::new();
+        let mut bad = None;
+        let result = crate::ngdp::batch::for_each_member(source, |name, reader| {
+            let fail = |message: String, problems: Value| BadMember {
+                member: name.to_owned(),
+                message,
+                problems,
+            };
+            let mut body = Vec::new();
+            reader
+                .take(MAX_SEND_BYTES as u64 + 1)
+                .read_to_end(&mut body)?;
+            if body.len() > MAX_SEND_BYTES {
+                bad = Some(fail(
+                    format!("a message is at most {MAX_SEND_BYTES} bytes here"),
+                    json!([]),
+                ));
+                anyhow::bail!("refused");
+            }
+            let stem = crate::ngdp::batch::member_stem(name).to_owned();
+            let mut header_uuid = None;
+            let read = self.pool.with(|i| {
+                crate::memo::read_stream(
+                    i,
+                    &body[..],
+                    crate::memo::stream::DEFAULT_CHUNK,
+                    |event| {
+                        if let wit::Event::Header(h) = &event {
+                            header_uuid = Some(h.message_uuid.trim().to_owned());
+                        }
+                        Ok(())
+                    },
+                )
+            });
+            let outcome = match read {
+                Ok(Ok(o)) => o,
+                Ok(Err(crate::memo::MemoError::NotMemo {
+                    line,
+                    column,
+                    message,
+                    ..
+                })) => {
+                    bad = Some(fail(
+                        "not a MeMo message".into(),
+                        json!([{ "line": line, "column": column, "path": "", "severity": "error", "message": message }]),
+                    ));
+                    anyhow::bail!("refused");
+                }
+                Ok(Err(e)) => return Err(anyhow::Error::from(e)),
+                Err(e) => return Err(anyhow::Error::from(e)),
+            };
+            if !outcome.is_valid() {
+                bad = Some(fail(
+                    "the message is not valid MeMo".into(),
+                    crate::memo::json::problems(&outcome.summary.problems),
+                ));
+                anyhow::bail!("refused");
+            }
+            if !header_uuid
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&stem))
+            {
+                bad = Some(fail(
+                    format!("the message's messageUUID is not the {stem} of the member's name"),
+                    json!([]),
+                ));
+                anyhow::bail!("refused");
+            }
+            members.push((stem, bytes::Bytes::from(body)));
+            Ok(())
+        });
+        match (result, bad) {
+            (_, Some(bad)) => Err(bad),
+            (Ok(0), None) => Err(BadMember {
+                member: String::new(),
+                message: "the batch has no messages".into(),
+                problems: json!([]),
+            }),
+            (Ok(_), None) => Ok(members),
+            (Err(e), None) => Err(BadMember {
+                member: String::new(),
+                message: e.to_string(),
+                problems: json!([]),
+            }),
+        }
+    }
+
+    /// Whether this answer is one of the first `--drop-first-sends` to drop.
+    fn take_drop(&self) -> bool {
+        self.drops_left
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+    }
+
+    /// A RECEIVED receipt for a message NgDP took.
+    fn received_receipt(&self, uuid: &str) -> Value {
+        json!({
+            "messageUUID": uuid,
+            "receiptStatus": "RECEIVED",
+            "timeStamp": humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(self.clock.now_unix().max(0) as u64)
+            ).to_string(),
+            "transmissionId": uuid::Uuid::new_v4().to_string(),
+        })
     }
 }
 

@@ -250,6 +250,11 @@ impl NgdpSimulator {
         self.state.status()
     }
 
+    /// The bytes of a message sent to the simulator (single or in a batch).
+    pub fn sent_message(&self, uuid: &str) -> Option<bytes::Bytes> {
+        self.state.sent_message(uuid)
+    }
+
     /// Listen on `addr` (e.g. `127.0.0.1:0`) and serve the API in a background task.
     pub async fn start(self: &Arc<Self>, addr: &str) -> Result<RunningNgdp, NgdpSimError> {
         let listen_err = |source| NgdpSimError::Listen {
