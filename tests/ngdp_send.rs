@@ -479,3 +479,66 @@ async fn the_simulator_refuses_a_batch_with_a_bad_member_and_stores_none_of_it()
     assert!(sim.simulator.status().sent.is_empty());
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_built_from_a_spec_is_kept_and_sent() {
+    let sim = start_sim("spec", 0).await;
+    let config = setup("spec", &sim);
+    let dir = config.parent().unwrap().to_path_buf();
+    let spec = dir.join("letter.toml");
+    std::fs::write(
+        &spec,
+        "label = \"Svar\"\nnotification = \"Post fra Kommunen\"\n[sender]\nid = \"12345678\"\nid_type = \"CVR\"\nlabel = \"Kommunen\"\n[recipient]\nid = \"2211771212\"\nid_type = \"CPR\"\n",
+    )
+    .unwrap();
+    let letter = dir.join("brev.pdf");
+    std::fs::write(&letter, b"%PDF-1.4 a letter").unwrap();
+    let out = dpost(vec![
+        "ngdp".into(),
+        "send".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--system".into(),
+        SYSTEM.into(),
+        "--json".into(),
+        "--spec".into(),
+        spec.display().to_string(),
+        "--file".into(),
+        letter.display().to_string(),
+    ])
+    .await;
+    let result = json_of(&out);
+    assert_eq!(result["sent"], true, "{result}");
+    let uuid = result["uuid"]
+        .as_str()
+        .expect("the result names the message")
+        .to_owned();
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 1);
+    assert!(at_sim[0].uuid.eq_ignore_ascii_case(&uuid));
+    // What was sent is on record under the data folder.
+    let kept = std::fs::read_dir(dir.join("dpost.db.files/outgoing"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 1);
+    assert_eq!(status(&config, &uuid).await["sent"]["status"], "sent");
+
+    // A spec that would make an invalid message is refused before anything is sent.
+    std::fs::write(&spec, "label = \"Svar\"\n[sender]\nid = \"12345678\"\nid_type = \"CVR\"\nlabel = \"K\"\n[recipient]\nid = \"22117712\"\nid_type = \"CPR\"\n").unwrap();
+    let out = dpost(vec![
+        "ngdp".into(),
+        "send".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--system".into(),
+        SYSTEM.into(),
+        "--spec".into(),
+        spec.display().to_string(),
+        "--file".into(),
+        letter.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(sim.simulator.status().sent.len(), 1);
+    sim.stop().await;
+}

@@ -431,6 +431,24 @@ fn extract_from(
 }
 
 fn new(spec_path: &Path, files: &[PathBuf], output: &Path) -> anyhow::Result<Exit> {
+    Ok(match write_from_spec(spec_path, files, output)? {
+        Some(uuid) => {
+            println!("{uuid}");
+            Exit::Ok
+        }
+        None => Exit::CheckFailed,
+    })
+}
+
+/// Build a message from a spec and files into `output` through the component's writer, and
+/// check it with the validator. Returns its messageUUID, or `None` (problems on standard
+/// error, nothing written) when it would be invalid. Shared by `memo new` and `ngdp send
+/// --spec`.
+pub(super) fn write_from_spec(
+    spec_path: &Path,
+    files: &[PathBuf],
+    output: &Path,
+) -> anyhow::Result<Option<String>> {
     let text = std::fs::read_to_string(spec_path)
         .with_context(|| format!("cannot read {}", spec_path.display()))?;
     let spec = Spec::parse(spec_path, &text)?;
@@ -510,9 +528,8 @@ fn new(spec_path: &Path, files: &[PathBuf], output: &Path) -> anyhow::Result<Exi
     if !outcome.is_valid() {
         let _ = std::fs::remove_file(&tmp);
         eprintln!("error: the message would be invalid; nothing written");
-        return Ok(Exit::CheckFailed);
+        return Ok(None);
     }
     std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
-    println!("{}", header.message_uuid);
-    Ok(Exit::Ok)
+    Ok(Some(header.message_uuid))
 }

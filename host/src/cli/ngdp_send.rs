@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 
@@ -30,8 +31,20 @@ pub struct SendArgs {
     system: String,
     /// The MeMo message (XML); several are sent as one batch (a tar archive compressed with
     /// LZMA), all validated before any is sent.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "spec", value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Instead of FILEs: build the message from this description (as `dpost memo new`) and
+    /// the `--file` documents, keep it under the data folder's `outgoing/`, and send it.
+    #[arg(
+        long,
+        value_name = "FILE.toml",
+        conflicts_with = "files",
+        requires = "documents"
+    )]
+    spec: Option<PathBuf>,
+    /// With --spec: a document to send; the first is the main document.
+    #[arg(long = "file", value_name = "PATH")]
+    documents: Vec<PathBuf>,
     /// POSTs at most before giving up on network errors and 5xx.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     attempts: u32,
@@ -51,8 +64,22 @@ fn severity(p: &wit::Problem) -> &'static str {
 }
 
 impl SendArgs {
-    pub fn run(self) -> anyhow::Result<Exit> {
-        let (file, ngdp, _serve) = self.config.load()?;
+    pub fn run(mut self) -> anyhow::Result<Exit> {
+        let (file, ngdp, serve) = self.config.load()?;
+        if let Some(spec) = self.spec.take() {
+            // The message as sent is kept: what left the organisation must be on record.
+            let outgoing = serve.data_dir.join("outgoing");
+            std::fs::create_dir_all(&outgoing)
+                .with_context(|| format!("cannot create {}", outgoing.display()))?;
+            let draft = outgoing.join(format!("draft-{}.xml", uuid::Uuid::new_v4()));
+            let Some(uuid) = super::memo::write_from_spec(&spec, &self.documents, &draft)? else {
+                return Ok(Exit::CheckFailed);
+            };
+            let kept = outgoing.join(format!("{}.xml", uuid.to_ascii_lowercase()));
+            std::fs::rename(&draft, &kept)
+                .with_context(|| format!("cannot write {}", kept.display()))?;
+            self.files = vec![kept];
+        }
         let Some(system) = ngdp.system(&self.system).cloned() else {
             anyhow::bail!(
                 "no system {} is configured in the {} environment",
