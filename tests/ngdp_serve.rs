@@ -801,3 +801,78 @@ fn end_to_end_with_the_simulator_in_pull_mode() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[test]
+fn a_sent_message_gets_its_business_receipt_linked() {
+    // dpost serve takes receipts; the simulator plays NgDP for the send and then pushes the
+    // recipient system's COMPLETED receipt to serve's receipt endpoint.
+    let config = setup("sent-receipt", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let server = Server::start(&config);
+    let receipt_url = format!("{}/api/MeMoV1/{SYSTEM}/receipt", server.url);
+    let empty = scratch_dir("sim-messages-none");
+    let (mut sim, sim_url) = start_sim(&[
+        "--messages",
+        empty.to_str().unwrap(),
+        "--receipt-target",
+        &receipt_url,
+        "--auth-header",
+        AUTH,
+        "--initial-backoff-ms",
+        "50",
+    ]);
+    // The sending side's view of the same store, with NgDP's API at the simulator.
+    let send_config = config.with_file_name("send.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("http://127.0.0.1:9/apis/v1", &format!("{sim_url}/apis/v1"));
+    std::fs::write(&send_config, text).unwrap();
+    let id = uuid(400);
+    let file = config.with_file_name("letter.xml");
+    std::fs::write(&file, message(&id, None, b"a letter")).unwrap();
+    let out = Command::new(dpost_bin())
+        .args([
+            "ngdp",
+            "send",
+            "--system",
+            SYSTEM,
+            "--config",
+            send_config.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
+        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = || {
+        let out = Command::new(dpost_bin())
+            .args([
+                "message",
+                "status",
+                &id,
+                "--json",
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    wait_until("the business receipt", || {
+        status()["receipts"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    });
+    let s = status();
+    assert_eq!(s["receipts"][0]["linked"], true, "{s}");
+    assert_eq!(
+        s["receipts"][0]["receipt"]["receiptStatus"], "COMPLETED",
+        "{s}"
+    );
+    assert_eq!(s["sent"]["status"], "COMPLETED", "{s}");
+    let _ = sim.kill();
+    let _ = sim.wait();
+}

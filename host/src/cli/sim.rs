@@ -77,8 +77,10 @@ pub struct NgdpArgs {
     /// Push each message as a raw `application/xml` body instead of `multipart/form-data`.
     #[arg(long)]
     raw: bool,
-    /// The receiving system's receipt endpoint (`…/api/MeMoV1/<id>/receipt`).
-    #[arg(long, value_name = "URL", requires_all = ["receipts", "auth_header"])]
+    /// The receiving system's receipt endpoint (`…/api/MeMoV1/<id>/receipt`). Receipt files from
+    /// --receipts go there, and so does the COMPLETED business receipt of every message sent
+    /// to the simulator.
+    #[arg(long, value_name = "URL", requires = "auth_header")]
     receipt_target: Option<String>,
     /// Receipt files (`*.json`, in name order) to push to --receipt-target.
     #[arg(long, value_name = "DIR", requires = "receipt_target")]

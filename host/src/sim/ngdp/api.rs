@@ -334,6 +334,9 @@ impl NgdpSimulator {
         }
         let first = self.state.add_sent(&uuid, body);
         tracing::info!(%uuid, first, "message sent to NgDP");
+        if first {
+            self.push_business_receipt(&uuid);
+        }
         let drop = self
             .drops_left
             .fetch_update(
@@ -406,6 +409,9 @@ impl NgdpSimulator {
         for (uuid, body) in members {
             let first = self.state.add_sent(&uuid, body);
             tracing::debug!(%uuid, first, "message sent to NgDP in a batch");
+            if first {
+                self.push_business_receipt(&uuid);
+            }
             receipts.push(self.received_receipt(&uuid));
         }
         tracing::info!(messages = receipts.len(), "batch sent to NgDP");

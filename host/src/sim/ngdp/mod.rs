@@ -114,6 +114,9 @@ pub struct NgdpSimulator {
     state: State,
     /// Sends still to drop after storing them (see [`NgdpConfig::drop_first_sends`]).
     drops_left: std::sync::atomic::AtomicUsize,
+    /// Where the business receipt for each message sent to the simulator goes (NgDP tells the
+    /// sender how the recipient's system took it), when `--receipt-target` is given.
+    receipt_target: Option<reqwest::Url>,
 }
 
 /// How the pushes ended.
@@ -237,6 +240,10 @@ impl NgdpSimulator {
             clock,
             state,
             drops_left: std::sync::atomic::AtomicUsize::new(config.drop_first_sends),
+            receipt_target: match &config.receipt_target {
+                Some(t) => Some(parse_url("--receipt-target", t)?),
+                None => None,
+            },
         }))
     }
 
@@ -338,6 +345,59 @@ impl NgdpSimulator {
             messages: status.messages,
             receipts: status.receipts_pushed,
         }
+    }
+}
+
+impl NgdpSimulator {
+    /// After NgDP took a message: push its business receipt (COMPLETED, as a recipient
+    /// system that accepted it would) to the sender's receipt endpoint, in the background,
+    /// retried like every delivery.
+    pub(crate) fn push_business_receipt(&self, uuid: &str) {
+        let Some(url) = self.receipt_target.clone() else {
+            return;
+        };
+        let body = serde_json::json!({
+            "transmissionId": uuid::Uuid::new_v4().to_string(),
+            "messageUUID": uuid,
+            "messageId": null,
+            "errorCode": null,
+            "errorMessage": null,
+            "timeStamp": humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.clock.now_unix().max(0) as u64)
+            ).to_string(),
+            "receiptStatus": "COMPLETED",
+        })
+        .to_string();
+        let (client, auth, rule, uuid) = (
+            self.client.clone(),
+            self.push_authorization.clone(),
+            self.retry,
+            uuid.to_owned(),
+        );
+        tokio::spawn(async move {
+            for attempt in 1..=rule.max_attempts.max(1) {
+                let mut request = client
+                    .post(url.clone())
+                    .header("Content-Type", "application/json")
+                    .body(body.clone());
+                if let Some(a) = &auth {
+                    request = request.header("Authorization", a);
+                }
+                match request.send().await {
+                    Ok(r) if r.status().as_u16() == 200 => {
+                        tracing::info!(%uuid, attempt, "business receipt delivered");
+                        return;
+                    }
+                    Ok(r) => {
+                        tracing::warn!(%uuid, attempt, status = r.status().as_u16(), "business receipt refused")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%uuid, attempt, error = %e, "business receipt not delivered")
+                    }
+                }
+                tokio::time::sleep(rule.wait_after(attempt)).await;
+            }
+        });
     }
 }
 
