@@ -876,3 +876,58 @@ fn a_sent_message_gets_its_business_receipt_linked() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[test]
+fn a_pull_system_fetches_the_receipts_for_what_it_sent() {
+    let empty = scratch_dir("sim-messages-none");
+    let (mut sim, sim_url) = start_sim(&[
+        "--messages",
+        empty.to_str().unwrap(),
+        "--system-id",
+        SYSTEM,
+        "--api-token",
+        "token",
+    ]);
+    let config = setup_with(
+        "pull-receipts",
+        &format!("{sim_url}/apis/v1"),
+        1_000_000,
+        "pull",
+    );
+    let id = uuid(500);
+    let file = config.with_file_name("letter.xml");
+    std::fs::write(&file, message(&id, None, b"a letter")).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(dpost_bin())
+            .args(args)
+            .args(["--config", config.to_str().unwrap()])
+            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["ngdp", "send", "--system", SYSTEM, file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["ngdp", "pull", "--system", SYSTEM, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["receipts_stored"], 1, "{summary}");
+    let status: serde_json::Value =
+        serde_json::from_slice(&run(&["message", "status", &id, "--json"]).stdout).unwrap();
+    assert_eq!(status["receipts"][0]["linked"], true, "{status}");
+    assert_eq!(status["sent"]["status"], "COMPLETED", "{status}");
+    // Deleted at NgDP once stored: the next pull finds none.
+    let again: serde_json::Value =
+        serde_json::from_slice(&run(&["ngdp", "pull", "--system", SYSTEM, "--json"]).stdout)
+            .unwrap();
+    assert_eq!(again["receipts_stored"], 0, "{again}");
+    let _ = sim.kill();
+    let _ = sim.wait();
+}

@@ -12,7 +12,8 @@ use crate::ngdp::pull::pull_once;
 #[derive(Debug, Subcommand)]
 pub enum NgdpCommand {
     /// Fetch every waiting message for a pull system: store it durably, send its business
-    /// receipt, then delete it at NgDP.
+    /// receipt, then delete it at NgDP; then fetch the receipts for messages it sent
+    /// (`GET receipts/`), store them, and delete them at NgDP.
     Pull {
         #[command(flatten)]
         config: ConfigArgs,
@@ -62,12 +63,13 @@ impl NgdpCommand {
             println!("{}", json!(summary));
         } else {
             println!(
-                "listed {}, stored {}, already stored {}, receipts sent {}, deleted {}, failed {}",
+                "listed {}, stored {}, already stored {}, receipts sent {}, deleted {}, receipts received {}, failed {}",
                 summary.listed,
                 summary.stored,
                 summary.already_stored,
                 summary.receipts_sent,
                 summary.deleted,
+                summary.receipts_stored,
                 summary.failed.len()
             );
             for (id, why) in &summary.failed {

@@ -38,6 +38,8 @@ pub struct PullSummary {
     pub deleted: u64,
     /// Messages that failed (left at NgDP for the next run), with why.
     pub failed: Vec<(String, String)>,
+    /// Receipts for messages we sent, fetched and stored (then deleted at NgDP).
+    pub receipts_stored: u64,
 }
 
 async fn fetch_into_store(
@@ -194,5 +196,105 @@ pub async fn pull_once(
             page += 1;
         }
     }
+    pull_receipts(client, receiving, system_id, &mut summary).await?;
     Ok(summary)
+}
+
+/// Receipts for messages a pull-mode system sent: `GET receipts/`, each stored (linked to its
+/// sent message when known), then `DELETE receipts/{transmissionId}`. The list is read as
+/// `{"receipts": [...]}` or a bare array of receipt objects; each object is judged by the
+/// component's receipt parser.
+pub async fn pull_receipts(
+    client: &NgdpClient,
+    receiving: &Arc<Receiving>,
+    system_id: &str,
+    summary: &mut PullSummary,
+) -> anyhow::Result<()> {
+    let response = client
+        .request(reqwest::Method::GET, "receipts/")
+        .send()
+        .await
+        .context("listing receipts")?;
+    let status = response.status();
+    if status.as_u16() == 404 {
+        // An NgDP without the receipts list for this system: nothing to fetch.
+        return Ok(());
+    }
+    if !status.is_success() {
+        bail!("listing receipts answered HTTP {status}");
+    }
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .context("the receipt list is not JSON")?;
+    let items = match &body {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Object(o) => match o.get("receipts") {
+            Some(serde_json::Value::Array(a)) => a.clone(),
+            _ => bail!("the receipt list has no receipts array"),
+        },
+        _ => bail!("the receipt list is neither an array nor an object"),
+    };
+    for item in items {
+        let text = item.to_string();
+        let parsed = receiving
+            .pool
+            .with(|i| i.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, &text)))??;
+        let receipt = match parsed {
+            Ok(r) => r,
+            Err(e) => {
+                summary.failed.push((
+                    text.chars().take(80).collect(),
+                    format!("not a receipt: {e:?}"),
+                ));
+                continue;
+            }
+        };
+        let id = receipt
+            .transmission_id
+            .clone()
+            .unwrap_or_else(|| receipt.message_uuid.clone());
+        if id.is_empty()
+            || id.len() > 64
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            summary
+                .failed
+                .push((id, "the receipt's id cannot be put in a URL".into()));
+            continue;
+        }
+        let incoming = crate::store::ngdp::IncomingReceipt {
+            system_id: system_id.to_owned(),
+            message_uuid: receipt.message_uuid.clone(),
+            receipt_status: crate::memo::json::wit_name(&receipt.receipt_status)
+                .to_ascii_uppercase()
+                .replace('-', "_"),
+            error_code: receipt.error_code.clone(),
+            error_message: receipt.error_message.clone(),
+            time_stamp: receipt.time_stamp.clone(),
+            transmission_id: receipt.transmission_id.clone(),
+            json: text,
+        };
+        let store = receiving.store.clone();
+        let now = receiving.clock.now_unix();
+        tokio::task::spawn_blocking(move || {
+            store
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert_receipt(&incoming, now)
+        })
+        .await??;
+        summary.receipts_stored += 1;
+        // Stored (and committed) first; only then may NgDP forget it.
+        let deleted = client
+            .request(reqwest::Method::DELETE, &format!("receipts/{id}"))
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            summary
+                .failed
+                .push((id, format!("DELETE receipts failed: {e}")));
+        }
+    }
+    Ok(())
 }

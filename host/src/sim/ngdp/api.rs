@@ -65,6 +65,8 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
                     (&Method::POST, ["memos"]) => sim.accept_send(&query, request).await,
                     (&Method::GET, ["memos", uuid]) => sim.message(uuid).await,
                     (&Method::DELETE, ["memos", uuid]) => sim.delete(uuid),
+                    (&Method::GET, ["receipts"]) => sim.waiting_receipts(),
+                    (&Method::DELETE, ["receipts", id]) => sim.delete_receipt(id),
                     (&Method::POST, ["memos", uuid, "receipt"]) => {
                         let uuid = (*uuid).to_owned();
                         sim.receipt(&uuid, request).await

@@ -117,6 +117,9 @@ pub struct NgdpSimulator {
     /// Where the business receipt for each message sent to the simulator goes (NgDP tells the
     /// sender how the recipient's system took it), when `--receipt-target` is given.
     receipt_target: Option<reqwest::Url>,
+    /// Business receipts waiting for a pull-mode sender (`GET receipts/`), by transmission
+    /// id, when there is no receipt endpoint to push them to.
+    receipt_queue: std::sync::Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 /// How the pushes ended.
@@ -240,6 +243,7 @@ impl NgdpSimulator {
             clock,
             state,
             drops_left: std::sync::atomic::AtomicUsize::new(config.drop_first_sends),
+            receipt_queue: std::sync::Mutex::default(),
             receipt_target: match &config.receipt_target {
                 Some(t) => Some(parse_url("--receipt-target", t)?),
                 None => None,
@@ -351,13 +355,11 @@ impl NgdpSimulator {
 impl NgdpSimulator {
     /// After NgDP took a message: push its business receipt (COMPLETED, as a recipient
     /// system that accepted it would) to the sender's receipt endpoint, in the background,
-    /// retried like every delivery.
+    /// retried like every delivery; with no endpoint, keep it for the sender to pull.
     pub(crate) fn push_business_receipt(&self, uuid: &str) {
-        let Some(url) = self.receipt_target.clone() else {
-            return;
-        };
-        let body = serde_json::json!({
-            "transmissionId": uuid::Uuid::new_v4().to_string(),
+        let transmission = uuid::Uuid::new_v4().to_string();
+        let receipt = serde_json::json!({
+            "transmissionId": transmission,
             "messageUUID": uuid,
             "messageId": null,
             "errorCode": null,
@@ -366,8 +368,16 @@ impl NgdpSimulator {
                 std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.clock.now_unix().max(0) as u64)
             ).to_string(),
             "receiptStatus": "COMPLETED",
-        })
-        .to_string();
+        });
+        let Some(url) = self.receipt_target.clone() else {
+            // No endpoint: the sender pulls it (`GET receipts/`).
+            self.receipt_queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((transmission, receipt));
+            return;
+        };
+        let body = receipt.to_string();
         let (client, auth, rule, uuid) = (
             self.client.clone(),
             self.push_authorization.clone(),
@@ -398,6 +408,39 @@ impl NgdpSimulator {
                 tokio::time::sleep(rule.wait_after(attempt)).await;
             }
         });
+    }
+}
+
+impl NgdpSimulator {
+    /// `GET receipts/`: the business receipts waiting for a pull-mode sender.
+    pub(crate) fn waiting_receipts(&self) -> axum::response::Response {
+        let queue = self
+            .receipt_queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let receipts: Vec<&serde_json::Value> = queue.iter().map(|(_, r)| r).collect();
+        let body = serde_json::json!({ "receipts": receipts }).to_string();
+        axum::response::IntoResponse::into_response((
+            axum::http::StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        ))
+    }
+
+    /// `DELETE receipts/{transmissionId}`: the sender stored it.
+    pub(crate) fn delete_receipt(&self, id: &str) -> axum::response::Response {
+        let mut queue = self
+            .receipt_queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = queue.len();
+        queue.retain(|(t, _)| !t.eq_ignore_ascii_case(id));
+        let status = if queue.len() < before {
+            axum::http::StatusCode::NO_CONTENT
+        } else {
+            axum::http::StatusCode::NOT_FOUND
+        };
+        axum::response::IntoResponse::into_response(status)
     }
 }
 
