@@ -81,13 +81,6 @@ fn open(path: &Path) -> anyhow::Result<BufReader<File>> {
     })?))
 }
 
-fn severity(p: &wit::Problem) -> &'static str {
-    match p.severity {
-        wit::Severity::Error => "error",
-        wit::Severity::Warning => "warning",
-    }
-}
-
 impl MemoCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self {
@@ -174,7 +167,7 @@ fn report(
                         p.line,
                         p.column,
                         p.path,
-                        severity(p),
+                        crate::memo::json::wit_name(&p.severity),
                         p.message
                     );
                 }
@@ -521,7 +514,7 @@ pub(super) fn write_from_spec(
             p.line,
             p.column,
             p.path,
-            severity(p),
+            crate::memo::json::wit_name(&p.severity),
             p.message
         );
     }

@@ -10,7 +10,6 @@ use serde_json::json;
 
 use super::Exit;
 use super::serve::ConfigArgs;
-use crate::bindings::memo_wit as wit;
 use crate::clock;
 use crate::keystore::Keystore;
 use crate::memo::MemoError;
@@ -54,13 +53,6 @@ pub struct SendArgs {
     /// Print a JSON result.
     #[arg(long)]
     json: bool,
-}
-
-fn severity(p: &wit::Problem) -> &'static str {
-    match p.severity {
-        wit::Severity::Error => "error",
-        wit::Severity::Warning => "warning",
-    }
 }
 
 impl SendArgs {
@@ -121,7 +113,11 @@ impl SendArgs {
                         p.line,
                         p.column,
                         p.path.clone(),
-                        format!("{}: {}", severity(p), p.message),
+                        format!(
+                            "{}: {}",
+                            crate::memo::json::wit_name(&p.severity),
+                            p.message
+                        ),
                     )
                 })
                 .collect();
@@ -263,7 +259,11 @@ impl SendArgs {
                             p.line,
                             p.column,
                             p.path.clone(),
-                            format!("{}: {}", severity(p), p.message),
+                            format!(
+                                "{}: {}",
+                                crate::memo::json::wit_name(&p.severity),
+                                p.message
+                            ),
                         )
                     })
                     .collect(),

@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::bindings::memo_wit;
 use crate::store::ngdp::{DueReceipt, IncomingReceipt, NewMessage};
 use crate::store::{Store, StoreError};
 
@@ -72,5 +73,26 @@ impl MessageStore for Store {
 
     fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError> {
         self.ngdp_insert_receipt(receipt, now)
+    }
+}
+
+/// A receipt as the component read it (`json` is the text it was read from), ready to store
+/// for `system_id`. The status is kept in NgDP's spelling (`COMPLETED`, `NOT_ALLOWED`).
+pub fn incoming_receipt(
+    system_id: &str,
+    receipt: &memo_wit::Receipt,
+    json: String,
+) -> IncomingReceipt {
+    IncomingReceipt {
+        system_id: system_id.to_owned(),
+        message_uuid: receipt.message_uuid.clone(),
+        receipt_status: crate::memo::json::wit_name(&receipt.receipt_status)
+            .to_ascii_uppercase()
+            .replace('-', "_"),
+        error_code: receipt.error_code.clone(),
+        error_message: receipt.error_message.clone(),
+        time_stamp: receipt.time_stamp.clone(),
+        transmission_id: receipt.transmission_id.clone(),
+        json,
     }
 }

@@ -263,18 +263,7 @@ pub async fn pull_receipts(
                 .push((id, "the receipt's id cannot be put in a URL".into()));
             continue;
         }
-        let incoming = crate::store::ngdp::IncomingReceipt {
-            system_id: system_id.to_owned(),
-            message_uuid: receipt.message_uuid.clone(),
-            receipt_status: crate::memo::json::wit_name(&receipt.receipt_status)
-                .to_ascii_uppercase()
-                .replace('-', "_"),
-            error_code: receipt.error_code.clone(),
-            error_message: receipt.error_message.clone(),
-            time_stamp: receipt.time_stamp.clone(),
-            transmission_id: receipt.transmission_id.clone(),
-            json: text,
-        };
+        let incoming = crate::ngdp::message_store::incoming_receipt(system_id, &receipt, text);
         let store = receiving.store.clone();
         let now = receiving.clock.now_unix();
         tokio::task::spawn_blocking(move || {

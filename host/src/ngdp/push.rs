@@ -30,7 +30,6 @@ use super::metrics::Metrics;
 use super::receive::{ReceiveError, Receiving, Via};
 use crate::bindings::ngdp_wit;
 use crate::config::ngdp::Protocol;
-use crate::store::ngdp::IncomingReceipt;
 
 /// Largest receipt body accepted; receipts are a few hundred bytes of JSON.
 const MAX_RECEIPT_BYTES: usize = 64 * 1024;
@@ -412,18 +411,7 @@ async fn receive_receipt(s: Arc<PushService>, system_id: String, body: Body) -> 
             );
         }
     };
-    let incoming = IncomingReceipt {
-        system_id,
-        message_uuid: receipt.message_uuid.clone(),
-        receipt_status: crate::memo::json::wit_name(&receipt.receipt_status)
-            .to_ascii_uppercase()
-            .replace('-', "_"),
-        error_code: receipt.error_code.clone(),
-        error_message: receipt.error_message.clone(),
-        time_stamp: receipt.time_stamp.clone(),
-        transmission_id: receipt.transmission_id.clone(),
-        json: text,
-    };
+    let incoming = crate::ngdp::message_store::incoming_receipt(&system_id, &receipt, text);
     let store = s.receiving.store.clone();
     let now = s.receiving.clock.now_unix();
     let stored = tokio::task::spawn_blocking(move || {

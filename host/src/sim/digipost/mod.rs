@@ -184,7 +184,8 @@ impl Simulator {
     ) -> Result<Arc<Self>, SimError> {
         let mailbox = Mailbox::load(&config.data_dir)?;
         // Refuse an unusable certificate at start rather than on every request.
-        rsa_public_key(&config.broker_certificate).map_err(SimError::BrokerCertificate)?;
+        dpost_guest::digipost::certificate::rsa_public_key(&config.broker_certificate)
+            .map_err(|e| SimError::BrokerCertificate(e.to_string()))?;
         let pool = InstancePool::new(runtime, Keystore::new());
         let (max_skew, lifetime, media_type) = pool.with(|i| -> Result<_, SimError> {
             let skew = i.call(|b, s| {
@@ -726,27 +727,6 @@ async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> Http
 
 fn guest(e: impl std::fmt::Display) -> SimError {
     SimError::Guest(crate::runtime::GuestError::WrongWorld(e.to_string()))
-}
-
-/// The RSA public key (PKCS#1 DER, as ring takes it) of a PEM or DER certificate.
-fn rsa_public_key(certificate: &[u8]) -> Result<Vec<u8>, String> {
-    use x509_cert::der::{Decode as _, DecodePem as _};
-    let start = certificate
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(0);
-    let cert = if certificate[start..].starts_with(b"-----BEGIN") {
-        x509_cert::Certificate::from_pem(&certificate[start..])
-    } else {
-        x509_cert::Certificate::from_der(certificate)
-    }
-    .map_err(|e| format!("not an X.509 certificate in PEM or DER: {e}"))?;
-    Ok(cert
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .raw_bytes()
-        .to_vec())
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
