@@ -169,6 +169,21 @@ impl Default for Tokenizer {
     }
 }
 
+/// Bytes that end a run of character data: markup, a reference, a CR to normalise, and the
+/// control characters XML forbids. A table, because this test runs once per byte of content.
+const TEXT_STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b != 0x09 && b != 0x0A;
+        b += 1;
+    }
+    t[b'<' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
 type Sink<'s> = dyn FnMut(Token<'_>) -> Result<(), Stop> + 's;
 
 /// Why tokenizing stopped: a syntax error here, or the sink's own error.
@@ -233,6 +248,25 @@ impl Tokenizer {
         }
     }
 
+    /// [`Self::advance`] over a whole run of text, counted rather than stepped: a 100 MB
+    /// base64 content is one long run, and counting vectorises where stepping cannot.
+    fn advance_over(&mut self, run: &[u8]) {
+        let chars = |bytes: &[u8]| {
+            let n = bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+            u32::try_from(n).unwrap_or(u32::MAX)
+        };
+        match run.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                let lines = run.iter().filter(|&&b| b == b'\n').count();
+                self.line = self
+                    .line
+                    .saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
+                self.column = chars(run.get(last + 1..).unwrap_or_default()).saturating_add(1);
+            }
+            None => self.column = self.column.saturating_add(chars(run)),
+        }
+    }
+
     /// Feeds one chunk.
     pub fn feed(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
         let r = self.bytes(chunk, sink);
@@ -292,9 +326,9 @@ impl Tokenizer {
         let room = TEXT_PIECE.saturating_sub(self.text.len()).max(1);
         let limit = rest.len().min(room);
         let window = rest.get(..limit).unwrap_or_default();
-        let stop = window.iter().position(|&b| {
-            b == b'<' || b == b'&' || b == b'\r' || (b < 0x20 && b != b'\t' && b != b'\n')
-        });
+        let stop = window
+            .iter()
+            .position(|&b| TEXT_STOPS.get(usize::from(b)).copied().unwrap_or(true));
         let run_len = stop.unwrap_or(window.len());
         let run = window.get(..run_len).unwrap_or_default();
         if self.after_cr && run.first() == Some(&b'\n') {
@@ -306,12 +340,15 @@ impl Tokenizer {
             self.after_cr = false;
             // Outside the root only whitespace may stand; refuse anything else where it is, not
             // when the text is handed on, so that the position does not depend on chunking.
-            let outside = self.open.is_empty();
-            for &b in run {
-                if outside && !matches!(b, b' ' | b'\t' | b'\n') {
-                    return self.fail(SyntaxError::TextOutsideRoot);
+            if self.open.is_empty() {
+                for &b in run {
+                    if !matches!(b, b' ' | b'\t' | b'\n') {
+                        return self.fail(SyntaxError::TextOutsideRoot);
+                    }
+                    self.advance(b);
                 }
-                self.advance(b);
+            } else {
+                self.advance_over(run);
             }
             self.text.extend_from_slice(run);
             if self.text.len() >= TEXT_PIECE {

@@ -90,6 +90,7 @@ pub fn service(
         settings: Arc::new(ngdp),
         max_message_bytes: serve.max_message_bytes,
         clock,
+        commits: Default::default(),
     });
     Ok(Service { receiving, clients })
 }

@@ -21,7 +21,16 @@ pub trait MessageStore: Send {
     fn has_message(&mut self, uuid: &str) -> Result<bool, StoreError>;
     /// Record a message with its files and the business receipt it is owed, durably and
     /// atomically. False, writing nothing, when the UUID is stored already.
-    fn insert_message(&mut self, message: &NewMessage) -> Result<bool, StoreError>;
+    fn insert_message(&mut self, message: &NewMessage) -> Result<bool, StoreError> {
+        Ok(self
+            .insert_messages(&[message])?
+            .first()
+            .copied()
+            .unwrap_or(false))
+    }
+    /// [`MessageStore::insert_message`] for several messages, durable and atomic together
+    /// (one commit for all: group commit). One flag per message, false for a stored UUID.
+    fn insert_messages(&mut self, messages: &[&NewMessage]) -> Result<Vec<bool>, StoreError>;
     /// Business receipts due for sending at `now`, at most `limit`, oldest first.
     fn due_receipts(&mut self, now: i64, limit: u32) -> Result<Vec<DueReceipt>, StoreError>;
     /// NgDP accepted the receipt for `uuid`: never send it again.
@@ -45,8 +54,8 @@ impl MessageStore for Store {
         self.ngdp_has_message(uuid)
     }
 
-    fn insert_message(&mut self, message: &NewMessage) -> Result<bool, StoreError> {
-        self.ngdp_insert_message(message)
+    fn insert_messages(&mut self, messages: &[&NewMessage]) -> Result<Vec<bool>, StoreError> {
+        self.ngdp_insert_messages(messages)
     }
 
     fn due_receipts(&mut self, now: i64, limit: u32) -> Result<Vec<DueReceipt>, StoreError> {

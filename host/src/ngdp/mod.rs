@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod client;
+pub mod group_commit;
 pub mod message_store;
 pub mod metrics;
 pub mod outbox;

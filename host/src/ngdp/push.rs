@@ -362,7 +362,7 @@ async fn receive_message(
                 ReceiveError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
                 ReceiveError::NoMemo(_) => (StatusCode::BAD_REQUEST, "no-memo"),
                 ReceiveError::Body(_) => (StatusCode::BAD_REQUEST, "body"),
-                ReceiveError::Disk(_) | ReceiveError::Store(_) => {
+                ReceiveError::Disk(_) | ReceiveError::Store(_) | ReceiveError::Commit(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "store")
                 }
                 ReceiveError::Guest(_) => (StatusCode::INTERNAL_SERVER_ERROR, "component"),

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::ngdp::{NgdpSettings, is_guid};
 use crate::memo::json as memo_json;
 use crate::memo::{MemoError, read_stream};
+use crate::ngdp::group_commit::{Arrival, Committed, GroupCommit};
 use crate::ngdp::message_store::SharedStore;
 use crate::runtime::GuestError;
 use crate::runtime::pool::InstancePool;
@@ -83,6 +84,9 @@ pub enum ReceiveError {
     /// The component failed.
     #[error(transparent)]
     Guest(#[from] GuestError),
+    /// The commit that was to make the message durable failed (with others of its batch).
+    #[error("the message could not be committed to the store: {0}")]
+    Commit(String),
 }
 
 impl ReceiveError {
@@ -90,7 +94,10 @@ impl ReceiveError {
     pub fn is_server_fault(&self) -> bool {
         matches!(
             self,
-            ReceiveError::Disk(_) | ReceiveError::Store(_) | ReceiveError::Guest(_)
+            ReceiveError::Disk(_)
+                | ReceiveError::Store(_)
+                | ReceiveError::Guest(_)
+                | ReceiveError::Commit(_)
         )
     }
 }
@@ -109,6 +116,8 @@ pub struct Receiving {
     pub max_message_bytes: u64,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Messages waiting for the next commit.
+    pub commits: GroupCommit,
 }
 
 /// Marks the error a [`Tee`] returns past the size limit, so it can be told from I/O errors.
@@ -162,7 +171,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -414,10 +423,18 @@ impl Receiving {
             receipt: receipt_json,
         };
 
-        // One writer at a time from here: the duplicate check, the move and the commit must
-        // not interleave with another delivery of the same message.
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if store.has_message(&uuid)? {
+        // The duplicate check, the move into `messages/` and the commit, with whatever other
+        // messages are waiting for the same commit.
+        let committed = self.commits.commit(
+            &self.store,
+            &self.data_dir.join("messages"),
+            Arrival {
+                spool: spool.to_owned(),
+                target,
+                message,
+            },
+        )?;
+        if committed == Committed::Duplicate {
             return Ok(Received {
                 uuid,
                 duplicate: true,
@@ -425,21 +442,10 @@ impl Receiving {
                 mailbox: decision.mailbox,
             });
         }
-        let messages = self.data_dir.join("messages");
-        std::fs::create_dir_all(&messages).map_err(ReceiveError::Disk)?;
-        if target.exists() {
-            // Left by a crash between the move and the commit: never acknowledged, so the
-            // resend that brought us here replaces it.
-            std::fs::remove_dir_all(&target).map_err(ReceiveError::Disk)?;
-        }
-        std::fs::rename(spool, &target).map_err(ReceiveError::Disk)?;
-        sync_dir(&messages).map_err(ReceiveError::Disk)?;
-        let inserted = store.insert_message(&message)?;
-        drop(store);
         tracing::info!(uuid = %uuid, mailbox = %decision.mailbox, valid, bytes = raw_size, via = via.as_str(), "message stored");
         Ok(Received {
             uuid,
-            duplicate: !inserted,
+            duplicate: false,
             valid,
             mailbox: decision.mailbox,
         })

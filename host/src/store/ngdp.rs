@@ -337,55 +337,21 @@ impl Store {
     /// Record a message, its files and the receipt it is owed, in one transaction committed
     /// (fsynced) before this returns. Returns false, writing nothing, for a UUID stored before.
     pub fn ngdp_insert_message(&mut self, m: &NewMessage) -> Result<bool, StoreError> {
+        Ok(self.ngdp_insert_messages(&[m])?.first().copied().unwrap_or(false))
+    }
+
+    /// [`Self::ngdp_insert_message`] for several messages in one transaction, so that one
+    /// fsync of the log makes them all durable (group commit). One flag per message: false
+    /// for a UUID stored already, whose rows are left as they were.
+    pub fn ngdp_insert_messages(&mut self, messages: &[&NewMessage]) -> Result<Vec<bool>, StoreError> {
         let result = (|| {
             let tx = self.conn().transaction()?;
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO ngdp_messages (uuid, environment, system_id, via, received_at, valid, problems,
-                    message_id, label, sender_id, sender_label, recipient_id, mailbox, contact_point, routing_reason,
-                    header, dir, raw_size, raw_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-                params![
-                    m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, json_text(&m.problems),
-                    m.message_id, m.label, m.sender_id, m.sender_label, m.recipient_id, m.mailbox, m.contact_point,
-                    json_text(&m.routing_reason), json_text(&m.header), m.dir, m.raw_size as i64, m.raw_sha256
-                ],
-            )?;
-            if inserted == 0 {
-                return Ok(false);
+            let mut inserted = Vec::with_capacity(messages.len());
+            for m in messages {
+                inserted.push(insert_message_rows(&tx, m)?);
             }
-            tx.execute(
-                "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
-                params![m.mailbox, m.received_at],
-            )?;
-            {
-                let mut put = tx.prepare_cached(
-                    "INSERT INTO ngdp_files (message_uuid, seq, document_seq, document_kind, document_label, filename,
-                        encoding_format, language, path, size, sha256)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )?;
-                for f in &m.files {
-                    put.execute(params![
-                        m.uuid,
-                        f.seq,
-                        f.document_seq,
-                        f.document_kind,
-                        f.document_label,
-                        f.filename,
-                        f.encoding_format,
-                        f.language,
-                        f.path,
-                        f.size as i64,
-                        f.sha256
-                    ])?;
-                }
-            }
-            tx.execute(
-                "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                params![m.uuid, m.environment, m.system_id, m.receipt, m.received_at],
-            )?;
             tx.commit()?;
-            Ok(true)
+            Ok(inserted)
         })();
         result.map_err(|e| self.error(e))
     }
@@ -717,6 +683,55 @@ impl Store {
             .map(|_| ())
             .map_err(|e| self.error(e))
     }
+}
+
+
+/// The rows of one message inside the caller's transaction; false when the UUID is stored.
+fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqlite::Result<bool> {
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO ngdp_messages (uuid, environment, system_id, via, received_at, valid, problems,
+            message_id, label, sender_id, sender_label, recipient_id, mailbox, contact_point, routing_reason,
+            header, dir, raw_size, raw_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        params![
+            m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, json_text(&m.problems),
+            m.message_id, m.label, m.sender_id, m.sender_label, m.recipient_id, m.mailbox, m.contact_point,
+            json_text(&m.routing_reason), json_text(&m.header), m.dir, m.raw_size as i64, m.raw_sha256
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
+        params![m.mailbox, m.received_at],
+    )?;
+    let mut put = tx.prepare_cached(
+        "INSERT INTO ngdp_files (message_uuid, seq, document_seq, document_kind, document_label, filename,
+            encoding_format, language, path, size, sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for f in &m.files {
+        put.execute(params![
+            m.uuid,
+            f.seq,
+            f.document_seq,
+            f.document_kind,
+            f.document_label,
+            f.filename,
+            f.encoding_format,
+            f.language,
+            f.path,
+            f.size as i64,
+            f.sha256
+        ])?;
+    }
+    tx.execute(
+        "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+        params![m.uuid, m.environment, m.system_id, m.receipt, m.received_at],
+    )?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -1,0 +1,172 @@
+//! Group commit: the messages that arrive while one commit is under way are made durable
+//! together by the next, with one fsync of the `messages/` folder and one SQLite commit.
+//!
+//! Each message's own files are written and fsynced in parallel by the tasks that receive
+//! them; what must be serial is the duplicate check, the move into `messages/` and the commit.
+//! Done one message at a time that serial part costs two fsyncs per message and caps the rate
+//! at half the disk's fsync rate, whatever the number of connections (BENCHMARKS.md). Here a
+//! task queues its message and takes the store's lock; if the task before it already
+//! committed the message it returns, otherwise it commits everything queued so far. Nobody
+//! waits for a timer, so a lone message is not delayed, and under load batches grow by
+//! themselves to what arrived during one commit.
+//!
+//! Every message in a batch is answered only after the batch's commit returned: the
+//! acknowledgement rule (200 only after the data is durable) holds for each of them.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::message_store::{MessageStore, SharedStore};
+use super::receive::ReceiveError;
+use crate::store::ngdp::NewMessage;
+
+/// A message whose files are durable in its spool folder, ready to be moved and recorded.
+pub struct Arrival {
+    /// The spool folder, moved to `target` when the message is new.
+    pub spool: PathBuf,
+    /// Its folder under `messages/`.
+    pub target: PathBuf,
+    /// The records to insert.
+    pub message: NewMessage,
+}
+
+/// What became of an arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Moved into place and recorded.
+    Stored,
+    /// Its UUID was stored before (or earlier in the same batch); nothing was written and the
+    /// spool folder is left for the caller to remove.
+    Duplicate,
+}
+
+type Outcome = Result<Committed, ReceiveError>;
+
+struct Slot {
+    arrival: Mutex<Option<Arrival>>,
+    outcome: Mutex<Option<Outcome>>,
+}
+
+/// The queue of arrivals waiting for a commit; one per store.
+#[derive(Default)]
+pub struct GroupCommit {
+    queue: Mutex<Vec<Arc<Slot>>>,
+}
+
+impl GroupCommit {
+    /// Make `arrival` durable in `store` and `messages_dir` (the data folder's `messages/`),
+    /// alone or with whatever else is queued; returns after the commit that holds it.
+    pub fn commit(&self, store: &SharedStore, messages_dir: &Path, arrival: Arrival) -> Outcome {
+        let slot = Arc::new(Slot {
+            arrival: Mutex::new(Some(arrival)),
+            outcome: Mutex::new(None),
+        });
+        lock(&self.queue).push(Arc::clone(&slot));
+        let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(done) = lock(&slot.outcome).take() {
+            return done;
+        }
+        // Not committed by an earlier holder of the lock, so still queued: lead a batch.
+        let batch = std::mem::take(&mut *lock(&self.queue));
+        let arrivals: Vec<Arrival> = batch
+            .iter()
+            .filter_map(|s| lock(&s.arrival).take())
+            .collect();
+        let outcomes = commit_batch(&mut *store, messages_dir, arrivals);
+        drop(store);
+        for (s, outcome) in batch.iter().zip(outcomes) {
+            *lock(&s.outcome) = Some(outcome);
+        }
+        lock(&slot.outcome).take().unwrap_or_else(|| {
+            Err(ReceiveError::Commit(
+                "the message was lost from the commit queue".into(),
+            ))
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One outcome per arrival, in order.
+fn commit_batch(
+    store: &mut dyn MessageStore,
+    messages_dir: &Path,
+    arrivals: Vec<Arrival>,
+) -> Vec<Outcome> {
+    let mut outcomes: Vec<Option<Outcome>> = arrivals.iter().map(|_| None).collect();
+    if let Err(e) = std::fs::create_dir_all(messages_dir) {
+        return arrivals.iter().map(|_| Err(disk(&e))).collect();
+    }
+    // Duplicates (stored before, or twice in this batch) and moves into place.
+    let mut seen = HashSet::new();
+    let mut moved: Vec<usize> = Vec::new();
+    for (i, a) in arrivals.iter().enumerate() {
+        let outcome = &mut outcomes[i];
+        match store.has_message(&a.message.uuid) {
+            Err(e) => *outcome = Some(Err(ReceiveError::Store(e))),
+            Ok(true) => *outcome = Some(Ok(Committed::Duplicate)),
+            Ok(false) if !seen.insert(a.message.uuid.clone()) => {
+                *outcome = Some(Ok(Committed::Duplicate));
+            }
+            Ok(false) => match move_into_place(&a.spool, &a.target) {
+                Ok(()) => moved.push(i),
+                Err(e) => *outcome = Some(Err(ReceiveError::Disk(e))),
+            },
+        }
+    }
+    if !moved.is_empty() {
+        let recorded = crate::ngdp::receive::sync_dir(messages_dir)
+            .map_err(|e| ReceiveError::Commit(format!("fsync of {}: {e}", messages_dir.display())))
+            .and_then(|()| {
+                let rows: Vec<&NewMessage> = moved.iter().map(|&i| &arrivals[i].message).collect();
+                store
+                    .insert_messages(&rows)
+                    .map_err(|e| ReceiveError::Commit(e.to_string()))
+            });
+        match recorded {
+            Ok(flags) => {
+                for (&i, inserted) in moved.iter().zip(flags) {
+                    outcomes[i] = Some(Ok(if inserted {
+                        Committed::Stored
+                    } else {
+                        Committed::Duplicate
+                    }));
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was acknowledged. A folder without its row would only
+                // be replaced by the resend, but take it away now where the store says the
+                // row is not there (a full disk, a read-only store), so that nothing
+                // half-written is left; where the store cannot say, leave it for the resend.
+                for &i in &moved {
+                    let a = &arrivals[i];
+                    if matches!(store.has_message(&a.message.uuid), Ok(false)) {
+                        let _ = std::fs::remove_dir_all(&a.target);
+                    }
+                    outcomes[i] = Some(Err(ReceiveError::Commit(e.to_string())));
+                }
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Err(ReceiveError::Commit("not committed".into()))))
+        .collect()
+}
+
+/// Move a spool folder to its place under `messages/`, replacing a folder a crash left
+/// between a move and its commit (never acknowledged, so the resend replaces it).
+fn move_into_place(spool: &Path, target: &Path) -> io::Result<()> {
+    if target.exists() {
+        std::fs::remove_dir_all(target)?;
+    }
+    std::fs::rename(spool, target)
+}
+
+fn disk(e: &io::Error) -> ReceiveError {
+    ReceiveError::Disk(io::Error::new(e.kind(), e.to_string()))
+}
