@@ -301,27 +301,20 @@ pub(crate) fn format_time(unix: i64) -> String {
 }
 
 /// True when a configured secret is obviously not the real thing: empty, an ellipsis, an
-/// angle-bracket placeholder, or one of the words people leave in templates.
+/// angle-bracket placeholder, or one of the words people leave in templates as a whole word
+/// (so a random token that happens to contain "xxx" inside it is not taken for one).
 pub(crate) fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
-    let lower = v.to_ascii_lowercase();
-    v.is_empty()
-        || v.contains('…')
-        || v.contains("...")
-        || (v.contains('<') && v.contains('>'))
-        || [
-            "changeme",
-            "change-me",
-            "change_me",
-            "placeholder",
-            "replace",
-            "todo",
-            "xxx",
-            "secret-here",
-            "your-",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
+    if v.is_empty() || v.contains('…') || v.contains("...") || (v.contains('<') && v.contains('>'))
+    {
+        return true;
+    }
+    let words = [
+        "changeme", "placeholder", "replace", "todo", "xxx", "xxxx", "xxxxx", "example", "your",
+        "dummy",
+    ];
+    v.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| words.contains(&w.to_ascii_lowercase().as_str()))
 }
 
 #[cfg(test)]
@@ -335,7 +328,9 @@ mod tests {
         assert!(is_placeholder("<authorization header from the portal>"));
         assert!(is_placeholder("CHANGEME"));
         assert!(is_placeholder("Bearer xxx"));
+        assert!(is_placeholder("your-token-here"));
         assert!(!is_placeholder("Bearer 3q2-7Zk1mXq9bVw0a8sYpL4nR6tUe5"));
+        assert!(!is_placeholder("Bearer aXXXb_todoit-Kq"), "only whole words count");
     }
 
     #[test]

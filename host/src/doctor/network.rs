@@ -332,7 +332,9 @@ async fn tls_probe(
                     format!("NgDP's server certificate is not trusted: {text}"),
                     "a TLS-inspecting proxy or a simulator is in the way: give its CA as api_ca_file, or let the server reach NgDP directly".to_owned(),
                 )
-            } else if lower.contains("alert") || lower.contains("certificate") || lower.contains("reset") || lower.contains("closed") {
+            } else if ["alert", "certificate", "reset", "closed", "eof", "end of file"]
+                .iter()
+                .any(|w| lower.contains(w)) {
                 (
                     format!("the server refused the handshake: {text}"),
                     "NgDP did not accept the function certificate: use the certificate registered for this system in this environment (test and production certificates are not interchangeable), and check it has not expired".to_owned(),
