@@ -112,7 +112,11 @@ pub fn plan(
         .get("ngdp")
         .and_then(|n| n.get("mailboxes"))
         .and_then(|m| m.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .filter(|v: &Vec<String>| !v.is_empty())
         .unwrap_or_else(|| vec!["standard".to_owned()]);
     let rows = read_rows(csv_path, csv_data, &mailboxes)?;
@@ -285,7 +289,11 @@ fn read_rows(path: &Path, data: &[u8], mailboxes: &[String]) -> Result<Vec<Row>,
     }
     for required in ["mailbox", "contact_point"] {
         if !index.contains_key(required) {
-            errors.push(err(1, Some(required), "missing: the header row must name it".into()));
+            errors.push(err(
+                1,
+                Some(required),
+                "missing: the header row must name it".into(),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -309,7 +317,9 @@ fn read_rows(path: &Path, data: &[u8], mailboxes: &[String]) -> Result<Vec<Row>,
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let id = field("contact_point").unwrap_or_default().to_ascii_lowercase();
+        let id = field("contact_point")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if !is_guid(&id) {
             errors.push(err(
                 line,
@@ -354,7 +364,11 @@ fn read_rows(path: &Path, data: &[u8], mailboxes: &[String]) -> Result<Vec<Row>,
             Some(h) if h == "true" || h == "yes" || h == "1" => Some(true),
             Some(h) if h == "false" || h == "no" || h == "0" => Some(false),
             Some(h) => {
-                errors.push(err(line, Some("hidden"), format!("{h:?} is not true or false")));
+                errors.push(err(
+                    line,
+                    Some("hidden"),
+                    format!("{h:?} is not true or false"),
+                ));
                 None
             }
         };
@@ -362,7 +376,11 @@ fn read_rows(path: &Path, data: &[u8], mailboxes: &[String]) -> Result<Vec<Row>,
         if let Some(s) = &system
             && !is_guid(s)
         {
-            errors.push(err(line, Some("system"), format!("{s:?} is not a system id (a UUID)")));
+            errors.push(err(
+                line,
+                Some("system"),
+                format!("{s:?} is not a system id (a UUID)"),
+            ));
         }
         rows.push(Row {
             line,
@@ -457,7 +475,13 @@ mailbox = "post"   # keep this comment
 "#;
 
     fn run(csv: &str) -> Result<Plan, Vec<ImportError>> {
-        plan(Path::new("dpost.toml"), CONFIG, Path::new("map.csv"), csv.as_bytes(), "test")
+        plan(
+            Path::new("dpost.toml"),
+            CONFIG,
+            Path::new("map.csv"),
+            csv.as_bytes(),
+            "test",
+        )
     }
 
     #[test]
@@ -469,21 +493,46 @@ mailbox = "post"   # keep this comment
         assert_eq!(p.changes[0].action, "update");
         assert_eq!(p.changes[0].previous_mailbox.as_deref(), Some("post"));
         assert_eq!(p.changes[1].action, "add");
-        for kept in ["# my settings", "# from e-Boks", "# the first contact point", "# trailing comment", "# keep this comment"] {
+        for kept in [
+            "# my settings",
+            "# from e-Boks",
+            "# the first contact point",
+            "# trailing comment",
+            "# keep this comment",
+        ] {
             assert!(p.after.contains(kept), "{kept} lost:\n{}", p.after);
         }
-        assert!(p.after.contains("mailbox = \"daycare\"   # keep this comment"), "{}", p.after);
+        assert!(
+            p.after
+                .contains("mailbox = \"daycare\"   # keep this comment"),
+            "{}",
+            p.after
+        );
         // The new entry follows the old one, before the trailing comment, and parses.
         let new_at = p.after.find("0d6b9a52").unwrap();
-        assert!(new_at < p.after.find("# trailing comment").unwrap(), "{}", p.after);
-        let parsed = crate::config::ConfigFile::parse("dpost.toml".into(), p.after.clone()).unwrap();
+        assert!(
+            new_at < p.after.find("# trailing comment").unwrap(),
+            "{}",
+            p.after
+        );
+        let parsed =
+            crate::config::ConfigFile::parse("dpost.toml".into(), p.after.clone()).unwrap();
         let s = parsed.ngdp(Some("test")).unwrap();
         assert_eq!(s.contact_points.len(), 2);
         assert_eq!(s.contact_points[1].mailbox, "daycare");
         let d = diff("dpost.toml", &p.before, &p.after);
-        assert!(d.contains("-mailbox = \"post\"   # keep this comment"), "{d}");
-        assert!(d.contains("+mailbox = \"daycare\"   # keep this comment"), "{d}");
-        assert!(d.contains("+id = \"0d6b9a52-1c7e-4b1e-9d1f-6f0b5f1e2a3c\""), "{d}");
+        assert!(
+            d.contains("-mailbox = \"post\"   # keep this comment"),
+            "{d}"
+        );
+        assert!(
+            d.contains("+mailbox = \"daycare\"   # keep this comment"),
+            "{d}"
+        );
+        assert!(
+            d.contains("+id = \"0d6b9a52-1c7e-4b1e-9d1f-6f0b5f1e2a3c\""),
+            "{d}"
+        );
     }
 
     #[test]
@@ -492,10 +541,23 @@ mailbox = "post"   # keep this comment
             .unwrap_err();
         let shown: Vec<String> = e.iter().map(ToString::to_string).collect();
         assert!(shown.contains(&"map.csv:3: column contact_point: \"not-a-guid\" is not a contact point GUID (8-4-4-4-12 hexadecimal digits, from the portal)".to_owned()), "{shown:?}");
-        assert!(shown.iter().any(|s| s.starts_with("map.csv:3: column mailbox: \"nursery\"")), "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with("map.csv:3: column mailbox: \"nursery\"")),
+            "{shown:?}"
+        );
         let e = run("mailbox,guid\n").unwrap_err();
-        assert!(e.iter().any(|x| x.column.as_deref() == Some("guid")), "{e:?}");
-        let e = run("mailbox,contact_point\npost,0d6b9a52-1c7e-4b1e-9d1f-6f0b5f1e2a3c\n").unwrap_err();
-        assert_eq!(e[0].column.as_deref(), Some("audiences"), "a new contact point needs audiences");
+        assert!(
+            e.iter().any(|x| x.column.as_deref() == Some("guid")),
+            "{e:?}"
+        );
+        let e =
+            run("mailbox,contact_point\npost,0d6b9a52-1c7e-4b1e-9d1f-6f0b5f1e2a3c\n").unwrap_err();
+        assert_eq!(
+            e[0].column.as_deref(),
+            Some("audiences"),
+            "a new contact point needs audiences"
+        );
     }
 }

@@ -19,7 +19,10 @@ pub fn message_endpoint(base: &str, system_id: &str) -> String {
 
 /// The receipt endpoint of a push system.
 pub fn receipt_endpoint(base: &str, system_id: &str) -> String {
-    format!("{}/api/MeMoV1/{system_id}/receipt", base.trim_end_matches('/'))
+    format!(
+        "{}/api/MeMoV1/{system_id}/receipt",
+        base.trim_end_matches('/')
+    )
 }
 
 /// One system's values.

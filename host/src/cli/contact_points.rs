@@ -90,7 +90,11 @@ impl ContactPointsCommand {
         let count = |a: &str| plan.changes.iter().filter(|c| c.action == a).count();
         let (added, updated, unchanged) = (count("add"), count("update"), count("unchanged"));
         let changed = plan.after != plan.before;
-        let shown_diff = diff(&config.config.display().to_string(), &plan.before, &plan.after);
+        let shown_diff = diff(
+            &config.config.display().to_string(),
+            &plan.before,
+            &plan.after,
+        );
         let written = changed && !dry_run;
         if written {
             write_keeping_permissions(&config.config, &plan.after)?;
@@ -112,7 +116,10 @@ impl ContactPointsCommand {
         } else {
             for c in &plan.changes {
                 match (&c.previous_mailbox, c.action) {
-                    (Some(p), _) => println!("{:9} {} → {} (was {p})", c.action, c.contact_point, c.mailbox),
+                    (Some(p), _) => println!(
+                        "{:9} {} → {} (was {p})",
+                        c.action, c.contact_point, c.mailbox
+                    ),
                     (None, _) => println!("{:9} {} → {}", c.action, c.contact_point, c.mailbox),
                 }
             }

@@ -67,8 +67,9 @@ pub(crate) fn parse_time(s: &str) -> anyhow::Result<i64> {
     } else {
         s.to_owned()
     };
-    let t = humantime::parse_rfc3339_weak(&text)
-        .map_err(|e| anyhow::anyhow!("--at {s:?}: {e} (give 2026-12-01 or 2026-12-01T08:00:00Z)"))?;
+    let t = humantime::parse_rfc3339_weak(&text).map_err(|e| {
+        anyhow::anyhow!("--at {s:?}: {e} (give 2026-12-01 or 2026-12-01T08:00:00Z)")
+    })?;
     Ok(match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),

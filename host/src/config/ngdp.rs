@@ -488,7 +488,9 @@ impl ConfigFile {
                 ));
             }
             if let Some(sys) = &c.system
-                && !systems.iter().any(|s| s.id.eq_ignore_ascii_case(sys.trim()))
+                && !systems
+                    .iter()
+                    .any(|s| s.id.eq_ignore_ascii_case(sys.trim()))
             {
                 return Err(self.error_in_array(
                     &arr,

@@ -163,16 +163,15 @@ fn check_one(
         }
         // A key ring cannot use (not RSA, too small): look at the certificates anyway, so the
         // operator learns what the file holds.
-        Err(KeyError::UnusableKey { reason, .. }) => {
-            match keystore::certificates(path, password) {
-                Ok((has_key, certs)) => {
-                    checks.push(Check::ok(
-                        step,
-                        name,
-                        subject,
-                        format!("{shown} opens with {}", describe(password)),
-                    ));
-                    checks.push(
+        Err(KeyError::UnusableKey { reason, .. }) => match keystore::certificates(path, password) {
+            Ok((has_key, certs)) => {
+                checks.push(Check::ok(
+                    step,
+                    name,
+                    subject,
+                    format!("{shown} opens with {}", describe(password)),
+                ));
+                checks.push(
                         Check::failed(
                             step,
                             "private key",
@@ -182,11 +181,10 @@ fn check_one(
                         )
                         .at(loc),
                     );
-                    (has_key, certs, None)
-                }
-                Err(e) => return (vec![open_failure(e, subject, password, loc)], None),
+                (has_key, certs, None)
             }
-        }
+            Err(e) => return (vec![open_failure(e, subject, password, loc)], None),
+        },
         Err(e) => return (vec![open_failure(e, subject, password, loc)], None),
     };
     if key_pkcs1.is_some() {
@@ -233,8 +231,8 @@ fn check_one(
             now,
             subject,
         )
-            .into_iter()
-            .map(|c| if c.status == Status::Ok { c } else { c.at(loc) }),
+        .into_iter()
+        .map(|c| if c.status == Status::Ok { c } else { c.at(loc) }),
     );
     // The guide: each environment must have a unique certificate.
     let print: [u8; 32] = Sha256::digest(leaf).into();
@@ -290,7 +288,14 @@ fn open_failure(e: KeyError, subject: &str, password: &PasswordSource, loc: &str
         KeyError::NoPrivateKey { .. } => "this file holds only certificates: export the private version (.p12/.pfx with the private key) from MitID Erhverv or the certificate store".to_owned(),
         _ => "export the function certificate again as .p12/.pfx (or PEM with an unencrypted key)".to_owned(),
     };
-    Check::failed(Step::Certificate, "certificate opens", subject, e.to_string(), fix).at(loc)
+    Check::failed(
+        Step::Certificate,
+        "certificate opens",
+        subject,
+        e.to_string(),
+        fix,
+    )
+    .at(loc)
 }
 
 /// The checks on the certificate itself, judged at `now`: the key type and match, validity,
@@ -368,16 +373,20 @@ pub fn inspect(
             step,
             "validity",
             subject,
-            format!("valid until {} ({days_left} days left)", format_time(not_after)),
+            format!(
+                "valid until {} ({days_left} days left)",
+                format_time(not_after)
+            ),
         ));
     }
     // Key usage: RSA signatures for business receipts and TLS client authentication.
     let mut problems = Vec::new();
     let mut found = Vec::new();
     match cert.key_usage() {
-        Ok(Some(ku)) if !ku.value.digital_signature() => {
-            problems.push(format!("key usage is {} without digitalSignature", ku.value))
-        }
+        Ok(Some(ku)) if !ku.value.digital_signature() => problems.push(format!(
+            "key usage is {} without digitalSignature",
+            ku.value
+        )),
         Ok(Some(_)) => found.push("digitalSignature".to_owned()),
         Ok(None) => found.push("no key usage limits".to_owned()),
         Err(e) => problems.push(format!("the key usage extension cannot be read: {e}")),
@@ -388,7 +397,9 @@ pub fn inspect(
         }
         Ok(Some(_)) => found.push("clientAuth".to_owned()),
         Ok(None) => found.push("no extended key usage limits".to_owned()),
-        Err(e) => problems.push(format!("the extended key usage extension cannot be read: {e}")),
+        Err(e) => problems.push(format!(
+            "the extended key usage extension cannot be read: {e}"
+        )),
     }
     if problems.is_empty() {
         checks.push(Check::ok(step, "key usage", subject, found.join(", ")));
@@ -446,7 +457,10 @@ pub fn subject_check(cert: &X509Certificate<'_>, subject: &str) -> Check {
             Step::Certificate,
             "function certificate",
             subject,
-            format!("the subject ({}) names no organisation CVR number", cert.subject()),
+            format!(
+                "the subject ({}) names no organisation CVR number",
+                cert.subject()
+            ),
             "NgDP knows the system by the organisation's FOCES3/VOCES3 function certificate, whose subject carries the CVR number: check this is the certificate MitID Erhverv issued",
         ),
     }
@@ -538,9 +552,18 @@ mod tests {
 
     #[test]
     fn subjects_name_the_cvr() {
-        assert_eq!(cvr_after("CVR:12345678-FID:1234", "CVR:").as_deref(), Some("12345678"));
-        assert_eq!(cvr_after("Example A/S // CVR: 12345678", "CVR:").as_deref(), Some("12345678"));
-        assert_eq!(cvr_after("NTRDK-12345678", "NTRDK-").as_deref(), Some("12345678"));
+        assert_eq!(
+            cvr_after("CVR:12345678-FID:1234", "CVR:").as_deref(),
+            Some("12345678")
+        );
+        assert_eq!(
+            cvr_after("Example A/S // CVR: 12345678", "CVR:").as_deref(),
+            Some("12345678")
+        );
+        assert_eq!(
+            cvr_after("NTRDK-12345678", "NTRDK-").as_deref(),
+            Some("12345678")
+        );
         assert_eq!(cvr_after("CVR:1234", "CVR:"), None);
         let d = der(BROKER);
         let (_, c) = X509Certificate::from_der(&d).unwrap();

@@ -55,7 +55,8 @@ pub fn check(file: &ConfigFile, environment: &str) -> Vec<Check> {
             problems.push((
                 "id",
                 format!("{:?} is not a GUID", c.id),
-                "copy the contact point's GUID from the portal (8-4-4-4-12 hexadecimal digits)".to_owned(),
+                "copy the contact point's GUID from the portal (8-4-4-4-12 hexadecimal digits)"
+                    .to_owned(),
             ));
         } else if seen.iter().any(|x| x.eq_ignore_ascii_case(id)) {
             problems.push((
@@ -68,7 +69,10 @@ pub fn check(file: &ConfigFile, environment: &str) -> Vec<Check> {
         if !mailboxes.contains(&c.mailbox) {
             problems.push((
                 "mailbox",
-                format!("mailbox {:?} does not exist ([ngdp] mailboxes is {mailboxes:?})", c.mailbox),
+                format!(
+                    "mailbox {:?} does not exist ([ngdp] mailboxes is {mailboxes:?})",
+                    c.mailbox
+                ),
                 "fix the mailbox name, or add the mailbox to [ngdp] mailboxes".into(),
             ));
         }
@@ -80,7 +84,10 @@ pub fn check(file: &ConfigFile, environment: &str) -> Vec<Check> {
             ));
         }
         if let Some(sys) = &c.system
-            && !table.systems.iter().any(|s| s.id.trim().eq_ignore_ascii_case(sys.trim()))
+            && !table
+                .systems
+                .iter()
+                .any(|s| s.id.trim().eq_ignore_ascii_case(sys.trim()))
         {
             problems.push((
                 "system",
@@ -96,16 +103,24 @@ pub fn check(file: &ConfigFile, environment: &str) -> Vec<Check> {
                 id,
                 format!(
                     "{}→ mailbox {:?}, for {}{}",
-                    c.label.as_ref().map(|l| format!("{l:?} ")).unwrap_or_default(),
+                    c.label
+                        .as_ref()
+                        .map(|l| format!("{l:?} "))
+                        .unwrap_or_default(),
                     c.mailbox,
                     audiences.join(", "),
-                    if c.hidden { " (hidden: replies only)" } else { "" }
+                    if c.hidden {
+                        " (hidden: replies only)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
         for (key, detail, fix) in problems {
             checks.push(
-                Check::failed(step, "contact point", id, detail, fix).at(place(file, &array, i, key)),
+                Check::failed(step, "contact point", id, detail, fix)
+                    .at(place(file, &array, i, key)),
             );
         }
     }

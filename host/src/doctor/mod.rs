@@ -188,6 +188,8 @@ pub struct Report {
     pub config: String,
     /// The time certificates were judged at (Unix seconds).
     pub checked_at: i64,
+    /// The network step was skipped (`--offline`).
+    pub offline: bool,
     /// The checks, grouped by step in the guide's order.
     pub checks: Vec<Check>,
 }
@@ -220,7 +222,15 @@ impl Report {
             let _ = writeln!(out, "\n{}", step.title());
             let checks: Vec<&Check> = self.checks.iter().filter(|c| c.step == step).collect();
             if checks.is_empty() {
-                let _ = writeln!(out, "  - nothing to check");
+                let _ = writeln!(
+                    out,
+                    "  - {}",
+                    if step == Step::Network && self.offline {
+                        "skipped (--offline)"
+                    } else {
+                        "nothing to check"
+                    }
+                );
             }
             for c in checks {
                 let subject = if c.subject.is_empty() {
@@ -286,6 +296,7 @@ pub async fn run(file: &ConfigFile, options: &Options) -> Report {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| crate::config::DEFAULT_FILE.into()),
         checked_at: now,
+        offline: options.offline,
         checks,
     }
 }
@@ -310,7 +321,15 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         return true;
     }
     let words = [
-        "changeme", "placeholder", "replace", "todo", "xxx", "xxxx", "xxxxx", "example", "your",
+        "changeme",
+        "placeholder",
+        "replace",
+        "todo",
+        "xxx",
+        "xxxx",
+        "xxxxx",
+        "example",
+        "your",
         "dummy",
     ];
     v.split(|c: char| !c.is_ascii_alphanumeric())
@@ -330,7 +349,10 @@ mod tests {
         assert!(is_placeholder("Bearer xxx"));
         assert!(is_placeholder("your-token-here"));
         assert!(!is_placeholder("Bearer 3q2-7Zk1mXq9bVw0a8sYpL4nR6tUe5"));
-        assert!(!is_placeholder("Bearer aXXXb_todoit-Kq"), "only whole words count");
+        assert!(
+            !is_placeholder("Bearer aXXXb_todoit-Kq"),
+            "only whole words count"
+        );
     }
 
     #[test]

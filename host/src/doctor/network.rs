@@ -28,7 +28,12 @@ pub async fn check(file: &ConfigFile, options: &Options, certs: &CertificateChec
         .api_base
         .clone()
         .unwrap_or_else(|| {
-            if env == "production" { PRODUCTION_API_BASE } else { TEST_API_BASE }.to_owned()
+            if env == "production" {
+                PRODUCTION_API_BASE
+            } else {
+                TEST_API_BASE
+            }
+            .to_owned()
         })
         .trim_end_matches('/')
         .to_owned();
@@ -53,7 +58,11 @@ pub async fn check(file: &ConfigFile, options: &Options, certs: &CertificateChec
     // The certificate's revocation and issuer addresses, each once.
     let mut urls: Vec<(String, &'static str, String)> = Vec::new();
     for i in &certs.inspected {
-        for (list, what) in [(&i.crl, "CRL"), (&i.ocsp, "OCSP"), (&i.ca_issuers, "CA issuer")] {
+        for (list, what) in [
+            (&i.crl, "CRL"),
+            (&i.ocsp, "OCSP"),
+            (&i.ca_issuers, "CA issuer"),
+        ] {
             for u in list {
                 if !urls.iter().any(|(x, _, _)| x == u) {
                     urls.push((u.clone(), what, i.system.clone()));
@@ -91,7 +100,9 @@ pub async fn check(file: &ConfigFile, options: &Options, certs: &CertificateChec
                 e.line.map(|l| format!(":{l}")).unwrap_or_default()
             )
         };
-        probes.push(Box::pin(async move { vec![bindable(&listen, timeout, &loc).await] }));
+        probes.push(Box::pin(async move {
+            vec![bindable(&listen, timeout, &loc).await]
+        }));
     }
 
     let configured = file.config.serve.public_url.clone();
@@ -146,8 +157,10 @@ async fn api_chain(
             return checks;
         }
     };
-    let (Some(host), Some(port)) = (url.host_str().map(str::to_owned), url.port_or_known_default())
-    else {
+    let (Some(host), Some(port)) = (
+        url.host_str().map(str::to_owned),
+        url.port_or_known_default(),
+    ) else {
         checks.push(Check::failed(
             STEP,
             "NgDP API address",
@@ -157,33 +170,40 @@ async fn api_chain(
         ));
         return checks;
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let target = format!("{host}:{port}");
     // DNS.
-    let addrs: Vec<std::net::SocketAddr> =
-        match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await {
-            Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => {
-                checks.push(Check::failed(
+    let addrs: Vec<std::net::SocketAddr> = match tokio::time::timeout(
+        timeout,
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(a)) => a.collect(),
+        Ok(Err(e)) => {
+            checks.push(Check::failed(
                     STEP,
                     "DNS",
                     &host,
                     format!("cannot resolve: {e}"),
                     "check the host name in api_base and that this server can resolve Internet names (DNS server, proxy settings)",
                 ));
-                return checks;
-            }
-            Err(_) => {
-                checks.push(Check::failed(
-                    STEP,
-                    "DNS",
-                    &host,
-                    format!("no answer within {}", secs(timeout)),
-                    "check this server's DNS servers: NgDP's host names must resolve",
-                ));
-                return checks;
-            }
-        };
+            return checks;
+        }
+        Err(_) => {
+            checks.push(Check::failed(
+                STEP,
+                "DNS",
+                &host,
+                format!("no answer within {}", secs(timeout)),
+                "check this server's DNS servers: NgDP's host names must resolve",
+            ));
+            return checks;
+        }
+    };
     if addrs.is_empty() {
         checks.push(Check::failed(
             STEP,
@@ -200,7 +220,11 @@ async fn api_chain(
         &host,
         format!(
             "resolves to {}",
-            addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ")
+            addrs
+                .iter()
+                .map(|a| a.ip().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     ));
     // TCP: the first address that answers.
@@ -217,7 +241,12 @@ async fn api_chain(
         }
     }
     match connected {
-        Some(a) => checks.push(Check::ok(STEP, "TCP connection", &target, format!("connected to {a}"))),
+        Some(a) => checks.push(Check::ok(
+            STEP,
+            "TCP connection",
+            &target,
+            format!("connected to {a}"),
+        )),
         None => {
             checks.push(Check::failed(
                 STEP,
@@ -269,8 +298,16 @@ async fn tls_probe(
     identity: Option<&str>,
     timeout: Duration,
 ) -> Check {
-    let name = if identity.is_some() { "mutual TLS" } else { "TLS handshake" };
-    let subject = if system.is_empty() { api_base.to_owned() } else { format!("{system} → {api_base}") };
+    let name = if identity.is_some() {
+        "mutual TLS"
+    } else {
+        "TLS handshake"
+    };
+    let subject = if system.is_empty() {
+        api_base.to_owned()
+    } else {
+        format!("{system} → {api_base}")
+    };
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .timeout(timeout)
@@ -295,7 +332,15 @@ async fn tls_probe(
     }
     let client = match builder.build() {
         Ok(c) => c,
-        Err(e) => return Check::failed(STEP, name, &subject, e.to_string(), "report this as a dpost bug"),
+        Err(e) => {
+            return Check::failed(
+                STEP,
+                name,
+                &subject,
+                e.to_string(),
+                "report this as a dpost bug",
+            );
+        }
     };
     match client.get(format!("{api_base}/")).send().await {
         Ok(r) => {
@@ -304,14 +349,20 @@ async fn tls_probe(
                     STEP,
                     name,
                     &subject,
-                    format!("handshake with the function certificate done; the API answered HTTP {}", r.status().as_u16()),
+                    format!(
+                        "handshake with the function certificate done; the API answered HTTP {}",
+                        r.status().as_u16()
+                    ),
                 )
             } else {
                 Check::warning(
                     STEP,
                     name,
                     &subject,
-                    format!("the server's TLS works (HTTP {}), but there is no usable function certificate to try mutual TLS with", r.status().as_u16()),
+                    format!(
+                        "the server's TLS works (HTTP {}), but there is no usable function certificate to try mutual TLS with",
+                        r.status().as_u16()
+                    ),
                     "fix the certificate (step 1), then run dpost doctor again",
                 )
             }
@@ -332,9 +383,17 @@ async fn tls_probe(
                     format!("NgDP's server certificate is not trusted: {text}"),
                     "a TLS-inspecting proxy or a simulator is in the way: give its CA as api_ca_file, or let the server reach NgDP directly".to_owned(),
                 )
-            } else if ["alert", "certificate", "reset", "closed", "eof", "end of file"]
-                .iter()
-                .any(|w| lower.contains(w)) {
+            } else if [
+                "alert",
+                "certificate",
+                "reset",
+                "closed",
+                "eof",
+                "end of file",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
+            {
                 (
                     format!("the server refused the handshake: {text}"),
                     "NgDP did not accept the function certificate: use the certificate registered for this system in this environment (test and production certificates are not interchangeable), and check it has not expired".to_owned(),
@@ -359,14 +418,25 @@ async fn reach_endpoint(url: &str, what: &str, system: &str, timeout: Duration) 
         .build()
     {
         Ok(c) => c,
-        Err(e) => return Check::failed(STEP, &name, url, e.to_string(), "report this as a dpost bug"),
+        Err(e) => {
+            return Check::failed(
+                STEP,
+                &name,
+                url,
+                e.to_string(),
+                "report this as a dpost bug",
+            );
+        }
     };
     match client.get(url).send().await {
         Ok(r) => Check::ok(
             STEP,
             &name,
             url,
-            format!("reachable (HTTP {}), named by the certificate of {system}", r.status().as_u16()),
+            format!(
+                "reachable (HTTP {}), named by the certificate of {system}",
+                r.status().as_u16()
+            ),
         ),
         Err(e) => {
             let hostport = reqwest::Url::parse(url)
@@ -377,8 +447,14 @@ async fn reach_endpoint(url: &str, what: &str, system: &str, timeout: Duration) 
                 STEP,
                 &name,
                 url,
-                if e.is_timeout() { format!("no answer within {}", secs(timeout)) } else { format!("unreachable: {}", chain(&e)) },
-                format!("allow outbound traffic from this server to {hostport}: the guide requires the certificate's validation endpoints (CRL, OCSP) to be reachable"),
+                if e.is_timeout() {
+                    format!("no answer within {}", secs(timeout))
+                } else {
+                    format!("unreachable: {}", chain(&e))
+                },
+                format!(
+                    "allow outbound traffic from this server to {hostport}: the guide requires the certificate's validation endpoints (CRL, OCSP) to be reachable"
+                ),
             )
         }
     }
@@ -446,14 +522,31 @@ async fn bindable(listen: &str, timeout: Duration, loc: &str) -> Check {
 async fn public_healthz(url: &str, timeout: Duration) -> Check {
     let base = url.trim_end_matches('/');
     let probe = format!("{base}/healthz");
-    let client = match reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+    {
         Ok(c) => c,
-        Err(e) => return Check::failed(STEP, "public URL", url, e.to_string(), "report this as a dpost bug"),
+        Err(e) => {
+            return Check::failed(
+                STEP,
+                "public URL",
+                url,
+                e.to_string(),
+                "report this as a dpost bug",
+            );
+        }
     };
     match client.get(&probe).send().await {
         Ok(r) if r.status().is_success() => {
             if base.starts_with("https://") {
-                Check::ok(STEP, "public URL", base, format!("{probe} answers HTTP {}", r.status().as_u16()))
+                Check::ok(
+                    STEP,
+                    "public URL",
+                    base,
+                    format!("{probe} answers HTTP {}", r.status().as_u16()),
+                )
             } else {
                 Check::warning(
                     STEP,
@@ -475,7 +568,11 @@ async fn public_healthz(url: &str, timeout: Duration) -> Check {
             STEP,
             "public URL",
             base,
-            if e.is_timeout() { format!("{probe}: no answer within {}", secs(timeout)) } else { format!("{probe}: {}", chain(&e)) },
+            if e.is_timeout() {
+                format!("{probe}: no answer within {}", secs(timeout))
+            } else {
+                format!("{probe}: {}", chain(&e))
+            },
             "make the address reachable from the Internet (DNS, firewall, reverse proxy to dpost serve); NgDP must reach it to push messages and receipts",
         ),
     }

@@ -16,13 +16,12 @@ pub(super) fn load(path: &Path, data: &[u8], password: &str) -> Result<PrivateKe
     PrivateKey::from_pkcs8(path, &key, certificates)
 }
 
+/// A PKCS#12 file's first private key (PKCS#8 DER), if any, and its certificates (DER).
+pub(super) type Opened = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
 /// Open a PKCS#12 file: its first private key (PKCS#8 DER), if any, and its certificates, the
 /// key's own first.
-pub(super) fn open(
-    path: &Path,
-    data: &[u8],
-    password: &str,
-) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), KeyError> {
+pub(super) fn open(path: &Path, data: &[u8], password: &str) -> Result<Opened, KeyError> {
     let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(|e| match e {
         // The MAC is keyed by the password, so a wrong password shows as a MAC mismatch; a
         // wrong password on a MAC-less file shows as a padding error when decrypting.
