@@ -57,8 +57,10 @@ listen = "127.0.0.1:8080"
 # tls_cert = "server.crt"
 # tls_key = "server.key"
 # The public base URL NgDP reaches this service at; `dpost portal values` prints the
-# endpoints to register from it.
+# endpoints to register from it, and `dpost doctor --public-url URL` checks it answers.
 # public_url = "https://post.example.dk"
+# The server's public IP addresses, which the portal asks for (`dpost portal values`).
+# public_ips = ["203.0.113.10"]
 # Largest message accepted (bytes). NgDP messages carry up to ~100 MB of documents.
 max_message_bytes = 157286400
 
@@ -70,8 +72,15 @@ environment = "test"
 mailboxes = ["standard", "post"]
 standard_mailbox = "standard"
 
+# The test environment. api_base defaults to NgDP's official test API; set it only for a
+# simulator (`dpost sim ngdp`), with api_ca_file for a simulator's own TLS CA.
+# [ngdp.test]
+# api_base = "https://api.test.digitalpost.dk/apis/v1"
+# api_ca_file = "sim-ca.pem"
+
 # A sender/receiver system, as registered in the Administrativ Adgang portal. This one is
 # generated for trying dpost out; replace id and authorization with the portal's values.
+# `dpost doctor` checks this whole file step by step, each problem with what to do.
 [[ngdp.test.systems]]
 id = "{system_id}"
 # push (REST_PUSH: NgDP posts to us) or pull (REST_PULL: we fetch).
@@ -86,7 +95,9 @@ authorization = "{authorization}"
 # certificate_password_env = "NGDP_TEST_CERT_PASSWORD"
 
 # A contact point (GUID from the portal) and the mailbox its messages go to. Create at least
-# one: without it replies land in the standard mailbox.
+# one per system: without it replies land in the standard mailbox. Audiences: citizens,
+# companies, authorities (at least one). With several systems, `system = "<id>"` says which
+# one it belongs to (default: every system). Many at once: `dpost contact-points import`.
 [[ngdp.test.contact_points]]
 id = "{contact_point}"
 label = "Post"
@@ -94,10 +105,21 @@ audiences = ["citizens", "companies", "authorities"]
 hidden = false
 mailbox = "post"
 
-# The production environment has its own systems, certificate and contact points:
-# [ngdp.production]
+# The production environment has its own systems, contact points and certificate (never the
+# test one: each environment needs a unique certificate). `dpost doctor --environment
+# production` checks it.
 # [[ngdp.production.systems]]
-# ...
+# id = "<system id from the production portal>"
+# protocol = "push"
+# authorization_env = "NGDP_PRODUCTION_AUTHORIZATION"
+# api_token_env = "NGDP_PRODUCTION_API_TOKEN"
+# certificate = "foces-production.p12"
+# certificate_password_env = "NGDP_PRODUCTION_CERT_PASSWORD"
+#
+# [[ngdp.production.contact_points]]
+# id = "<GUID from the production portal>"
+# audiences = ["citizens"]
+# mailbox = "post"
 "#
     )
 }
@@ -130,6 +152,10 @@ fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
     println!("test system id: {system_id}");
     println!("message endpoint: http://127.0.0.1:8080/api/MeMoV1/memos/?system-uuid={system_id}");
     println!("start it with: dpost serve --config {}", path.display());
+    println!(
+        "check the set-up step by step with: dpost doctor --config {}",
+        path.display()
+    );
     Ok(Exit::Ok)
 }
 

@@ -2,7 +2,9 @@
 
 mod component;
 mod config;
+mod contact_points;
 mod digipost;
+mod doctor;
 mod exit;
 mod inbox;
 mod input;
@@ -10,6 +12,7 @@ mod memo;
 mod message;
 mod ngdp;
 mod ngdp_send;
+mod portal;
 mod serve;
 mod sim;
 
@@ -46,6 +49,15 @@ pub enum Command {
     /// Write or check the configuration file.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Check the NgDP set-up step by step (certificate, Internet access, system, contact
+    /// points), each problem with what to do.
+    Doctor(doctor::DoctorCommand),
+    /// What to type into the Administrativ Adgang portal for this installation.
+    #[command(subcommand)]
+    Portal(portal::PortalCommand),
+    /// Contact points: map mailboxes to contact points in bulk.
+    #[command(subcommand, name = "contact-points")]
+    ContactPoints(contact_points::ContactPointsCommand),
     /// NgDP (Denmark): pull waiting messages, send messages.
     #[command(subcommand)]
     Ngdp(ngdp::NgdpCommand),
@@ -76,6 +88,9 @@ impl Cli {
         match self.command {
             Command::Serve(cmd) => cmd.run(),
             Command::Config(cmd) => cmd.run(),
+            Command::Doctor(cmd) => cmd.run(),
+            Command::Portal(cmd) => cmd.run(),
+            Command::ContactPoints(cmd) => cmd.run(),
             Command::Ngdp(cmd) => cmd.run(),
             Command::Mailbox(cmd) => cmd.run(),
             Command::Message(cmd) => cmd.run(),

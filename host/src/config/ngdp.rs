@@ -91,6 +91,9 @@ pub struct NgdpTable {
 pub struct EnvironmentTable {
     /// NgDP's API base URL; defaults to the environment's official one.
     pub api_base: Option<String>,
+    /// Extra CA certificates (PEM) trusted for NgDP's API besides the public roots: for a
+    /// simulator or a TLS-inspecting proxy. Never needed for NgDP itself.
+    pub api_ca_file: Option<PathBuf>,
     /// Sender/receiver systems.
     #[serde(default)]
     pub systems: Vec<SystemTable>,
@@ -167,6 +170,9 @@ pub struct ContactPointTable {
     pub hidden: bool,
     /// The mailbox its messages go to.
     pub mailbox: String,
+    /// The receiving system (id) it is mapped to in the portal; when absent, every system of
+    /// the environment (the usual case: one system).
+    pub system: Option<String>,
 }
 
 /// A secret value: never printed, never logged.
@@ -216,6 +222,8 @@ pub struct ContactPoint {
     pub hidden: bool,
     /// Mailbox.
     pub mailbox: String,
+    /// The system it belongs to, lower-case; `None` for every system.
+    pub system: Option<String>,
 }
 
 /// Everything `dpost serve` and the NgDP commands need for one environment.
@@ -225,6 +233,8 @@ pub struct NgdpSettings {
     pub environment: String,
     /// NgDP's API base, without a trailing `/`.
     pub api_base: String,
+    /// Extra CA certificates trusted for the API (`api_ca_file`).
+    pub api_ca: Option<PathBuf>,
     /// The systems.
     pub systems: Vec<System>,
     /// The contact points.
@@ -271,7 +281,9 @@ pub fn is_guid(s: &str) -> bool {
         })
 }
 
-fn secret(
+/// A secret from exactly one of `what` (inline), `what_env` or `what_file`; `None` when none is
+/// given. Errors name the key and its line.
+pub(crate) fn secret(
     file: &ConfigFile,
     table: &str,
     inline: &Option<String>,
@@ -475,17 +487,31 @@ impl ConfigFile {
                     "give at least one of citizens, companies, authorities",
                 ));
             }
+            if let Some(sys) = &c.system
+                && !systems
+                    .iter()
+                    .any(|s| s.id.eq_ignore_ascii_case(sys.trim()))
+            {
+                return Err(self.error_in_array(
+                    &arr,
+                    i,
+                    "system",
+                    format!("{sys:?} is not a system of [{table}]"),
+                ));
+            }
             contact_points.push(ContactPoint {
                 id: c.id.trim().to_ascii_lowercase(),
                 label: c.label.clone(),
                 audiences: c.audiences.clone(),
                 hidden: c.hidden,
                 mailbox: c.mailbox.clone(),
+                system: c.system.as_ref().map(|s| s.trim().to_ascii_lowercase()),
             });
         }
         Ok(NgdpSettings {
             environment,
             api_base,
+            api_ca: env_table.api_ca_file.as_ref().map(|p| self.resolve_path(p)),
             systems,
             contact_points,
             mailboxes,

@@ -177,6 +177,12 @@ impl PrivateKey {
         &self.certificates
     }
 
+    /// The public key as PKCS#1 `RSAPublicKey` DER: what a certificate for this key holds in
+    /// its subject public key, so the two can be compared.
+    pub fn public_key_pkcs1(&self) -> &[u8] {
+        self.pair.public().as_ref()
+    }
+
     /// The key's size in bits.
     pub fn bits(&self) -> usize {
         self.pair.public_modulus_len() * 8
@@ -185,6 +191,38 @@ impl PrivateKey {
     /// The file the key came from.
     pub fn source(&self) -> &Path {
         &self.source
+    }
+}
+
+/// The certificates in a key file (PKCS#12 opened with `password`, or PEM), the key's own
+/// first, and whether it holds a private key at all: for inspecting a file whose key dpost
+/// cannot use (`dpost doctor` explains why rather than stopping at the key).
+pub fn certificates(
+    path: &Path,
+    password: &PasswordSource,
+) -> Result<(bool, Vec<Vec<u8>>), KeyError> {
+    let data = std::fs::read(path).map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if pem::looks_like_pem(&data) {
+        let blocks = ::pem::parse_many(&data).map_err(|e| KeyError::Format {
+            path: path.to_owned(),
+            reason: format!("not valid PEM: {e}"),
+        })?;
+        let has_key = blocks.iter().any(|b| b.tag().ends_with("PRIVATE KEY"));
+        let certs = blocks
+            .iter()
+            .filter(|b| b.tag() == "CERTIFICATE")
+            .map(|b| b.contents().to_vec())
+            .collect();
+        Ok((has_key, certs))
+    } else {
+        let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired {
+            path: path.to_owned(),
+        })?;
+        let (key, certs) = pkcs12::open(path, &data, &password)?;
+        Ok((key.is_some(), certs))
     }
 }
 

@@ -42,6 +42,11 @@ impl NgdpClient {
                 })?;
             builder = builder.identity(identity);
         }
+        if let Some(ca) = &settings.api_ca {
+            for cert in extra_roots(ca)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         Ok(NgdpClient {
             http: builder.build().context("setting up the HTTP client")?,
             api_base: settings.api_base.clone(),
@@ -59,6 +64,18 @@ impl NgdpClient {
             None => r,
         }
     }
+}
+
+/// The CA certificates in a PEM file (`api_ca_file`), trusted besides the public roots.
+pub fn extra_roots(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read the API CA file {}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("{} holds no usable PEM certificate", path.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", path.display());
+    }
+    Ok(certs)
 }
 
 /// Clients for every system of an environment, by system id.
