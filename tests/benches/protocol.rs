@@ -16,6 +16,16 @@ use dpost_tests::*;
 
 const WINDOW: Duration = Duration::from_secs(2);
 
+/// Sections named on the command line (`cargo bench ... -- instantiate memo`), or all:
+/// calls, verify, instantiate, inbox, memo.
+fn wanted(section: &str) -> bool {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    named.is_empty() || named.iter().any(|n| n == section)
+}
+
 /// Operations per second of `f`, measured over [`WINDOW`] after a short warm-up.
 fn rate(mut f: impl FnMut()) -> f64 {
     let warm = Instant::now();
@@ -81,135 +91,145 @@ fn main() {
     println!("| operation | component (wasm) | native | ratio |");
     println!("|---|---|---|---|");
 
-    let wasm = rate(|| {
-        black_box(
-            instance
-                .call(|b, s| {
+    if wanted("calls") {
+        let wasm = rate(|| {
+            black_box(
+                instance
+                    .call(|b, s| {
+                        b.dpost_protocol_digipost_signing()
+                            .call_max_clock_skew_seconds(s)
+                    })
+                    .unwrap(),
+            );
+        });
+        let nat = rate(|| {
+            black_box(black_box(
+                dpost_guest::digipost::verification::MAX_CLOCK_SKEW_SECONDS,
+            ));
+        });
+        row("empty call (`max-clock-skew-seconds`)", Some(wasm), nat);
+
+        let wasm = rate(|| {
+            black_box(dsign::format_date(&mut instance, black_box(1_467_212_291)).unwrap());
+        });
+        let nat = rate(|| {
+            black_box(dpost_guest::http_date::format(black_box(1_467_212_291)));
+        });
+        row("`format-date`", Some(wasm), nat);
+
+        let wasm = rate(|| {
+            black_box(dsign::canonical_request(&mut instance, &get).unwrap());
+        });
+        let nat = rate(|| {
+            black_box(native::canonical_request(black_box(&native_get)).unwrap());
+        });
+        row("canonical request string (GET with query)", Some(wasm), nat);
+
+        let wasm = rate(|| {
+            black_box(dsign::sign_request(&mut instance, &get, "k").unwrap());
+        });
+        let native_ks = NativeKeystore(legacy_key());
+        let nat = rate(|| {
+            black_box(native::sign_request(&native_get, "k", &native_ks).unwrap());
+        });
+        row(
+            "sign request (canonical + RSA-2048 in the host)",
+            Some(wasm),
+            nat,
+        );
+
+        let nat = rate(|| {
+            black_box(
+                key.sign_pkcs1_sha256(black_box(b"POST\n/x\ndate: d\nx-digipost-userid: 1\n\n"))
+                    .unwrap(),
+            );
+        });
+        row(
+            "host RSA-2048 PKCS#1 v1.5 SHA-256 signature (AWS-LC), 1 thread",
+            None,
+            nat,
+        );
+    }
+
+    if wanted("verify") {
+        // Response verification: parse the certificate, check the signature, hash and date.
+        let server = server_key();
+        let cert = std::fs::read(fixture("keys/server.cert.pem")).unwrap();
+        let body = b"<inbox/>".to_vec();
+        let hash = dpost_guest::digipost::message::content_sha256(&body);
+        let date = "Wed, 29 Jun 2016 14:58:11 GMT";
+        let canonical = format!("200\n/9999/inbox\ndate: {date}\nx-content-sha256: {hash}\n");
+        use base64::Engine as _;
+        let sig = base64::engine::general_purpose::STANDARD
+            .encode(server.sign_pkcs1_sha256(canonical.as_bytes()).unwrap());
+        let headers = vec![
+            dsign::Header {
+                name: "Date".into(),
+                value: date.into(),
+            },
+            dsign::Header {
+                name: "X-Content-SHA256".into(),
+                value: hash.clone(),
+            },
+            dsign::Header {
+                name: "X-Digipost-Signature".into(),
+                value: sig.clone(),
+            },
+        ];
+        let resp = dsign::Response {
+            status: 200,
+            request_path: "/9999/inbox".into(),
+            headers: headers.clone(),
+            body: Some(dsign::Body::Bytes(body.clone())),
+        };
+        let native_headers: Vec<dpost_guest::digipost::Header> = headers
+            .iter()
+            .map(|h| dpost_guest::digipost::Header::new(h.name.clone(), h.value.clone()))
+            .collect();
+        let native_resp = dpost_guest::digipost::verification::Response {
+            status: 200,
+            request_path: "/9999/inbox",
+            headers: &native_headers,
+            body: Some(dpost_guest::digipost::Body::Bytes(&body)),
+        };
+        let now = 1_467_212_291;
+        let wasm = rate(|| {
+            dsign::verify_response(&mut instance, &resp, &cert, now).unwrap();
+        });
+        let nat = rate(|| {
+            dpost_guest::digipost::verification::verify_response(&native_resp, &cert, now).unwrap();
+        });
+        row(
+            "verify a response (certificate, RSA-2048 signature, body hash, date)",
+            Some(wasm),
+            nat,
+        );
+    }
+
+    if wanted("instantiate") {
+        let nat = rate(|| {
+            let mut i = runtime.instantiate(Keystore::new()).unwrap();
+            black_box(
+                i.call(|b, s| {
                     b.dpost_protocol_digipost_signing()
                         .call_max_clock_skew_seconds(s)
                 })
                 .unwrap(),
+            );
+        });
+        row(
+            "Store + instantiate + one call (pooling allocator)",
+            None,
+            nat,
         );
-    });
-    let nat = rate(|| {
-        black_box(black_box(
-            dpost_guest::digipost::verification::MAX_CLOCK_SKEW_SECONDS,
-        ));
-    });
-    row("empty call (`max-clock-skew-seconds`)", Some(wasm), nat);
+    }
 
-    let wasm = rate(|| {
-        black_box(dsign::format_date(&mut instance, black_box(1_467_212_291)).unwrap());
-    });
-    let nat = rate(|| {
-        black_box(dpost_guest::http_date::format(black_box(1_467_212_291)));
-    });
-    row("`format-date`", Some(wasm), nat);
-
-    let wasm = rate(|| {
-        black_box(dsign::canonical_request(&mut instance, &get).unwrap());
-    });
-    let nat = rate(|| {
-        black_box(native::canonical_request(black_box(&native_get)).unwrap());
-    });
-    row("canonical request string (GET with query)", Some(wasm), nat);
-
-    let wasm = rate(|| {
-        black_box(dsign::sign_request(&mut instance, &get, "k").unwrap());
-    });
-    let native_ks = NativeKeystore(legacy_key());
-    let nat = rate(|| {
-        black_box(native::sign_request(&native_get, "k", &native_ks).unwrap());
-    });
-    row(
-        "sign request (canonical + RSA-2048 in the host)",
-        Some(wasm),
-        nat,
-    );
-
-    let nat = rate(|| {
-        black_box(
-            key.sign_pkcs1_sha256(black_box(b"POST\n/x\ndate: d\nx-digipost-userid: 1\n\n"))
-                .unwrap(),
-        );
-    });
-    row(
-        "host RSA-2048 PKCS#1 v1.5 SHA-256 signature (AWS-LC), 1 thread",
-        None,
-        nat,
-    );
-
-    // Response verification: parse the certificate, check the signature, hash and date.
-    let server = server_key();
-    let cert = std::fs::read(fixture("keys/server.cert.pem")).unwrap();
-    let body = b"<inbox/>".to_vec();
-    let hash = dpost_guest::digipost::message::content_sha256(&body);
-    let date = "Wed, 29 Jun 2016 14:58:11 GMT";
-    let canonical = format!("200\n/9999/inbox\ndate: {date}\nx-content-sha256: {hash}\n");
-    use base64::Engine as _;
-    let sig = base64::engine::general_purpose::STANDARD
-        .encode(server.sign_pkcs1_sha256(canonical.as_bytes()).unwrap());
-    let headers = vec![
-        dsign::Header {
-            name: "Date".into(),
-            value: date.into(),
-        },
-        dsign::Header {
-            name: "X-Content-SHA256".into(),
-            value: hash.clone(),
-        },
-        dsign::Header {
-            name: "X-Digipost-Signature".into(),
-            value: sig.clone(),
-        },
-    ];
-    let resp = dsign::Response {
-        status: 200,
-        request_path: "/9999/inbox".into(),
-        headers: headers.clone(),
-        body: Some(dsign::Body::Bytes(body.clone())),
-    };
-    let native_headers: Vec<dpost_guest::digipost::Header> = headers
-        .iter()
-        .map(|h| dpost_guest::digipost::Header::new(h.name.clone(), h.value.clone()))
-        .collect();
-    let native_resp = dpost_guest::digipost::verification::Response {
-        status: 200,
-        request_path: "/9999/inbox",
-        headers: &native_headers,
-        body: Some(dpost_guest::digipost::Body::Bytes(&body)),
-    };
-    let now = 1_467_212_291;
-    let wasm = rate(|| {
-        dsign::verify_response(&mut instance, &resp, &cert, now).unwrap();
-    });
-    let nat = rate(|| {
-        dpost_guest::digipost::verification::verify_response(&native_resp, &cert, now).unwrap();
-    });
-    row(
-        "verify a response (certificate, RSA-2048 signature, body hash, date)",
-        Some(wasm),
-        nat,
-    );
-
-    let nat = rate(|| {
-        let mut i = runtime.instantiate(Keystore::new()).unwrap();
-        black_box(
-            i.call(|b, s| {
-                b.dpost_protocol_digipost_signing()
-                    .call_max_clock_skew_seconds(s)
-            })
-            .unwrap(),
-        );
-    });
-    row(
-        "Store + instantiate + one call (pooling allocator)",
-        None,
-        nat,
-    );
-
-    inbox_row(&mut instance);
-    memo_rows(&runtime);
+    if wanted("inbox") {
+        inbox_row(&mut instance);
+    }
+    if wanted("memo") {
+        memo_rows(&runtime);
+    }
 }
 
 /// A page of 100 inbox documents (every field set, one attachment each), as the v8 schema

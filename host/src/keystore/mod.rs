@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
 
 pub use password::PasswordSource;
 
@@ -180,7 +180,7 @@ impl PrivateKey {
     /// The public key as PKCS#1 `RSAPublicKey` DER: what a certificate for this key holds in
     /// its subject public key, so the two can be compared.
     pub fn public_key_pkcs1(&self) -> &[u8] {
-        self.pair.public().as_ref()
+        self.pair.public_key().as_ref()
     }
 
     /// The key's size in bits.
