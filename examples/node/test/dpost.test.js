@@ -162,6 +162,8 @@ function stream(memo, bytes, chunk) {
     events.push(...reader.feed(bytes.subarray(at, at + chunk)));
   }
   events.push(...reader.finish());
+  // Frees the reader in the guest now rather than when the garbage collector gets to it.
+  reader[Symbol.dispose]();
   return events;
 }
 
