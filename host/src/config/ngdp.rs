@@ -42,6 +42,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The largest message body accepted when the file says nothing: ~100 MB of documents in
 /// base64 plus headroom.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 150 * 1024 * 1024;
+/// Seconds a client has to send a request's headers before its connection is closed.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 30;
+/// Seconds the push listener waits for the next piece of a body before answering 408.
+pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: u64 = 60;
 /// Seconds between polls of a pull-mode system inside `dpost serve`.
 pub const DEFAULT_PULL_INTERVAL_SECONDS: u64 = 60;
 
@@ -64,6 +68,14 @@ pub struct ServeTable {
     pub max_message_bytes: Option<u64>,
     /// Where message files are kept; default: beside the store, `<store>.files`.
     pub data_dir: Option<PathBuf>,
+    /// Seconds a client has to send its request headers (slow clients are cut off).
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds to wait for the next piece of a request body before answering 408.
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Cap on the protocol component's memory per instance, bytes (default 64 MiB).
+    pub guest_memory_limit_bytes: Option<u64>,
+    /// Deadline for one call into the protocol component, milliseconds (default 5000).
+    pub guest_call_timeout_ms: Option<u64>,
 }
 
 /// `[ngdp]` as written.
@@ -250,6 +262,14 @@ pub struct ServeSettings {
     pub max_message_bytes: u64,
     /// Message files.
     pub data_dir: PathBuf,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: std::time::Duration,
+    /// Longest wait for the next piece of a request body.
+    pub body_read_timeout: std::time::Duration,
+    /// The component's memory cap per instance, bytes, when set.
+    pub guest_memory_limit: Option<usize>,
+    /// The deadline of one component call, when set.
+    pub guest_call_timeout: Option<std::time::Duration>,
 }
 
 impl NgdpSettings {
@@ -525,7 +545,39 @@ impl ConfigFile {
                 PathBuf::from(p)
             }
         };
+        let seconds = |key: &str, value: Option<u64>, default: u64| match value {
+            Some(0) => Err(self.error("serve", key, "must be at least 1")),
+            v => Ok(std::time::Duration::from_secs(v.unwrap_or(default))),
+        };
+        let header_read_timeout = seconds(
+            "header_read_timeout_seconds",
+            t.header_read_timeout_seconds,
+            DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+        )?;
+        let body_read_timeout = seconds(
+            "body_read_timeout_seconds",
+            t.body_read_timeout_seconds,
+            DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+        )?;
+        if t.guest_memory_limit_bytes.is_some_and(|b| b < 1 << 20) {
+            return Err(self.error(
+                "serve",
+                "guest_memory_limit_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
+        if t.guest_call_timeout_ms == Some(0) {
+            return Err(self.error("serve", "guest_call_timeout_ms", "must be at least 1"));
+        }
         Ok(ServeSettings {
+            header_read_timeout,
+            body_read_timeout,
+            guest_memory_limit: t
+                .guest_memory_limit_bytes
+                .map(|b| usize::try_from(b).unwrap_or(usize::MAX)),
+            guest_call_timeout: t
+                .guest_call_timeout_ms
+                .map(std::time::Duration::from_millis),
             listen,
             public_url: t.public_url.clone(),
             public_ips: t.public_ips.clone(),

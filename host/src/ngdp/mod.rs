@@ -14,6 +14,7 @@ pub mod batch;
 pub mod client;
 pub mod message_store;
 pub mod metrics;
+pub mod multipart;
 pub mod outbox;
 pub mod pull;
 pub mod push;
