@@ -109,33 +109,54 @@ fn refuse(s: &PushService, status: StatusCode, reason: &str, message: String) ->
     response
 }
 
-/// The body's chunks, ending with an error when the next one takes longer than `timeout`
-/// (a slow or stalled client), which also sets `timed_out`.
-fn timed_body(
+/// The body's chunks, read by a task of their own.
+///
+/// The stream ends with an error when the next chunk takes longer than `timeout` (a slow or
+/// stalled client), which also sets `timed_out`. When the consumer stops early (the message
+/// was refused: too large, not a MeMo, too many parts), the task goes on reading and
+/// discarding the body until `drain_up_to` bytes of it have been read in all: a client
+/// that is still sending when the answer comes may otherwise see its connection reset and
+/// never read the answer (NgDP would take a reset for a passing fault and resend the same
+/// refused message again and again). Beyond that bound the connection is closed.
+fn pumped_body(
     body: Body,
     timeout: Duration,
     timed_out: Arc<AtomicBool>,
+    drain_up_to: u64,
 ) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
-    futures_util::stream::unfold(Some(body.into_data_stream()), move |stream| {
-        let timed_out = timed_out.clone();
-        async move {
-            let mut stream = stream?;
-            match tokio::time::timeout(timeout, stream.next()).await {
-                Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
-                Ok(Some(Err(e))) => Some((Err(io::Error::other(e.to_string())), None)),
-                Ok(None) => None,
+    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(4);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let mut total = 0u64;
+        let mut consumer = true;
+        loop {
+            let item = match tokio::time::timeout(timeout, stream.next()).await {
+                Ok(Some(Ok(chunk))) => {
+                    total += chunk.len() as u64;
+                    Ok(chunk)
+                }
+                Ok(Some(Err(e))) => Err(io::Error::other(e.to_string())),
+                Ok(None) => break,
                 Err(_) => {
                     timed_out.store(true, Ordering::Relaxed);
-                    Some((
-                        Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("no body data for {timeout:?}"),
-                        )),
-                        None,
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no body data for {timeout:?}"),
                     ))
                 }
+            };
+            let failed = item.is_err();
+            if consumer && tx.send(item).await.is_err() {
+                consumer = false;
+            }
+            if failed || (!consumer && total > drain_up_to) {
+                break;
             }
         }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item, rx))
     })
 }
 
@@ -357,7 +378,12 @@ async fn receive_message(
         )
     });
     let timed_out = Arc::new(AtomicBool::new(false));
-    let body = timed_body(body, s.body_read_timeout, timed_out.clone());
+    let body = pumped_body(
+        body,
+        s.body_read_timeout,
+        timed_out.clone(),
+        limit + FRAMING_ALLOWANCE,
+    );
     let forwarded = forward_body(&headers, body, limit + FRAMING_ALLOWANCE, tx).await;
     let result = work.await;
     if timed_out.load(Ordering::Relaxed) {
