@@ -434,7 +434,20 @@ impl Receiving {
         }
         std::fs::rename(spool, &target).map_err(ReceiveError::Disk)?;
         sync_dir(&messages).map_err(ReceiveError::Disk)?;
-        let inserted = store.insert_message(&message)?;
+        let inserted = match store.insert_message(&message) {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                // The commit failed (disk full, I/O error): the sender is told 503 and will
+                // resend, so the folder just moved into place must not stay behind without
+                // its row. Only when the store positively says the message is absent: if the
+                // commit reached the disk after all, the folder is what the row points at.
+                if matches!(store.has_message(&uuid), Ok(false)) {
+                    let _ = std::fs::remove_dir_all(&target);
+                    let _ = sync_dir(&messages);
+                }
+                return Err(e.into());
+            }
+        };
         drop(store);
         tracing::info!(uuid = %uuid, mailbox = %decision.mailbox, valid, bytes = raw_size, via = via.as_str(), "message stored");
         Ok(Received {
