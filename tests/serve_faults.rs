@@ -174,3 +174,74 @@ fn a_full_disk_answers_503_keeps_nothing_half_written_and_recovers() {
     assert_eq!(count(&config), 3);
     assert!(entries(&data.join("spool")).is_empty());
 }
+
+/// A MeMo whose header carries `n` ReplyData, each with a comment of `len` bytes: all of it
+/// is kept by the component's reader as one part of the message (the header), within its
+/// own bounds on elements and text, but past a small memory limit.
+fn heavy_header(id: &str, n: usize, len: usize) -> Vec<u8> {
+    let reply: String = (0..n)
+        .map(|i| {
+            format!(
+                "<memo:ReplyData><memo:messageUUID>{}</memo:messageUUID><memo:comment>{}</memo:comment></memo:ReplyData>",
+                uuid(i as u32),
+                "y".repeat(len)
+            )
+        })
+        .collect();
+    String::from_utf8(message(id, b"x"))
+        .unwrap()
+        .replacen("</memo:Recipient>", &format!("</memo:Recipient>{reply}"), 1)
+        .into_bytes()
+}
+
+/// A message that makes the component exhaust its (configured, small) memory is refused
+/// with an answer that names the limit, while pushes running at the same time are taken,
+/// and the service goes on.
+#[test]
+fn a_message_exhausting_the_guest_memory_leaves_other_pushes_served() {
+    let config = setup(
+        "faults-guest-memory",
+        16_000_000,
+        "guest_memory_limit_bytes = 4194304",
+    );
+    let server = Server::start(&config);
+    let url = server.messages_url();
+    // Good pushes from two threads while the hostile ones go in.
+    let good: Vec<_> = (0..2u32)
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let c = client();
+                let mut taken = Vec::new();
+                for i in 0..15u32 {
+                    let id = uuid(0x100 + t * 0x100 + i);
+                    let content = format!("good {t} {i}").into_bytes();
+                    let r = c
+                        .post(&url)
+                        .header("Authorization", AUTH)
+                        .body(message(&id, &content))
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+                    taken.push((id, content));
+                }
+                taken
+            })
+        })
+        .collect();
+    for i in 0..3u32 {
+        let id = uuid(0x9000 + i);
+        let (status, _, body) = push(&server, heavy_header(&id, 4_000, 450));
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains("memory"), "names the memory limit: {body}");
+        assert!(show(&config, &id).is_none());
+    }
+    for t in good {
+        for (id, content) in t.join().unwrap() {
+            assert_intact(&config, &id, &content);
+        }
+    }
+    assert_eq!(count(&config), 30);
+    assert!(entries(&data_dir(&config).join("spool")).is_empty());
+    server.still_serves(&config, 1);
+}
