@@ -2,7 +2,6 @@
 //! that makes the protocol component exhaust its memory while other pushes go on.
 
 use std::path::Path;
-use std::time::Duration;
 
 use dpost_tests::serve::*;
 use sha2::{Digest as _, Sha256};
@@ -49,9 +48,9 @@ fn assert_intact(config: &Path, id: &str, content: &[u8]) {
 
 /// Set the soft RLIMIT_FSIZE of process `pid` (the hard limit stays unlimited, so it can be
 /// raised again without privileges).
-fn set_file_size_limit(pid: u32, soft: u64) {
+fn set_file_size_limit(pid: u32, soft: libc::rlim_t) {
     let limit = libc::rlimit {
-        rlim_cur: soft as libc::rlim_t,
+        rlim_cur: soft,
         rlim_max: libc::RLIM_INFINITY,
     };
     // SAFETY: prlimit reads `limit` and writes nothing back (old limit pointer is null).
@@ -100,12 +99,12 @@ fn a_full_disk_answers_503_keeps_nothing_half_written_and_recovers() {
 
     let server = Server::start_with(&config, |command| {
         use std::os::unix::process::CommandExt as _;
-        let limit = wal_size;
+        let limit: libc::rlim_t = wal_size;
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             command.pre_exec(move || {
                 let l = libc::rlimit {
-                    rlim_cur: limit as libc::rlim_t,
+                    rlim_cur: limit,
                     rlim_max: libc::RLIM_INFINITY,
                 };
                 if libc::setrlimit(libc::RLIMIT_FSIZE, &l) != 0 {
@@ -163,7 +162,7 @@ fn a_full_disk_answers_503_keeps_nothing_half_written_and_recovers() {
     assert_intact(&config, &first, &first_content);
 
     // Space returns: the same process takes both when NgDP resends them.
-    set_file_size_limit(pid, libc::RLIM_INFINITY as u64);
+    set_file_size_limit(pid, libc::RLIM_INFINITY);
     let (status, _, body) = push(&server, message(&big, &big_content));
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = push(&server, message(&small, &small_content));
