@@ -651,6 +651,38 @@ mailbox = "daycare"
     }
 
     #[test]
+    fn serve_timeouts_and_guest_limits() {
+        let s = parse("").serve().unwrap();
+        assert_eq!(
+            s.header_read_timeout.as_secs(),
+            DEFAULT_HEADER_READ_TIMEOUT_SECONDS
+        );
+        assert_eq!(
+            s.body_read_timeout.as_secs(),
+            DEFAULT_BODY_READ_TIMEOUT_SECONDS
+        );
+        assert_eq!((s.guest_memory_limit, s.guest_call_timeout), (None, None));
+        let s = parse(
+            "[serve]\nheader_read_timeout_seconds = 2\nbody_read_timeout_seconds = 3\nguest_memory_limit_bytes = 8388608\nguest_call_timeout_ms = 250\n",
+        )
+        .serve()
+        .unwrap();
+        assert_eq!(s.header_read_timeout.as_secs(), 2);
+        assert_eq!(s.body_read_timeout.as_secs(), 3);
+        assert_eq!(s.guest_memory_limit, Some(8 << 20));
+        assert_eq!(s.guest_call_timeout.map(|d| d.as_millis()), Some(250));
+        for bad in [
+            "header_read_timeout_seconds = 0",
+            "body_read_timeout_seconds = 0",
+            "guest_memory_limit_bytes = 1000",
+            "guest_call_timeout_ms = 0",
+        ] {
+            let e = parse(&format!("[serve]\n{bad}\n")).serve().unwrap_err();
+            assert_eq!(e.line, Some(2), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn guids() {
         assert!(is_guid("241d39f6-998e-4929-b198-ccacbbf4b330"));
         assert!(!is_guid("241d39f6998e4929b198ccacbbf4b330"));
