@@ -46,12 +46,23 @@ fn assert_intact(config: &Path, id: &str, content: &[u8]) {
     );
 }
 
-/// Set the soft RLIMIT_FSIZE of process `pid` (the hard limit stays unlimited, so it can be
-/// raised again without privileges).
+/// The hard RLIMIT_FSIZE this test runs under (usually unlimited); the server's soft limit
+/// goes below it and back up to it, which needs no privileges.
+fn hard_file_size_limit() -> libc::rlim_t {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into `l`, which lives for the call.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut l) }, 0);
+    l.rlim_max
+}
+
+/// Set the soft RLIMIT_FSIZE of process `pid`, keeping the hard limit.
 fn set_file_size_limit(pid: u32, soft: libc::rlim_t) {
     let limit = libc::rlimit {
         rlim_cur: soft,
-        rlim_max: libc::RLIM_INFINITY,
+        rlim_max: hard_file_size_limit(),
     };
     // SAFETY: prlimit reads `limit` and writes nothing back (old limit pointer is null).
     let rc = unsafe {
@@ -97,6 +108,11 @@ fn a_full_disk_answers_503_keeps_nothing_half_written_and_recovers() {
         "the write-ahead log should hold the first commits ({wal_size} bytes)"
     );
 
+    let hard = hard_file_size_limit();
+    assert!(
+        hard > wal_size * 4,
+        "the hard file-size limit {hard} is too low for this test"
+    );
     let server = Server::start_with(&config, |command| {
         use std::os::unix::process::CommandExt as _;
         let limit: libc::rlim_t = wal_size;
@@ -105,7 +121,7 @@ fn a_full_disk_answers_503_keeps_nothing_half_written_and_recovers() {
             command.pre_exec(move || {
                 let l = libc::rlimit {
                     rlim_cur: limit,
-                    rlim_max: libc::RLIM_INFINITY,
+                    rlim_max: hard,
                 };
                 if libc::setrlimit(libc::RLIMIT_FSIZE, &l) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -162,7 +178,7 @@ fn a_full_disk_answers_503_keeps_nothing_half_written_and_recovers() {
     assert_intact(&config, &first, &first_content);
 
     // Space returns: the same process takes both when NgDP resends them.
-    set_file_size_limit(pid, libc::RLIM_INFINITY);
+    set_file_size_limit(pid, hard);
     let (status, _, body) = push(&server, message(&big, &big_content));
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = push(&server, message(&small, &small_content));
