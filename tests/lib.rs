@@ -191,3 +191,221 @@ pub mod inbox_data {
         (hashes, ids)
     }
 }
+
+/// `dpost serve` as a child process on loopback, for the fault and hostile-input tests.
+pub mod serve {
+    use std::io::{BufRead as _, BufReader};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use super::{dpost_bin, fixture, scratch_dir};
+
+    /// The receiving system every configuration has.
+    pub const SYSTEM: &str = "7c4c7d2e-0b1a-4c5e-9f00-123456789abc";
+    /// Its inbound Authorization header.
+    pub const AUTH: &str = "Bearer test-push-secret";
+
+    /// A configuration in a fresh folder `serve-<name>` under target/, with `extra` lines
+    /// added to `[serve]`. Business receipts go to a closed port (never answered).
+    pub fn setup(name: &str, max_bytes: u64, extra: &str) -> PathBuf {
+        let dir = scratch_dir(&format!("serve-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("dpost.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"[store]
+path = "dpost.db"
+[serve]
+listen = "127.0.0.1:0"
+max_message_bytes = {max_bytes}
+{extra}
+[ngdp]
+mailboxes = ["standard"]
+standard_mailbox = "standard"
+[ngdp.test]
+api_base = "http://127.0.0.1:9/apis/v1"
+[[ngdp.test.systems]]
+id = "{SYSTEM}"
+protocol = "push"
+authorization = "{AUTH}"
+api_token = "token"
+"#
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    /// The folder message files are kept in for `config` (the default, beside the store).
+    pub fn data_dir(config: &Path) -> PathBuf {
+        config.parent().unwrap().join("dpost.db.files")
+    }
+
+    /// A running `dpost serve`; killed when dropped.
+    pub struct Server {
+        /// The process.
+        pub child: Child,
+        /// `http://127.0.0.1:PORT`.
+        pub url: String,
+    }
+
+    impl Server {
+        /// Start `dpost serve --config config` and wait for it to listen.
+        pub fn start(config: &Path) -> Server {
+            Server::start_with(config, |_| {})
+        }
+
+        /// [`Server::start`], with the command adjusted first (limits, environment).
+        pub fn start_with(config: &Path, adjust: impl FnOnce(&mut Command)) -> Server {
+            let mut command = Command::new(dpost_bin());
+            command
+                .args(["serve", "--config", config.to_str().unwrap()])
+                .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            adjust(&mut command);
+            let mut child = command.spawn().expect("starting dpost serve");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let url = line
+                .trim()
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("first line: {line:?}"))
+                .to_owned();
+            Server { child, url }
+        }
+
+        /// The message endpoint.
+        pub fn messages_url(&self) -> String {
+            format!("{}/api/MeMoV1/memos/?system-uuid={SYSTEM}", self.url)
+        }
+
+        /// `host:port`.
+        pub fn addr(&self) -> String {
+            self.url.trim_start_matches("http://").to_owned()
+        }
+
+        /// Stop it (SIGKILL) and reap it.
+        pub fn kill(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+
+        /// Push `xml` as a raw body; status and body text.
+        pub fn push_raw(&self, xml: Vec<u8>) -> (u16, String) {
+            let r = client()
+                .post(self.messages_url())
+                .header("Authorization", AUTH)
+                .header("Content-Type", "application/xml")
+                .body(xml)
+                .send()
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().unwrap_or_default())
+        }
+
+        /// Push `xml` as the `file` part of a multipart body, the part named `filename`.
+        pub fn push_multipart(&self, xml: Vec<u8>, filename: &str) -> (u16, String) {
+            let part = reqwest::blocking::multipart::Part::bytes(xml)
+                .file_name(filename.to_owned())
+                .mime_str("application/xml")
+                .unwrap();
+            let form = reqwest::blocking::multipart::Form::new().part("file", part);
+            let r = client()
+                .post(self.messages_url())
+                .header("Authorization", AUTH)
+                .multipart(form)
+                .send()
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().unwrap_or_default())
+        }
+
+        /// A fresh good message is still taken: 200, and stored.
+        pub fn still_serves(&self, config: &Path, n: u32) {
+            let id = uuid(0xfeed_0000 + n);
+            let (status, body) = self.push_raw(message(&id, b"still serving"));
+            assert_eq!(status, 200, "a good message after the hostile one: {body}");
+            assert!(show(config, &id).is_some(), "{id} is stored");
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    /// A blocking client with a bounded timeout.
+    pub fn client() -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    /// A distinct messageUUID for `n`.
+    pub fn uuid(n: u32) -> String {
+        format!("{n:08x}-61fb-4ba9-9366-42f8b194c114")
+    }
+
+    /// The minimum MeMo 1.2 fixture with `uuid` and its one file's `content`.
+    pub fn message(uuid: &str, content: &[u8]) -> Vec<u8> {
+        use base64::Engine as _;
+        let src = std::fs::read_to_string(fixture("memo/MeMo_v1.2_Minimum_Example.xml")).unwrap();
+        let xml = src
+            .replace("8C2EA15D-61FB-4BA9-9366-42F8B194C114", uuid)
+            .replace(
+                "VGhpcyBpcyBhIHRlc3Q=",
+                &base64::engine::general_purpose::STANDARD.encode(content),
+            );
+        assert!(xml.contains(uuid), "fixture changed");
+        xml.into_bytes()
+    }
+
+    /// `dpost message show UUID --json`, when the message is stored.
+    pub fn show(config: &Path, uuid: &str) -> Option<serde_json::Value> {
+        let out = Command::new(dpost_bin())
+            .args(["message", "show", uuid, "--json", "--config"])
+            .arg(config)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    /// How many messages are stored.
+    pub fn count(config: &Path) -> usize {
+        let out = Command::new(dpost_bin())
+            .args(["message", "list", "--json", "--limit", "100000", "--config"])
+            .arg(config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
+    /// Names in `dir` (none when it does not exist).
+    pub fn entries(dir: &Path) -> Vec<String> {
+        match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}

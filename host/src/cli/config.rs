@@ -63,6 +63,13 @@ listen = "127.0.0.1:8080"
 # public_ips = ["203.0.113.10"]
 # Largest message accepted (bytes). NgDP messages carry up to ~100 MB of documents.
 max_message_bytes = 157286400
+# Slow clients: seconds to send the request headers (the connection is then closed), and
+# seconds to wait for the next piece of a body (then 408).
+# header_read_timeout_seconds = 30
+# body_read_timeout_seconds = 60
+# The protocol component's limits: memory per instance and the deadline of one call.
+# guest_memory_limit_bytes = 67108864
+# guest_call_timeout_ms = 5000
 
 [ngdp]
 # The environment `dpost serve` uses unless --environment says otherwise.

@@ -78,7 +78,14 @@ pub fn service(
     let store_path = file.store_path();
     let mut store = Store::open(&store_path)?;
     store.ngdp_register_mailboxes(&ngdp.mailboxes, clock.now_unix())?;
-    let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
+    let mut options = RuntimeOptions::default();
+    if let Some(limit) = serve.guest_memory_limit {
+        options.memory_limit = limit;
+    }
+    if let Some(timeout) = serve.guest_call_timeout {
+        options.call_timeout = timeout;
+    }
+    let runtime = Arc::new(Runtime::new(options)?);
     let pool = Arc::new(InstancePool::new(runtime, Keystore::new()));
     let clients = clients(&ngdp)?;
     std::fs::create_dir_all(&serve.data_dir)
@@ -105,6 +112,7 @@ impl ServeCommand {
             .listen
             .parse()
             .with_context(|| format!("{:?} is not an address", serve.listen))?;
+        ignore_file_size_signal();
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
@@ -112,7 +120,7 @@ impl ServeCommand {
             let svc = service(&file, ngdp, &serve, clock::system())?;
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
-            let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics }));
+            let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics, body_read_timeout: serve.body_read_timeout }));
             let wake = Arc::new(Notify::new());
             tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), wake));
             for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
@@ -143,10 +151,20 @@ impl ServeCommand {
             let systems: Vec<_> = receiving.settings.systems.iter().map(|s| s.id.clone()).collect();
             match &serve.tls {
                 None => {
-                    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+                    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+                    listener.set_nonblocking(true)?;
                     let bound = listener.local_addr()?;
+                    let handle = axum_server::Handle::new();
+                    let h = handle.clone();
+                    tokio::spawn(async move {
+                        let _ = shutdown.await;
+                        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+                    });
+                    let mut server = axum_server::from_tcp(listener).handle(handle);
+                    slow_client_limits(server.http_builder(), serve.header_read_timeout);
+                    let serving = tokio::spawn(server.serve(app.into_make_service()));
                     announce(&format!("http://{bound}"), &receiving.settings.environment, &systems);
-                    axum::serve(listener, app).with_graceful_shutdown(async move { let _ = shutdown.await; }).await?;
+                    serving.await??;
                 }
                 Some((cert, key)) => {
                     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -159,7 +177,8 @@ impl ServeCommand {
                         let _ = shutdown.await;
                         h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
                     });
-                    let server = axum_server::bind_rustls(addr, tls).handle(handle.clone());
+                    let mut server = axum_server::bind_rustls(addr, tls).handle(handle.clone());
+                    slow_client_limits(server.http_builder(), serve.header_read_timeout);
                     let serving = tokio::spawn(server.serve(app.into_make_service()));
                     if let Some(bound) = handle.listening().await {
                         announce(&format!("https://{bound}"), &receiving.settings.environment, &systems);
@@ -170,6 +189,30 @@ impl ServeCommand {
             anyhow::Ok(())
         })?;
         Ok(Exit::Ok)
+    }
+}
+
+/// A client gets `header_read` to send its request headers; a slower one (slowloris) has its
+/// connection closed. Bodies have a timeout of their own in the push listener.
+fn slow_client_limits(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    header_read: std::time::Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read);
+}
+
+/// A file-size limit (`ulimit -f`, RLIMIT_FSIZE) must make a write fail with EFBIG, which
+/// the store turns into a 503, not kill the whole service with SIGXFSZ (whose default
+/// action terminates the process).
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is done
+    // before any thread of ours starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

@@ -42,6 +42,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The largest message body accepted when the file says nothing: ~100 MB of documents in
 /// base64 plus headroom.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 150 * 1024 * 1024;
+/// Seconds a client has to send a request's headers before its connection is closed.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 30;
+/// Seconds the push listener waits for the next piece of a body before answering 408.
+pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: u64 = 60;
 /// Seconds between polls of a pull-mode system inside `dpost serve`.
 pub const DEFAULT_PULL_INTERVAL_SECONDS: u64 = 60;
 
@@ -64,6 +68,14 @@ pub struct ServeTable {
     pub max_message_bytes: Option<u64>,
     /// Where message files are kept; default: beside the store, `<store>.files`.
     pub data_dir: Option<PathBuf>,
+    /// Seconds a client has to send its request headers (slow clients are cut off).
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds to wait for the next piece of a request body before answering 408.
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Cap on the protocol component's memory per instance, bytes (default 64 MiB).
+    pub guest_memory_limit_bytes: Option<u64>,
+    /// Deadline for one call into the protocol component, milliseconds (default 5000).
+    pub guest_call_timeout_ms: Option<u64>,
 }
 
 /// `[ngdp]` as written.
@@ -260,6 +272,14 @@ pub struct ServeSettings {
     pub max_message_bytes: u64,
     /// Message files.
     pub data_dir: PathBuf,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: std::time::Duration,
+    /// Longest wait for the next piece of a request body.
+    pub body_read_timeout: std::time::Duration,
+    /// The component's memory cap per instance, bytes, when set.
+    pub guest_memory_limit: Option<usize>,
+    /// The deadline of one component call, when set.
+    pub guest_call_timeout: Option<std::time::Duration>,
 }
 
 impl NgdpSettings {
@@ -551,7 +571,39 @@ impl ConfigFile {
                 PathBuf::from(p)
             }
         };
+        let seconds = |key: &str, value: Option<u64>, default: u64| match value {
+            Some(0) => Err(self.error("serve", key, "must be at least 1")),
+            v => Ok(std::time::Duration::from_secs(v.unwrap_or(default))),
+        };
+        let header_read_timeout = seconds(
+            "header_read_timeout_seconds",
+            t.header_read_timeout_seconds,
+            DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+        )?;
+        let body_read_timeout = seconds(
+            "body_read_timeout_seconds",
+            t.body_read_timeout_seconds,
+            DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+        )?;
+        if t.guest_memory_limit_bytes.is_some_and(|b| b < 1 << 20) {
+            return Err(self.error(
+                "serve",
+                "guest_memory_limit_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
+        if t.guest_call_timeout_ms == Some(0) {
+            return Err(self.error("serve", "guest_call_timeout_ms", "must be at least 1"));
+        }
         Ok(ServeSettings {
+            header_read_timeout,
+            body_read_timeout,
+            guest_memory_limit: t
+                .guest_memory_limit_bytes
+                .map(|b| usize::try_from(b).unwrap_or(usize::MAX)),
+            guest_call_timeout: t
+                .guest_call_timeout_ms
+                .map(std::time::Duration::from_millis),
             listen,
             public_url: t.public_url.clone(),
             public_ips: t.public_ips.clone(),
@@ -622,6 +674,38 @@ mailbox = "daycare"
         let bad = GOOD.replace("7C4C7D2E-0B1A-4C5E-9F00-123456789ABC", "not-a-uuid");
         let e = parse(&bad).ngdp(None).unwrap_err();
         assert_eq!(e.line, Some(6), "{e}");
+    }
+
+    #[test]
+    fn serve_timeouts_and_guest_limits() {
+        let s = parse("").serve().unwrap();
+        assert_eq!(
+            s.header_read_timeout.as_secs(),
+            DEFAULT_HEADER_READ_TIMEOUT_SECONDS
+        );
+        assert_eq!(
+            s.body_read_timeout.as_secs(),
+            DEFAULT_BODY_READ_TIMEOUT_SECONDS
+        );
+        assert_eq!((s.guest_memory_limit, s.guest_call_timeout), (None, None));
+        let s = parse(
+            "[serve]\nheader_read_timeout_seconds = 2\nbody_read_timeout_seconds = 3\nguest_memory_limit_bytes = 8388608\nguest_call_timeout_ms = 250\n",
+        )
+        .serve()
+        .unwrap();
+        assert_eq!(s.header_read_timeout.as_secs(), 2);
+        assert_eq!(s.body_read_timeout.as_secs(), 3);
+        assert_eq!(s.guest_memory_limit, Some(8 << 20));
+        assert_eq!(s.guest_call_timeout.map(|d| d.as_millis()), Some(250));
+        for bad in [
+            "header_read_timeout_seconds = 0",
+            "body_read_timeout_seconds = 0",
+            "guest_memory_limit_bytes = 1000",
+            "guest_call_timeout_ms = 0",
+        ] {
+            let e = parse(&format!("[serve]\n{bad}\n")).serve().unwrap_err();
+            assert_eq!(e.line, Some(2), "{bad}: {e}");
+        }
     }
 
     #[test]

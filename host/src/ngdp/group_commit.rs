@@ -149,6 +149,7 @@ fn commit_batch(
                     }
                     outcomes[i] = Some(Err(ReceiveError::Commit(e.to_string())));
                 }
+                let _ = crate::ngdp::receive::sync_dir(messages_dir);
             }
         }
     }

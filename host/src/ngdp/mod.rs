@@ -15,6 +15,7 @@ pub mod client;
 pub mod group_commit;
 pub mod message_store;
 pub mod metrics;
+pub mod multipart;
 pub mod outbox;
 pub mod pull;
 pub mod push;

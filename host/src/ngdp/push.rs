@@ -7,13 +7,15 @@
 //!
 //! Answers: 401 without the right `Authorization` (compared in constant time by the
 //! component), 404 for an unknown system, 413 over the size limit, 400 when there is no MeMo
-//! at all, 503 when the store cannot take it (NgDP will resend), and 200 only after the
-//! message is durable. An invalid MeMo is stored and answered 200; its INVALID business
+//! at all, 408 when the body stops arriving for `[serve] body_read_timeout_seconds`, 503
+//! (with `Retry-After`) when the store cannot take it (NgDP will resend), and 200 only after
+//! the message is durable. An invalid MeMo is stored and answered 200; its INVALID business
 //! receipt tells the sender.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -27,6 +29,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::metrics::Metrics;
+use super::multipart::{self, MultipartError};
 use super::receive::{ReceiveError, Receiving, Via};
 use crate::bindings::ngdp_wit;
 use crate::config::ngdp::Protocol;
@@ -34,12 +37,20 @@ use crate::config::ngdp::Protocol;
 /// Largest receipt body accepted; receipts are a few hundred bytes of JSON.
 const MAX_RECEIPT_BYTES: usize = 64 * 1024;
 
+/// Seconds a 503 asks the sender to wait before resending.
+const RETRY_AFTER_SECONDS: u64 = 60;
+
+/// Multipart framing allowed on top of `max_message_bytes`.
+const FRAMING_ALLOWANCE: u64 = 64 * 1024;
+
 /// What the handlers share.
 pub struct PushService {
     /// The receiving pipeline.
     pub receiving: Arc<Receiving>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Longest wait for the next piece of a request body; then 408.
+    pub body_read_timeout: Duration,
 }
 
 /// The router for `dpost serve`.
@@ -88,7 +99,65 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
 fn refuse(s: &PushService, status: StatusCode, reason: &str, message: String) -> Response {
     s.metrics.rejected(reason);
     tracing::info!(status = status.as_u16(), reason, %message, "push refused");
-    answer(status, json!({ "error": reason, "message": message }))
+    let mut response = answer(status, json!({ "error": reason, "message": message }));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Our fault and passing (a full disk, a busy store): say when to come back.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+    }
+    response
+}
+
+/// The body's chunks, read by a task of their own.
+///
+/// The stream ends with an error when the next chunk takes longer than `timeout` (a slow or
+/// stalled client), which also sets `timed_out`. When the consumer stops early (the message
+/// was refused: too large, not a MeMo, too many parts), the task goes on reading and
+/// discarding the body until `drain_up_to` bytes of it have been read in all: a client
+/// that is still sending when the answer comes may otherwise see its connection reset and
+/// never read the answer (NgDP would take a reset for a passing fault and resend the same
+/// refused message again and again). Beyond that bound the connection is closed.
+fn pumped_body(
+    body: Body,
+    timeout: Duration,
+    timed_out: Arc<AtomicBool>,
+    drain_up_to: u64,
+) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(4);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let mut total = 0u64;
+        let mut consumer = true;
+        loop {
+            let item = match tokio::time::timeout(timeout, stream.next()).await {
+                Ok(Some(Ok(chunk))) => {
+                    total += chunk.len() as u64;
+                    Ok(chunk)
+                }
+                Ok(Some(Err(e))) => Err(io::Error::other(e.to_string())),
+                Ok(None) => break,
+                Err(_) => {
+                    timed_out.store(true, Ordering::Relaxed);
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no body data for {timeout:?}"),
+                    ))
+                }
+            };
+            let failed = item.is_err();
+            if consumer && tx.send(item).await.is_err() {
+                consumer = false;
+            }
+            if failed || (!consumer && total > drain_up_to) {
+                break;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item, rx))
+    })
 }
 
 async fn dispatch(
@@ -205,62 +274,41 @@ async fn dispatch(
 /// The chunks of the MeMo in a request: the `file` part of a multipart body, or the body.
 async fn forward_body(
     headers: &HeaderMap,
-    body: Body,
+    body: impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
+    max_body_bytes: u64,
     tx: mpsc::Sender<io::Result<Bytes>>,
 ) -> Result<(), (StatusCode, &'static str, String)> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mut sent_any = false;
-    if content_type.to_ascii_lowercase().starts_with("multipart/") {
-        let boundary = multer::parse_boundary(content_type).map_err(|e| {
-            (
-                StatusCode::BAD_REQUEST,
-                "bad-multipart",
-                format!("the multipart body has no usable boundary: {e}"),
-            )
-        })?;
-        let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
-        loop {
-            let field = multipart.next_field().await.map_err(|e| {
-                (
-                    StatusCode::BAD_REQUEST,
-                    "bad-multipart",
-                    format!("the multipart body is malformed: {e}"),
-                )
-            })?;
-            let Some(mut field) = field else { break };
-            if field.name() != Some("file") {
-                // Other parts are not ours; drain them as they stream past.
-                continue;
-            }
-            while let Some(chunk) = field.chunk().await.transpose() {
-                let chunk = chunk.map_err(|e| io::Error::other(e.to_string()));
-                if tx.send(chunk).await.is_err() {
-                    return Ok(());
+    if multipart::is_multipart(content_type) {
+        multipart::forward_file_part(content_type, body, max_body_bytes, |chunk| {
+            let chunk = chunk.map_err(io::Error::other);
+            let tx = &tx;
+            async move { tx.send(chunk).await.is_ok() }
+        })
+        .await
+        .map_err(|e| {
+            let (status, reason) = match &e {
+                MultipartError::Boundary(_) | MultipartError::Malformed(_) => {
+                    (StatusCode::BAD_REQUEST, "bad-multipart")
                 }
-            }
-            sent_any = true;
-            break;
-        }
-        if !sent_any {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                "no-file-part",
-                "the multipart body has no part named \"file\"".into(),
-            ));
-        }
+                MultipartError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+                MultipartError::TooManyParts => (StatusCode::BAD_REQUEST, "too-many-parts"),
+                MultipartError::NoFilePart => (StatusCode::BAD_REQUEST, "no-file-part"),
+            };
+            (status, reason, e.to_string())
+        })
     } else {
-        let mut stream = body.into_data_stream();
+        let mut stream = std::pin::pin!(body);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| io::Error::other(e.to_string()));
             if tx.send(chunk).await.is_err() {
                 return Ok(());
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A reader over chunks sent from the async side, for the blocking thread that runs the
@@ -307,7 +355,7 @@ async fn receive_message(
         .and_then(|v| v.parse::<u64>().ok())
     {
         // Multipart framing adds a little; allow for it before refusing on the header alone.
-        if len > limit + 64 * 1024 {
+        if len > limit + FRAMING_ALLOWANCE {
             return refuse(
                 &s,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -329,8 +377,26 @@ async fn receive_message(
             },
         )
     });
-    let forwarded = forward_body(&headers, body, tx).await;
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let body = pumped_body(
+        body,
+        s.body_read_timeout,
+        timed_out.clone(),
+        limit + FRAMING_ALLOWANCE,
+    );
+    let forwarded = forward_body(&headers, body, limit + FRAMING_ALLOWANCE, tx).await;
     let result = work.await;
+    if timed_out.load(Ordering::Relaxed) {
+        return refuse(
+            &s,
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            format!(
+                "no part of the body arrived for {} seconds",
+                s.body_read_timeout.as_secs()
+            ),
+        );
+    }
     if let Err((status, reason, message)) = forwarded {
         return refuse(&s, status, reason, message);
     }
@@ -376,9 +442,25 @@ async fn receive_message(
 }
 
 async fn receive_receipt(s: Arc<PushService>, system_id: String, body: Body) -> Response {
-    let bytes = match axum::body::to_bytes(body, MAX_RECEIPT_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
+    let read = tokio::time::timeout(
+        s.body_read_timeout,
+        axum::body::to_bytes(body, MAX_RECEIPT_BYTES),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        Err(_) => {
+            return refuse(
+                &s,
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                format!(
+                    "the receipt did not arrive within {} seconds",
+                    s.body_read_timeout.as_secs()
+                ),
+            );
+        }
+        Ok(Err(e)) => {
             return refuse(
                 &s,
                 StatusCode::PAYLOAD_TOO_LARGE,
