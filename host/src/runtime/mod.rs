@@ -222,7 +222,10 @@ fn config(pooling: Option<&RuntimeOptions>) -> Config {
             // next instance in that slot does not page-fault them back in: the protocol core
             // stays near 1-2 MiB of linear memory even on a 100 MB MeMo (BENCHMARKS.md).
             .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // With PAGEMAP_SCAN (Linux 6.7+) only the pages an instance dirtied are reset,
+            // not all of KEEP_RESIDENT: 50 µs instead of 60 µs per instantiation here.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
