@@ -12,6 +12,9 @@ use crate::runtime::{GuestError, Instance};
 /// guest's memory stays far below its cap.
 pub const DEFAULT_CHUNK: usize = 256 * 1024;
 
+/// The read buffer's size for the first read of a message.
+const FIRST_BUFFER: usize = 16 * 1024;
+
 /// Why a message could not be read to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum MemoError {
@@ -123,7 +126,9 @@ pub fn read_stream(
     mut sink: impl FnMut(wit::Event) -> anyhow::Result<()>,
 ) -> Result<ReadOutcome, MemoError> {
     let mut reader = ReaderResource::new(instance)?;
-    let mut buf = vec![0u8; chunk.max(1)];
+    // Start small and grow to `chunk` while reads fill the buffer: most messages are a few
+    // KB, and zeroing a 256 KiB buffer for each of them cost more than reading them.
+    let mut buf = vec![0u8; chunk.clamp(1, FIRST_BUFFER)];
     let mut bytes_read = 0u64;
     let mut summary = None;
     let mut deliver =
@@ -144,8 +149,11 @@ pub fn read_stream(
             Err(e) => return Err(e.into()),
         };
         bytes_read += n as u64;
-        let events = reader.feed(&buf[..n])?;
+        let events = reader.feed(buf.get(..n).unwrap_or_default())?;
         deliver(events, &mut summary)?;
+        if n == buf.len() && buf.len() < chunk {
+            buf.resize(buf.len().saturating_mul(4).min(chunk), 0);
+        }
     }
     let events = reader.finish()?;
     deliver(events, &mut summary)?;

@@ -18,6 +18,7 @@ mod limits;
 pub mod pool;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -85,7 +86,9 @@ pub struct Runtime {
     pre: InstancePre<HostState>,
     /// The typed exports, or why the component does not implement the world.
     protocol: Result<ProtocolPre<HostState>, String>,
-    options: RuntimeOptions,
+    /// Shared with every instance, which needs the limits to name them in errors: cloning
+    /// the options themselves copied the whole component (1.1 MB) into each instance.
+    options: Arc<RuntimeOptions>,
     ticks_per_call: u64,
     _ticker: epoch::Ticker,
 }
@@ -123,7 +126,7 @@ impl Runtime {
             component,
             pre,
             protocol,
-            options,
+            options: Arc::new(options),
             ticks_per_call,
             _ticker: ticker,
         })
@@ -172,7 +175,7 @@ impl Runtime {
             bindings,
             poisoned: false,
             ticks_per_call: self.ticks_per_call,
-            options: self.options.clone(),
+            options: Arc::clone(&self.options),
         }
     }
 
@@ -238,7 +241,7 @@ pub struct Instance<B = Protocol> {
     bindings: B,
     poisoned: bool,
     ticks_per_call: u64,
-    options: RuntimeOptions,
+    options: Arc<RuntimeOptions>,
 }
 
 impl<B> Instance<B> {
