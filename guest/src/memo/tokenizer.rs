@@ -190,7 +190,9 @@ fn first_text_stop(window: &[u8]) -> Option<usize> {
         start += SCAN_BLOCK;
     }
     let rest = window.get(start..).unwrap_or_default();
-    rest.iter().position(|&b| is_text_stop(b)).map(|p| start + p)
+    rest.iter()
+        .position(|&b| is_text_stop(b))
+        .map(|p| start + p)
 }
 
 /// How many bytes of `bytes` satisfy `pred`, counted a block at a time in byte-wide lanes

@@ -75,10 +75,12 @@ impl GroupCommit {
             .filter_map(|s| lock(&s.arrival).take())
             .collect();
         let outcomes = commit_batch(&mut *store, messages_dir, arrivals);
-        drop(store);
+        // Every outcome is in place before the lock is let go: a task of this batch that
+        // takes the lock next must find its answer, not lead a batch without its message.
         for (s, outcome) in batch.iter().zip(outcomes) {
             *lock(&s.outcome) = Some(outcome);
         }
+        drop(store);
         lock(&slot.outcome).take().unwrap_or_else(|| {
             Err(ReceiveError::Commit(
                 "the message was lost from the commit queue".into(),
@@ -170,4 +172,95 @@ fn move_into_place(spool: &Path, target: &Path) -> io::Result<()> {
 
 fn disk(e: &io::Error) -> ReceiveError {
     ReceiveError::Disk(io::Error::new(e.kind(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn message(uuid: String, dir: &Path) -> NewMessage {
+        NewMessage {
+            dir: dir.display().to_string(),
+            uuid,
+            environment: "test".into(),
+            system_id: "5b0e8f7a-3c1d-4e2f-9a8b-0c1d2e3f4a5b".into(),
+            via: "push",
+            received_at: 1_700_000_000,
+            valid: true,
+            problems: serde_json::json!([]),
+            message_id: None,
+            label: None,
+            sender_id: None,
+            sender_label: None,
+            recipient_id: None,
+            mailbox: "standard".into(),
+            contact_point: None,
+            routing_reason: serde_json::json!({}),
+            header: serde_json::json!({}),
+            raw_size: 0,
+            raw_sha256: String::new(),
+            files: Vec::new(),
+            receipt: "{}".into(),
+        }
+    }
+
+    /// Many tasks committing at once: every one gets its own answer (a bug once let a task
+    /// take the lock between a batch's commit and the hand-out of its answers, and answer
+    /// 503 for a message that was stored), every message is stored once, and a message
+    /// sent twice in one burst is a duplicate the second time.
+    #[test]
+    fn concurrent_commits_each_get_their_answer() {
+        let root = std::env::temp_dir().join(format!("dpost-group-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("spool")).unwrap();
+        let store: SharedStore = Arc::new(Mutex::new(Store::open(&root.join("dpost.db")).unwrap()));
+        let commits = GroupCommit::default();
+        let messages_dir = root.join("messages");
+        const THREADS: usize = 8;
+        const EACH: usize = 40;
+        let outcomes: Vec<Vec<Outcome>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (store, commits, root, messages_dir) =
+                        (&store, &commits, &root, &messages_dir);
+                    scope.spawn(move || {
+                        (0..EACH)
+                            .map(|n| {
+                                // Thread 0 repeats thread 1's UUIDs: duplicates within bursts.
+                                let owner = if t == 0 { 1 } else { t };
+                                let uuid = format!("00000000-0000-4000-8000-{owner:06}{n:06}");
+                                let spool = root.join("spool").join(format!("{t}-{n}"));
+                                std::fs::create_dir_all(&spool).unwrap();
+                                let target = messages_dir.join(&uuid);
+                                let arrival = Arrival {
+                                    message: message(uuid, &target),
+                                    spool,
+                                    target,
+                                };
+                                commits.commit(store, messages_dir, arrival)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut stored = 0;
+        let mut duplicates = 0;
+        for outcome in outcomes.into_iter().flatten() {
+            match outcome {
+                Ok(Committed::Stored) => stored += 1,
+                Ok(Committed::Duplicate) => duplicates += 1,
+                Err(e) => panic!("a commit failed: {e}"),
+            }
+        }
+        assert_eq!(stored, (THREADS - 1) * EACH);
+        assert_eq!(duplicates, EACH);
+        let folders = std::fs::read_dir(&messages_dir).unwrap().count();
+        assert_eq!(folders, (THREADS - 1) * EACH);
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -337,13 +337,20 @@ impl Store {
     /// Record a message, its files and the receipt it is owed, in one transaction committed
     /// (fsynced) before this returns. Returns false, writing nothing, for a UUID stored before.
     pub fn ngdp_insert_message(&mut self, m: &NewMessage) -> Result<bool, StoreError> {
-        Ok(self.ngdp_insert_messages(&[m])?.first().copied().unwrap_or(false))
+        Ok(self
+            .ngdp_insert_messages(&[m])?
+            .first()
+            .copied()
+            .unwrap_or(false))
     }
 
     /// [`Self::ngdp_insert_message`] for several messages in one transaction, so that one
     /// fsync of the log makes them all durable (group commit). One flag per message: false
     /// for a UUID stored already, whose rows are left as they were.
-    pub fn ngdp_insert_messages(&mut self, messages: &[&NewMessage]) -> Result<Vec<bool>, StoreError> {
+    pub fn ngdp_insert_messages(
+        &mut self,
+        messages: &[&NewMessage],
+    ) -> Result<Vec<bool>, StoreError> {
         let result = (|| {
             let tx = self.conn().transaction()?;
             let mut inserted = Vec::with_capacity(messages.len());
@@ -684,7 +691,6 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 }
-
 
 /// The rows of one message inside the caller's transaction; false when the UUID is stored.
 fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqlite::Result<bool> {
