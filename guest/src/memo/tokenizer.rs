@@ -315,6 +315,13 @@ impl Tokenizer {
                 i += self.text_run(chunk.get(i..).unwrap_or_default(), sink)?;
                 continue;
             }
+            if matches!(self.state, State::StartTag(_) | State::EndTag) {
+                let taken = self.markup_run(chunk.get(i..).unwrap_or_default())?;
+                if taken > 0 {
+                    i += taken;
+                    continue;
+                }
+            }
             let Some(&b) = chunk.get(i) else { break };
             self.byte(b, sink)?;
             i += 1;
@@ -435,6 +442,30 @@ impl Tokenizer {
         let r = sink(Token::Text(&self.text));
         self.text.clear();
         r
+    }
+
+    /// Inside a tag, takes the bytes up to the next one that changes state (`>`, a quote, or
+    /// `<`; inside a quoted value only its closing quote) in one step; returns how many. The
+    /// same as [`Self::byte`] on each of them, whose only possible refusal for such bytes is
+    /// a tag longer than [`MAX_MARKUP`], named at the tag's start either way.
+    fn markup_run(&mut self, rest: &[u8]) -> Result<usize, Stop> {
+        let ends = |b: u8| match self.state {
+            State::StartTag(None) => matches!(b, b'>' | b'"' | b'\'' | b'<'),
+            State::StartTag(Some(quote)) => b == quote,
+            State::EndTag => b == b'>',
+            _ => true,
+        };
+        let taken = rest.iter().position(|&b| ends(b)).unwrap_or(rest.len());
+        let run = rest.get(..taken).unwrap_or_default();
+        if run.is_empty() {
+            return Ok(0);
+        }
+        if self.markup.len().saturating_add(run.len()) > MAX_MARKUP {
+            return self.fail_at_mark(SyntaxError::MarkupTooLong);
+        }
+        self.advance_over(run);
+        self.markup.extend_from_slice(run);
+        Ok(taken)
     }
 
     fn push_markup(&mut self, b: u8) -> Result<(), Stop> {
