@@ -204,6 +204,60 @@ fn main() {
             Some(wasm),
             nat,
         );
+
+        // A 1 MB body (a document's content): hashed by the component, or hashed by the host
+        // with SHA-NI and handed in as `sha256-base64`, as the Digipost client does.
+        let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let big_hash = dpost_guest::digipost::message::content_sha256(&big);
+        let big_canonical =
+            format!("200\n/9999/inbox\ndate: {date}\nx-content-sha256: {big_hash}\n");
+        let big_sig = base64::engine::general_purpose::STANDARD
+            .encode(server.sign_pkcs1_sha256(big_canonical.as_bytes()).unwrap());
+        let mut big_headers = headers.clone();
+        big_headers[1].value = big_hash.clone();
+        big_headers[2].value = big_sig;
+        let in_guest = dsign::Response {
+            headers: big_headers.clone(),
+            body: Some(dsign::Body::Bytes(big.clone())),
+            ..resp.clone()
+        };
+        let by_host = |b: &[u8]| {
+            use sha2::Digest as _;
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b))
+        };
+        let big_native_headers: Vec<dpost_guest::digipost::Header> = big_headers
+            .iter()
+            .map(|h| dpost_guest::digipost::Header::new(h.name.clone(), h.value.clone()))
+            .collect();
+        let native_big = dpost_guest::digipost::verification::Response {
+            headers: &big_native_headers,
+            body: Some(dpost_guest::digipost::Body::Bytes(&big)),
+            ..native_resp
+        };
+        let wasm = rate(|| {
+            dsign::verify_response(&mut instance, &in_guest, &cert, now).unwrap();
+        });
+        let nat = rate(|| {
+            dpost_guest::digipost::verification::verify_response(&native_big, &cert, now).unwrap();
+        });
+        row(
+            "verify with a 1 MB body, SHA-256 in the component (`bytes`)",
+            Some(wasm),
+            nat,
+        );
+        let wasm = rate(|| {
+            let hashed = dsign::Response {
+                headers: big_headers.clone(),
+                body: Some(dsign::Body::Sha256Base64(by_host(&big))),
+                ..resp.clone()
+            };
+            dsign::verify_response(&mut instance, &hashed, &cert, now).unwrap();
+        });
+        row(
+            "verify with a 1 MB body, SHA-256 by the host (`sha256-base64`)",
+            Some(wasm),
+            nat,
+        );
     }
 
     if wanted("instantiate") {
