@@ -26,6 +26,7 @@ pub mod http_date;
 pub mod keystore;
 pub mod memo;
 pub mod ngdp;
+pub mod scan;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -310,7 +310,7 @@ pub(crate) fn read(xml: &[u8]) -> Result<Document<'_>, XmlError> {
     };
     // quick-xml does not check characters; refuse what XML 1.0 cannot carry (most control
     // characters) here, so that whatever is read can be written again.
-    if let Some((offset, c)) = source.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+    if let Some((offset, c)) = first_non_xml_char(source) {
         return Err(located(source, offset, "/".to_owned(), not_allowed(c)));
     }
     let mut reader = NsReader::from_str(source);
@@ -536,6 +536,25 @@ fn not_allowed(c: char) -> XmlProblem {
         "the character U+{:04X} is not allowed in XML",
         u32::from(c)
     ))
+}
+
+/// The first character XML 1.0 does not allow, and where it is. In UTF-8 text only two kinds
+/// exist: C0 controls other than tab, LF and CR (one byte below 0x20), and U+FFFE/U+FFFF
+/// (EF BF BE/BF); surrogates cannot occur in a `str`. So only those bytes are looked at,
+/// found a block at a time instead of decoding every character.
+fn first_non_xml_char(source: &str) -> Option<(usize, char)> {
+    let bytes = source.as_bytes();
+    let suspect = |b: u8| ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF);
+    let mut from = 0;
+    while let Some(found) = crate::scan::position(bytes.get(from..)?, suspect) {
+        let at = from + found;
+        let c = source.get(at..)?.chars().next()?;
+        if !is_xml_char(c) {
+            return Some((at, c));
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Characters XML 1.0 allows in a document (the `Char` production).
@@ -782,5 +801,30 @@ mod tests {
         let doc = read("<a b=\"&#9;\">&#13;&#x10FFFF;\u{FFFD}</a>".as_bytes()).unwrap();
         assert_eq!(doc.root.text, "\r\u{10FFFF}\u{FFFD}");
         assert_eq!(doc.root.attribute("b"), Some("\t"));
+    }
+
+    proptest::proptest! {
+        /// The byte-level check finds what decoding every character finds.
+        #[test]
+        fn non_xml_characters_found_as_by_decoding(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just('a'),
+                    proptest::strategy::Just('\u{1}'),
+                    proptest::strategy::Just('\u{FFFE}'),
+                    proptest::strategy::Just('\u{FFFF}'),
+                    proptest::strategy::Just('\u{FFFD}'),
+                    proptest::strategy::Just('\u{EFFF}'),
+                    proptest::char::any(),
+                ],
+                0..200,
+            ),
+        ) {
+            let text: String = text.into_iter().collect();
+            proptest::prop_assert_eq!(
+                first_non_xml_char(&text),
+                text.char_indices().find(|&(_, c)| !is_xml_char(c))
+            );
+        }
     }
 }

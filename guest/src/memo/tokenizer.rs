@@ -176,40 +176,9 @@ fn is_text_stop(b: u8) -> bool {
     (b == b'<') | (b == b'&') | ((b < 0x20) & (b != b'\t') & (b != b'\n'))
 }
 
-/// Bytes examined at a time by the scans: four SIMD registers of WebAssembly's simd128.
-const SCAN_BLOCK: usize = 64;
-
-/// The position of the first [`is_text_stop`] byte. Runs of content are long (a base64
-/// document is one run of up to [`TEXT_PIECE`]), so whole blocks are tested first.
+/// The position of the first [`is_text_stop`] byte.
 fn first_text_stop(window: &[u8]) -> Option<usize> {
-    let mut start = 0;
-    for block in window.chunks_exact(SCAN_BLOCK) {
-        if block.iter().fold(false, |any, &b| any | is_text_stop(b)) {
-            break;
-        }
-        start += SCAN_BLOCK;
-    }
-    let rest = window.get(start..).unwrap_or_default();
-    rest.iter()
-        .position(|&b| is_text_stop(b))
-        .map(|p| start + p)
-}
-
-/// How many bytes of `bytes` satisfy `pred`, counted a block at a time in byte-wide lanes
-/// (a block of 64 cannot overflow a `u8`), which vectorises where a plain count does not.
-fn count_where(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> usize {
-    let blocks = bytes.chunks_exact(SCAN_BLOCK);
-    let tail = blocks.remainder();
-    let whole: usize = blocks
-        .map(|block| {
-            usize::from(
-                block
-                    .iter()
-                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(pred(b)))),
-            )
-        })
-        .sum();
-    whole + tail.iter().filter(|&&b| pred(b)).count()
+    crate::scan::position(window, is_text_stop)
 }
 
 type Sink<'s> = dyn FnMut(Token<'_>) -> Result<(), Stop> + 's;
@@ -280,12 +249,12 @@ impl Tokenizer {
     /// base64 content is one long run, and counting vectorises where stepping cannot.
     fn advance_over(&mut self, run: &[u8]) {
         let chars = |bytes: &[u8]| {
-            let n = count_where(bytes, |b| b & 0xC0 != 0x80);
+            let n = crate::scan::count(bytes, |b| b & 0xC0 != 0x80);
             u32::try_from(n).unwrap_or(u32::MAX)
         };
         match run.iter().rposition(|&b| b == b'\n') {
             Some(last) => {
-                let lines = count_where(run, |b| b == b'\n');
+                let lines = crate::scan::count(run, |b| b == b'\n');
                 self.line = self
                     .line
                     .saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
@@ -1127,10 +1096,6 @@ mod tests {
             proptest::prop_assert_eq!(
                 first_text_stop(&bytes),
                 bytes.iter().position(|&b| is_text_stop(b))
-            );
-            proptest::prop_assert_eq!(
-                count_where(&bytes, |b| b == b'\n'),
-                bytes.iter().filter(|&&b| b == b'\n').count()
             );
             let stops = [b'<', b'&', b'\r', 0u8, 0x1F];
             for b in 0..=255u8 {
