@@ -50,6 +50,9 @@ impl ConfigArgs {
     }
 }
 
+/// Spool folders older than this at start-up are left by a crash and removed.
+const STALE_SPOOL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Start the receiving system.
 #[derive(Debug, Args)]
 pub struct ServeCommand {
@@ -99,6 +102,14 @@ pub fn service(
         clock,
         commits: Default::default(),
     });
+    match receiving.clean_spool(STALE_SPOOL) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            "removed half-received messages left by an earlier crash (never acknowledged; NgDP resends them)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not clean the spool folder"),
+    }
     Ok(Service { receiving, clients })
 }
 

@@ -175,6 +175,30 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Remove the folders in `dir` last modified more than `age` ago; how many.
+fn remove_stale_folders(dir: &Path, age: std::time::Duration) -> io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// A folder name for a messageUUID: the UUID itself when it is one, else a hash of it (the
 /// value comes from the sender and must never become a path).
 fn folder_name(uuid: &str) -> String {
@@ -192,6 +216,16 @@ impl Receiving {
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
         )
         .to_string()
+    }
+
+    /// Remove spool folders older than `age`: what a crash (`kill -9`, power loss) left in
+    /// the middle of receiving. Such a message was never acknowledged, so NgDP sends it again;
+    /// its half-received copy is only in the way. Age, not "everything", because another
+    /// process (`dpost ngdp pull`) may be receiving into the same spool right now, and no
+    /// delivery takes anywhere near an hour (the body-read timeout is a minute). Returns how
+    /// many were removed.
+    pub fn clean_spool(&self, age: std::time::Duration) -> io::Result<usize> {
+        remove_stale_folders(&self.data_dir.join("spool"), age)
     }
 
     /// Take one message from `body` for the receiving system `system_id`.
@@ -455,6 +489,26 @@ impl Receiving {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_stale_spool_folders_are_removed() {
+        let spool = std::env::temp_dir().join(format!("dpost-spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&spool);
+        for name in ["crashed", "receiving"] {
+            std::fs::create_dir_all(spool.join(name).join("files")).unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::open(spool.join("crashed"))
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(remove_stale_folders(&spool, hour).unwrap(), 1);
+        assert!(!spool.join("crashed").exists());
+        assert!(spool.join("receiving/files").exists());
+        assert_eq!(remove_stale_folders(&spool.join("absent"), hour).unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&spool);
+    }
 
     #[test]
     fn folder_names_are_never_paths() {
