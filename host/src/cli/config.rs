@@ -31,6 +31,19 @@ pub enum ConfigCommand {
     },
 }
 
+/// The configuration file at `path`, which commands that act on a set-up system need: a
+/// missing one is an error that says how to make it, not an empty configuration.
+pub(super) fn load_existing(path: &Path) -> anyhow::Result<ConfigFile> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist: write one with `dpost config init {}` or give --config FILE",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(ConfigFile::load(Some(path))?)
+}
+
 fn random_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 24];
     SystemRandom::new()

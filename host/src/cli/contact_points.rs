@@ -57,14 +57,7 @@ impl ContactPointsCommand {
             dry_run,
             json,
         } = self;
-        if !config.config.exists() {
-            anyhow::bail!(
-                "{} does not exist: write one with `dpost config init {}` or give --config FILE",
-                config.config.display(),
-                config.config.display()
-            );
-        }
-        let loaded = ConfigFile::load(Some(&config.config))?;
+        let loaded = super::config::load_existing(&config.config)?;
         let environment = loaded.ngdp_environment(config.environment.as_deref())?;
         let text = std::fs::read_to_string(&config.config)
             .with_context(|| format!("cannot read {}", config.config.display()))?;

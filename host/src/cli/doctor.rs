@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::Exit;
 use crate::clock::{self, Clock as _, OffsetClock};
-use crate::config::ConfigFile;
 use crate::doctor::{self, Options, Status};
 
 /// Check an environment's set-up the way the NgDP set-up guide orders it.
@@ -78,14 +77,7 @@ pub(crate) fn parse_time(s: &str) -> anyhow::Result<i64> {
 
 impl DoctorCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
-        if !self.config.exists() {
-            anyhow::bail!(
-                "{} does not exist: write one with `dpost config init {}` or give --config FILE",
-                self.config.display(),
-                self.config.display()
-            );
-        }
-        let file = ConfigFile::load(Some(&self.config))?;
+        let file = super::config::load_existing(&self.config)?;
         let environment = file.ngdp_environment(self.environment.as_deref())?;
         // The doctor reads time only through the clock, so --at (and tests) can fix "now".
         let clock: Arc<dyn crate::clock::Clock> = match &self.at {

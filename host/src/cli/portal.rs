@@ -4,7 +4,6 @@ use clap::Subcommand;
 
 use super::Exit;
 use super::serve::ConfigArgs;
-use crate::config::ConfigFile;
 
 /// Portal commands.
 #[derive(Debug, Subcommand)]
@@ -32,14 +31,7 @@ impl PortalCommand {
             public_url,
             json,
         } = self;
-        if !config.config.exists() {
-            anyhow::bail!(
-                "{} does not exist: write one with `dpost config init {}` or give --config FILE",
-                config.config.display(),
-                config.config.display()
-            );
-        }
-        let file = ConfigFile::load(Some(&config.config))?;
+        let file = super::config::load_existing(&config.config)?;
         let environment = file.ngdp_environment(config.environment.as_deref())?;
         let values = crate::portal::values(&file, &environment, public_url.as_deref());
         if json {

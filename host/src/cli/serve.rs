@@ -36,14 +36,7 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// Read the file (it must exist) and resolve the NgDP part.
     pub fn load(&self) -> anyhow::Result<(ConfigFile, NgdpSettings, ServeSettings)> {
-        if !self.config.exists() {
-            anyhow::bail!(
-                "{} does not exist: write one with `dpost config init {}` or give --config FILE",
-                self.config.display(),
-                self.config.display()
-            );
-        }
-        let file = ConfigFile::load(Some(&self.config))?;
+        let file = super::config::load_existing(&self.config)?;
         let ngdp = file.ngdp(self.environment.as_deref())?;
         let serve = file.serve()?;
         Ok((file, ngdp, serve))

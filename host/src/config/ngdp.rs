@@ -37,6 +37,19 @@ use crate::keystore::PasswordSource;
 pub const TEST_API_BASE: &str = "https://api.test.digitalpost.dk/apis/v1";
 /// NgDP's API in production.
 pub const PRODUCTION_API_BASE: &str = "https://api.digitalpost.dk/apis/v1";
+/// The NgDP API base for `environment`: the configured one, else the environment's own,
+/// without a trailing slash.
+pub fn api_base(configured: Option<&str>, environment: &str) -> String {
+    configured
+        .unwrap_or(if environment == "production" {
+            PRODUCTION_API_BASE
+        } else {
+            TEST_API_BASE
+        })
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 /// Where `dpost serve` listens when the file says nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The largest message body accepted when the file says nothing: ~100 MB of documents in
@@ -377,19 +390,7 @@ impl ConfigFile {
             _ => ngdp.test.clone(),
         }
         .unwrap_or_default();
-        let api_base = env_table
-            .api_base
-            .clone()
-            .unwrap_or_else(|| {
-                if environment == "production" {
-                    PRODUCTION_API_BASE
-                } else {
-                    TEST_API_BASE
-                }
-                .to_owned()
-            })
-            .trim_end_matches('/')
-            .to_owned();
+        let api_base = api_base(env_table.api_base.as_deref(), &environment);
         let mailboxes = if ngdp.mailboxes.is_empty() {
             vec!["standard".to_owned()]
         } else {

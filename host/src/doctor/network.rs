@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::certificate::CertificateChecks;
 use super::{Check, Options, Step, environment_table};
 use crate::config::ConfigFile;
-use crate::config::ngdp::{DEFAULT_LISTEN, PRODUCTION_API_BASE, Protocol, TEST_API_BASE};
+use crate::config::ngdp::{DEFAULT_LISTEN, Protocol};
 use crate::ngdp::client::extra_roots;
 
 type Probe = Pin<Box<dyn Future<Output = Vec<Check>> + Send>>;
@@ -24,19 +24,7 @@ pub async fn check(file: &ConfigFile, options: &Options, certs: &CertificateChec
     let env = &options.environment;
     let table = environment_table(file, env);
     let timeout = options.timeout;
-    let api_base = table
-        .api_base
-        .clone()
-        .unwrap_or_else(|| {
-            if env == "production" {
-                PRODUCTION_API_BASE
-            } else {
-                TEST_API_BASE
-            }
-            .to_owned()
-        })
-        .trim_end_matches('/')
-        .to_owned();
+    let api_base = crate::config::ngdp::api_base(table.api_base.as_deref(), env);
     let api_ca = table.api_ca_file.as_ref().map(|p| file.resolve_path(p));
     let mut probes: Vec<Probe> = Vec::new();
 

@@ -506,7 +506,10 @@ mod tests {
         assert_eq!(remove_stale_folders(&spool, hour).unwrap(), 1);
         assert!(!spool.join("crashed").exists());
         assert!(spool.join("receiving/files").exists());
-        assert_eq!(remove_stale_folders(&spool.join("absent"), hour).unwrap(), 0);
+        assert_eq!(
+            remove_stale_folders(&spool.join("absent"), hour).unwrap(),
+            0
+        );
         let _ = std::fs::remove_dir_all(&spool);
     }
 
