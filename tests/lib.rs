@@ -52,9 +52,19 @@ pub fn legacy_key() -> PrivateKey {
 
 /// A password file holding the legacy key's password.
 pub fn legacy_password() -> PasswordSource {
-    let file = scratch_dir("passwords").join("legacy.password");
-    std::fs::write(&file, format!("{LEGACY_P12_PASSWORD}\n")).expect("writing a password file");
-    PasswordSource::File(file)
+    // Written once per process, and by rename: tests run in parallel threads, and a reader
+    // that caught another thread's write between truncate and write read an empty password.
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let dir = scratch_dir("passwords");
+        let file = dir.join("legacy.password");
+        let partial = dir.join(format!("legacy.password.{}", std::process::id()));
+        std::fs::write(&partial, format!("{LEGACY_P12_PASSWORD}\n"))
+            .expect("writing a password file");
+        std::fs::rename(&partial, &file).expect("putting the password file in place");
+        file
+    });
+    PasswordSource::File(file.clone())
 }
 
 /// The simulated server's key (PEM PKCS#8), which signs responses.
