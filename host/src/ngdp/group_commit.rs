@@ -13,7 +13,7 @@
 //! Every message in a batch is answered only after the batch's commit returned: the
 //! acknowledgement rule (200 only after the data is durable) holds for each of them.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,44 +44,36 @@ pub enum Committed {
 
 type Outcome = Result<Committed, ReceiveError>;
 
-struct Slot {
-    arrival: Mutex<Option<Arrival>>,
-    outcome: Mutex<Option<Outcome>>,
-}
+/// Where the leader of a batch leaves one arrival's outcome for the task that queued it.
+type Answer = Arc<Mutex<Option<Outcome>>>;
 
 /// The queue of arrivals waiting for a commit; one per store.
 #[derive(Default)]
 pub struct GroupCommit {
-    queue: Mutex<Vec<Arc<Slot>>>,
+    queue: Mutex<Vec<(Arrival, Answer)>>,
 }
 
 impl GroupCommit {
     /// Make `arrival` durable in `store` and `messages_dir` (the data folder's `messages/`),
     /// alone or with whatever else is queued; returns after the commit that holds it.
     pub fn commit(&self, store: &SharedStore, messages_dir: &Path, arrival: Arrival) -> Outcome {
-        let slot = Arc::new(Slot {
-            arrival: Mutex::new(Some(arrival)),
-            outcome: Mutex::new(None),
-        });
-        lock(&self.queue).push(Arc::clone(&slot));
+        let answer: Answer = Arc::default();
+        lock(&self.queue).push((arrival, Arc::clone(&answer)));
         let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(done) = lock(&slot.outcome).take() {
+        if let Some(done) = lock(&answer).take() {
             return done;
         }
         // Not committed by an earlier holder of the lock, so still queued: lead a batch.
-        let batch = std::mem::take(&mut *lock(&self.queue));
-        let arrivals: Vec<Arrival> = batch
-            .iter()
-            .filter_map(|s| lock(&s.arrival).take())
-            .collect();
+        let (arrivals, answers): (Vec<Arrival>, Vec<Answer>) =
+            std::mem::take(&mut *lock(&self.queue)).into_iter().unzip();
         let outcomes = commit_batch(&mut *store, messages_dir, arrivals);
         // Every outcome is in place before the lock is let go: a task of this batch that
         // takes the lock next must find its answer, not lead a batch without its message.
-        for (s, outcome) in batch.iter().zip(outcomes) {
-            *lock(&s.outcome) = Some(outcome);
+        for (a, outcome) in answers.iter().zip(outcomes) {
+            *lock(a) = Some(outcome);
         }
         drop(store);
-        lock(&slot.outcome).take().unwrap_or_else(|| {
+        lock(&answer).take().unwrap_or_else(|| {
             Err(ReceiveError::Commit(
                 "the message was lost from the commit queue".into(),
             ))
@@ -103,22 +95,29 @@ fn commit_batch(
     if let Err(e) = std::fs::create_dir_all(messages_dir) {
         return arrivals.iter().map(|_| Err(disk(&e))).collect();
     }
-    // Duplicates (stored before, or twice in this batch) and moves into place.
-    let mut seen = HashSet::new();
+    // Duplicates (stored before, or twice in this batch) and moves into place. A UUID seen
+    // earlier in the batch waits for its first arrival's outcome, below: it is a duplicate
+    // only if that one is stored.
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
     let mut moved: Vec<usize> = Vec::new();
     for (i, a) in arrivals.iter().enumerate() {
-        let outcome = &mut outcomes[i];
-        match store.has_message(&a.message.uuid) {
-            Err(e) => *outcome = Some(Err(ReceiveError::Store(e))),
-            Ok(true) => *outcome = Some(Ok(Committed::Duplicate)),
-            Ok(false) if !seen.insert(a.message.uuid.clone()) => {
-                *outcome = Some(Ok(Committed::Duplicate));
-            }
-            Ok(false) => match move_into_place(&a.spool, &a.target) {
-                Ok(()) => moved.push(i),
-                Err(e) => *outcome = Some(Err(ReceiveError::Disk(e))),
-            },
+        if let Some(&earlier) = first.get(a.message.uuid.as_str()) {
+            repeats.push((i, earlier));
+            continue;
         }
+        first.insert(&a.message.uuid, i);
+        outcomes[i] = match store.has_message(&a.message.uuid) {
+            Err(e) => Some(Err(ReceiveError::Store(e))),
+            Ok(true) => Some(Ok(Committed::Duplicate)),
+            Ok(false) => match move_into_place(&a.spool, &a.target) {
+                Ok(()) => {
+                    moved.push(i);
+                    None
+                }
+                Err(e) => Some(Err(ReceiveError::Disk(e))),
+            },
+        };
     }
     if !moved.is_empty() {
         let recorded = crate::ngdp::receive::sync_dir(messages_dir)
@@ -154,6 +153,15 @@ fn commit_batch(
                 let _ = crate::ngdp::receive::sync_dir(messages_dir);
             }
         }
+    }
+    for (i, earlier) in repeats {
+        outcomes[i] = Some(match &outcomes[earlier] {
+            Some(Ok(_)) => Ok(Committed::Duplicate),
+            Some(Err(e)) => Err(ReceiveError::Commit(format!(
+                "the same message, delivered twice at once, was not stored: {e}"
+            ))),
+            None => Err(ReceiveError::Commit("not committed".into())),
+        });
     }
     outcomes
         .into_iter()
@@ -261,6 +269,42 @@ mod tests {
         assert_eq!(duplicates, EACH);
         let folders = std::fs::read_dir(&messages_dir).unwrap().count();
         assert_eq!(folders, (THREADS - 1) * EACH);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A message delivered twice in one batch is a duplicate only when its first delivery
+    /// is stored: when that one fails, the second must fail too, not be acknowledged.
+    #[test]
+    fn a_repeat_in_a_batch_shares_the_fate_of_its_first_delivery() {
+        let root = std::env::temp_dir().join(format!("dpost-group-repeat-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("spool/second")).unwrap();
+        let mut store = Store::open(&root.join("dpost.db")).unwrap();
+        let messages_dir = root.join("messages");
+        let uuid = "00000000-0000-4000-8000-000000000001".to_owned();
+        let target = messages_dir.join(&uuid);
+        let arrival = |spool: &str| Arrival {
+            // The first one's spool folder is missing, so moving it into place fails.
+            spool: root.join("spool").join(spool),
+            target: target.clone(),
+            message: message(uuid.clone(), &target),
+        };
+        let outcomes = commit_batch(
+            &mut store,
+            &messages_dir,
+            vec![arrival("first"), arrival("second")],
+        );
+        assert!(
+            matches!(outcomes[0], Err(ReceiveError::Disk(_))),
+            "{:?}",
+            outcomes[0]
+        );
+        assert!(
+            matches!(outcomes[1], Err(ReceiveError::Commit(_))),
+            "{:?}",
+            outcomes[1]
+        );
+        assert!(!MessageStore::has_message(&mut store, &uuid).unwrap());
         let _ = std::fs::remove_dir_all(&root);
     }
 }
