@@ -67,11 +67,11 @@ impl Decoder {
         }
         out.reserve(text.len() / 4 * 3 + 3);
         let mut rest = text;
-        while !rest.is_empty() {
+        loop {
             // Fast path: whole groups of four base64 characters between group boundaries,
             // which is nearly all of a content; anything else (white space, padding, garbage,
             // a group split by a line break) takes the careful path one byte at a time.
-            if self.filled == 0 && self.padding == 0 {
+            if self.filled == 0 && self.padding == 0 && !self.done {
                 let groups = self.whole_groups(rest, out);
                 rest = rest.get(groups * 4..).unwrap_or_default();
             }
@@ -79,9 +79,6 @@ impl Decoder {
                 break;
             };
             rest = tail;
-            if self.error.is_some() {
-                return;
-            }
             if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
                 continue;
             }
@@ -152,7 +149,7 @@ impl Decoder {
                     .unwrap_or(NOT_BASE64)
             };
             let (a, b, c, d) = (v(0), v(1), v(2), v(3));
-            if (a | b | c | d) & 0xC0 != 0 || self.done {
+            if (a | b | c | d) & 0xC0 != 0 {
                 break;
             }
             out.extend_from_slice(&[(a << 2) | (b >> 4), (b << 4) | (c >> 2), (c << 6) | d]);
