@@ -106,17 +106,9 @@ impl std::fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// Load a key from a PKCS#12 or PEM file; the format is recognised from the content.
     pub fn load(path: &Path, password: &PasswordSource) -> Result<Self, KeyError> {
-        let data = std::fs::read(path).map_err(|source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        if pem::looks_like_pem(&data) {
-            pem::load(path, &data)
-        } else {
-            let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired {
-                path: path.to_owned(),
-            })?;
-            pkcs12::load(path, &data, &password)
+        match read_key_file(path, password)? {
+            (data, None) => pem::load(path, &data),
+            (data, Some(password)) => pkcs12::load(path, &data, &password),
         }
     }
 
@@ -201,11 +193,11 @@ pub fn certificates(
     path: &Path,
     password: &PasswordSource,
 ) -> Result<(bool, Vec<Vec<u8>>), KeyError> {
-    let data = std::fs::read(path).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    if pem::looks_like_pem(&data) {
+    let (data, password) = read_key_file(path, password)?;
+    if let Some(password) = password {
+        let (key, certs) = pkcs12::open(path, &data, &password)?;
+        Ok((key.is_some(), certs))
+    } else {
         let blocks = ::pem::parse_many(&data).map_err(|e| KeyError::Format {
             path: path.to_owned(),
             reason: format!("not valid PEM: {e}"),
@@ -217,13 +209,26 @@ pub fn certificates(
             .map(|b| b.contents().to_vec())
             .collect();
         Ok((has_key, certs))
-    } else {
-        let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired {
-            path: path.to_owned(),
-        })?;
-        let (key, certs) = pkcs12::open(path, &data, &password)?;
-        Ok((key.is_some(), certs))
     }
+}
+
+/// A key file's bytes, with its password when it is PKCS#12 (the format is recognised from
+/// the content; PEM needs none).
+fn read_key_file(
+    path: &Path,
+    password: &PasswordSource,
+) -> Result<(Vec<u8>, Option<String>), KeyError> {
+    let data = std::fs::read(path).map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if pem::looks_like_pem(&data) {
+        return Ok((data, None));
+    }
+    let password = password.read()?.ok_or_else(|| KeyError::PasswordRequired {
+        path: path.to_owned(),
+    })?;
+    Ok((data, Some(password)))
 }
 
 /// The keys the host signs with for the component, by the names the component asks for.
