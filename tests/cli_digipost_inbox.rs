@@ -1,9 +1,8 @@
 //! `dpost digipost inbox …` and `dpost digipost sync` as a user runs them, against
 //! `dpost sim digipost` started as a child process on 127.0.0.1:0.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 
 use dpost_tests::inbox_data::{self, BROKER, SENDER};
 use dpost_tests::*;
@@ -22,7 +21,8 @@ impl Drop for Sim {
 }
 
 fn start_sim(data: &Path) -> Sim {
-    let mut child = Command::new(dpost_bin())
+    let mut command = dpost_command();
+    command
         .args([
             "sim",
             "digipost",
@@ -39,26 +39,16 @@ fn start_sim(data: &Path) -> Sim {
         .arg(fixture("keys/server.key.pem"))
         .arg("--server-cert")
         .arg(fixture("keys/server.cert.pem"))
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting the simulator");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reading the simulator's address");
-    let url = line.trim().to_owned();
+        .stderr(Stdio::null());
+    let (child, url, _) = spawn_until_first_line(&mut command, "the simulator");
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
     Sim { child, url }
 }
 
 fn dpost(args: &[&str], extra: &[&Path]) -> Output {
-    Command::new(dpost_bin())
+    dpost_command()
         .args(args)
         .args(extra)
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
         .output()
         .expect("running dpost")
 }
