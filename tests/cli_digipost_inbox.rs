@@ -57,6 +57,20 @@ fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
 }
 
+/// The options that reach the simulator as the broker for `sender`, ending in `--key` (the
+/// key's path follows).
+fn connection<'a>(sim: &'a Sim, sender: &'a str) -> [&'a str; 7] {
+    [
+        "--base-url",
+        sim.url.as_str(),
+        "--broker-id",
+        BROKER,
+        "--sender",
+        sender,
+        "--key",
+    ]
+}
+
 fn key() -> PathBuf {
     fixture("keys/broker.pkcs1.pem")
 }
@@ -67,15 +81,7 @@ fn list_get_and_sync_from_the_command_line() {
     let (hashes, ids) = inbox_data::write(&data, 12);
     let sim = start_sim(&data);
     let sender = SENDER.to_string();
-    let common = [
-        "--base-url",
-        sim.url.as_str(),
-        "--broker-id",
-        BROKER,
-        "--sender",
-        sender.as_str(),
-        "--key",
-    ];
+    let common = connection(&sim, &sender);
 
     // list --json
     let mut args = vec!["digipost", "inbox", "list", "--json", "--limit", "5"];
@@ -169,18 +175,8 @@ fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     let sim = start_sim(&data);
     let sender = SENDER.to_string();
     let wrong_key = fixture("keys/server.key.pem");
-    let args = [
-        "digipost",
-        "inbox",
-        "list",
-        "--base-url",
-        sim.url.as_str(),
-        "--broker-id",
-        BROKER,
-        "--sender",
-        sender.as_str(),
-        "--key",
-    ];
+    let mut args = vec!["digipost", "inbox", "list"];
+    args.extend(connection(&sim, &sender));
     let out = dpost(&args, &[&wrong_key]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);

@@ -328,28 +328,27 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
     let auth = basic("sys-1", "token-1");
     let http = reqwest::Client::new();
     let get = |url: String| http.get(url).header("Authorization", &auth).send();
+    // A listing page (`query` after `memos/`), as JSON.
+    let page_of = async |query: &str| -> Value {
+        get(format!("{api}/{query}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
 
-    let page: Value = get(format!("{api}/?page=0&size=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = page_of("?page=0&size=2").await;
     assert_eq!(
         page,
         json!({"page": 0, "size": 2, "total": 3, "memos": [UUID_A, UUID_B]})
     );
-    let page: Value = get(format!("{api}/?page=1&size=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = page_of("?page=1&size=2").await;
     assert_eq!(
         page,
         json!({"page": 1, "size": 2, "total": 3, "memos": [UUID_C]})
     );
-    let page: Value = get(format!("{api}/")).await.unwrap().json().await.unwrap();
+    let page = page_of("").await;
     assert_eq!(page["size"], 50);
     assert_eq!(page["total"], 3);
     for bad in ["size=0", "size=501", "page=x"] {
@@ -380,12 +379,7 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
     assert_eq!(delete(UUID_A).await.unwrap().status(), 404);
     assert_eq!(delete(unknown).await.unwrap().status(), 404);
     assert_eq!(get(format!("{api}/{UUID_A}")).await.unwrap().status(), 404);
-    let page: Value = get(format!("{api}/?page=0&size=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = page_of("?page=0&size=2").await;
     assert_eq!(
         page,
         json!({"page": 0, "size": 2, "total": 2, "memos": [UUID_B, UUID_C]})
