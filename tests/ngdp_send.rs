@@ -140,8 +140,7 @@ async fn an_invalid_message_is_refused_locally() {
     let uuid = "11111111-2222-4333-8444-555555555502";
     let file = message(&config, uuid);
     // A messageUUID that is not a UUID is a validation error.
-    let xml = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, xml.replace(uuid, "not-a-uuid")).unwrap();
+    invalidate(&file, uuid);
 
     let out = run_dpost_async(send_args(&config, &[&file.display().to_string()])).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -175,11 +174,34 @@ async fn a_retry_after_a_dropped_connection_leaves_one_copy() {
     sim.stop().await;
 }
 
-/// `count` valid messages with distinct UUIDs (`…-4333-8444-<tag><n>`), in the config's folder.
+/// The UUID of message `n` of the batch tagged `tag`.
+fn batch_uuid(tag: u32, n: usize) -> String {
+    format!("11111111-2222-4333-8444-{tag:04}{n:08}")
+}
+
+/// `count` valid messages with distinct UUIDs ([`batch_uuid`]), in the config's folder.
 fn messages(config: &Path, tag: u32, count: usize) -> Vec<PathBuf> {
     (0..count)
-        .map(|n| message(config, &format!("11111111-2222-4333-8444-{tag:04}{n:08}")))
+        .map(|n| message(config, &batch_uuid(tag, n)))
         .collect()
+}
+
+/// `files` ([`messages`] tagged `tag`) as the members of a batch.
+fn members(files: &[PathBuf], tag: u32) -> Vec<dpost::ngdp::batch::Member> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(n, path)| dpost::ngdp::batch::Member {
+            uuid: batch_uuid(tag, n),
+            path: path.clone(),
+        })
+        .collect()
+}
+
+/// Make `file` invalid: its messageUUID `uuid` becomes one that is not a UUID.
+fn invalidate(file: &Path, uuid: &str) {
+    let xml = std::fs::read_to_string(file).unwrap();
+    std::fs::write(file, xml.replace(uuid, "not-a-uuid")).unwrap();
 }
 
 async fn send_many(config: &Path, files: &[PathBuf], json: bool) -> Output {
@@ -216,12 +238,12 @@ async fn a_batch_of_100_arrives_as_100_messages_and_100_sent_records() {
     assert_eq!(distinct.len(), 100);
     assert!(at_sim.iter().all(|m| m.posts == 1));
     for (n, file) in files.iter().enumerate().step_by(33) {
-        let uuid = format!("11111111-2222-4333-8444-0001{n:08}");
+        let uuid = batch_uuid(1, n);
         let stored = sim.simulator.sent_message(&uuid).expect("stored");
         assert_eq!(stored.len() as u64, std::fs::metadata(file).unwrap().len());
     }
     for n in 0..100 {
-        let s = status(&config, &format!("11111111-2222-4333-8444-0001{n:08}")).await;
+        let s = status(&config, &batch_uuid(1, n)).await;
         assert_eq!(s["sent"]["status"], "sent", "{n}: {s}");
         if n == 0 {
             assert_eq!(s["sent"]["receipt"]["receiptStatus"], "RECEIVED");
@@ -248,12 +270,7 @@ async fn an_invalid_member_refuses_the_whole_batch_locally() {
     let config = setup("batch-invalid", &sim);
     let files = messages(&config, 3, 5);
     let bad = &files[3];
-    let xml = std::fs::read_to_string(bad).unwrap();
-    std::fs::write(
-        bad,
-        xml.replace("11111111-2222-4333-8444-000300000003", "not-a-uuid"),
-    )
-    .unwrap();
+    invalidate(bad, &batch_uuid(3, 3));
 
     let out = send_many(&config, &files, false).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -287,20 +304,8 @@ async fn memo_validate_and_extract_read_a_batch() {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("dpost.toml");
     let files = messages(&config, 4, 3);
-    let xml = std::fs::read_to_string(&files[1]).unwrap();
-    std::fs::write(
-        &files[1],
-        xml.replace("11111111-2222-4333-8444-000400000001", "not-a-uuid"),
-    )
-    .unwrap();
-    let members: Vec<_> = files
-        .iter()
-        .enumerate()
-        .map(|(n, path)| dpost::ngdp::batch::Member {
-            uuid: format!("11111111-2222-4333-8444-0004{n:08}"),
-            path: path.clone(),
-        })
-        .collect();
+    invalidate(&files[1], &batch_uuid(4, 1));
+    let members = members(&files, 4);
     let batch = dir.join("batch.tar.lzma");
     let out = std::fs::File::create(&batch).unwrap();
     dpost::ngdp::batch::write_batch(&members, out).unwrap();
@@ -348,7 +353,7 @@ async fn memo_validate_and_extract_read_a_batch() {
     .await;
     assert!(out.status.success(), "{out:?}");
     for n in 0..3 {
-        let member = target.join(format!("11111111-2222-4333-8444-0004{n:08}"));
+        let member = target.join(batch_uuid(4, n));
         assert!(
             std::fs::read_dir(&member).unwrap().count() > 0,
             "{} has the message's files",
@@ -378,20 +383,8 @@ async fn the_simulator_refuses_a_batch_with_a_bad_member_and_stores_none_of_it()
     let sim = start_sim("batch-sim-invalid", 0).await;
     let config = setup("batch-sim-invalid", &sim);
     let files = messages(&config, 6, 3);
-    let xml = std::fs::read_to_string(&files[2]).unwrap();
-    std::fs::write(
-        &files[2],
-        xml.replace("11111111-2222-4333-8444-000600000002", "not-a-uuid"),
-    )
-    .unwrap();
-    let members: Vec<_> = files
-        .iter()
-        .enumerate()
-        .map(|(n, path)| dpost::ngdp::batch::Member {
-            uuid: format!("11111111-2222-4333-8444-0006{n:08}"),
-            path: path.clone(),
-        })
-        .collect();
+    invalidate(&files[2], &batch_uuid(6, 2));
+    let members = members(&files, 6);
     let body = dpost::ngdp::batch::write_batch(&members, Vec::new()).unwrap();
     let url = format!("{}/apis/v1/memos/", sim.base_url());
     let (code, answer) = tokio::task::spawn_blocking(move || {
