@@ -1,13 +1,12 @@
 //! `dpost digipost …` as a user runs it: output format, exit codes and error messages.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use dpost_tests::*;
 
 fn dpost(args: &[&str]) -> Output {
-    Command::new(dpost_bin())
+    dpost_command()
         .args(args)
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
         .env("DPOST_TEST_PW", LEGACY_P12_PASSWORD)
         .output()
         .expect("running dpost")

@@ -1,9 +1,8 @@
 //! `dpost digipost inbox …` and `dpost digipost sync` as a user runs them, against
 //! `dpost sim digipost` started as a child process on 127.0.0.1:0.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 
 use dpost_tests::inbox_data::{self, BROKER, SENDER};
 use dpost_tests::*;
@@ -22,7 +21,8 @@ impl Drop for Sim {
 }
 
 fn start_sim(data: &Path) -> Sim {
-    let mut child = Command::new(dpost_bin())
+    let mut command = dpost_command();
+    command
         .args([
             "sim",
             "digipost",
@@ -39,32 +39,36 @@ fn start_sim(data: &Path) -> Sim {
         .arg(fixture("keys/server.key.pem"))
         .arg("--server-cert")
         .arg(fixture("keys/server.cert.pem"))
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting the simulator");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reading the simulator's address");
-    let url = line.trim().to_owned();
+        .stderr(Stdio::null());
+    let (child, url, _) = spawn_until_first_line(&mut command, "the simulator");
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
     Sim { child, url }
 }
 
 fn dpost(args: &[&str], extra: &[&Path]) -> Output {
-    Command::new(dpost_bin())
+    dpost_command()
         .args(args)
         .args(extra)
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
         .output()
         .expect("running dpost")
 }
 
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
+}
+
+/// The options that reach the simulator as the broker for `sender`, ending in `--key` (the
+/// key's path follows).
+fn connection<'a>(sim: &'a Sim, sender: &'a str) -> [&'a str; 7] {
+    [
+        "--base-url",
+        sim.url.as_str(),
+        "--broker-id",
+        BROKER,
+        "--sender",
+        sender,
+        "--key",
+    ]
 }
 
 fn key() -> PathBuf {
@@ -77,15 +81,7 @@ fn list_get_and_sync_from_the_command_line() {
     let (hashes, ids) = inbox_data::write(&data, 12);
     let sim = start_sim(&data);
     let sender = SENDER.to_string();
-    let common = [
-        "--base-url",
-        sim.url.as_str(),
-        "--broker-id",
-        BROKER,
-        "--sender",
-        sender.as_str(),
-        "--key",
-    ];
+    let common = connection(&sim, &sender);
 
     // list --json
     let mut args = vec!["digipost", "inbox", "list", "--json", "--limit", "5"];
@@ -179,18 +175,8 @@ fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     let sim = start_sim(&data);
     let sender = SENDER.to_string();
     let wrong_key = fixture("keys/server.key.pem");
-    let args = [
-        "digipost",
-        "inbox",
-        "list",
-        "--base-url",
-        sim.url.as_str(),
-        "--broker-id",
-        BROKER,
-        "--sender",
-        sender.as_str(),
-        "--key",
-    ];
+    let mut args = vec!["digipost", "inbox", "list"];
+    args.extend(connection(&sim, &sender));
     let out = dpost(&args, &[&wrong_key]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);

@@ -1,18 +1,8 @@
 //! `dpost memo …` as a user runs it, and the component's MeMo reader against the native one.
 
-use std::process::{Command, Output};
-
 use dpost::keystore::Keystore;
 use dpost::memo::read_stream;
 use dpost_tests::*;
-
-fn dpost(args: &[&str]) -> Output {
-    Command::new(dpost_bin())
-        .args(args)
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-        .output()
-        .expect("running dpost")
-}
 
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
@@ -33,7 +23,7 @@ fn fixtures_validate() {
         .collect();
     let mut args = vec!["memo", "validate"];
     args.extend(files.iter().map(String::as_str));
-    let out = dpost(&args);
+    let out = run_dpost(&args);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -53,7 +43,7 @@ fn an_invalid_message_exits_1_with_file_line_col_path() {
     assert_ne!(src, broken, "the fixture changed; update the test");
     let file = scratch_dir("cli-memo").join("bad-cpr.xml");
     std::fs::write(&file, broken).unwrap();
-    let out = dpost(&["memo", "validate", file.to_str().unwrap()]);
+    let out = run_dpost(["memo", "validate", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let line = stdout
@@ -74,7 +64,7 @@ fn an_invalid_message_exits_1_with_file_line_col_path() {
         "{line}"
     );
 
-    let out = dpost(&["memo", "validate", "--json", file.to_str().unwrap()]);
+    let out = run_dpost(["memo", "validate", "--json", file.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["valid"], false);
     assert!(
@@ -96,14 +86,14 @@ fn unreadable_or_not_xml_exits_2() {
         "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">]><lolz>&lol;</lolz>",
     )
     .unwrap();
-    let out = dpost(&["memo", "validate", dtd.to_str().unwrap()]);
+    let out = run_dpost(["memo", "validate", dtd.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stdout).contains(":2:1: error:"),
         "{}",
         text(&out.stdout)
     );
-    let out = dpost(&["memo", "validate", dir.join("absent.xml").to_str().unwrap()]);
+    let out = run_dpost(["memo", "validate", dir.join("absent.xml").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stdout).contains("cannot read"),
@@ -114,7 +104,7 @@ fn unreadable_or_not_xml_exits_2() {
 
 #[test]
 fn show_lists_documents_without_content() {
-    let out = dpost(&[
+    let out = run_dpost([
         "memo",
         "show",
         "--json",
@@ -157,7 +147,7 @@ fn new_then_extract_round_trips_files_and_keeps_names_safe() {
     std::fs::write(&attachment, "hej").unwrap();
     let msg = dir.join("out.xml");
     let _ = std::fs::remove_file(&msg);
-    let out = dpost(&[
+    let out = run_dpost([
         "memo",
         "new",
         "--spec",
@@ -171,7 +161,7 @@ fn new_then_extract_round_trips_files_and_keeps_names_safe() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
-        dpost(&["memo", "validate", msg.to_str().unwrap()])
+        run_dpost(["memo", "validate", msg.to_str().unwrap()])
             .status
             .code(),
         Some(0)
@@ -179,7 +169,7 @@ fn new_then_extract_round_trips_files_and_keeps_names_safe() {
 
     let ex = dir.join("extracted");
     let _ = std::fs::remove_dir_all(&ex);
-    let out = dpost(&[
+    let out = run_dpost([
         "memo",
         "extract",
         msg.to_str().unwrap(),
@@ -202,7 +192,7 @@ fn extract_never_writes_outside_the_folder() {
     std::fs::write(&msg, hostile).unwrap();
     let ex = dir.join("a/b");
     let _ = std::fs::remove_dir_all(&ex);
-    let out = dpost(&[
+    let out = run_dpost([
         "memo",
         "extract",
         msg.to_str().unwrap(),

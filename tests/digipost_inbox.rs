@@ -80,6 +80,26 @@ fn store(name: &str) -> Arc<Mutex<Store>> {
 
 fn no_progress(_: sync::Progress) {}
 
+/// One sync run with the system clock and no progress output.
+async fn run_sync(
+    client: Arc<DigipostClient>,
+    store: Arc<Mutex<Store>>,
+    options: &SyncOptions,
+) -> Result<sync::SyncReport, SyncError> {
+    sync::sync(client, store, Arc::new(SystemClock), options, &no_progress).await
+}
+
+/// A report's document counts: listed, archived, already archived, deleted, failed.
+fn counts(report: &sync::SyncReport) -> (u64, u64, u64, u64, u64) {
+    (
+        report.listed,
+        report.archived,
+        report.already_archived,
+        report.deleted,
+        report.failed,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syncs_1000_documents_with_attachments_byte_exact_then_deletes_them() {
     let (sim, hashes, ids) = simulator("thousand", 1000, Arc::new(SystemClock)).await;
@@ -90,26 +110,10 @@ async fn syncs_1000_documents_with_attachments_byte_exact_then_deletes_them() {
         concurrency: 8,
         ..SyncOptions::new(SENDER.to_string())
     };
-    let report = sync::sync(
-        client.clone(),
-        store.clone(),
-        Arc::new(SystemClock),
-        &options,
-        &no_progress,
-    )
-    .await
-    .expect("sync");
-    assert_eq!(
-        (
-            report.listed,
-            report.archived,
-            report.already_archived,
-            report.deleted,
-            report.failed
-        ),
-        (1000, 1000, 0, 1000, 0),
-        "{report:?}"
-    );
+    let report = run_sync(client.clone(), store.clone(), &options)
+        .await
+        .expect("sync");
+    assert_eq!(counts(&report), (1000, 1000, 0, 1000, 0), "{report:?}");
 
     let archived = store.lock().unwrap().digipost_all(SENDER).unwrap();
     assert_eq!(
@@ -149,9 +153,7 @@ async fn syncs_1000_documents_with_attachments_byte_exact_then_deletes_them() {
             .documents
             .is_empty()
     );
-    let again = sync::sync(client, store, Arc::new(SystemClock), &options, &no_progress)
-        .await
-        .unwrap();
+    let again = run_sync(client, store, &options).await.unwrap();
     assert_eq!((again.listed, again.archived, again.deleted), (0, 0, 0));
     assert_eq!(
         sim.simulator
@@ -263,15 +265,7 @@ async fn a_tampered_response_signature_is_refused_and_nothing_is_stored() {
         delete_after_archive: true,
         ..SyncOptions::new(SENDER.to_string())
     };
-    let err = sync::sync(
-        client,
-        store.clone(),
-        Arc::new(SystemClock),
-        &options,
-        &no_progress,
-    )
-    .await
-    .unwrap_err();
+    let err = run_sync(client, store.clone(), &options).await.unwrap_err();
     match err {
         SyncError::Client(ClientError::Refused { source, .. }) => {
             assert!(source.to_string().contains("signature"), "{source}")
@@ -294,15 +288,9 @@ async fn a_crash_between_archive_and_delete_is_recovered_without_archiving_twice
         fault: Some(Fault::CrashAfterArchiving(10)),
         ..SyncOptions::new(SENDER.to_string())
     };
-    let err = sync::sync(
-        client.clone(),
-        store.clone(),
-        Arc::new(SystemClock),
-        &crashing,
-        &no_progress,
-    )
-    .await
-    .unwrap_err();
+    let err = run_sync(client.clone(), store.clone(), &crashing)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, SyncError::Injected { archived: 10 }),
         "{err:?}"
@@ -329,26 +317,10 @@ async fn a_crash_between_archive_and_delete_is_recovered_without_archiving_twice
         fault: None,
         ..crashing
     };
-    let report = sync::sync(
-        client.clone(),
-        store.clone(),
-        Arc::new(SystemClock),
-        &options,
-        &no_progress,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        (
-            report.listed,
-            report.archived,
-            report.already_archived,
-            report.deleted,
-            report.failed
-        ),
-        (30, 20, 10, 30, 0),
-        "{report:?}"
-    );
+    let report = run_sync(client.clone(), store.clone(), &options)
+        .await
+        .unwrap();
+    assert_eq!(counts(&report), (30, 20, 10, 30, 0), "{report:?}");
     let after = store.lock().unwrap().digipost_all(SENDER).unwrap();
     assert_eq!(after.len(), hashes.len());
     for d in &before {

@@ -37,19 +37,6 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-/// Run `dpost` off the async runtime (servers run on it meanwhile).
-async fn dpost(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(dpost_bin())
-            .args(&args)
-            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-            .output()
-            .expect("dpost runs")
-    })
-    .await
-    .unwrap()
-}
-
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -66,7 +53,7 @@ async fn doctor(config: &Path, extra: &[&str]) -> (Output, Value) {
         "--json",
     ]);
     a.extend(extra.iter().map(|s| s.to_string()));
-    let out = dpost(a).await;
+    let out = run_dpost_async(a).await;
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: stdout {:?} stderr {:?}",
@@ -452,7 +439,7 @@ certificate_password_file = "cert.password"
     assert_eq!(status(&report, "public URL", &public), "warning");
 
     // The human table: the guide's four steps, a mark per check.
-    let human = dpost(args(&[
+    let human = run_dpost_async(args(&[
         "doctor",
         "--config",
         &config.display().to_string(),
@@ -916,7 +903,7 @@ system = "{PROD_SYSTEM}"
 async fn from_config_init_every_failure_says_what_to_do() {
     let d = dir("init");
     let config = d.join("dpost.toml");
-    let out = dpost(args(&["config", "init", &config.display().to_string()])).await;
+    let out = run_dpost_async(args(&["config", "init", &config.display().to_string()])).await;
     assert!(
         out.status.success(),
         "{}",
@@ -939,14 +926,14 @@ async fn from_config_init_every_failure_says_what_to_do() {
 
     // A configuration that cannot be read is a usage error (2), not a failed check.
     std::fs::write(&config, "[ngdp\n").unwrap();
-    let out = dpost(args(&["doctor", "--config", &config.display().to_string()])).await;
+    let out = run_dpost_async(args(&["doctor", "--config", &config.display().to_string()])).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("dpost.toml:1"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = dpost(args(&["doctor", "--environment", "staging"])).await;
+    let out = run_dpost_async(args(&["doctor", "--environment", "staging"])).await;
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -967,7 +954,7 @@ async fn portal_values_are_what_to_type() {
         ),
     )
     .unwrap();
-    let out = dpost(args(&[
+    let out = run_dpost_async(args(&[
         "portal",
         "values",
         "--config",
@@ -994,7 +981,7 @@ async fn portal_values_are_what_to_type() {
         shown.contains("IP addresses:      203.0.113.10, 203.0.113.11"),
         "{shown}"
     );
-    let out = dpost(args(&[
+    let out = run_dpost_async(args(&[
         "portal",
         "values",
         "--config",
@@ -1018,7 +1005,7 @@ async fn portal_values_are_what_to_type() {
 async fn contact_points_import_maps_mailboxes_with_a_dry_run() {
     let d = dir("import");
     let config = d.join("dpost.toml");
-    let out = dpost(args(&["config", "init", &config.display().to_string()])).await;
+    let out = run_dpost_async(args(&["config", "init", &config.display().to_string()])).await;
     assert!(out.status.success());
     let before = std::fs::read_to_string(&config).unwrap();
     let csv = d.join("mapping.csv");
@@ -1031,7 +1018,7 @@ async fn contact_points_import_maps_mailboxes_with_a_dry_run() {
     .unwrap();
     let c = config.display().to_string();
     let s = csv.display().to_string();
-    let out = dpost(args(&[
+    let out = run_dpost_async(args(&[
         "contact-points",
         "import",
         &s,
@@ -1058,7 +1045,7 @@ async fn contact_points_import_maps_mailboxes_with_a_dry_run() {
         "a dry run writes nothing"
     );
 
-    let out = dpost(args(&[
+    let out = run_dpost_async(args(&[
         "contact-points",
         "import",
         &s,
@@ -1095,12 +1082,12 @@ async fn contact_points_import_maps_mailboxes_with_a_dry_run() {
         "{report:#}"
     );
     // Again: nothing changes.
-    let out = dpost(args(&["contact-points", "import", &s, "--config", &c])).await;
+    let out = run_dpost_async(args(&["contact-points", "import", &s, "--config", &c])).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 updated, 2 unchanged"));
 
     // Mistakes are named by file, line and column, and nothing is written.
     std::fs::write(&csv, "mailbox,contact_point,audiences\nnursery,0d6b9a52-1c7e-4b1e-9d1f-6f0b5f1e2a3c,citizens\npost,12345,citizens\n").unwrap();
-    let out = dpost(args(&["contact-points", "import", &s, "--config", &c])).await;
+    let out = run_dpost_async(args(&["contact-points", "import", &s, "--config", &c])).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(

@@ -205,12 +205,7 @@ fn a_multipart_body_with_thousands_of_parts_is_refused() {
     let part = reqwest::blocking::multipart::Part::bytes(message(&id, b"x"))
         .file_name(format!("{id}.xml"));
     form = form.part("file", part);
-    let r = client()
-        .post(server.messages_url())
-        .header("Authorization", AUTH)
-        .multipart(form)
-        .send()
-        .unwrap();
+    let r = server.post_form(form);
     let status = r.status().as_u16();
     assert_refused("5000 parts", (status, r.text().unwrap()), 400, &["parts"]);
     assert!(show(&config, &id).is_none());
@@ -341,6 +336,14 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) 
     }
 }
 
+/// Write `head` (a request that never completes) on a fresh connection, then
+/// [`read_until_closed`] with 20 s.
+fn send_stalled(server: &Server, head: &str) -> (String, bool) {
+    let mut slow = TcpStream::connect(server.addr()).unwrap();
+    slow.write_all(head.as_bytes()).unwrap();
+    read_until_closed(&mut slow, Duration::from_secs(20))
+}
+
 #[test]
 fn slow_clients_are_cut_off_by_the_configured_timeouts() {
     let config = setup(
@@ -352,51 +355,42 @@ fn slow_clients_are_cut_off_by_the_configured_timeouts() {
     let path = format!("/api/MeMoV1/memos/?system-uuid={SYSTEM}");
 
     // Headers that never end: the connection is closed (hyper answers 408 or just closes).
-    let mut slow = TcpStream::connect(server.addr()).unwrap();
-    slow.write_all(format!("POST {path} HTTP/1.1\r\nHost: x\r\nX-Slow: ").as_bytes())
-        .unwrap();
-    let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(20));
+    let (_, closed) = send_stalled(
+        &server,
+        &format!("POST {path} HTTP/1.1\r\nHost: x\r\nX-Slow: "),
+    );
     assert!(
         closed,
         "a client that never finishes its headers is cut off"
     );
 
     // A body that stops arriving: 408, naming the timeout.
-    let mut slow = TcpStream::connect(server.addr()).unwrap();
-    slow.write_all(
-        format!(
+    let (answer, _) = send_stalled(
+        &server,
+        &format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nContent-Type: application/xml\r\nContent-Length: 100000\r\n\r\n<?xml version=\"1.0\"?>"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
-    let (answer, _) = read_until_closed(&mut slow, Duration::from_secs(20));
+        ),
+    );
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body-timeout"), "{answer}");
 
     // The same through the multipart path.
-    let mut slow = TcpStream::connect(server.addr()).unwrap();
-    slow.write_all(
-        format!(
+    let (answer, _) = send_stalled(
+        &server,
+        &format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n<?xml"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
-    let (answer, _) = read_until_closed(&mut slow, Duration::from_secs(20));
+        ),
+    );
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body-timeout"), "{answer}");
 
     // A receipt that stops arriving.
-    let mut slow = TcpStream::connect(server.addr()).unwrap();
-    slow.write_all(
-        format!(
+    let (answer, _) = send_stalled(
+        &server,
+        &format!(
             "POST /api/MeMoV1/{SYSTEM}/receipt HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nContent-Length: 1000\r\n\r\n{{"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
-    let (answer, _) = read_until_closed(&mut slow, Duration::from_secs(20));
+        ),
+    );
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 
     assert_eq!(count(&config), 0);

@@ -1,8 +1,11 @@
 //! Shared pieces of the end-to-end tests: fixtures, one runtime per test process, the built
 //! `dpost` binary, and a native keystore that signs with the same keys as the component's.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use dpost::keystore::{Keystore, PasswordSource, PrivateKey};
 use dpost::runtime::{Runtime, RuntimeOptions};
@@ -115,6 +118,195 @@ pub fn dpost_bin() -> PathBuf {
     bin
 }
 
+/// A command for the `dpost` binary of this build, with the compiled-component cache under
+/// target/ (`DPOST_CACHE_DIR`).
+pub fn dpost_command() -> Command {
+    let mut command = Command::new(dpost_bin());
+    command.env("DPOST_CACHE_DIR", scratch_dir("component-cache"));
+    command
+}
+
+/// Run `dpost ARGS` ([`dpost_command`]) to completion.
+pub fn run_dpost<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    dpost_command().args(args).output().expect("running dpost")
+}
+
+/// [`run_dpost`] off the async runtime, so that servers on it keep serving meanwhile.
+pub async fn run_dpost_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || run_dpost(args))
+        .await
+        .unwrap()
+}
+
+/// Start `command` with its stdout piped and wait, at most 60 s, for the first line it prints
+/// (a service's address). Returns the child, that line (trimmed) and the rest of its output.
+/// A child that exits or says nothing in time is killed and the test fails.
+pub fn spawn_until_first_line(
+    command: &mut Command,
+    what: &str,
+) -> (Child, String, BufReader<ChildStdout>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let _ = tx.send((read.map(|_| line), stdout));
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok((Ok(line), stdout)) => (child, line.trim().to_owned(), stdout),
+        Ok((Err(e), _)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("reading the first line of {what}: {e}")
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} printed no line within 60 s")
+        }
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A `dpost.toml` for `dpost serve` and the `dpost ngdp` commands: a store beside it, a
+/// `[serve]` section listening on 127.0.0.1:0, and one NgDP test system. Defaults: a `push`
+/// system [`serve::SYSTEM`] with inbound authorization [`serve::AUTH`] and API token `token`,
+/// NgDP's API at a closed port (never answered), the one mailbox `standard`, and the default
+/// message size limit.
+pub struct ConfigFile {
+    dir: PathBuf,
+    api_base: String,
+    system: String,
+    protocol: String,
+    authorization: Option<String>,
+    api_token: String,
+    max_message_bytes: Option<u64>,
+    serve_extra: String,
+    contact_points: Vec<(String, String)>,
+}
+
+impl ConfigFile {
+    /// A configuration to be written as `dir/dpost.toml`, `dir` emptied first.
+    pub fn in_dir(dir: PathBuf) -> ConfigFile {
+        ConfigFile {
+            dir,
+            api_base: "http://127.0.0.1:9/apis/v1".into(),
+            system: serve::SYSTEM.into(),
+            protocol: "push".into(),
+            authorization: Some(serve::AUTH.into()),
+            api_token: "token".into(),
+            max_message_bytes: None,
+            serve_extra: String::new(),
+            contact_points: Vec::new(),
+        }
+    }
+
+    /// Where NgDP's API is (`…/apis/v1`): receipts, pulls and sends go there.
+    pub fn api_base(mut self, url: &str) -> ConfigFile {
+        self.api_base = url.into();
+        self
+    }
+
+    /// The system's id and its API token.
+    pub fn system(mut self, id: &str, api_token: &str) -> ConfigFile {
+        self.system = id.into();
+        self.api_token = api_token.into();
+        self
+    }
+
+    /// The system's protocol, `push` or `pull`.
+    pub fn protocol(mut self, protocol: &str) -> ConfigFile {
+        self.protocol = protocol.into();
+        self
+    }
+
+    /// The system's inbound Authorization header; `None` writes no `authorization` line.
+    pub fn authorization(mut self, header: Option<&str>) -> ConfigFile {
+        self.authorization = header.map(Into::into);
+        self
+    }
+
+    /// `[serve] max_message_bytes`.
+    pub fn max_message_bytes(mut self, bytes: u64) -> ConfigFile {
+        self.max_message_bytes = Some(bytes);
+        self
+    }
+
+    /// Lines added to `[serve]` as they are.
+    pub fn serve_extra(mut self, lines: &str) -> ConfigFile {
+        self.serve_extra = lines.into();
+        self
+    }
+
+    /// A contact point routed to its own `mailbox` (added after `standard`).
+    pub fn contact_point(mut self, id: &str, mailbox: &str) -> ConfigFile {
+        self.contact_points.push((id.into(), mailbox.into()));
+        self
+    }
+
+    /// Write the file; its path.
+    pub fn write(self) -> PathBuf {
+        use std::fmt::Write as _;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let mut text =
+            String::from("[store]\npath = \"dpost.db\"\n[serve]\nlisten = \"127.0.0.1:0\"\n");
+        if let Some(max) = self.max_message_bytes {
+            writeln!(text, "max_message_bytes = {max}").unwrap();
+        }
+        if !self.serve_extra.is_empty() {
+            writeln!(text, "{}", self.serve_extra).unwrap();
+        }
+        let mailboxes: Vec<String> = std::iter::once("standard")
+            .chain(self.contact_points.iter().map(|(_, m)| m.as_str()))
+            .map(|m| format!("\"{m}\""))
+            .collect();
+        writeln!(
+            text,
+            "[ngdp]\nmailboxes = [{}]\nstandard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"{}\"",
+            mailboxes.join(", "),
+            self.api_base
+        )
+        .unwrap();
+        writeln!(
+            text,
+            "[[ngdp.test.systems]]\nid = \"{}\"\nprotocol = \"{}\"",
+            self.system, self.protocol
+        )
+        .unwrap();
+        if let Some(authorization) = &self.authorization {
+            writeln!(text, "authorization = \"{authorization}\"").unwrap();
+        }
+        writeln!(text, "api_token = \"{}\"", self.api_token).unwrap();
+        for (id, mailbox) in &self.contact_points {
+            writeln!(
+                text,
+                "[[ngdp.test.contact_points]]\nid = \"{id}\"\naudiences = [\"citizens\"]\nmailbox = \"{mailbox}\""
+            )
+            .unwrap();
+        }
+        let config = self.dir.join("dpost.toml");
+        std::fs::write(&config, text).unwrap();
+        config
+    }
+}
+
 /// One runtime for the whole test process, shareable with the client and the simulator.
 pub fn shared_runtime() -> std::sync::Arc<Runtime> {
     static RUNTIME: OnceLock<std::sync::Arc<Runtime>> = OnceLock::new();
@@ -130,20 +322,12 @@ pub mod inbox_data {
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
 
-    use sha2::{Digest as _, Sha256};
+    pub use super::sha256_hex;
 
     /// The sender every generated inbox belongs to.
     pub const SENDER: i64 = 1000;
     /// The broker id the tests sign as.
     pub const BROKER: &str = "9999";
-
-    /// Lowercase hex SHA-256.
-    pub fn sha256_hex(bytes: &[u8]) -> String {
-        Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
 
     /// Deterministic bytes of a length that depends on the seed (64..4160), not text.
     pub fn content(seed: u64) -> Vec<u8> {
@@ -202,51 +386,31 @@ pub mod inbox_data {
     }
 }
 
-/// `dpost serve` as a child process on loopback, for the fault and hostile-input tests.
+/// `dpost serve` as a child process on loopback, for the serve, fault and hostile-input tests.
 pub mod serve {
-    use std::io::{BufRead as _, BufReader};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
     use std::time::Duration;
 
-    use super::{dpost_bin, fixture, scratch_dir};
+    use super::{ConfigFile, dpost_command, fixture, scratch_dir, spawn_until_first_line};
 
     /// The receiving system every configuration has.
     pub const SYSTEM: &str = "7c4c7d2e-0b1a-4c5e-9f00-123456789abc";
     /// Its inbound Authorization header.
     pub const AUTH: &str = "Bearer test-push-secret";
 
+    /// A [`ConfigFile`] in the folder `serve-<name>` under target/.
+    pub fn config(name: &str) -> ConfigFile {
+        ConfigFile::in_dir(scratch_dir(&format!("serve-{name}")))
+    }
+
     /// A configuration in a fresh folder `serve-<name>` under target/, with `extra` lines
     /// added to `[serve]`. Business receipts go to a closed port (never answered).
     pub fn setup(name: &str, max_bytes: u64, extra: &str) -> PathBuf {
-        let dir = scratch_dir(&format!("serve-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("dpost.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"[store]
-path = "dpost.db"
-[serve]
-listen = "127.0.0.1:0"
-max_message_bytes = {max_bytes}
-{extra}
-[ngdp]
-mailboxes = ["standard"]
-standard_mailbox = "standard"
-[ngdp.test]
-api_base = "http://127.0.0.1:9/apis/v1"
-[[ngdp.test.systems]]
-id = "{SYSTEM}"
-protocol = "push"
-authorization = "{AUTH}"
-api_token = "token"
-"#
-            ),
-        )
-        .unwrap();
-        config
+        config(name)
+            .max_message_bytes(max_bytes)
+            .serve_extra(extra)
+            .write()
     }
 
     /// The folder message files are kept in for `config` (the default, beside the store).
@@ -270,20 +434,13 @@ api_token = "token"
 
         /// [`Server::start`], with the command adjusted first (limits, environment).
         pub fn start_with(config: &Path, adjust: impl FnOnce(&mut Command)) -> Server {
-            let mut command = Command::new(dpost_bin());
+            let mut command = dpost_command();
             command
                 .args(["serve", "--config", config.to_str().unwrap()])
-                .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-                .stdout(Stdio::piped())
                 .stderr(Stdio::null());
             adjust(&mut command);
-            let mut child = command.spawn().expect("starting dpost serve");
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
+            let (child, line, _) = spawn_until_first_line(&mut command, "dpost serve");
             let url = line
-                .trim()
                 .strip_prefix("listening on ")
                 .unwrap_or_else(|| panic!("first line: {line:?}"))
                 .to_owned();
@@ -306,17 +463,33 @@ api_token = "token"
             let _ = self.child.wait();
         }
 
-        /// Push `xml` as a raw body; status and body text.
-        pub fn push_raw(&self, xml: Vec<u8>) -> (u16, String) {
-            let r = client()
+        /// Post `xml` as a raw body (`application/xml`) to the message endpoint, authorized.
+        pub fn post_xml(&self, xml: Vec<u8>) -> reqwest::blocking::Response {
+            client()
                 .post(self.messages_url())
                 .header("Authorization", AUTH)
                 .header("Content-Type", "application/xml")
                 .body(xml)
                 .send()
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.text().unwrap_or_default())
+                .unwrap()
+        }
+
+        /// Post `form` as a multipart body to the message endpoint, authorized.
+        pub fn post_form(
+            &self,
+            form: reqwest::blocking::multipart::Form,
+        ) -> reqwest::blocking::Response {
+            client()
+                .post(self.messages_url())
+                .header("Authorization", AUTH)
+                .multipart(form)
+                .send()
+                .unwrap()
+        }
+
+        /// Push `xml` as a raw body; status and body text.
+        pub fn push_raw(&self, xml: Vec<u8>) -> (u16, String) {
+            status_and_text(self.post_xml(xml))
         }
 
         /// Push `xml` as the `file` part of a multipart body, the part named `filename`.
@@ -326,14 +499,7 @@ api_token = "token"
                 .mime_str("application/xml")
                 .unwrap();
             let form = reqwest::blocking::multipart::Form::new().part("file", part);
-            let r = client()
-                .post(self.messages_url())
-                .header("Authorization", AUTH)
-                .multipart(form)
-                .send()
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.text().unwrap_or_default())
+            status_and_text(self.post_form(form))
         }
 
         /// A fresh good message is still taken: 200, and stored.
@@ -349,6 +515,12 @@ api_token = "token"
         fn drop(&mut self) {
             self.kill();
         }
+    }
+
+    /// A response's status and body text (empty when it has none).
+    fn status_and_text(r: reqwest::blocking::Response) -> (u16, String) {
+        let status = r.status().as_u16();
+        (status, r.text().unwrap_or_default())
     }
 
     /// A blocking client with a bounded timeout.
@@ -380,7 +552,7 @@ api_token = "token"
 
     /// `dpost message show UUID --json`, when the message is stored.
     pub fn show(config: &Path, uuid: &str) -> Option<serde_json::Value> {
-        let out = Command::new(dpost_bin())
+        let out = dpost_command()
             .args(["message", "show", uuid, "--json", "--config"])
             .arg(config)
             .output()
@@ -392,7 +564,7 @@ api_token = "token"
 
     /// How many messages are stored.
     pub fn count(config: &Path) -> usize {
-        let out = Command::new(dpost_bin())
+        let out = dpost_command()
             .args(["message", "list", "--json", "--limit", "100000", "--config"])
             .arg(config)
             .output()

@@ -4,10 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Arc, OnceLock};
 
 use dpost::clock;
-use dpost::runtime::Runtime;
 use dpost::sim::ngdp::{NgdpConfig, NgdpSimulator, RunningNgdp};
 use dpost_tests::*;
 use serde_json::Value;
@@ -16,13 +14,6 @@ const SYSTEM: &str = "5b0e8f7a-3c1d-4e2f-9a8b-0c1d2e3f4a5b";
 const TOKEN: &str = "send-token";
 /// The UUID the fixture carries; each test gives its copy its own.
 const FIXTURE_UUID: &str = "8C2EA15D-61FB-4BA9-9366-42F8B194C114";
-
-fn shared_runtime() -> Arc<Runtime> {
-    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| Arc::new(Runtime::new(test_options()).expect("the component loads")))
-        .clone()
-}
 
 /// A simulator requiring the system's credentials, dropping the first `drops` sends.
 async fn start_sim(name: &str, drops: usize) -> RunningNgdp {
@@ -39,34 +30,15 @@ async fn start_sim(name: &str, drops: usize) -> RunningNgdp {
     sim.start("127.0.0.1:0").await.expect("sim listens")
 }
 
-/// A configuration whose API base is the simulator's, in a fresh folder.
+/// A configuration whose API base is the simulator's, in a fresh folder: a pull system
+/// with the simulator's credentials.
 fn setup(name: &str, sim: &RunningNgdp) -> PathBuf {
-    let dir = scratch_dir("ngdp-send").join(name).join("dpost");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("dpost.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[store]
-path = "dpost.db"
-[serve]
-listen = "127.0.0.1:0"
-[ngdp]
-mailboxes = ["standard"]
-standard_mailbox = "standard"
-[ngdp.test]
-api_base = "{}/apis/v1"
-[[ngdp.test.systems]]
-id = "{SYSTEM}"
-protocol = "pull"
-api_token = "{TOKEN}"
-"#,
-            sim.base_url()
-        ),
-    )
-    .unwrap();
-    config
+    ConfigFile::in_dir(scratch_dir("ngdp-send").join(name).join("dpost"))
+        .api_base(&format!("{}/apis/v1", sim.base_url()))
+        .system(SYSTEM, TOKEN)
+        .protocol("pull")
+        .authorization(None)
+        .write()
 }
 
 /// A copy of the minimum MeMo 1.2 example with its own messageUUID.
@@ -77,37 +49,33 @@ fn message(config: &Path, uuid: &str) -> PathBuf {
     path
 }
 
-/// Run `dpost` off the async runtime (the simulator serves on it meanwhile).
-async fn dpost(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(dpost_bin())
-            .args(&args)
-            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-            .output()
-            .expect("dpost runs")
-    })
-    .await
-    .unwrap()
-}
-
-async fn send(config: &Path, file: &Path) -> Output {
-    dpost(vec![
-        "ngdp".into(),
+/// `ngdp send --config CONFIG --system SYSTEM`, then `extra`.
+fn send_args(config: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "ngdp".to_owned(),
         "send".into(),
         "--config".into(),
         config.display().to_string(),
         "--system".into(),
         SYSTEM.into(),
-        "--retry-delay-ms".into(),
-        "20".into(),
-        "--json".into(),
-        file.display().to_string(),
-    ])
-    .await
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// Send one file (`--json`); its JSON result, the send having succeeded.
+async fn send_ok(config: &Path, file: &Path) -> Value {
+    let out = send_many(config, &[file.to_path_buf()], true).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out)
 }
 
 async fn status(config: &Path, uuid: &str) -> Value {
-    let out = dpost(vec![
+    let out = run_dpost_async(vec![
         "message".into(),
         "status".into(),
         uuid.into(),
@@ -141,13 +109,7 @@ async fn one_message_is_sent_and_its_receipt_recorded_and_a_resend_sends_nothing
     let uuid = "11111111-2222-4333-8444-555555555501";
     let file = message(&config, uuid);
 
-    let out = send(&config, &file).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result = json_of(&out);
+    let result = send_ok(&config, &file).await;
     assert_eq!(result["sent"], true);
     assert_eq!(result["attempts"], 1);
     assert_eq!(result["receipt"]["receiptStatus"], "RECEIVED");
@@ -164,9 +126,7 @@ async fn one_message_is_sent_and_its_receipt_recorded_and_a_resend_sends_nothing
     assert_eq!(s["sent"]["attempts"], 1);
 
     // The same file again: nothing goes out.
-    let again = send(&config, &file).await;
-    assert!(again.status.success());
-    let again = json_of(&again);
+    let again = send_ok(&config, &file).await;
     assert_eq!(again["sent"], false);
     assert_eq!(again["already_sent"], true);
     assert_eq!(sim.simulator.status().sent[0].posts, 1);
@@ -180,19 +140,9 @@ async fn an_invalid_message_is_refused_locally() {
     let uuid = "11111111-2222-4333-8444-555555555502";
     let file = message(&config, uuid);
     // A messageUUID that is not a UUID is a validation error.
-    let xml = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, xml.replace(uuid, "not-a-uuid")).unwrap();
+    invalidate(&file, uuid);
 
-    let out = dpost(vec![
-        "ngdp".into(),
-        "send".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--system".into(),
-        SYSTEM.into(),
-        file.display().to_string(),
-    ])
-    .await;
+    let out = run_dpost_async(send_args(&config, &[&file.display().to_string()])).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let first = stdout.lines().next().unwrap_or_default();
@@ -211,13 +161,7 @@ async fn a_retry_after_a_dropped_connection_leaves_one_copy() {
     let uuid = "11111111-2222-4333-8444-555555555503";
     let file = message(&config, uuid);
 
-    let out = send(&config, &file).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result = json_of(&out);
+    let result = send_ok(&config, &file).await;
     assert_eq!(result["sent"], true);
     assert_eq!(result["attempts"], 2);
 
@@ -230,29 +174,43 @@ async fn a_retry_after_a_dropped_connection_leaves_one_copy() {
     sim.stop().await;
 }
 
-/// `count` valid messages with distinct UUIDs (`…-4333-8444-<tag><n>`), in the config's folder.
+/// The UUID of message `n` of the batch tagged `tag`.
+fn batch_uuid(tag: u32, n: usize) -> String {
+    format!("11111111-2222-4333-8444-{tag:04}{n:08}")
+}
+
+/// `count` valid messages with distinct UUIDs ([`batch_uuid`]), in the config's folder.
 fn messages(config: &Path, tag: u32, count: usize) -> Vec<PathBuf> {
     (0..count)
-        .map(|n| message(config, &format!("11111111-2222-4333-8444-{tag:04}{n:08}")))
+        .map(|n| message(config, &batch_uuid(tag, n)))
         .collect()
 }
 
+/// `files` ([`messages`] tagged `tag`) as the members of a batch.
+fn members(files: &[PathBuf], tag: u32) -> Vec<dpost::ngdp::batch::Member> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(n, path)| dpost::ngdp::batch::Member {
+            uuid: batch_uuid(tag, n),
+            path: path.clone(),
+        })
+        .collect()
+}
+
+/// Make `file` invalid: its messageUUID `uuid` becomes one that is not a UUID.
+fn invalidate(file: &Path, uuid: &str) {
+    let xml = std::fs::read_to_string(file).unwrap();
+    std::fs::write(file, xml.replace(uuid, "not-a-uuid")).unwrap();
+}
+
 async fn send_many(config: &Path, files: &[PathBuf], json: bool) -> Output {
-    let mut args: Vec<String> = vec![
-        "ngdp".into(),
-        "send".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--system".into(),
-        SYSTEM.into(),
-        "--retry-delay-ms".into(),
-        "20".into(),
-    ];
+    let mut args = send_args(config, &["--retry-delay-ms", "20"]);
     if json {
         args.push("--json".into());
     }
     args.extend(files.iter().map(|f| f.display().to_string()));
-    dpost(args).await
+    run_dpost_async(args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,12 +238,12 @@ async fn a_batch_of_100_arrives_as_100_messages_and_100_sent_records() {
     assert_eq!(distinct.len(), 100);
     assert!(at_sim.iter().all(|m| m.posts == 1));
     for (n, file) in files.iter().enumerate().step_by(33) {
-        let uuid = format!("11111111-2222-4333-8444-0001{n:08}");
+        let uuid = batch_uuid(1, n);
         let stored = sim.simulator.sent_message(&uuid).expect("stored");
         assert_eq!(stored.len() as u64, std::fs::metadata(file).unwrap().len());
     }
     for n in 0..100 {
-        let s = status(&config, &format!("11111111-2222-4333-8444-0001{n:08}")).await;
+        let s = status(&config, &batch_uuid(1, n)).await;
         assert_eq!(s["sent"]["status"], "sent", "{n}: {s}");
         if n == 0 {
             assert_eq!(s["sent"]["receipt"]["receiptStatus"], "RECEIVED");
@@ -312,12 +270,7 @@ async fn an_invalid_member_refuses_the_whole_batch_locally() {
     let config = setup("batch-invalid", &sim);
     let files = messages(&config, 3, 5);
     let bad = &files[3];
-    let xml = std::fs::read_to_string(bad).unwrap();
-    std::fs::write(
-        bad,
-        xml.replace("11111111-2222-4333-8444-000300000003", "not-a-uuid"),
-    )
-    .unwrap();
+    invalidate(bad, &batch_uuid(3, 3));
 
     let out = send_many(&config, &files, false).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -331,7 +284,7 @@ async fn an_invalid_member_refuses_the_whole_batch_locally() {
     );
     assert!(sim.simulator.status().sent.is_empty());
     // Nothing recorded: the store knows no message of the batch.
-    let out = dpost(vec![
+    let out = run_dpost_async(vec![
         "message".into(),
         "status".into(),
         "11111111-2222-4333-8444-000300000000".into(),
@@ -351,25 +304,13 @@ async fn memo_validate_and_extract_read_a_batch() {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("dpost.toml");
     let files = messages(&config, 4, 3);
-    let xml = std::fs::read_to_string(&files[1]).unwrap();
-    std::fs::write(
-        &files[1],
-        xml.replace("11111111-2222-4333-8444-000400000001", "not-a-uuid"),
-    )
-    .unwrap();
-    let members: Vec<_> = files
-        .iter()
-        .enumerate()
-        .map(|(n, path)| dpost::ngdp::batch::Member {
-            uuid: format!("11111111-2222-4333-8444-0004{n:08}"),
-            path: path.clone(),
-        })
-        .collect();
+    invalidate(&files[1], &batch_uuid(4, 1));
+    let members = members(&files, 4);
     let batch = dir.join("batch.tar.lzma");
     let out = std::fs::File::create(&batch).unwrap();
     dpost::ngdp::batch::write_batch(&members, out).unwrap();
 
-    let out = dpost(vec![
+    let out = run_dpost_async(vec![
         "memo".into(),
         "validate".into(),
         batch.display().to_string(),
@@ -389,7 +330,7 @@ async fn memo_validate_and_extract_read_a_batch() {
     // Detected by its bytes as well as by its name.
     let renamed = dir.join("batch.bin");
     std::fs::copy(&batch, &renamed).unwrap();
-    let out = dpost(vec![
+    let out = run_dpost_async(vec![
         "memo".into(),
         "validate".into(),
         "--json".into(),
@@ -402,7 +343,7 @@ async fn memo_validate_and_extract_read_a_batch() {
     assert_eq!(reports[1]["valid"], false);
 
     let target = dir.join("out");
-    let out = dpost(vec![
+    let out = run_dpost_async(vec![
         "memo".into(),
         "extract".into(),
         batch.display().to_string(),
@@ -412,7 +353,7 @@ async fn memo_validate_and_extract_read_a_batch() {
     .await;
     assert!(out.status.success(), "{out:?}");
     for n in 0..3 {
-        let member = target.join(format!("11111111-2222-4333-8444-0004{n:08}"));
+        let member = target.join(batch_uuid(4, n));
         assert!(
             std::fs::read_dir(&member).unwrap().count() > 0,
             "{} has the message's files",
@@ -442,20 +383,8 @@ async fn the_simulator_refuses_a_batch_with_a_bad_member_and_stores_none_of_it()
     let sim = start_sim("batch-sim-invalid", 0).await;
     let config = setup("batch-sim-invalid", &sim);
     let files = messages(&config, 6, 3);
-    let xml = std::fs::read_to_string(&files[2]).unwrap();
-    std::fs::write(
-        &files[2],
-        xml.replace("11111111-2222-4333-8444-000600000002", "not-a-uuid"),
-    )
-    .unwrap();
-    let members: Vec<_> = files
-        .iter()
-        .enumerate()
-        .map(|(n, path)| dpost::ngdp::batch::Member {
-            uuid: format!("11111111-2222-4333-8444-0006{n:08}"),
-            path: path.clone(),
-        })
-        .collect();
+    invalidate(&files[2], &batch_uuid(6, 2));
+    let members = members(&files, 6);
     let body = dpost::ngdp::batch::write_batch(&members, Vec::new()).unwrap();
     let url = format!("{}/apis/v1/memos/", sim.base_url());
     let (code, answer) = tokio::task::spawn_blocking(move || {
@@ -493,19 +422,11 @@ async fn a_message_built_from_a_spec_is_kept_and_sent() {
     .unwrap();
     let letter = dir.join("brev.pdf");
     std::fs::write(&letter, b"%PDF-1.4 a letter").unwrap();
-    let out = dpost(vec![
-        "ngdp".into(),
-        "send".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--system".into(),
-        SYSTEM.into(),
-        "--json".into(),
-        "--spec".into(),
-        spec.display().to_string(),
-        "--file".into(),
-        letter.display().to_string(),
-    ])
+    let (spec_arg, letter_arg) = (spec.display().to_string(), letter.display().to_string());
+    let out = run_dpost_async(send_args(
+        &config,
+        &["--json", "--spec", &spec_arg, "--file", &letter_arg],
+    ))
     .await;
     let result = json_of(&out);
     assert_eq!(result["sent"], true, "{result}");
@@ -525,18 +446,10 @@ async fn a_message_built_from_a_spec_is_kept_and_sent() {
 
     // A spec that would make an invalid message is refused before anything is sent.
     std::fs::write(&spec, "label = \"Svar\"\n[sender]\nid = \"12345678\"\nid_type = \"CVR\"\nlabel = \"K\"\n[recipient]\nid = \"22117712\"\nid_type = \"CPR\"\n").unwrap();
-    let out = dpost(vec![
-        "ngdp".into(),
-        "send".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--system".into(),
-        SYSTEM.into(),
-        "--spec".into(),
-        spec.display().to_string(),
-        "--file".into(),
-        letter.display().to_string(),
-    ])
+    let out = run_dpost_async(send_args(
+        &config,
+        &["--spec", &spec_arg, "--file", &letter_arg],
+    ))
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(sim.simulator.status().sent.len(), 1);

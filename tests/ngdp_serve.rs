@@ -1,107 +1,23 @@
 //! `dpost serve` end to end on loopback: pushes as NgDP sends them, every refusal, routing,
 //! duplicates, receipts both ways, and a crash in the middle of a burst.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dpost_tests::serve::{self, AUTH, SYSTEM, Server, client, count, show, uuid};
 use dpost_tests::*;
-use sha2::{Digest as _, Sha256};
 
-const SYSTEM: &str = "7c4c7d2e-0b1a-4c5e-9f00-123456789abc";
-const AUTH: &str = "Bearer test-push-secret";
 const DAYCARE: &str = "241d39f6-998e-4929-b198-ccacbbf4b330";
 
-/// A configuration in a fresh folder; `api_base` is where business receipts go.
-fn setup(name: &str, api_base: &str, max_bytes: u64) -> PathBuf {
-    setup_with(name, api_base, max_bytes, "push")
-}
-
-/// [`setup`] with the system's protocol chosen.
-fn setup_with(name: &str, api_base: &str, max_bytes: u64, protocol: &str) -> PathBuf {
-    let dir = scratch_dir(&format!("serve-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("dpost.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[store]
-path = "dpost.db"
-[serve]
-listen = "127.0.0.1:0"
-max_message_bytes = {max_bytes}
-[ngdp]
-mailboxes = ["standard", "daycare"]
-standard_mailbox = "standard"
-[ngdp.test]
-api_base = "{api_base}"
-[[ngdp.test.systems]]
-id = "{SYSTEM}"
-protocol = "{protocol}"
-authorization = "{AUTH}"
-api_token = "token"
-[[ngdp.test.contact_points]]
-id = "{DAYCARE}"
-audiences = ["citizens"]
-mailbox = "daycare"
-"#
-        ),
-    )
-    .unwrap();
-    config
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(config: &Path) -> Server {
-        let mut child = Command::new(dpost_bin())
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting dpost serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_owned();
-        Server { child, url }
-    }
-
-    fn messages_url(&self) -> String {
-        format!("{}/api/MeMoV1/memos/?system-uuid={SYSTEM}", self.url)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+/// A configuration in a fresh folder: a 1 MB message limit and the daycare contact point
+/// routed to its own mailbox; receipts go to a closed port unless the API base is changed.
+fn config(name: &str) -> ConfigFile {
+    serve::config(name)
+        .max_message_bytes(1_000_000)
+        .contact_point(DAYCARE, "daycare")
 }
 
 fn push_multipart(
@@ -122,93 +38,25 @@ fn push_multipart(
     r.send().unwrap()
 }
 
-fn push_raw(server: &Server, xml: Vec<u8>) -> reqwest::blocking::Response {
-    client()
-        .post(server.messages_url())
-        .header("Authorization", AUTH)
-        .header("Content-Type", "application/xml")
-        .body(xml)
-        .send()
-        .unwrap()
-}
-
 /// The minimum 1.2 fixture with a given UUID, recipient contact point and file content.
 fn message(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
-    use base64::Engine as _;
-    let src = std::fs::read_to_string(fixture("memo/MeMo_v1.2_Minimum_Example.xml")).unwrap();
-    let mut xml = src
-        .replace("8C2EA15D-61FB-4BA9-9366-42F8B194C114", uuid)
-        .replace(
-            "VGhpcyBpcyBhIHRlc3Q=",
-            &base64::engine::general_purpose::STANDARD.encode(content),
-        );
-    if let Some(cp) = contact_point {
-        xml = xml.replacen(
+    let xml = serve::message(uuid, content);
+    let Some(cp) = contact_point else {
+        return xml;
+    };
+    String::from_utf8(xml)
+        .unwrap()
+        .replacen(
             "</memo:Recipient>",
             &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
             1,
-        );
-    }
-    assert!(xml.contains(uuid), "fixture changed");
-    xml.into_bytes()
-}
-
-fn uuid(n: u32) -> String {
-    format!("{n:08x}-61fb-4ba9-9366-42f8b194c114")
-}
-
-fn show(config: &Path, uuid: &str) -> Option<serde_json::Value> {
-    let out = Command::new(dpost_bin())
-        .args([
-            "message",
-            "show",
-            uuid,
-            "--json",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
-
-fn count(config: &Path) -> usize {
-    let out = Command::new(dpost_bin())
-        .args([
-            "message",
-            "list",
-            "--json",
-            "--limit",
-            "100000",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .len()
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+        )
+        .into_bytes()
 }
 
 #[test]
 fn stores_routes_and_answers_like_ngdp_expects() {
-    let config = setup("basic", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let config = config("basic").write();
     let server = Server::start(&config);
 
     // A push to the daycare contact point, as multipart.
@@ -249,7 +97,8 @@ fn stores_routes_and_answers_like_ngdp_expects() {
     let other = uuid(2);
     let unknown_cp = "99999999-2222-4333-8444-555555555555";
     assert_eq!(
-        push_raw(&server, message(&other, Some(unknown_cp), b"x"))
+        server
+            .post_xml(message(&other, Some(unknown_cp), b"x"))
             .status()
             .as_u16(),
         200
@@ -268,7 +117,8 @@ fn stores_routes_and_answers_like_ngdp_expects() {
     // No contact point at all: standard, "no-contact-point".
     let third = uuid(3);
     assert_eq!(
-        push_raw(&server, message(&third, None, b"y"))
+        server
+            .post_xml(message(&third, None, b"y"))
             .status()
             .as_u16(),
         200
@@ -283,7 +133,7 @@ fn stores_routes_and_answers_like_ngdp_expects() {
     let xml = String::from_utf8(message(&bad, None, b"z"))
         .unwrap()
         .replace("2211771212", "22117712");
-    assert_eq!(push_raw(&server, xml.into_bytes()).status().as_u16(), 200);
+    assert_eq!(server.post_xml(xml.into_bytes()).status().as_u16(), 200);
     let stored = show(&config, &bad).unwrap();
     assert_eq!(stored["message"]["valid"], false);
     assert!(
@@ -295,7 +145,7 @@ fn stores_routes_and_answers_like_ngdp_expects() {
 
 #[test]
 fn refuses_what_ngdp_must_resend_or_fix() {
-    let config = setup("refusals", "http://127.0.0.1:9/apis/v1", 4096);
+    let config = config("refusals").max_message_bytes(4096).write();
     let server = Server::start(&config);
     let id = uuid(10);
     let ok = message(&id, None, b"x");
@@ -334,17 +184,19 @@ fn refuses_what_ngdp_must_resend_or_fix() {
 
     // Over the limit, declared and streamed.
     let big = message(&uuid(11), None, &vec![7u8; 10_000]);
-    assert_eq!(push_raw(&server, big).status().as_u16(), 413);
+    assert_eq!(server.post_xml(big).status().as_u16(), 413);
 
     // Not a MeMo at all.
     assert_eq!(
-        push_raw(&server, b"garbage, not XML".to_vec())
+        server
+            .post_xml(b"garbage, not XML".to_vec())
             .status()
             .as_u16(),
         400
     );
     assert_eq!(
-        push_raw(&server, b"<?xml version=\"1.0\"?><other/>".to_vec())
+        server
+            .post_xml(b"<?xml version=\"1.0\"?><other/>".to_vec())
             .status()
             .as_u16(),
         400
@@ -353,17 +205,12 @@ fn refuses_what_ngdp_must_resend_or_fix() {
     assert_eq!(r.status().as_u16(), 400);
     // A multipart body without a `file` part.
     let form = reqwest::blocking::multipart::Form::new().text("other", "x");
-    let r = client()
-        .post(server.messages_url())
-        .header("Authorization", AUTH)
-        .multipart(form)
-        .send()
-        .unwrap();
+    let r = server.post_form(form);
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().unwrap().contains("no part named"));
 
     assert_eq!(count(&config), 0, "nothing refused is stored");
-    assert_eq!(push_raw(&server, ok).status().as_u16(), 200);
+    assert_eq!(server.post_xml(ok).status().as_u16(), 200);
 
     let health = client()
         .get(format!("{}/healthz", server.url))
@@ -389,7 +236,7 @@ fn refuses_what_ngdp_must_resend_or_fix() {
 
 #[test]
 fn receipts_for_sent_messages_are_stored() {
-    let config = setup("receipts", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let config = config("receipts").write();
     let server = Server::start(&config);
     let url = format!("{}/api/MeMoV1/{SYSTEM}/receipt", server.url);
     let receipt = r#"{"transmissionId":"t-1","messageUUID":"aaaaaaaa-61fb-4ba9-9366-42f8b194c114","messageId":null,"errorCode":null,"errorMessage":null,"timeStamp":"2025-09-30T12:00:00Z","receiptStatus":"COMPLETED"}"#;
@@ -473,13 +320,13 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn business_receipts_are_sent_once_and_the_outbox_resumes_after_a_restart() {
     let (addr, seen, attempts, _rt) = toy_ngdp(1);
-    let config = setup("outbox", &format!("http://{addr}/apis/v1"), 1_000_000);
+    let config = config("outbox")
+        .api_base(&format!("http://{addr}/apis/v1"))
+        .write();
     let mut server = Server::start(&config);
     let id = uuid(20);
     assert_eq!(
-        push_raw(&server, message(&id, None, b"x"))
-            .status()
-            .as_u16(),
+        server.post_xml(message(&id, None, b"x")).status().as_u16(),
         200
     );
     // The first attempt fails (503); the retry is due 2 s later. Stop the service before it.
@@ -504,7 +351,8 @@ fn business_receipts_are_sent_once_and_the_outbox_resumes_after_a_restart() {
     // A second message: its receipt goes; the first is never sent again.
     let second = uuid(21);
     assert_eq!(
-        push_raw(&server, message(&second, None, b"y"))
+        server
+            .post_xml(message(&second, None, b"y"))
             .status()
             .as_u16(),
         200
@@ -591,7 +439,7 @@ fn check_store(config: &Path, acknowledged: &[(String, Vec<u8>)], no_strays: boo
 /// answered as duplicates, and no message folder is left without its message.
 #[test]
 fn kill_9_during_a_burst_loses_nothing_acknowledged() {
-    let config = setup("crash", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let config = config("crash").write();
     let mut acknowledged: Acknowledged = Vec::new();
     let mut rng = Seeded(0x5EED_D905_7000_0007);
     let mut next = 100u32;
@@ -652,7 +500,7 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
         }
         // Let the burst run for a seeded 100-700 ms, then kill without warning.
         std::thread::sleep(Duration::from_millis(100 + rng.below(600)));
-        let _ = Command::new("kill")
+        let _ = std::process::Command::new("kill")
             .args(["-9", &server.child.id().to_string()])
             .status();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -695,7 +543,7 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged() {
 
 #[test]
 fn serves_https_when_given_a_certificate() {
-    let config = setup("tls", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let config = config("tls").write();
     let mut text = std::fs::read_to_string(&config).unwrap();
     text = text.replace(
         "[serve]\n",
@@ -740,19 +588,13 @@ fn serves_https_when_given_a_certificate() {
 /// `dpost sim ngdp` started as NgDP would run, with the arguments given; returns the child and
 /// its base URL.
 fn start_sim(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(dpost_bin())
+    let mut command = dpost_command();
+    command
         .args(["sim", "ngdp"])
         .args(args)
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting dpost sim ngdp");
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
+        .stderr(Stdio::null());
+    let (child, line, mut out) = spawn_until_first_line(&mut command, "dpost sim ngdp");
     let url = line
-        .trim()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("first line: {line:?}"))
         .to_owned();
@@ -780,11 +622,11 @@ fn message_folder(name: &str, n: u32, first: u32) -> (PathBuf, Vec<String>) {
 
 #[test]
 fn end_to_end_with_the_simulator_in_push_mode() {
-    let config = setup("e2e-push", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let config = config("e2e-push").write();
     let server = Server::start(&config);
     let (dir, ids) = message_folder("push", 12, 200);
     let target = server.messages_url();
-    let mut sim = Command::new(dpost_bin())
+    let mut sim = dpost_command()
         .args([
             "sim",
             "ngdp",
@@ -796,7 +638,6 @@ fn end_to_end_with_the_simulator_in_push_mode() {
             AUTH,
         ])
         .args(["--initial-backoff-ms", "50", "--exit-when-done", "--json"])
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
         .stderr(Stdio::null())
         .output()
         .unwrap();
@@ -823,6 +664,19 @@ fn end_to_end_with_the_simulator_in_push_mode() {
     }
 }
 
+/// `dpost ngdp pull --system SYSTEM --json --config CONFIG`.
+fn pull(config: &Path) -> Output {
+    run_dpost([
+        "ngdp",
+        "pull",
+        "--system",
+        SYSTEM,
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn end_to_end_with_the_simulator_in_pull_mode() {
     let (dir, ids) = message_folder("pull", 7, 300);
@@ -834,20 +688,11 @@ fn end_to_end_with_the_simulator_in_pull_mode() {
         "--api-token",
         "token",
     ]);
-    let config = setup_with("e2e-pull", &format!("{sim_url}/apis/v1"), 1_000_000, "pull");
-    let out = Command::new(dpost_bin())
-        .args([
-            "ngdp",
-            "pull",
-            "--system",
-            SYSTEM,
-            "--json",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-        .output()
-        .unwrap();
+    let config = config("e2e-pull")
+        .api_base(&format!("{sim_url}/apis/v1"))
+        .protocol("pull")
+        .write();
+    let out = pull(&config);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -879,18 +724,7 @@ fn end_to_end_with_the_simulator_in_pull_mode() {
         );
     }
     // Nothing is left; a second run does nothing and stores nothing twice.
-    let again = Command::new(dpost_bin())
-        .args([
-            "ngdp",
-            "pull",
-            "--system",
-            SYSTEM,
-            "--json",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let again = pull(&config);
     let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(summary["listed"], 0, "{summary}");
     assert_eq!(count(&config), 7);
@@ -902,7 +736,7 @@ fn end_to_end_with_the_simulator_in_pull_mode() {
 fn a_sent_message_gets_its_business_receipt_linked() {
     // dpost serve takes receipts; the simulator plays NgDP for the send and then pushes the
     // recipient system's COMPLETED receipt to serve's receipt endpoint.
-    let config = setup("sent-receipt", "http://127.0.0.1:9/apis/v1", 1_000_000);
+    let config = config("sent-receipt").write();
     let server = Server::start(&config);
     let receipt_url = format!("{}/api/MeMoV1/{SYSTEM}/receipt", server.url);
     let empty = scratch_dir("sim-messages-none");
@@ -925,36 +759,29 @@ fn a_sent_message_gets_its_business_receipt_linked() {
     let id = uuid(400);
     let file = config.with_file_name("letter.xml");
     std::fs::write(&file, message(&id, None, b"a letter")).unwrap();
-    let out = Command::new(dpost_bin())
-        .args([
-            "ngdp",
-            "send",
-            "--system",
-            SYSTEM,
-            "--config",
-            send_config.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ])
-        .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-        .output()
-        .unwrap();
+    let out = run_dpost([
+        "ngdp",
+        "send",
+        "--system",
+        SYSTEM,
+        "--config",
+        send_config.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let status = || {
-        let out = Command::new(dpost_bin())
-            .args([
-                "message",
-                "status",
-                &id,
-                "--json",
-                "--config",
-                config.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
+        let out = run_dpost([
+            "message",
+            "status",
+            &id,
+            "--json",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or(serde_json::Value::Null)
     };
     wait_until("the business receipt", || {
@@ -984,20 +811,17 @@ fn a_pull_system_fetches_the_receipts_for_what_it_sent() {
         "--api-token",
         "token",
     ]);
-    let config = setup_with(
-        "pull-receipts",
-        &format!("{sim_url}/apis/v1"),
-        1_000_000,
-        "pull",
-    );
+    let config = config("pull-receipts")
+        .api_base(&format!("{sim_url}/apis/v1"))
+        .protocol("pull")
+        .write();
     let id = uuid(500);
     let file = config.with_file_name("letter.xml");
     std::fs::write(&file, message(&id, None, b"a letter")).unwrap();
     let run = |args: &[&str]| {
-        Command::new(dpost_bin())
+        dpost_command()
             .args(args)
             .args(["--config", config.to_str().unwrap()])
-            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
             .output()
             .unwrap()
     };

@@ -4,24 +4,11 @@
 use std::path::Path;
 
 use dpost_tests::serve::*;
-use sha2::{Digest as _, Sha256};
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
+use dpost_tests::sha256_hex;
 
 /// Push `xml` raw; status, Retry-After and body.
 fn push(server: &Server, xml: Vec<u8>) -> (u16, Option<String>, String) {
-    let r = client()
-        .post(server.messages_url())
-        .header("Authorization", AUTH)
-        .header("Content-Type", "application/xml")
-        .body(xml)
-        .send()
-        .unwrap();
+    let r = server.post_xml(xml);
     let status = r.status().as_u16();
     let retry = r
         .headers()

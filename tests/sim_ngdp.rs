@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use dpost::clock;
-use dpost::runtime::Runtime;
 use dpost::sim::ngdp::push::RetryRule;
 use dpost::sim::ngdp::{NgdpConfig, NgdpSimulator, RunningNgdp};
 use dpost_tests::*;
@@ -19,13 +18,6 @@ use serde_json::{Value, json};
 /// The UUID every fixture carries; tests give each copy its own.
 const FIXTURE_UUID: &str = "8C2EA15D-61FB-4BA9-9366-42F8B194C114";
 const AUTH: &str = "Bearer push-secret-123";
-
-fn shared_runtime() -> Arc<Runtime> {
-    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| Arc::new(Runtime::new(test_options()).expect("the component loads")))
-        .clone()
-}
 
 /// A fresh folder with one MeMo per UUID, named `NN-<fixture>.xml` so name order is UUID order.
 fn messages_dir(name: &str, uuids: &[&str]) -> PathBuf {
@@ -336,28 +328,27 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
     let auth = basic("sys-1", "token-1");
     let http = reqwest::Client::new();
     let get = |url: String| http.get(url).header("Authorization", &auth).send();
+    // A listing page (`query` after `memos/`), as JSON.
+    let page_of = async |query: &str| -> Value {
+        get(format!("{api}/{query}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
 
-    let page: Value = get(format!("{api}/?page=0&size=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = page_of("?page=0&size=2").await;
     assert_eq!(
         page,
         json!({"page": 0, "size": 2, "total": 3, "memos": [UUID_A, UUID_B]})
     );
-    let page: Value = get(format!("{api}/?page=1&size=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = page_of("?page=1&size=2").await;
     assert_eq!(
         page,
         json!({"page": 1, "size": 2, "total": 3, "memos": [UUID_C]})
     );
-    let page: Value = get(format!("{api}/")).await.unwrap().json().await.unwrap();
+    let page = page_of("").await;
     assert_eq!(page["size"], 50);
     assert_eq!(page["total"], 3);
     for bad in ["size=0", "size=501", "page=x"] {
@@ -388,12 +379,7 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
     assert_eq!(delete(UUID_A).await.unwrap().status(), 404);
     assert_eq!(delete(unknown).await.unwrap().status(), 404);
     assert_eq!(get(format!("{api}/{UUID_A}")).await.unwrap().status(), 404);
-    let page: Value = get(format!("{api}/?page=0&size=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = page_of("?page=0&size=2").await;
     assert_eq!(
         page,
         json!({"page": 0, "size": 2, "total": 2, "memos": [UUID_B, UUID_C]})
@@ -534,19 +520,6 @@ async fn receipt_files_are_pushed_with_retries() {
     running.stop().await;
 }
 
-/// Run the built binary to completion off the async runtime (the receiver keeps serving).
-async fn dpost_cli(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(dpost_bin())
-            .args(&args)
-            .env("DPOST_CACHE_DIR", scratch_dir("component-cache"))
-            .output()
-            .expect("running dpost")
-    })
-    .await
-    .unwrap()
-}
-
 fn cli_args(dir: &Path, target: &str, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "sim",
@@ -575,7 +548,7 @@ async fn cli_exits_1_when_a_push_exhausts_its_attempts() {
     let dir = messages_dir("cli-fail", &[UUID_A]);
     let (base, receiver) = start_receiver(u32::MAX, 500).await;
     let target = format!("{base}/api/MeMoV1/memos/?system-uuid=x");
-    let out = dpost_cli(cli_args(&dir, &target, &["--max-attempts", "3", "--json"])).await;
+    let out = run_dpost_async(cli_args(&dir, &target, &["--max-attempts", "3", "--json"])).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
@@ -602,7 +575,7 @@ async fn cli_exits_0_when_everything_is_delivered() {
     let dir = messages_dir("cli-ok", &[UUID_A, UUID_B]);
     let (base, _receiver) = start_receiver(1, 503).await;
     let target = format!("{base}/api/MeMoV1/memos/?system-uuid=x");
-    let out = dpost_cli(cli_args(&dir, &target, &[])).await;
+    let out = run_dpost_async(cli_args(&dir, &target, &[])).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
