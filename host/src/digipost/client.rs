@@ -559,9 +559,7 @@ impl DigipostClient {
             method: req.method.clone(),
             path,
             status: answer.status,
-            code: body
-                .as_ref()
-                .map(|b| inbox::error_code_name(&b.code).to_owned()),
+            code: body.as_ref().map(|b| inbox::error_code_name(&b.code)),
             message: body.and_then(|b| b.message).map(|m| m.trim().to_owned()),
             verified,
         }

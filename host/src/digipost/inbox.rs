@@ -4,6 +4,8 @@
 
 use crate::bindings::digipost_inbox_wit as wit;
 use crate::runtime::{GuestError, HostState, Instance};
+use dpost_guest::digipost::error_body::ErrorCode as LibErrorCode;
+use dpost_guest::digipost::inbox::AuthenticationLevel as LibAuthenticationLevel;
 use dpost_guest::digipost::requests::{RequestError, UriError};
 use wasmtime::Store;
 
@@ -158,29 +160,35 @@ pub fn resolve_document_uri(
     })
 }
 
-/// An error code as Digipost writes it (`DOCUMENT_NOT_FOUND`).
-pub fn error_code_name(code: &ErrorCode) -> &str {
-    match code {
-        ErrorCode::InvalidSignature => "INVALID_SIGNATURE",
-        ErrorCode::MissingSignature => "MISSING_SIGNATURE",
-        ErrorCode::DateHeaderOutsideAcceptedInterval => "DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL",
-        ErrorCode::InvalidSha256 => "INVALID_SHA256",
-        ErrorCode::UnknownUserId => "UNKNOWN_USER_ID",
-        ErrorCode::BrokerNotAuthorized => "BROKER_NOT_AUTHORIZED",
-        ErrorCode::DocumentNotFound => "DOCUMENT_NOT_FOUND",
-        ErrorCode::Other(s) => s,
-    }
+/// An error code as Digipost writes it (`DOCUMENT_NOT_FOUND`): the component library's
+/// spelling ([`LibErrorCode::as_str`]).
+pub fn error_code_name(code: &ErrorCode) -> String {
+    let known = match code {
+        ErrorCode::InvalidSignature => LibErrorCode::InvalidSignature,
+        ErrorCode::MissingSignature => LibErrorCode::MissingSignature,
+        ErrorCode::DateHeaderOutsideAcceptedInterval => {
+            LibErrorCode::DateHeaderOutsideAcceptedInterval
+        }
+        ErrorCode::InvalidSha256 => LibErrorCode::InvalidSha256,
+        ErrorCode::UnknownUserId => LibErrorCode::UnknownUserId,
+        ErrorCode::BrokerNotAuthorized => LibErrorCode::BrokerNotAuthorized,
+        ErrorCode::DocumentNotFound => LibErrorCode::DocumentNotFound,
+        ErrorCode::Other(s) => return s.clone(),
+    };
+    known.as_str().to_owned()
 }
 
-/// An authentication level as Digipost writes it (`TWO_FACTOR`).
-pub fn authentication_level_name(level: &AuthenticationLevel) -> &str {
-    match level {
-        AuthenticationLevel::Password => "PASSWORD",
-        AuthenticationLevel::TwoFactor => "TWO_FACTOR",
-        AuthenticationLevel::Idporten3 => "IDPORTEN_3",
-        AuthenticationLevel::Idporten4 => "IDPORTEN_4",
-        AuthenticationLevel::Other(s) => s,
-    }
+/// An authentication level as Digipost writes it (`TWO_FACTOR`): the component library's
+/// spelling ([`LibAuthenticationLevel::as_str`]).
+pub fn authentication_level_name(level: &AuthenticationLevel) -> String {
+    let known = match level {
+        AuthenticationLevel::Password => LibAuthenticationLevel::Password,
+        AuthenticationLevel::TwoFactor => LibAuthenticationLevel::TwoFactor,
+        AuthenticationLevel::Idporten3 => LibAuthenticationLevel::Idporten3,
+        AuthenticationLevel::Idporten4 => LibAuthenticationLevel::Idporten4,
+        AuthenticationLevel::Other(s) => return s.clone(),
+    };
+    known.as_str().to_owned()
 }
 
 /// One call into the component's `digipost-inbox` interface.
