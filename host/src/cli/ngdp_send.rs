@@ -450,10 +450,8 @@ fn batch_receipts(
     };
     for item in list {
         let text = item.to_string();
-        if let Some(r) = parse_receipt(instance, &text)
-            && let Some(uuid) = item["messageUUID"].as_str()
-        {
-            receipts.insert(uuid.to_ascii_lowercase(), r);
+        if let Some(receipt) = read_receipt(instance, &text) {
+            receipts.insert(receipt.message_uuid.to_ascii_lowercase(), text);
         }
     }
     receipts
@@ -462,11 +460,19 @@ fn batch_receipts(
 /// The response body when the component accepts it as a receipt (NgDP answers a send with
 /// one); `None` for an empty or other body.
 fn parse_receipt(instance: &mut crate::runtime::Instance, body: &str) -> Option<String> {
+    read_receipt(instance, body).map(|_| body.to_owned())
+}
+
+/// The component's reading of a receipt; `None` for an empty body or one it refuses.
+fn read_receipt(
+    instance: &mut crate::runtime::Instance,
+    body: &str,
+) -> Option<crate::bindings::memo_wit::Receipt> {
     if body.trim().is_empty() {
         return None;
     }
     match instance.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, body)) {
-        Ok(Ok(_)) => Some(body.to_owned()),
+        Ok(Ok(receipt)) => Some(receipt),
         Ok(Err(e)) => {
             tracing::warn!(error = ?e, "NgDP's answer to the send is not a receipt");
             None
