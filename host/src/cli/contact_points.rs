@@ -1,6 +1,6 @@
 //! `dpost contact-points import`: map mailboxes to contact points in bulk from a CSV file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -90,7 +90,7 @@ impl ContactPointsCommand {
         );
         let written = changed && !dry_run;
         if written {
-            write_keeping_permissions(&config.config, &plan.after)?;
+            super::write_atomically(&config.config, plan.after.as_bytes())?;
         }
         if json {
             println!(
@@ -133,21 +133,4 @@ impl ContactPointsCommand {
         }
         Ok(Exit::Ok)
     }
-}
-
-/// Replace `path` with `text` through a temporary file and a rename, so a crash leaves the old
-/// or the new file, never half of one; the file keeps its permissions (it may hold secrets).
-fn write_keeping_permissions(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".import-tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    if let Ok(f) = std::fs::File::open(&tmp) {
-        let _ = f.sync_all();
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
 }

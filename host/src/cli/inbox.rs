@@ -276,7 +276,7 @@ impl InboxCommand {
                     .block_on(c.client.content(&sender, doc, None))
                     .map_err(explain_error)?;
                 match output {
-                    Some(path) => write_atomically(&path, &content.bytes)?,
+                    Some(path) => super::write_atomically(&path, &content.bytes)?,
                     None => std::io::stdout()
                         .lock()
                         .write_all(&content.bytes)
@@ -298,18 +298,6 @@ impl InboxCommand {
             }
         }
     }
-}
-
-/// Write through a temporary file and rename, so a crash never leaves half a document.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("dpost-partial");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
 }
 
 impl SyncArgs {

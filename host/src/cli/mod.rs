@@ -16,6 +16,10 @@ mod portal;
 mod serve;
 mod sim;
 
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 pub use exit::Exit;
@@ -100,4 +104,21 @@ impl Cli {
             Command::Sim(cmd) => cmd.run(),
         }
     }
+}
+
+/// Replace `path` with `bytes` through a temporary file beside it, synced, and a rename: a
+/// crash leaves the old file or the new one, never half of one. A file that exists keeps its
+/// permissions (a configuration may hold secrets), from before the first byte is written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("dpost-partial");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
 }

@@ -90,37 +90,12 @@ impl SendArgs {
         let mut instance = runtime.instantiate(Keystore::new())?;
         let checked = match send::check(&mut instance, &path) {
             Ok(c) => c,
-            Err(CheckError::Memo(MemoError::NotMemo {
-                line,
-                column,
-                message,
-                ..
-            })) => {
-                return Ok(self.refuse(&name, &[(line, column, String::new(), message)]));
-            }
-            Err(CheckError::NoUuid) => {
-                let lines = [(0, 0, String::new(), "the message has no messageUUID".into())];
+            Err(e) => {
+                let lines = refusal_lines(e).map_err(|e| checking(e, &name))?;
                 return Ok(self.refuse(&name, &lines));
             }
-            Err(e) => return Err(anyhow::Error::from(e).context(format!("checking {name}"))),
         };
         if !checked.is_valid() {
-            let lines: Vec<_> = checked
-                .problems
-                .iter()
-                .map(|p| {
-                    (
-                        p.line,
-                        p.column,
-                        p.path.clone(),
-                        format!(
-                            "{}: {}",
-                            crate::memo::json::wit_name(&p.severity),
-                            p.message
-                        ),
-                    )
-                })
-                .collect();
             if self.json {
                 println!(
                     "{}",
@@ -129,7 +104,7 @@ impl SendArgs {
                 );
                 return Ok(Exit::CheckFailed);
             }
-            return Ok(self.refuse(&name, &lines));
+            return Ok(self.refuse(&name, &problem_lines(&checked.problems)));
         }
         let uuid = checked.uuid.to_ascii_lowercase();
 
@@ -137,10 +112,7 @@ impl SendArgs {
         let clock = clock::system();
         let mut store = Store::open(&file.store_path())?;
         let before = store.ngdp_sent_record(&uuid)?;
-        if let Some(r) = &before
-            && r.status != sent_status::SENDING
-            && r.status != sent_status::FAILED
-        {
+        if let Some(r) = before.as_ref().filter(|r| sent_before(&r.status)) {
             if self.json {
                 println!(
                     "{}",
@@ -237,7 +209,7 @@ impl SendArgs {
         let mut seen = std::collections::HashSet::new();
         for path in &self.files {
             let name = path.display().to_string();
-            let lines: Vec<(u32, u32, String, String)> = match send::check(&mut instance, path) {
+            let lines: Vec<Line> = match send::check(&mut instance, path) {
                 Ok(c) if c.is_valid() => {
                     let uuid = c.uuid.to_ascii_lowercase();
                     if seen.insert(uuid.clone()) {
@@ -251,34 +223,8 @@ impl SendArgs {
                         format!("messageUUID {uuid} is in the batch twice"),
                     )]
                 }
-                Ok(c) => c
-                    .problems
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.line,
-                            p.column,
-                            p.path.clone(),
-                            format!(
-                                "{}: {}",
-                                crate::memo::json::wit_name(&p.severity),
-                                p.message
-                            ),
-                        )
-                    })
-                    .collect(),
-                Err(CheckError::Memo(MemoError::NotMemo {
-                    line,
-                    column,
-                    message,
-                    ..
-                })) => {
-                    vec![(line, column, String::new(), message)]
-                }
-                Err(CheckError::NoUuid) => {
-                    vec![(0, 0, String::new(), "the message has no messageUUID".into())]
-                }
-                Err(e) => return Err(anyhow::Error::from(e).context(format!("checking {name}"))),
+                Ok(c) => problem_lines(&c.problems),
+                Err(e) => refusal_lines(e).map_err(|e| checking(e, &name))?,
             };
             invalid = true;
             self.print_problems(&name, &lines);
@@ -300,10 +246,7 @@ impl SendArgs {
             let mut earlier = false;
             for (path, uuid) in checked {
                 let before = store.ngdp_sent_record(&uuid)?;
-                if let Some(r) = &before
-                    && r.status != sent_status::SENDING
-                    && r.status != sent_status::FAILED
-                {
+                if before.is_some_and(|r| sent_before(&r.status)) {
                     already.push(uuid);
                     continue;
                 }
@@ -413,7 +356,7 @@ impl SendArgs {
     }
 
     /// Print one file's problems (text: FILE:LINE:COL: PATH: message; JSON: one object).
-    fn print_problems(&self, name: &str, lines: &[(u32, u32, String, String)]) {
+    fn print_problems(&self, name: &str, lines: &[Line]) {
         if self.json {
             let problems: Vec<_> = lines
                 .iter()
@@ -435,28 +378,61 @@ impl SendArgs {
     }
 
     /// Print why the message is refused locally; exit 1, nothing recorded or sent.
-    fn refuse(&self, name: &str, lines: &[(u32, u32, String, String)]) -> Exit {
-        if self.json {
-            let problems: Vec<_> = lines
-                .iter()
-                .map(|(l, c, p, m)| json!({ "line": l, "column": c, "path": p, "message": m }))
-                .collect();
-            println!(
-                "{}",
-                json!({ "file": name, "status": "invalid", "sent": false, "problems": problems })
-            );
-        } else {
-            for (line, column, path, message) in lines {
-                match (line, path.is_empty()) {
-                    (0, _) => println!("{name}: error: {message}"),
-                    (_, true) => println!("{name}:{line}:{column}: error: {message}"),
-                    (_, false) => println!("{name}:{line}:{column}: {path}: {message}"),
-                }
-            }
+    fn refuse(&self, name: &str, lines: &[Line]) -> Exit {
+        self.print_problems(name, lines);
+        if !self.json {
             eprintln!("{name} is not a valid MeMo message; nothing was sent");
         }
         Exit::CheckFailed
     }
+}
+
+/// One problem as printed: line, column (0 when unknown), path, message.
+type Line = (u32, u32, String, String);
+
+/// The validator's problems, each with its severity.
+fn problem_lines(problems: &[crate::bindings::memo_wit::Problem]) -> Vec<Line> {
+    problems
+        .iter()
+        .map(|p| {
+            (
+                p.line,
+                p.column,
+                p.path.clone(),
+                format!("{}: {}", memo_json::wit_name(&p.severity), p.message),
+            )
+        })
+        .collect()
+}
+
+/// Why a file that could not be checked is refused; `Err` when that is no fault of the
+/// message (the file cannot be read, the component failed).
+fn refusal_lines(e: CheckError) -> Result<Vec<Line>, CheckError> {
+    match e {
+        CheckError::Memo(MemoError::NotMemo {
+            line,
+            column,
+            message,
+            ..
+        }) => Ok(vec![(line, column, String::new(), message)]),
+        CheckError::NoUuid => Ok(vec![(
+            0,
+            0,
+            String::new(),
+            "the message has no messageUUID".into(),
+        )]),
+        e => Err(e),
+    }
+}
+
+fn checking(e: CheckError, name: &str) -> anyhow::Error {
+    anyhow::Error::from(e).context(format!("checking {name}"))
+}
+
+/// Whether a message with this recorded status went out before (a `sending` or `failed`
+/// record may be sent again).
+fn sent_before(status: &str) -> bool {
+    status != sent_status::SENDING && status != sent_status::FAILED
 }
 
 /// The receipts in NgDP's answer to a batch (a JSON list), each accepted by the component,
@@ -474,10 +450,8 @@ fn batch_receipts(
     };
     for item in list {
         let text = item.to_string();
-        if let Some(r) = parse_receipt(instance, &text)
-            && let Some(uuid) = item["messageUUID"].as_str()
-        {
-            receipts.insert(uuid.to_ascii_lowercase(), r);
+        if let Some(receipt) = read_receipt(instance, &text) {
+            receipts.insert(receipt.message_uuid.to_ascii_lowercase(), text);
         }
     }
     receipts
@@ -486,11 +460,19 @@ fn batch_receipts(
 /// The response body when the component accepts it as a receipt (NgDP answers a send with
 /// one); `None` for an empty or other body.
 fn parse_receipt(instance: &mut crate::runtime::Instance, body: &str) -> Option<String> {
+    read_receipt(instance, body).map(|_| body.to_owned())
+}
+
+/// The component's reading of a receipt; `None` for an empty body or one it refuses.
+fn read_receipt(
+    instance: &mut crate::runtime::Instance,
+    body: &str,
+) -> Option<crate::bindings::memo_wit::Receipt> {
     if body.trim().is_empty() {
         return None;
     }
     match instance.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, body)) {
-        Ok(Ok(_)) => Some(body.to_owned()),
+        Ok(Ok(receipt)) => Some(receipt),
         Ok(Err(e)) => {
             tracing::warn!(error = ?e, "NgDP's answer to the send is not a receipt");
             None

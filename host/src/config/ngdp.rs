@@ -110,6 +110,32 @@ pub struct NgdpTable {
     pub production: Option<EnvironmentTable>,
 }
 
+impl NgdpTable {
+    /// `[ngdp.production]` for `production`, else `[ngdp.test]`; empty when not written.
+    pub fn environment(&self, environment: &str) -> EnvironmentTable {
+        match environment {
+            "production" => self.production.clone(),
+            _ => self.test.clone(),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The mailboxes (`["standard"]` when none are written) and the standard mailbox (the
+    /// first when none is named; it may be missing from the list, which the caller refuses).
+    pub fn mailboxes(&self) -> (Vec<String>, String) {
+        let mailboxes = if self.mailboxes.is_empty() {
+            vec!["standard".to_owned()]
+        } else {
+            self.mailboxes.clone()
+        };
+        let standard = self
+            .standard_mailbox
+            .clone()
+            .unwrap_or_else(|| mailboxes[0].clone());
+        (mailboxes, standard)
+    }
+}
+
 /// One environment's systems and contact points.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -385,21 +411,9 @@ impl ConfigFile {
         let environment = self.ngdp_environment(environment)?;
         let ngdp = &self.config.ngdp;
         let table = format!("ngdp.{environment}");
-        let env_table = match environment.as_str() {
-            "production" => ngdp.production.clone(),
-            _ => ngdp.test.clone(),
-        }
-        .unwrap_or_default();
+        let env_table = ngdp.environment(&environment);
         let api_base = api_base(env_table.api_base.as_deref(), &environment);
-        let mailboxes = if ngdp.mailboxes.is_empty() {
-            vec!["standard".to_owned()]
-        } else {
-            ngdp.mailboxes.clone()
-        };
-        let standard_mailbox = ngdp
-            .standard_mailbox
-            .clone()
-            .unwrap_or_else(|| mailboxes[0].clone());
+        let (mailboxes, standard_mailbox) = ngdp.mailboxes();
         if !mailboxes.contains(&standard_mailbox) {
             return Err(self.error(
                 "ngdp",

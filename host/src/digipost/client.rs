@@ -22,7 +22,7 @@ use super::inbox::{self, HttpRequest, Inbox, InboxError, SchemaVersion};
 use super::retry::RetryPolicy;
 use super::signing::{self as dsign, Body, DigipostError, Header, Request, Response};
 use crate::clock::Clock;
-use crate::runtime::InstancePool;
+use crate::runtime::{Instance, InstancePool};
 use dpost_guest::digipost::verification::VerifyError;
 
 /// Server certificates by base URL, for the life of the process.
@@ -241,14 +241,7 @@ impl DigipostClient {
         {
             return Ok(c.clone());
         }
-        let req = HttpRequest {
-            method: "GET".into(),
-            target: "/".into(),
-            headers: vec![Header {
-                name: "Accept".into(),
-                value: self.accept.clone(),
-            }],
-        };
+        let req = self.accepting("GET", "/".into());
         let answer = self.with_retries(|| self.exchange(&req, None)).await?;
         let entrypoint = self
             .pool
@@ -292,24 +285,9 @@ impl DigipostClient {
         document_id: i64,
         content_uri: Option<&str>,
     ) -> Result<Content, ClientError> {
-        let req = match content_uri {
-            Some(uri) => {
-                let target = self
-                    .pool
-                    .with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
-                HttpRequest {
-                    method: "GET".into(),
-                    target,
-                    headers: vec![Header {
-                        name: "Accept".into(),
-                        value: self.accept.clone(),
-                    }],
-                }
-            }
-            None => self
-                .pool
-                .with(|i| inbox::content_request(i, sender_id, &document_id.to_string()))??,
-        };
+        let req = self.document_request("GET", content_uri, |i| {
+            inbox::content_request(i, sender_id, &document_id.to_string())
+        })?;
         let certificate = self.certificate().await?;
         // One attempt is the signed request and the one-time link it answers: a link cannot be
         // used twice, so a failed download starts again from a fresh link.
@@ -345,24 +323,9 @@ impl DigipostClient {
         document_id: i64,
         delete_uri: Option<&str>,
     ) -> Result<Deleted, ClientError> {
-        let req = match delete_uri {
-            Some(uri) => {
-                let target = self
-                    .pool
-                    .with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
-                HttpRequest {
-                    method: "DELETE".into(),
-                    target,
-                    headers: vec![Header {
-                        name: "Accept".into(),
-                        value: self.accept.clone(),
-                    }],
-                }
-            }
-            None => self
-                .pool
-                .with(|i| inbox::delete_request(i, sender_id, &document_id.to_string()))??,
-        };
+        let req = self.document_request("DELETE", delete_uri, |i| {
+            inbox::delete_request(i, sender_id, &document_id.to_string())
+        })?;
         match self.call(&req).await {
             Ok(a) if (200..300).contains(&a.status) => Ok(Deleted::Now),
             Ok(a) => Err(ClientError::Protocol(format!(
@@ -376,6 +339,38 @@ impl DigipostClient {
                 ..
             }) if code == "DOCUMENT_NOT_FOUND" => Ok(Deleted::AlreadyGone),
             Err(e) => Err(e),
+        }
+    }
+
+    /// A request to a document: to the URI the inbox gave for it, when it gave one, else the
+    /// one `build` makes from the ids.
+    fn document_request(
+        &self,
+        method: &str,
+        uri: Option<&str>,
+        build: impl FnOnce(&mut Instance) -> Result<HttpRequest, InboxError>,
+    ) -> Result<HttpRequest, ClientError> {
+        let req = match uri {
+            Some(uri) => {
+                let target = self
+                    .pool
+                    .with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
+                self.accepting(method, target)
+            }
+            None => self.pool.with(build)??,
+        };
+        Ok(req)
+    }
+
+    /// `method target` asking for the API's documents.
+    fn accepting(&self, method: &str, target: String) -> HttpRequest {
+        HttpRequest {
+            method: method.into(),
+            target,
+            headers: vec![Header {
+                name: "Accept".into(),
+                value: self.accept.clone(),
+            }],
         }
     }
 
@@ -559,9 +554,7 @@ impl DigipostClient {
             method: req.method.clone(),
             path,
             status: answer.status,
-            code: body
-                .as_ref()
-                .map(|b| inbox::error_code_name(&b.code).to_owned()),
+            code: body.as_ref().map(|b| inbox::error_code_name(&b.code)),
             message: body.and_then(|b| b.message).map(|m| m.trim().to_owned()),
             verified,
         }

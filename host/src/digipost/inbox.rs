@@ -3,8 +3,11 @@
 //! these wrappers turn the WIT results into typed Rust errors with readable messages.
 
 use crate::bindings::digipost_inbox_wit as wit;
-use crate::runtime::{GuestError, Instance};
+use crate::runtime::{GuestError, HostState, Instance};
+use dpost_guest::digipost::error_body::ErrorCode as LibErrorCode;
+use dpost_guest::digipost::inbox::AuthenticationLevel as LibAuthenticationLevel;
 use dpost_guest::digipost::requests::{RequestError, UriError};
+use wasmtime::Store;
 
 pub use wit::{
     AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, HttpRequest, Inbox, InboxDocument, Link,
@@ -43,20 +46,14 @@ pub enum InboxError {
 
 /// The media type of `version`'s documents.
 pub fn media_type(instance: &mut Instance, version: SchemaVersion) -> Result<String, InboxError> {
-    Ok(instance.call(|b, s| {
-        b.dpost_protocol_digipost_inbox()
-            .call_media_type(s, version)
-    })?)
+    Ok(call(instance, |api, s| api.call_media_type(s, version))?)
 }
 
 /// Read an `<inbox>` page.
 pub fn parse_inbox(instance: &mut Instance, xml: &[u8]) -> Result<Inbox, InboxError> {
-    instance
-        .call(|b, s| b.dpost_protocol_digipost_inbox().call_parse_inbox(s, xml))?
-        .map_err(|error| InboxError::Xml {
-            what: "the inbox page",
-            error: Box::new(error),
-        })
+    read(instance, "the inbox page", |api, s| {
+        api.call_parse_inbox(s, xml)
+    })
 }
 
 /// Write an `<inbox>` page.
@@ -65,28 +62,16 @@ pub fn write_inbox(
     inbox: &Inbox,
     version: SchemaVersion,
 ) -> Result<String, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_write_inbox(s, inbox, version)
-        })?
-        .map_err(|e| InboxError::Write {
-            what: "the inbox page",
-            reason: write_error(e),
-        })
+    write(instance, "the inbox page", |api, s| {
+        api.call_write_inbox(s, inbox, version)
+    })
 }
 
 /// Read an `<error>` body.
 pub fn parse_error_body(instance: &mut Instance, xml: &[u8]) -> Result<ErrorBody, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_parse_error_body(s, xml)
-        })?
-        .map_err(|error| InboxError::Xml {
-            what: "the error body",
-            error: Box::new(error),
-        })
+    read(instance, "the error body", |api, s| {
+        api.call_parse_error_body(s, xml)
+    })
 }
 
 /// Write an `<error>` body.
@@ -95,28 +80,16 @@ pub fn write_error_body(
     body: &ErrorBody,
     version: SchemaVersion,
 ) -> Result<String, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_write_error_body(s, body, version)
-        })?
-        .map_err(|e| InboxError::Write {
-            what: "the error body",
-            reason: write_error(e),
-        })
+    write(instance, "the error body", |api, s| {
+        api.call_write_error_body(s, body, version)
+    })
 }
 
 /// Read the `<entrypoint>` that `GET /` answers.
 pub fn parse_entrypoint(instance: &mut Instance, xml: &[u8]) -> Result<Entrypoint, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_parse_entrypoint(s, xml)
-        })?
-        .map_err(|error| InboxError::Xml {
-            what: "the entrypoint",
-            error: Box::new(error),
-        })
+    read(instance, "the entrypoint", |api, s| {
+        api.call_parse_entrypoint(s, xml)
+    })
 }
 
 /// Write an `<entrypoint>`.
@@ -125,15 +98,9 @@ pub fn write_entrypoint(
     e: &Entrypoint,
     version: SchemaVersion,
 ) -> Result<String, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_write_entrypoint(s, e, version)
-        })?
-        .map_err(|e| InboxError::Write {
-            what: "the entrypoint",
-            reason: write_error(e),
-        })
+    write(instance, "the entrypoint", |api, s| {
+        api.call_write_entrypoint(s, e, version)
+    })
 }
 
 /// `GET /<sender-id>/inbox?offset=..&limit=..`.
@@ -143,12 +110,9 @@ pub fn list_request(
     offset: Option<u32>,
     limit: Option<u32>,
 ) -> Result<HttpRequest, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_list_request(s, sender_id, offset, limit)
-        })?
-        .map_err(|e| request_error(e).into())
+    request(instance, |api, s| {
+        api.call_list_request(s, sender_id, offset, limit)
+    })
 }
 
 /// `GET /<sender-id>/inbox/<document-id>/content`.
@@ -157,12 +121,9 @@ pub fn content_request(
     sender_id: &str,
     document_id: &str,
 ) -> Result<HttpRequest, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_content_request(s, sender_id, document_id)
-        })?
-        .map_err(|e| request_error(e).into())
+    request(instance, |api, s| {
+        api.call_content_request(s, sender_id, document_id)
+    })
 }
 
 /// `DELETE /<sender-id>/inbox/<document-id>`.
@@ -171,12 +132,9 @@ pub fn delete_request(
     sender_id: &str,
     document_id: &str,
 ) -> Result<HttpRequest, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_delete_request(s, sender_id, document_id)
-        })?
-        .map_err(|e| request_error(e).into())
+    request(instance, |api, s| {
+        api.call_delete_request(s, sender_id, document_id)
+    })
 }
 
 /// The request target for a document's `content-uri` or `delete-uri`, refused when it points
@@ -186,47 +144,97 @@ pub fn resolve_document_uri(
     api_base: &str,
     uri: &str,
 ) -> Result<String, InboxError> {
-    instance
-        .call(|b, s| {
-            b.dpost_protocol_digipost_inbox()
-                .call_resolve_document_uri(s, api_base, uri)
-        })?
-        .map_err(|e| {
-            match e {
-                wit::UriError::BadBase(b) => UriError::BadBase(b),
-                wit::UriError::BadUri(u) => UriError::BadUri(u),
-                wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin {
-                    uri: f.uri,
-                    base: f.base,
-                },
-            }
-            .into()
-        })
+    call(instance, |api, s| {
+        api.call_resolve_document_uri(s, api_base, uri)
+    })?
+    .map_err(|e| {
+        match e {
+            wit::UriError::BadBase(b) => UriError::BadBase(b),
+            wit::UriError::BadUri(u) => UriError::BadUri(u),
+            wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin {
+                uri: f.uri,
+                base: f.base,
+            },
+        }
+        .into()
+    })
 }
 
-/// An error code as Digipost writes it (`DOCUMENT_NOT_FOUND`).
-pub fn error_code_name(code: &ErrorCode) -> &str {
-    match code {
-        ErrorCode::InvalidSignature => "INVALID_SIGNATURE",
-        ErrorCode::MissingSignature => "MISSING_SIGNATURE",
-        ErrorCode::DateHeaderOutsideAcceptedInterval => "DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL",
-        ErrorCode::InvalidSha256 => "INVALID_SHA256",
-        ErrorCode::UnknownUserId => "UNKNOWN_USER_ID",
-        ErrorCode::BrokerNotAuthorized => "BROKER_NOT_AUTHORIZED",
-        ErrorCode::DocumentNotFound => "DOCUMENT_NOT_FOUND",
-        ErrorCode::Other(s) => s,
-    }
+/// An error code as Digipost writes it (`DOCUMENT_NOT_FOUND`): the component library's
+/// spelling ([`LibErrorCode::as_str`]).
+pub fn error_code_name(code: &ErrorCode) -> String {
+    let known = match code {
+        ErrorCode::InvalidSignature => LibErrorCode::InvalidSignature,
+        ErrorCode::MissingSignature => LibErrorCode::MissingSignature,
+        ErrorCode::DateHeaderOutsideAcceptedInterval => {
+            LibErrorCode::DateHeaderOutsideAcceptedInterval
+        }
+        ErrorCode::InvalidSha256 => LibErrorCode::InvalidSha256,
+        ErrorCode::UnknownUserId => LibErrorCode::UnknownUserId,
+        ErrorCode::BrokerNotAuthorized => LibErrorCode::BrokerNotAuthorized,
+        ErrorCode::DocumentNotFound => LibErrorCode::DocumentNotFound,
+        ErrorCode::Other(s) => return s.clone(),
+    };
+    known.as_str().to_owned()
 }
 
-/// An authentication level as Digipost writes it (`TWO_FACTOR`).
-pub fn authentication_level_name(level: &AuthenticationLevel) -> &str {
-    match level {
-        AuthenticationLevel::Password => "PASSWORD",
-        AuthenticationLevel::TwoFactor => "TWO_FACTOR",
-        AuthenticationLevel::Idporten3 => "IDPORTEN_3",
-        AuthenticationLevel::Idporten4 => "IDPORTEN_4",
-        AuthenticationLevel::Other(s) => s,
-    }
+/// An authentication level as Digipost writes it (`TWO_FACTOR`): the component library's
+/// spelling ([`LibAuthenticationLevel::as_str`]).
+pub fn authentication_level_name(level: &AuthenticationLevel) -> String {
+    let known = match level {
+        AuthenticationLevel::Password => LibAuthenticationLevel::Password,
+        AuthenticationLevel::TwoFactor => LibAuthenticationLevel::TwoFactor,
+        AuthenticationLevel::Idporten3 => LibAuthenticationLevel::Idporten3,
+        AuthenticationLevel::Idporten4 => LibAuthenticationLevel::Idporten4,
+        AuthenticationLevel::Other(s) => return s.clone(),
+    };
+    known.as_str().to_owned()
+}
+
+/// One call into the component's `digipost-inbox` interface.
+fn call<T>(
+    instance: &mut Instance,
+    f: impl FnOnce(&wit::Guest, &mut Store<HostState>) -> wasmtime::Result<T>,
+) -> Result<T, GuestError> {
+    instance.call(|b, s| f(b.dpost_protocol_digipost_inbox(), s))
+}
+
+/// A call that reads `what`.
+fn read<T>(
+    instance: &mut Instance,
+    what: &'static str,
+    f: impl FnOnce(&wit::Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, XmlError>>,
+) -> Result<T, InboxError> {
+    call(instance, f)?.map_err(|error| InboxError::Xml {
+        what,
+        error: Box::new(error),
+    })
+}
+
+/// A call that writes `what`.
+fn write(
+    instance: &mut Instance,
+    what: &'static str,
+    f: impl FnOnce(
+        &wit::Guest,
+        &mut Store<HostState>,
+    ) -> wasmtime::Result<Result<String, wit::WriteError>>,
+) -> Result<String, InboxError> {
+    call(instance, f)?.map_err(|e| InboxError::Write {
+        what,
+        reason: write_error(e),
+    })
+}
+
+/// A call that builds a request.
+fn request(
+    instance: &mut Instance,
+    f: impl FnOnce(
+        &wit::Guest,
+        &mut Store<HostState>,
+    ) -> wasmtime::Result<Result<HttpRequest, wit::RequestError>>,
+) -> Result<HttpRequest, InboxError> {
+    call(instance, f)?.map_err(|e| request_error(e).into())
 }
 
 fn request_error(e: wit::RequestError) -> RequestError {

@@ -13,15 +13,7 @@ pub fn check(file: &ConfigFile, environment: &str) -> Vec<Check> {
     let ngdp = &file.config.ngdp;
     let table = environment_table(file, environment);
     let array = format!("ngdp.{environment}.contact_points");
-    let mailboxes = if ngdp.mailboxes.is_empty() {
-        vec!["standard".to_owned()]
-    } else {
-        ngdp.mailboxes.clone()
-    };
-    let standard = ngdp
-        .standard_mailbox
-        .clone()
-        .unwrap_or_else(|| mailboxes[0].clone());
+    let (mailboxes, standard) = ngdp.mailboxes();
     let mut checks = Vec::new();
     if mailboxes.contains(&standard) {
         checks.push(Check::ok(

@@ -267,11 +267,7 @@ impl Report {
 
 /// The environment's table as written, or an empty one.
 pub(crate) fn environment_table(file: &ConfigFile, environment: &str) -> EnvironmentTable {
-    match environment {
-        "production" => file.config.ngdp.production.clone(),
-        _ => file.config.ngdp.test.clone(),
-    }
-    .unwrap_or_default()
+    file.config.ngdp.environment(environment)
 }
 
 /// Run every check for `options.environment`.

@@ -397,24 +397,34 @@ async fn tls_probe(
     }
 }
 
-/// A revocation or issuer address the certificate names: any HTTP answer means reachable.
-async fn reach_endpoint(url: &str, what: &str, system: &str, timeout: Duration) -> Check {
-    let name = format!("{what} endpoint");
-    let client = match reqwest::Client::builder()
+/// An HTTP client with `timeout` for connecting and for the whole request, or the failed
+/// check `name` on `subject` when it cannot be set up.
+fn plain_client(
+    timeout: Duration,
+    name: &str,
+    subject: &str,
+) -> Result<reqwest::Client, Box<Check>> {
+    reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
         .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return Check::failed(
+        .map_err(|e| {
+            Box::new(Check::failed(
                 STEP,
-                &name,
-                url,
+                name,
+                subject,
                 e.to_string(),
                 "report this as a dpost bug",
-            );
-        }
+            ))
+        })
+}
+
+/// A revocation or issuer address the certificate names: any HTTP answer means reachable.
+async fn reach_endpoint(url: &str, what: &str, system: &str, timeout: Duration) -> Check {
+    let name = format!("{what} endpoint");
+    let client = match plain_client(timeout, &name, url) {
+        Ok(c) => c,
+        Err(failed) => return *failed,
     };
     match client.get(url).send().await {
         Ok(r) => Check::ok(
@@ -510,21 +520,9 @@ async fn bindable(listen: &str, timeout: Duration, loc: &str) -> Check {
 async fn public_healthz(url: &str, timeout: Duration) -> Check {
     let base = url.trim_end_matches('/');
     let probe = format!("{base}/healthz");
-    let client = match reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .build()
-    {
+    let client = match plain_client(timeout, "public URL", url) {
         Ok(c) => c,
-        Err(e) => {
-            return Check::failed(
-                STEP,
-                "public URL",
-                url,
-                e.to_string(),
-                "report this as a dpost bug",
-            );
-        }
+        Err(failed) => return *failed,
     };
     match client.get(&probe).send().await {
         Ok(r) if r.status().is_success() => {

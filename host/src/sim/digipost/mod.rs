@@ -336,11 +336,7 @@ impl Simulator {
         {
             Ok(Ok(v)) => v,
             Ok(Err(e)) | Err(e) => {
-                return Err(self.error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::Other("SERVER".into()),
-                    &e.to_string(),
-                ));
+                return Err(self.server_error(&e.to_string()));
             }
         };
         match verdict {
@@ -374,11 +370,9 @@ impl Simulator {
                 "X-Content-SHA256 does not match the body",
             ),
             Err(RequestError::Malformed(m)) => bad(ErrorCode::Other("BAD_REQUEST".into()), &m),
-            Err(RequestError::BadCertificate(m)) => Err(self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Other("SERVER".into()),
-                &format!("the broker certificate is unusable: {m}"),
-            )),
+            Err(RequestError::BadCertificate(m)) => {
+                Err(self.server_error(&format!("the broker certificate is unusable: {m}")))
+            }
             Err(RequestError::BadSignature(b)) => Err(self.error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::InvalidSignature,
@@ -509,16 +503,8 @@ impl Simulator {
                     ..Reply::empty(StatusCode::TEMPORARY_REDIRECT)
                 }
             }
-            Ok(Err(e)) => self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Other("SERVER".into()),
-                &e.to_string(),
-            ),
-            Err(e) => self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Other("SERVER".into()),
-                &e.to_string(),
-            ),
+            Ok(Err(e)) => self.server_error(&e.to_string()),
+            Err(e) => self.server_error(&e.to_string()),
         }
     }
 
@@ -548,11 +534,7 @@ impl Simulator {
             }
             Ok(Err(e)) => return refused(StatusCode::BAD_REQUEST, &e.to_string()),
             Err(e) => {
-                return self.error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::Other("SERVER".into()),
-                    &e.to_string(),
-                );
+                return self.server_error(&e.to_string());
             }
         };
         let Some(file) = self.mailbox.content(sender, link.document_id) else {
@@ -568,11 +550,7 @@ impl Simulator {
                     body: bytes,
                 }
             }
-            Err(e) => self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Other("SERVER".into()),
-                &format!("cannot read the content: {e}"),
-            ),
+            Err(e) => self.server_error(&format!("cannot read the content: {e}")),
         }
     }
 
@@ -588,6 +566,15 @@ impl Simulator {
             StatusCode::NOT_FOUND,
             ErrorCode::DocumentNotFound,
             &format!("no document {id} in this inbox"),
+        )
+    }
+
+    /// A 500 `SERVER` error: the simulator itself failed.
+    fn server_error(&self, message: &str) -> Reply {
+        self.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Other("SERVER".into()),
+            message,
         )
     }
 
@@ -633,16 +620,8 @@ impl Simulator {
                 location: None,
                 body: xml.into_bytes(),
             },
-            Ok(Err(e)) => self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Other("SERVER".into()),
-                &e.to_string(),
-            ),
-            Err(e) => self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Other("SERVER".into()),
-                &e.to_string(),
-            ),
+            Ok(Err(e)) => self.server_error(&e.to_string()),
+            Err(e) => self.server_error(&e.to_string()),
         }
     }
 

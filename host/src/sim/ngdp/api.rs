@@ -296,37 +296,16 @@ impl NgdpSimulator {
             }
         };
         // The component validates it, as NgDP does before it takes a message.
-        let mut header_uuid = None;
-        let read = self.pool.with(|i| {
-            crate::memo::read_stream(i, &body[..], crate::memo::stream::DEFAULT_CHUNK, |event| {
-                if let wit::Event::Header(h) = &event {
-                    header_uuid = Some(h.message_uuid.trim().to_owned());
-                }
-                Ok(())
-            })
-        });
-        let outcome = match read {
-            Ok(Ok(o)) => o,
-            Ok(Err(crate::memo::MemoError::NotMemo {
-                line,
-                column,
-                message,
-                ..
-            })) => {
-                return invalid_memo(
-                    "the body is not a MeMo message",
-                    json!([{ "line": line, "column": column, "path": "", "severity": "error", "message": message }]),
-                );
+        let header_uuid = match self.validate(&body) {
+            Ok(h) => h,
+            Err(Refusal::NotMemo(problems)) => {
+                return invalid_memo("the body is not a MeMo message", problems);
             }
-            Ok(Err(e)) => return internal(&e.to_string()),
-            Err(e) => return internal(&e.to_string()),
+            Err(Refusal::Invalid(problems)) => {
+                return invalid_memo("the message is not valid MeMo", problems);
+            }
+            Err(Refusal::Failed(e)) => return internal(&e.to_string()),
         };
-        if !outcome.is_valid() {
-            return invalid_memo(
-                "the message is not valid MeMo",
-                crate::memo::json::problems(&outcome.summary.problems),
-            );
-        }
         if !header_uuid.is_some_and(|h| h.eq_ignore_ascii_case(&uuid)) {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -339,27 +318,11 @@ impl NgdpSimulator {
         if first {
             self.push_business_receipt(&uuid);
         }
-        let drop = self
-            .drops_left
-            .fetch_update(
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-                |n| n.checked_sub(1),
-            )
-            .is_ok();
-        if drop {
+        if self.take_drop() {
             tracing::info!(%uuid, "dropping the connection without an answer (--drop-first-sends)");
             return dropped_connection();
         }
-        let receipt = json!({
-            "messageUUID": uuid,
-            "receiptStatus": "RECEIVED",
-            "timeStamp": humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH
-                    + std::time::Duration::from_secs(self.clock.now_unix().max(0) as u64)
-            ).to_string(),
-            "transmissionId": uuid::Uuid::new_v4().to_string(),
-        });
+        let receipt = self.received_receipt(&uuid);
         json_response(StatusCode::CREATED, &receipt)
     }
 }
@@ -374,6 +337,16 @@ fn is_batch(headers: &HeaderMap) -> bool {
             v.trim()
                 .eq_ignore_ascii_case(crate::ngdp::batch::CONTENT_TYPE)
         })
+}
+
+/// Why the component refuses a message.
+enum Refusal {
+    /// Not a MeMo at all; the problem, as a JSON list.
+    NotMemo(Value),
+    /// A MeMo that fails validation; its problems.
+    Invalid(Value),
+    /// The component or the reading failed.
+    Failed(anyhow::Error),
 }
 
 /// Why a batch member is refused.
@@ -450,44 +423,18 @@ impl NgdpSimulator {
                 anyhow::bail!("refused");
             }
             let stem = crate::ngdp::batch::member_stem(name).to_owned();
-            let mut header_uuid = None;
-            let read = self.pool.with(|i| {
-                crate::memo::read_stream(
-                    i,
-                    &body[..],
-                    crate::memo::stream::DEFAULT_CHUNK,
-                    |event| {
-                        if let wit::Event::Header(h) = &event {
-                            header_uuid = Some(h.message_uuid.trim().to_owned());
-                        }
-                        Ok(())
-                    },
-                )
-            });
-            let outcome = match read {
-                Ok(Ok(o)) => o,
-                Ok(Err(crate::memo::MemoError::NotMemo {
-                    line,
-                    column,
-                    message,
-                    ..
-                })) => {
-                    bad = Some(fail(
-                        "not a MeMo message".into(),
-                        json!([{ "line": line, "column": column, "path": "", "severity": "error", "message": message }]),
-                    ));
+            let header_uuid = match self.validate(&body) {
+                Ok(h) => h,
+                Err(Refusal::NotMemo(problems)) => {
+                    bad = Some(fail("not a MeMo message".into(), problems));
                     anyhow::bail!("refused");
                 }
-                Ok(Err(e)) => return Err(anyhow::Error::from(e)),
-                Err(e) => return Err(anyhow::Error::from(e)),
+                Err(Refusal::Invalid(problems)) => {
+                    bad = Some(fail("the message is not valid MeMo".into(), problems));
+                    anyhow::bail!("refused");
+                }
+                Err(Refusal::Failed(e)) => return Err(e),
             };
-            if !outcome.is_valid() {
-                bad = Some(fail(
-                    "the message is not valid MeMo".into(),
-                    crate::memo::json::problems(&outcome.summary.problems),
-                ));
-                anyhow::bail!("refused");
-            }
             if !header_uuid
                 .as_deref()
                 .is_some_and(|h| h.eq_ignore_ascii_case(&stem))
@@ -515,6 +462,41 @@ impl NgdpSimulator {
                 problems: json!([]),
             }),
         }
+    }
+
+    /// The component's reading of one message, as NgDP validates a message before it takes
+    /// it: the header's messageUUID (trimmed), or why the message is refused.
+    fn validate(&self, body: &[u8]) -> Result<Option<String>, Refusal> {
+        let mut header_uuid = None;
+        let read = self.pool.with(|i| {
+            crate::memo::read_stream(i, body, crate::memo::stream::DEFAULT_CHUNK, |event| {
+                if let wit::Event::Header(h) = &event {
+                    header_uuid = Some(h.message_uuid.trim().to_owned());
+                }
+                Ok(())
+            })
+        });
+        let outcome = match read {
+            Ok(Ok(o)) => o,
+            Ok(Err(crate::memo::MemoError::NotMemo {
+                line,
+                column,
+                message,
+                ..
+            })) => {
+                return Err(Refusal::NotMemo(
+                    json!([{ "line": line, "column": column, "path": "", "severity": "error", "message": message }]),
+                ));
+            }
+            Ok(Err(e)) => return Err(Refusal::Failed(e.into())),
+            Err(e) => return Err(Refusal::Failed(e.into())),
+        };
+        if !outcome.is_valid() {
+            return Err(Refusal::Invalid(crate::memo::json::problems(
+                &outcome.summary.problems,
+            )));
+        }
+        Ok(header_uuid)
     }
 
     /// Whether this answer is one of the first `--drop-first-sends` to drop.
