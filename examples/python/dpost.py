@@ -21,7 +21,7 @@ from typing import Any, Callable
 from wasmtime import Config, Engine, Store
 from wasmtime.component import Component, Linker, Record, ResourceAny, ResultType, Variant
 
-PACKAGE = "dpost:protocol@0.1.0"
+PACKAGE = "dpost:protocol@0.2.0"
 
 
 class DpostError(Exception):
@@ -110,7 +110,7 @@ class Instance:
     def __init__(self, dpost: Dpost, keystore: Keystore):
         linker = Linker(dpost.engine)
         with linker.root() as root:
-            with root.add_instance(f"dpost:protocol/keystore@0.1.0") as ks:
+            with root.add_instance(f"dpost:protocol/keystore@0.2.0") as ks:
                 ks.add_func("sign", lambda _store, key, alg, data: keystore.sign(key, alg, data))
         # The WASI items Rust's standard library links are never called by the protocol code;
         # as in the Rust host, each traps instead of reaching the OS.
@@ -125,7 +125,7 @@ class Instance:
     def _func(self, interface: str, name: str) -> Any:
         key = f"{interface}#{name}"
         if key not in self._funcs:
-            iface = self._instance.get_export_index(self.store, f"dpost:protocol/{interface}@0.1.0")
+            iface = self._instance.get_export_index(self.store, f"dpost:protocol/{interface}@0.2.0")
             index = self._instance.get_export_index(self.store, name, iface) if iface else None
             if index is None:
                 raise LookupError(f"the component exports no {key}")

@@ -189,7 +189,7 @@ impl Runtime {
         &self.component
     }
 
-    /// The names of everything the component imports, e.g. `dpost:protocol/keystore@0.1.0`.
+    /// The names of everything the component imports, e.g. `dpost:protocol/keystore@0.2.0`.
     pub fn component_imports(&self) -> Vec<String> {
         self.component
             .component_type()
