@@ -10,6 +10,9 @@ use std::time::Duration;
 use dpost::keystore::{Keystore, PasswordSource, PrivateKey};
 use dpost::runtime::{Runtime, RuntimeOptions};
 
+/// The recording server that replays `tests/conformance/` fixtures.
+pub mod replay;
+
 /// The password of the Digipost .NET client's legacy test key (fixtures/digipost/README.md).
 pub const LEGACY_P12_PASSWORD: &str = "qwer1234";
 
