@@ -168,6 +168,45 @@ fn list_get_and_sync_from_the_command_line() {
     assert!(v["documents"].as_array().unwrap().is_empty());
 }
 
+/// `inbox delete --id` of an attachment or an id the inbox does not list says so, exits 1 and
+/// never prints "deleted"; a listed document is deleted through its listed `delete-uri`, and
+/// deleting it again (now unlisted) is refused the same way (issue 13).
+#[test]
+fn delete_refuses_attachments_and_unknown_ids() {
+    let data = scratch_dir("cli-inbox-delete").join("data");
+    let (_, ids) = inbox_data::write(&data, 4);
+    let sim = start_sim(&data);
+    let sender = SENDER.to_string();
+    let delete = |id: &str| {
+        let mut args = vec!["digipost", "inbox", "delete", "--id", id];
+        args.extend(connection(&sim, &sender));
+        dpost(&args, &[&key()])
+    };
+    // Document 0 (the oldest, ids[3]) has attachment 900000 (inbox_data::write).
+    let out = delete("900000");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("attachment of document {}", ids[3]))
+            && !err.contains("deleted document"),
+        "{err}"
+    );
+    let out = delete("424242");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no document 424242") && !err.contains("deleted document"),
+        "{err}"
+    );
+
+    let id = ids[0].to_string();
+    let out = delete(&id);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("deleted document {id}")));
+    let out = delete(&id);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
 #[test]
 fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     let data = scratch_dir("cli-inbox-403").join("data");
@@ -181,7 +220,9 @@ fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("server (from the 403)") && err.contains("INVALID_SIGNATURE"),
+        // Digipost's documented answer is 403 GENERAL_ERROR; dpost keys on the echo.
+        err.contains("server (from the 403)")
+            && err.contains("refused the request signature (403)"),
         "{err}"
     );
     assert!(err.contains("the strings are identical"), "{err}");

@@ -13,7 +13,7 @@ use super::Exit;
 use crate::clock;
 use crate::config::ConfigFile;
 use crate::config::digipost::{DigipostOverrides, DigipostSettings};
-use crate::digipost::client::{ClientError, ClientOptions, DigipostClient};
+use crate::digipost::client::{ClientError, ClientOptions, Deleted, DigipostClient, Listed};
 use crate::digipost::explain;
 use crate::digipost::inbox::{self, InboxDocument};
 use crate::digipost::retry::RetryPolicy;
@@ -271,10 +271,25 @@ impl InboxCommand {
                 let doc: i64 = id
                     .parse()
                     .with_context(|| format!("the document id {id:?} must be a number"))?;
+                let listed = c
+                    .tokio
+                    .block_on(c.client.find(&sender, doc))
+                    .map_err(explain_error)?;
+                let entry = match listed {
+                    Some(Listed::Document(d)) => d,
+                    Some(Listed::Attachment { attachment, .. }) => attachment,
+                    None => {
+                        eprintln!("no document {doc} in sender {sender}'s inbox");
+                        return Ok(Exit::CheckFailed);
+                    }
+                };
                 let content = c
                     .tokio
-                    .block_on(c.client.content(&sender, doc, None))
+                    .block_on(c.client.content(&sender, &entry))
                     .map_err(explain_error)?;
+                if content.redirect_signed == Some(false) {
+                    eprintln!("note: Digipost's 307 to the content link was not signed");
+                }
                 match output {
                     Some(path) => super::write_atomically(&path, &content.bytes)?,
                     None => std::io::stdout()
@@ -290,10 +305,33 @@ impl InboxCommand {
                 let doc: i64 = id
                     .parse()
                     .with_context(|| format!("the document id {id:?} must be a number"))?;
-                c.tokio
-                    .block_on(c.client.delete(&sender, doc, None))
+                let listed = c
+                    .tokio
+                    .block_on(c.client.find(&sender, doc))
                     .map_err(explain_error)?;
-                eprintln!("deleted document {doc}");
+                let entry = match listed {
+                    Some(Listed::Document(d)) => d,
+                    Some(Listed::Attachment { owner, .. }) => {
+                        eprintln!(
+                            "{doc} is an attachment of document {owner}; attachments are deleted with their document (delete {owner})"
+                        );
+                        return Ok(Exit::CheckFailed);
+                    }
+                    None => {
+                        eprintln!("no document {doc} in sender {sender}'s inbox; nothing deleted");
+                        return Ok(Exit::CheckFailed);
+                    }
+                };
+                let deleted = c
+                    .tokio
+                    .block_on(c.client.delete(&sender, &entry))
+                    .map_err(explain_error)?;
+                match deleted {
+                    Deleted::Now => eprintln!("deleted document {doc}"),
+                    Deleted::AlreadyGone => eprintln!(
+                        "document {doc} was listed but Digipost no longer has it (404): deleted already"
+                    ),
+                }
                 Ok(Exit::Ok)
             }
         }
@@ -359,6 +397,12 @@ impl SyncArgs {
                 report.elapsed_seconds,
                 store_path.display()
             );
+            if report.unsigned_redirects > 0 {
+                eprintln!(
+                    "note: {} content link(s) came in a 307 without a signature; followed (the one-time token protects them), marked \"redirect_signed\": false in the archive",
+                    report.unsigned_redirects
+                );
+            }
             for f in &report.failures {
                 eprintln!("document {}: {}", f.id, f.error);
             }
