@@ -21,6 +21,10 @@ impl Drop for Sim {
 }
 
 fn start_sim(data: &Path) -> Sim {
+    start_sim_with(data, &[])
+}
+
+fn start_sim_with(data: &Path, switches: &[&str]) -> Sim {
     let mut command = dpost_command();
     command
         .args([
@@ -39,6 +43,7 @@ fn start_sim(data: &Path) -> Sim {
         .arg(fixture("keys/server.key.pem"))
         .arg("--server-cert")
         .arg(fixture("keys/server.cert.pem"))
+        .args(switches)
         .stderr(Stdio::null());
     let (child, url, _) = spawn_until_first_line(&mut command, "the simulator");
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
@@ -205,6 +210,63 @@ fn delete_refuses_attachments_and_unknown_ids() {
     assert!(text(&out.stderr).contains(&format!("deleted document {id}")));
     let out = delete(&id);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+/// `dpost sim digipost`'s switches for what Digipost does not publish, all at once, and
+/// `dpost digipost sync` through them (issue 13).
+#[test]
+fn sync_from_the_command_line_through_the_simulator_switches() {
+    let data = scratch_dir("cli-inbox-switches").join("data");
+    inbox_data::write(&data, 4);
+    let sim = start_sim_with(
+        &data,
+        &[
+            "--certificate-pem",
+            "one-line",
+            "--unsigned-entrypoint",
+            "--unsigned-redirect",
+            "--missing-document",
+            "document-not-found",
+            "--document-uris",
+            "links",
+            "--response-user-id",
+        ],
+    );
+    let dir = scratch_dir("cli-inbox-switches");
+    let db = dir.join("archive.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let config = dir.join("dpost.toml");
+    std::fs::write(
+        &config,
+        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\n\n[store]\npath = \"archive.db\"\n"),
+    )
+    .unwrap();
+    let args = [
+        "digipost",
+        "sync",
+        "--json",
+        "--delete-after-archive",
+        "--base-url",
+        sim.url.as_str(),
+        "--config",
+    ];
+    let out = dpost(&args, &[&config, Path::new("--key"), &key()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    // 4 documents and 3 attachments (inbox_data::write): 7 contents, each behind an unsigned
+    // 307.
+    assert_eq!(
+        (
+            v["archived"].as_u64(),
+            v["deleted"].as_u64(),
+            v["failed"].as_u64(),
+            v["unsigned_redirects"].as_u64()
+        ),
+        (Some(4), Some(4), Some(0), Some(7)),
+        "{v}"
+    );
 }
 
 #[test]
