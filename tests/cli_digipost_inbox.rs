@@ -80,6 +80,31 @@ fn key() -> PathBuf {
     fixture("keys/broker.pkcs1.pem")
 }
 
+/// `dpost digipost sync --json --delete-after-archive` against `sim`, with the store
+/// (`archive.db`, made fresh) and broker from a config file in `dir` and the rest from flags.
+fn sync_json(sim: &Sim, dir: &Path) -> Output {
+    let db = dir.join("archive.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let config = dir.join("dpost.toml");
+    std::fs::write(
+        &config,
+        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"archive.db\"\n"),
+    )
+    .unwrap();
+    let args = [
+        "digipost",
+        "sync",
+        "--json",
+        "--delete-after-archive",
+        "--base-url",
+        sim.url.as_str(),
+        "--config",
+    ];
+    dpost(&args, &[&config, Path::new("--key"), &key()])
+}
+
 #[test]
 fn list_get_and_sync_from_the_command_line() {
     let data = scratch_dir("cli-inbox").join("data");
@@ -126,25 +151,7 @@ fn list_get_and_sync_from_the_command_line() {
     // sync --json, with the store and broker from a config file and the rest from flags.
     let dir = scratch_dir("cli-inbox");
     let db = dir.join("archive.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let config = dir.join("dpost.toml");
-    std::fs::write(
-        &config,
-        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"archive.db\"\n"),
-    )
-    .unwrap();
-    let args = [
-        "digipost",
-        "sync",
-        "--json",
-        "--delete-after-archive",
-        "--base-url",
-        sim.url.as_str(),
-        "--config",
-    ];
-    let out = dpost(&args, &[&config, Path::new("--key"), &key()]);
+    let out = sync_json(&sim, &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     assert_eq!(
@@ -232,27 +239,7 @@ fn sync_from_the_command_line_through_the_simulator_switches() {
             "--response-user-id",
         ],
     );
-    let dir = scratch_dir("cli-inbox-switches");
-    let db = dir.join("archive.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let config = dir.join("dpost.toml");
-    std::fs::write(
-        &config,
-        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\n\n[store]\npath = \"archive.db\"\n"),
-    )
-    .unwrap();
-    let args = [
-        "digipost",
-        "sync",
-        "--json",
-        "--delete-after-archive",
-        "--base-url",
-        sim.url.as_str(),
-        "--config",
-    ];
-    let out = dpost(&args, &[&config, Path::new("--key"), &key()]);
+    let out = sync_json(&sim, &scratch_dir("cli-inbox-switches"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     // 4 documents and 3 attachments (inbox_data::write): 7 contents, each behind an unsigned

@@ -190,6 +190,19 @@ fn explain_error(e: ClientError) -> anyhow::Error {
     e.into()
 }
 
+/// `doc` as `sender`'s inbox lists it; `None`, after telling the user, when it does not: the
+/// listing says where to fetch and delete it, and an unlisted id is not Digipost's to act on.
+fn listed(c: &Connected, sender: &str, doc: i64) -> anyhow::Result<Option<Listed>> {
+    let found = c
+        .tokio
+        .block_on(c.client.find(sender, doc))
+        .map_err(explain_error)?;
+    if found.is_none() {
+        eprintln!("no document {doc} in sender {sender}'s inbox; nothing done");
+    }
+    Ok(found)
+}
+
 fn entry_json(documents: &[InboxDocument]) -> Vec<serde_json::Value> {
     let mut out: Vec<serde_json::Value> = Vec::new();
     let mut position_of = Vec::with_capacity(documents.len());
@@ -271,17 +284,10 @@ impl InboxCommand {
                 let doc: i64 = id
                     .parse()
                     .with_context(|| format!("the document id {id:?} must be a number"))?;
-                let listed = c
-                    .tokio
-                    .block_on(c.client.find(&sender, doc))
-                    .map_err(explain_error)?;
-                let entry = match listed {
+                let entry = match listed(&c, &sender, doc)? {
                     Some(Listed::Document(d)) => d,
                     Some(Listed::Attachment { attachment, .. }) => attachment,
-                    None => {
-                        eprintln!("no document {doc} in sender {sender}'s inbox");
-                        return Ok(Exit::CheckFailed);
-                    }
+                    None => return Ok(Exit::CheckFailed),
                 };
                 let content = c
                     .tokio
@@ -305,22 +311,15 @@ impl InboxCommand {
                 let doc: i64 = id
                     .parse()
                     .with_context(|| format!("the document id {id:?} must be a number"))?;
-                let listed = c
-                    .tokio
-                    .block_on(c.client.find(&sender, doc))
-                    .map_err(explain_error)?;
-                let entry = match listed {
+                let entry = match listed(&c, &sender, doc)? {
                     Some(Listed::Document(d)) => d,
                     Some(Listed::Attachment { owner, .. }) => {
                         eprintln!(
-                            "{doc} is an attachment of document {owner}; attachments are deleted with their document (delete {owner})"
+                            "{doc} is an attachment of document {owner}; attachments are deleted with their document (delete {owner}); nothing deleted"
                         );
                         return Ok(Exit::CheckFailed);
                     }
-                    None => {
-                        eprintln!("no document {doc} in sender {sender}'s inbox; nothing deleted");
-                        return Ok(Exit::CheckFailed);
-                    }
+                    None => return Ok(Exit::CheckFailed),
                 };
                 let deleted = c
                     .tokio

@@ -806,13 +806,18 @@ impl Simulator {
     }
 }
 
+/// Path and query as the request line had them.
+fn target_of(request: &HttpRequest) -> String {
+    request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    )
+}
+
 async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> HttpResponse {
     sim.stats.requests.fetch_add(1, Ordering::Relaxed);
     let method = request.method().as_str().to_owned();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |pq| pq.as_str().to_owned(),
-    );
+    let target = target_of(&request);
     let headers = request.headers().clone();
     let path = target.split('?').next().unwrap_or("/").to_owned();
     let body = match axum::body::to_bytes(request.into_body(), 16 << 20).await {
@@ -836,23 +841,11 @@ async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> Http
 async fn handle_content(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> HttpResponse {
     sim.stats.requests.fetch_add(1, Ordering::Relaxed);
     let method = request.method().as_str().to_owned();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |pq| pq.as_str().to_owned(),
-    );
+    let target = target_of(&request);
     let reply = sim.respond_content(&method, &target, request.headers());
     tracing::debug!(%method, %target, status = reply.status.as_u16(), "simulator content host");
-    let mut builder = HttpResponse::builder().status(reply.status);
-    if let Some(ct) = &reply.content_type {
-        builder = builder.header("Content-Type", ct);
-    }
-    builder
-        .body(HttpBody::from(reply.body))
-        .unwrap_or_else(|_| {
-            let mut r = HttpResponse::new(HttpBody::empty());
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
+    // Every content-host reply is unsigned (`signed: false`): only a Date goes with it.
+    sim.sign(target.split('?').next().unwrap_or("/"), reply)
 }
 
 /// A plain-text answer, unsigned.
