@@ -631,3 +631,30 @@ async fn one_unfetchable_document_does_not_stop_the_sync() {
     assert_eq!(archived.content_sha256, hashes[&broken]);
     sim.stop().await;
 }
+
+/// An entrypoint whose signature is there but does not verify is still used: no published
+/// client ever checked it (Java client c7a1813), TLS vouches for it, and refusing it could
+/// stop every command against a service that signs it some other way (issue 13).
+#[test]
+fn an_entrypoint_with_a_signature_that_does_not_verify_is_used() {
+    use dpost_tests::replay::{Exchange, Replay};
+    let entrypoint = Exchange::named("digipost/01-entrypoint.json");
+    let replay = Replay::start_with(
+        vec![entrypoint],
+        Some(Box::new(|_, ex| {
+            let mut headers = ex.response_headers();
+            headers.push(("Date".into(), "Wed, 29 Jun 2016 14:58:11 GMT".into()));
+            headers.push(("X-Digipost-Signature".into(), STANDARD_SIGNATURE.into()));
+            (ex.status(), headers, ex.response_body())
+        })),
+    );
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let certificate = tokio
+        .block_on(async { client(&replay.base).certificate().await })
+        .expect("the certificate is used");
+    assert!(certificate.starts_with(b"-----BEGIN CERTIFICATE-----"));
+    replay.assert_conformed(true);
+}
+
+/// Base64 of bytes that are no signature of anything.
+const STANDARD_SIGNATURE: &str = "AAAA";

@@ -363,10 +363,11 @@ impl DigipostClient {
                 }
             }
             let count = roots.iter().enumerate().filter(|(i, r)| i == *r).count() as u32;
-            if count < PAGE {
-                return Ok(None);
+            // A server that never ends its listing cannot keep the walk going past u32.
+            match offset.checked_add(count) {
+                Some(next) if count >= PAGE => offset = next,
+                _ => return Ok(None),
             }
-            offset += count;
         }
     }
 
