@@ -21,6 +21,10 @@ impl Drop for Sim {
 }
 
 fn start_sim(data: &Path) -> Sim {
+    start_sim_with(data, &[])
+}
+
+fn start_sim_with(data: &Path, switches: &[&str]) -> Sim {
     let mut command = dpost_command();
     command
         .args([
@@ -39,6 +43,7 @@ fn start_sim(data: &Path) -> Sim {
         .arg(fixture("keys/server.key.pem"))
         .arg("--server-cert")
         .arg(fixture("keys/server.cert.pem"))
+        .args(switches)
         .stderr(Stdio::null());
     let (child, url, _) = spawn_until_first_line(&mut command, "the simulator");
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
@@ -73,6 +78,31 @@ fn connection<'a>(sim: &'a Sim, sender: &'a str) -> [&'a str; 7] {
 
 fn key() -> PathBuf {
     fixture("keys/broker.pkcs1.pem")
+}
+
+/// `dpost digipost sync --json --delete-after-archive` against `sim`, with the store
+/// (`archive.db`, made fresh) and broker from a config file in `dir` and the rest from flags.
+fn sync_json(sim: &Sim, dir: &Path) -> Output {
+    let db = dir.join("archive.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let config = dir.join("dpost.toml");
+    std::fs::write(
+        &config,
+        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"archive.db\"\n"),
+    )
+    .unwrap();
+    let args = [
+        "digipost",
+        "sync",
+        "--json",
+        "--delete-after-archive",
+        "--base-url",
+        sim.url.as_str(),
+        "--config",
+    ];
+    dpost(&args, &[&config, Path::new("--key"), &key()])
 }
 
 #[test]
@@ -121,25 +151,7 @@ fn list_get_and_sync_from_the_command_line() {
     // sync --json, with the store and broker from a config file and the rest from flags.
     let dir = scratch_dir("cli-inbox");
     let db = dir.join("archive.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let config = dir.join("dpost.toml");
-    std::fs::write(
-        &config,
-        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"archive.db\"\n"),
-    )
-    .unwrap();
-    let args = [
-        "digipost",
-        "sync",
-        "--json",
-        "--delete-after-archive",
-        "--base-url",
-        sim.url.as_str(),
-        "--config",
-    ];
-    let out = dpost(&args, &[&config, Path::new("--key"), &key()]);
+    let out = sync_json(&sim, &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     assert_eq!(
@@ -168,6 +180,82 @@ fn list_get_and_sync_from_the_command_line() {
     assert!(v["documents"].as_array().unwrap().is_empty());
 }
 
+/// `inbox delete --id` of an attachment or an id the inbox does not list says so, exits 1 and
+/// never prints "deleted"; a listed document is deleted through its listed `delete-uri`, and
+/// deleting it again (now unlisted) is refused the same way (issue 13).
+#[test]
+fn delete_refuses_attachments_and_unknown_ids() {
+    let data = scratch_dir("cli-inbox-delete").join("data");
+    let (_, ids) = inbox_data::write(&data, 4);
+    let sim = start_sim(&data);
+    let sender = SENDER.to_string();
+    let delete = |id: &str| {
+        let mut args = vec!["digipost", "inbox", "delete", "--id", id];
+        args.extend(connection(&sim, &sender));
+        dpost(&args, &[&key()])
+    };
+    // Document 0 (the oldest, ids[3]) has attachment 900000 (inbox_data::write).
+    let out = delete("900000");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("attachment of document {}", ids[3]))
+            && !err.contains("deleted document"),
+        "{err}"
+    );
+    let out = delete("424242");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no document 424242") && !err.contains("deleted document"),
+        "{err}"
+    );
+
+    let id = ids[0].to_string();
+    let out = delete(&id);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("deleted document {id}")));
+    let out = delete(&id);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+/// `dpost sim digipost`'s switches for what Digipost does not publish, all at once, and
+/// `dpost digipost sync` through them (issue 13).
+#[test]
+fn sync_from_the_command_line_through_the_simulator_switches() {
+    let data = scratch_dir("cli-inbox-switches").join("data");
+    inbox_data::write(&data, 4);
+    let sim = start_sim_with(
+        &data,
+        &[
+            "--certificate-pem",
+            "one-line",
+            "--unsigned-entrypoint",
+            "--unsigned-redirect",
+            "--missing-document",
+            "document-not-found",
+            "--document-uris",
+            "links",
+            "--response-user-id",
+        ],
+    );
+    let out = sync_json(&sim, &scratch_dir("cli-inbox-switches"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    // 4 documents and 3 attachments (inbox_data::write): 7 contents, each behind an unsigned
+    // 307.
+    assert_eq!(
+        (
+            v["archived"].as_u64(),
+            v["deleted"].as_u64(),
+            v["failed"].as_u64(),
+            v["unsigned_redirects"].as_u64()
+        ),
+        (Some(4), Some(4), Some(0), Some(7)),
+        "{v}"
+    );
+}
+
 #[test]
 fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     let data = scratch_dir("cli-inbox-403").join("data");
@@ -181,7 +269,9 @@ fn a_refused_signature_is_shown_side_by_side_and_bad_config_names_the_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("server (from the 403)") && err.contains("INVALID_SIGNATURE"),
+        // Digipost's documented answer is 403 GENERAL_ERROR; dpost keys on the echo.
+        err.contains("server (from the 403)")
+            && err.contains("refused the request signature (403)"),
         "{err}"
     );
     assert!(err.contains("the strings are identical"), "{err}");

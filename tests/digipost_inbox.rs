@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dpost::clock::{Clock, OffsetClock, SystemClock};
-use dpost::digipost::client::{ClientError, ClientOptions, DigipostClient};
+use dpost::digipost::client::{ClientError, ClientOptions, DigipostClient, Listed};
 use dpost::digipost::explain;
 use dpost::digipost::retry::RetryPolicy;
 use dpost::digipost::signing::{self as dsign, Request};
 use dpost::digipost::sync::{self, Fault, SyncError, SyncOptions};
 use dpost::keystore::{Keystore, PasswordSource, PrivateKey};
 use dpost::runtime::InstancePool;
-use dpost::sim::digipost::{RunningSimulator, Simulator, SimulatorConfig};
+use dpost::sim::digipost::{RunningSimulator, Simulator, SimulatorConfig, Variants};
 use dpost::store::Store;
 use dpost_tests::inbox_data::{self, BROKER, SENDER};
 use dpost_tests::*;
@@ -31,6 +31,19 @@ async fn simulator(
     std::collections::BTreeMap<i64, String>,
     Vec<i64>,
 ) {
+    simulator_with(name, documents, clock, Variants::default()).await
+}
+
+async fn simulator_with(
+    name: &str,
+    documents: u64,
+    clock: Arc<dyn Clock>,
+    variants: Variants,
+) -> (
+    RunningSimulator,
+    std::collections::BTreeMap<i64, String>,
+    Vec<i64>,
+) {
     let dir = scratch_dir("inbox-data").join(name);
     let (hashes, ids) = inbox_data::write(&dir, documents);
     let config = SimulatorConfig {
@@ -41,6 +54,7 @@ async fn simulator(
         server_certificate_pem: std::fs::read_to_string(fixture("keys/server.cert.pem")).unwrap(),
         content_base: None,
         token_secret: Some("test secret".into()),
+        variants,
     };
     let sim = Simulator::new(config, shared_runtime(), clock).expect("simulator starts");
     let running = sim.start("127.0.0.1:0").await.expect("simulator listens");
@@ -203,11 +217,13 @@ async fn content_links_open_once_within_30_seconds_for_their_document_only() {
     let clock = Arc::new(OffsetClock::new(0));
     let (sim, hashes, ids) = simulator("links", 3, clock.clone()).await;
     let base = sim.base_url();
+    let content = sim.content_url();
+    assert_ne!(content, base, "the content host is another origin");
 
     // Used twice: the second time fails.
     let link = content_link(&base, ids[0]).await;
     assert!(
-        link.starts_with(&format!("{base}/documents/{}?token=", ids[0]))
+        link.starts_with(&format!("{content}/documents/{}?token=", ids[0]))
             && link.ends_with("&download=false"),
         "{link}"
     );
@@ -240,7 +256,7 @@ async fn content_links_open_once_within_30_seconds_for_their_document_only() {
 
     // A made-up token: refused.
     let forged = format!(
-        "{base}/documents/{}?token={}&download=false",
+        "{content}/documents/{}?token={}&download=false",
         ids[0],
         "ab".repeat(64)
     );
@@ -405,27 +421,240 @@ async fn a_date_more_than_five_minutes_off_gets_400() {
     sim.stop().await;
 }
 
+/// Digipost's published answer for a missing document is 404 GENERAL_ERROR/SERVER
+/// (digipost-api-client-dotnet InboxDocumentNotExisting.xml); the simulator can also answer
+/// DOCUMENT_NOT_FOUND. Either way a repeated delete of a listed document counts as done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_documents_are_404_document_not_found() {
-    let (sim, _, ids) = simulator("not-found", 2, Arc::new(SystemClock)).await;
-    let client = client(&sim.base_url());
-    let sender = SENDER.to_string();
-    assert_eq!(
-        client.delete(&sender, ids[0], None).await.unwrap(),
-        dpost::digipost::client::Deleted::Now
-    );
-    assert_eq!(
-        client.delete(&sender, ids[0], None).await.unwrap(),
-        dpost::digipost::client::Deleted::AlreadyGone
-    );
-    match client.content(&sender, 42, None).await.unwrap_err() {
-        ClientError::Status {
-            status: 404,
-            code,
-            verified: true,
-            ..
-        } => assert_eq!(code.as_deref(), Some("DOCUMENT_NOT_FOUND")),
-        other => panic!("expected 404, got {other:?}"),
+async fn a_missing_document_is_404_with_either_code_and_a_repeated_delete_is_already_gone() {
+    use dpost::sim::digipost::MissingDocument;
+    for (variant, want) in [
+        (
+            MissingDocument::GeneralError,
+            ("GENERAL_ERROR", Some("SERVER")),
+        ),
+        (
+            MissingDocument::DocumentNotFound,
+            ("DOCUMENT_NOT_FOUND", Some("CLIENT_TECHNICAL")),
+        ),
+    ] {
+        let variants = Variants {
+            missing_document: variant,
+            ..Variants::default()
+        };
+        let name = format!("not-found-{variant:?}");
+        let (sim, _, ids) = simulator_with(&name, 2, Arc::new(SystemClock), variants).await;
+        let client = client(&sim.base_url());
+        let sender = SENDER.to_string();
+        let Some(Listed::Document(listed)) = client.find(&sender, ids[0]).await.unwrap() else {
+            panic!("document {} is listed", ids[0]);
+        };
+        assert_eq!(
+            client.delete(&sender, &listed).await.unwrap(),
+            dpost::digipost::client::Deleted::Now
+        );
+        assert_eq!(
+            client.delete(&sender, &listed).await.unwrap(),
+            dpost::digipost::client::Deleted::AlreadyGone,
+            "{variant:?}"
+        );
+        assert!(client.find(&sender, ids[0]).await.unwrap().is_none());
+        let req = client.content_request_by_id(&sender, 42).unwrap();
+        match client.content_at(&req).await.unwrap_err() {
+            ClientError::Status {
+                status: 404,
+                code,
+                error_type,
+                verified: true,
+                ..
+            } => assert_eq!(
+                (code.as_deref(), error_type.as_deref()),
+                (Some(want.0), want.1)
+            ),
+            other => panic!("expected 404, got {other:?}"),
+        }
+        sim.stop().await;
     }
+}
+
+/// The real client's sync against every switch of `dpost sim digipost` where Digipost's
+/// behaviour is not published (issue 13): each switch flipped alone, and all the unusual
+/// ones at once. Every run archives everything byte-exact and deletes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_passes_against_every_simulator_variant() {
+    use dpost::sim::digipost::{DocumentUris, MissingDocument, PemLayout};
+    let base = Variants::default();
+    let mut matrix = vec![("default", base)];
+    for pem in [PemLayout::Wrap64, PemLayout::Wrap76, PemLayout::OneLine] {
+        matrix.push((
+            "pem",
+            Variants {
+                certificate_pem: pem,
+                ..base
+            },
+        ));
+    }
+    for uris in [
+        DocumentUris::Absolute,
+        DocumentUris::Relative,
+        DocumentUris::Links,
+    ] {
+        matrix.push((
+            "uris",
+            Variants {
+                document_uris: uris,
+                ..base
+            },
+        ));
+    }
+    matrix.extend([
+        (
+            "unsigned entrypoint",
+            Variants {
+                entrypoint_signed: false,
+                ..base
+            },
+        ),
+        (
+            "unsigned redirect",
+            Variants {
+                redirect_signed: false,
+                ..base
+            },
+        ),
+        (
+            "document-not-found",
+            Variants {
+                missing_document: MissingDocument::DocumentNotFound,
+                ..base
+            },
+        ),
+        (
+            "user id signed",
+            Variants {
+                response_user_id: true,
+                ..base
+            },
+        ),
+        (
+            "all unusual",
+            Variants {
+                certificate_pem: PemLayout::OneLine,
+                entrypoint_signed: false,
+                redirect_signed: false,
+                missing_document: MissingDocument::DocumentNotFound,
+                document_uris: DocumentUris::Links,
+                response_user_id: true,
+            },
+        ),
+    ]);
+    for (n, (label, variants)) in matrix.into_iter().enumerate() {
+        let name = format!("variant-{n}");
+        let (sim, hashes, _) = simulator_with(&name, 6, Arc::new(SystemClock), variants).await;
+        let client = client(&sim.base_url());
+        let store = store(&name);
+        let options = SyncOptions {
+            delete_after_archive: true,
+            ..SyncOptions::new(SENDER.to_string())
+        };
+        let report = run_sync(client.clone(), store.clone(), &options)
+            .await
+            .unwrap_or_else(|e| panic!("{label} {variants:?}: {e}"));
+        assert_eq!(counts(&report), (6, 6, 0, 6, 0), "{label} {variants:?}");
+        let contents = hashes.len() as u64;
+        let unsigned = if variants.redirect_signed {
+            0
+        } else {
+            contents
+        };
+        assert_eq!(report.unsigned_redirects, unsigned, "{label}");
+        let archived = store.lock().unwrap().digipost_all(SENDER).unwrap();
+        assert_eq!(archived.len(), hashes.len(), "{label}");
+        for doc in &archived {
+            assert_eq!(doc.content_sha256, hashes[&doc.id], "{label} {}", doc.id);
+            assert_eq!(
+                doc.metadata["redirect_signed"],
+                serde_json::json!(variants.redirect_signed),
+                "{label}: the archive says how the link came"
+            );
+        }
+        assert!(
+            client
+                .list(&SENDER.to_string(), None, None)
+                .await
+                .unwrap()
+                .documents
+                .is_empty(),
+            "{label}: deleted in Digipost"
+        );
+        sim.stop().await;
+    }
+}
+
+/// One document whose content cannot be fetched is reported and retried next run; the rest
+/// of the inbox is archived and deleted (issue 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_unfetchable_document_does_not_stop_the_sync() {
+    let dir = scratch_dir("inbox-data").join("unfetchable");
+    let (sim, hashes, ids) = simulator("unfetchable", 5, Arc::new(SystemClock)).await;
+    // The content host fails for this one document (its file vanished).
+    let broken = ids[2];
+    let file = dir.join(SENDER.to_string()).join(format!("{broken}.pdf"));
+    let saved = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let client = client(&sim.base_url());
+    let store = store("unfetchable");
+    let options = SyncOptions {
+        delete_after_archive: true,
+        ..SyncOptions::new(SENDER.to_string())
+    };
+    let report = run_sync(client.clone(), store.clone(), &options)
+        .await
+        .expect("the sync goes on");
+    assert_eq!(counts(&report), (5, 4, 0, 4, 1), "{report:?}");
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].id, broken);
+    assert!(
+        report.failures[0].error.contains("content link"),
+        "{}",
+        report.failures[0].error
+    );
+
+    std::fs::write(&file, saved).unwrap();
+    let again = run_sync(client, store.clone(), &options).await.unwrap();
+    assert_eq!(counts(&again), (1, 1, 0, 1, 0), "{again:?}");
+    let archived = store
+        .lock()
+        .unwrap()
+        .digipost_get(SENDER, broken)
+        .unwrap()
+        .unwrap();
+    assert_eq!(archived.content_sha256, hashes[&broken]);
     sim.stop().await;
 }
+
+/// An entrypoint whose signature is there but does not verify is still used: no published
+/// client ever checked it (Java client c7a1813), TLS vouches for it, and refusing it could
+/// stop every command against a service that signs it some other way (issue 13).
+#[test]
+fn an_entrypoint_with_a_signature_that_does_not_verify_is_used() {
+    use dpost_tests::replay::{Exchange, Replay};
+    let entrypoint = Exchange::named("digipost/01-entrypoint.json");
+    let replay = Replay::start_with(
+        vec![entrypoint],
+        Some(Box::new(|_, ex| {
+            let mut headers = ex.response_headers();
+            headers.push(("Date".into(), "Wed, 29 Jun 2016 14:58:11 GMT".into()));
+            headers.push(("X-Digipost-Signature".into(), STANDARD_SIGNATURE.into()));
+            (ex.status(), headers, ex.response_body())
+        })),
+    );
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let certificate = tokio
+        .block_on(async { client(&replay.base).certificate().await })
+        .expect("the certificate is used");
+    assert!(certificate.starts_with(b"-----BEGIN CERTIFICATE-----"));
+    replay.assert_conformed(true);
+}
+
+/// Base64 of bytes that are no signature of anything.
+const STANDARD_SIGNATURE: &str = "AAAA";

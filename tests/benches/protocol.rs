@@ -319,7 +319,7 @@ fn inbox_row(instance: &mut dpost::runtime::Instance) {
         delete_uri: Some(format!("https://api.digipost.no/9999/inbox/{id}")),
         attachments,
         links: vec![Link {
-            rel: "https://api.digipost.no/relations/get_document_content".into(),
+            rel: Some("https://api.digipost.no/relations/get_document_content".into()),
             uri: format!("https://api.digipost.no/9999/inbox/{id}/content"),
             media_type: None,
         }],

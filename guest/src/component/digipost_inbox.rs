@@ -3,11 +3,13 @@
 use super::Component;
 use super::exports::dpost::protocol::digipost_inbox as wit;
 use crate::digipost::entrypoint::{self, Entrypoint};
-use crate::digipost::error_body::{self, ErrorBody, ErrorCode};
+use crate::digipost::error_body::{self, ErrorBody, ErrorCode, ErrorType};
 use crate::digipost::inbox::{
     self, AuthenticationLevel, FlatDocument, FlatError, Inbox, InboxDocument, Link,
 };
-use crate::digipost::requests::{self, InboxRequest, RequestError, UriError};
+use crate::digipost::requests::{
+    self, DocumentAction, DocumentRequestError, InboxRequest, RequestError, UriError,
+};
 use crate::digipost::xml::{SchemaVersion, WriteError, XmlError, XmlProblem};
 
 fn version(v: wit::SchemaVersion) -> SchemaVersion {
@@ -104,6 +106,12 @@ fn code_out(c: ErrorCode) -> wit::ErrorCode {
         ErrorCode::UnknownUserId => wit::ErrorCode::UnknownUserId,
         ErrorCode::BrokerNotAuthorized => wit::ErrorCode::BrokerNotAuthorized,
         ErrorCode::DocumentNotFound => wit::ErrorCode::DocumentNotFound,
+        ErrorCode::GeneralError => wit::ErrorCode::GeneralError,
+        ErrorCode::MissingDateHeader => wit::ErrorCode::MissingDateHeader,
+        ErrorCode::InvalidDateHeader => wit::ErrorCode::InvalidDateHeader,
+        ErrorCode::InvalidUserIdHeader => wit::ErrorCode::InvalidUserIdHeader,
+        ErrorCode::MissingSha256 => wit::ErrorCode::MissingSha256,
+        ErrorCode::InvalidQueryParameter => wit::ErrorCode::InvalidQueryParameter,
         ErrorCode::Other(s) => wit::ErrorCode::Other(s),
     }
 }
@@ -119,7 +127,36 @@ fn code_in(c: wit::ErrorCode) -> ErrorCode {
         wit::ErrorCode::UnknownUserId => ErrorCode::UnknownUserId,
         wit::ErrorCode::BrokerNotAuthorized => ErrorCode::BrokerNotAuthorized,
         wit::ErrorCode::DocumentNotFound => ErrorCode::DocumentNotFound,
+        wit::ErrorCode::GeneralError => ErrorCode::GeneralError,
+        wit::ErrorCode::MissingDateHeader => ErrorCode::MissingDateHeader,
+        wit::ErrorCode::InvalidDateHeader => ErrorCode::InvalidDateHeader,
+        wit::ErrorCode::InvalidUserIdHeader => ErrorCode::InvalidUserIdHeader,
+        wit::ErrorCode::MissingSha256 => ErrorCode::MissingSha256,
+        wit::ErrorCode::InvalidQueryParameter => ErrorCode::InvalidQueryParameter,
         wit::ErrorCode::Other(s) => ErrorCode::parse(&s),
+    }
+}
+
+fn type_out(t: ErrorType) -> wit::ErrorType {
+    match t {
+        ErrorType::Server => wit::ErrorType::Server,
+        ErrorType::ClientData => wit::ErrorType::ClientData,
+        ErrorType::ClientTechnical => wit::ErrorType::ClientTechnical,
+        ErrorType::Configuration => wit::ErrorType::Configuration,
+        ErrorType::None => wit::ErrorType::None,
+        ErrorType::Other(s) => wit::ErrorType::Other(s),
+    }
+}
+
+fn type_in(t: wit::ErrorType) -> ErrorType {
+    match t {
+        wit::ErrorType::Server => ErrorType::Server,
+        wit::ErrorType::ClientData => ErrorType::ClientData,
+        wit::ErrorType::ClientTechnical => ErrorType::ClientTechnical,
+        wit::ErrorType::Configuration => ErrorType::Configuration,
+        wit::ErrorType::None => ErrorType::None,
+        // Through the parser, so that `other("SERVER")` means `server`.
+        wit::ErrorType::Other(s) => ErrorType::parse(&s),
     }
 }
 
@@ -195,9 +232,15 @@ fn request_out(
                 })
                 .collect(),
         }),
-        Err(RequestError::BadSenderId(s)) => Err(wit::RequestError::BadSenderId(s)),
-        Err(RequestError::BadDocumentId(s)) => Err(wit::RequestError::BadDocumentId(s)),
-        Err(RequestError::LimitOutOfRange(n)) => Err(wit::RequestError::LimitOutOfRange(n)),
+        Err(e) => Err(request_error(e)),
+    }
+}
+
+fn request_error(e: RequestError) -> wit::RequestError {
+    match e {
+        RequestError::BadSenderId(s) => wit::RequestError::BadSenderId(s),
+        RequestError::BadDocumentId(s) => wit::RequestError::BadDocumentId(s),
+        RequestError::LimitOutOfRange(n) => wit::RequestError::LimitOutOfRange(n),
     }
 }
 
@@ -238,7 +281,7 @@ impl wit::Guest for Component {
         Ok(wit::ErrorBody {
             code: code_out(b.code),
             message: b.message,
-            error_type: b.error_type,
+            error_type: b.error_type.map(type_out),
         })
     }
 
@@ -249,7 +292,7 @@ impl wit::Guest for Component {
         let body = ErrorBody {
             code: code_in(b.code),
             message: b.message,
-            error_type: b.error_type,
+            error_type: b.error_type.map(type_in),
         };
         error_body::write_error_body(&body, version(v)).map_err(write_error)
     }
@@ -293,6 +336,26 @@ impl wit::Guest for Component {
         document_id: String,
     ) -> Result<wit::HttpRequest, wit::RequestError> {
         request_out(requests::delete_document(&sender_id, &document_id))
+    }
+
+    fn document_request(
+        api_base: String,
+        sender_id: String,
+        document: wit::InboxDocument,
+        action: wit::DocumentAction,
+    ) -> Result<wit::HttpRequest, wit::DocumentRequestError> {
+        let action = match action {
+            wit::DocumentAction::Content => DocumentAction::Content,
+            wit::DocumentAction::Delete => DocumentAction::Delete,
+        };
+        let document = document_in(document).document;
+        match requests::document_request(&api_base, &sender_id, &document, action) {
+            Ok(r) => request_out(Ok(r)).map_err(wit::DocumentRequestError::Request),
+            Err(DocumentRequestError::Request(e)) => {
+                Err(wit::DocumentRequestError::Request(request_error(e)))
+            }
+            Err(DocumentRequestError::Uri(e)) => Err(wit::DocumentRequestError::Uri(uri_error(e))),
+        }
     }
 
     fn resolve_document_uri(api_base: String, uri: String) -> Result<String, wit::UriError> {

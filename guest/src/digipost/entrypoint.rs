@@ -120,7 +120,7 @@ mod tests {
         let e = Entrypoint {
             certificate: PEM.into(),
             links: vec![Link {
-                rel: "self".into(),
+                rel: Some("self".into()),
                 uri: "https://h/".into(),
                 media_type: None,
             }],

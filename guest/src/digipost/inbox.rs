@@ -63,11 +63,14 @@ impl AuthenticationLevel {
     }
 }
 
-/// A hypermedia link of the v8 schema: `<link rel="..." uri="..." media-type="..."/>`.
+/// A hypermedia link of the v8 schema: `<link rel="..." uri="..." media-type="..."/>`. In
+/// `api_v8.xsd` (digipost-api-client-dotnet 4425582, type `link`) only `uri` is required;
+/// `rel` and `media-type` are optional, so a link without `rel` is read, not refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
-    /// What the link is for, usually a URI naming the relation.
-    pub rel: String,
+    /// What the link is for, usually a URI naming the relation; absent when the server
+    /// gave none.
+    pub rel: Option<String>,
     /// Where it points.
     pub uri: String,
     /// The media type to ask for, when the server names one.
@@ -277,7 +280,7 @@ pub(crate) fn link(
             .ok_or_else(|| doc.error(el, trail, XmlProblem::MissingAttribute(name.to_owned())))
     };
     Ok(Link {
-        rel: required("rel")?,
+        rel: el.attribute("rel").map(|v| v.trim().to_owned()),
         uri: required("uri")?,
         media_type: el.attribute("media-type").map(|v| v.trim().to_owned()),
     })
@@ -340,7 +343,7 @@ pub(crate) fn write_link(w: &mut xml::Writer, l: &Link) -> Result<(), WriteError
     w.empty_element(
         "link",
         &[
-            ("rel", Some(&l.rel)),
+            ("rel", l.rel.as_deref()),
             ("uri", Some(&l.uri)),
             ("media-type", l.media_type.as_deref()),
         ],
@@ -584,12 +587,12 @@ mod tests {
             d.links,
             vec![
                 Link {
-                    rel: "https://api.digipost.no/relations/get_document_content".into(),
+                    rel: Some("https://api.digipost.no/relations/get_document_content".into()),
                     uri: "https://api.digipost.no/1000/inbox/7/content".into(),
                     media_type: Some("application/pdf".into()),
                 },
                 Link {
-                    rel: "self".into(),
+                    rel: Some("self".into()),
                     uri: "/1000/inbox/7".into(),
                     media_type: None
                 },
@@ -637,8 +640,15 @@ mod tests {
         let e = parse_inbox(twice.as_bytes()).unwrap_err();
         assert_eq!(e.problem, XmlProblem::DuplicateElement("subject".into()));
 
-        let e = parse_inbox(b"<inbox><document><link uri=\"/x\"/></document></inbox>").unwrap_err();
-        assert_eq!(e.problem, XmlProblem::MissingAttribute("rel".into()));
+        // A link without rel is valid (api_v8.xsd: rel optional); without uri it is not.
+        let ok = parse_inbox(
+            b"<inbox><document><id>1</id><sender>s</sender><delivery-time>2017-05-23T09:30:10+02:00</delivery-time><authentication-level>PASSWORD</authentication-level><link uri=\"/x\"/></document></inbox>",
+        )
+        .unwrap();
+        assert_eq!(ok.documents[0].links[0].rel, None);
+        let e =
+            parse_inbox(b"<inbox><document><link rel=\"self\"/></document></inbox>").unwrap_err();
+        assert_eq!(e.problem, XmlProblem::MissingAttribute("uri".into()));
         assert_eq!(e.path, "/inbox/document[1]/link[1]");
 
         let e = parse_inbox(b"<error/>").unwrap_err();
@@ -761,11 +771,16 @@ mod tests {
     }
 
     fn link_strategy() -> impl Strategy<Value = Link> {
-        (token(), token(), proptest::option::of(token())).prop_map(|(rel, uri, media_type)| Link {
-            rel,
-            uri,
-            media_type,
-        })
+        (
+            proptest::option::of(token()),
+            token(),
+            proptest::option::of(token()),
+        )
+            .prop_map(|(rel, uri, media_type)| Link {
+                rel,
+                uri,
+                media_type,
+            })
     }
 
     fn leaf() -> impl Strategy<Value = InboxDocument> {

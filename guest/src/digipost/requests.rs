@@ -206,10 +206,179 @@ pub fn resolve_document_uri(api_base: &str, uri: &str) -> Result<String, UriErro
     })
 }
 
+/// What a request to one listed document is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentAction {
+    /// Fetch its content (answered with a 307 to a one-time link).
+    Content,
+    /// Delete it.
+    Delete,
+}
+
+impl DocumentAction {
+    /// The end of the `rel` of the link the .NET client follows for this action
+    /// (digipost-api-client-dotnet 4425582, `GET_DOCUMENT_CONTENT` and `SELF_DELETE`
+    /// relations; compared without case, as relation URIs end in them).
+    fn relation(self) -> &'static str {
+        match self {
+            DocumentAction::Content => "get_document_content",
+            DocumentAction::Delete => "self_delete",
+        }
+    }
+}
+
+/// Why the request to a listed document could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentRequestError {
+    /// The ids cannot form the documented path.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The URI the listing gave cannot be followed with a signed request.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+}
+
+/// The request for `action` on a document as the inbox listed it, in this order of
+/// preference:
+/// 1. its `content-uri` / `delete-uri`: digipost-docs f5b24ff (`api-reference.rst`, "The URI
+///    that should be used to delete the document is included in the response when the get
+///    inbox endpoint is called") and the Java client, which uses them as given;
+/// 2. else its `<link>` whose `rel` ends in `GET_DOCUMENT_CONTENT` / `SELF_DELETE` (the .NET
+///    client since 2022, which marks the two URIs deprecated);
+/// 3. else the documented path, `/<sender>/inbox/<id>/content` or `/<sender>/inbox/<id>`.
+///
+/// URIs from the listing are held to `api_base` ([`resolve_document_uri`]): one pointing
+/// elsewhere is refused, not skipped for the next choice, so that a listing naming a foreign
+/// host is seen rather than papered over.
+pub fn document_request(
+    api_base: &str,
+    sender_id: &str,
+    document: &crate::digipost::inbox::InboxDocument,
+    action: DocumentAction,
+) -> Result<InboxRequest, DocumentRequestError> {
+    let (method, listed) = match action {
+        DocumentAction::Content => ("GET", document.content_uri.as_deref()),
+        DocumentAction::Delete => ("DELETE", document.delete_uri.as_deref()),
+    };
+    let linked = || {
+        document.links.iter().find_map(|l| {
+            let rel = l.rel.as_deref()?.to_ascii_lowercase();
+            rel.ends_with(action.relation()).then_some(l.uri.as_str())
+        })
+    };
+    let chosen = listed.filter(|u| !u.trim().is_empty()).or_else(linked);
+    match chosen {
+        Some(uri) => Ok(InboxRequest {
+            method,
+            target: resolve_document_uri(api_base, uri)?,
+            headers: headers(),
+        }),
+        None => {
+            let id = document.id.to_string();
+            Ok(match action {
+                DocumentAction::Content => document_content(sender_id, &id)?,
+                DocumentAction::Delete => delete_document(sender_id, &id)?,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digipost::inbox::{AuthenticationLevel, InboxDocument, Link};
     use proptest::prelude::*;
+
+    fn listed(content: Option<&str>, delete: Option<&str>, links: Vec<Link>) -> InboxDocument {
+        InboxDocument {
+            id: 7,
+            reference_from_sender: None,
+            subject: None,
+            sender: "s".into(),
+            delivery_time: "2017-05-23T09:30:10+02:00".into(),
+            first_accessed: None,
+            authentication_level: AuthenticationLevel::Password,
+            content_type: None,
+            content_uri: content.map(Into::into),
+            delete_uri: delete.map(Into::into),
+            attachments: Vec::new(),
+            links,
+        }
+    }
+
+    #[test]
+    fn document_requests_prefer_the_listing_then_links_then_the_path() {
+        let base = "https://api.digipost.no";
+        let (c, d) = (DocumentAction::Content, DocumentAction::Delete);
+        let abs = listed(
+            Some("https://api.digipost.no/1000/inbox/7/content"),
+            Some("https://API.digipost.no:443/1000/inbox/7?x=1"),
+            Vec::new(),
+        );
+        assert_eq!(
+            document_request(base, "1000", &abs, c).unwrap().target,
+            "/1000/inbox/7/content"
+        );
+        let del = document_request(base, "1000", &abs, d).unwrap();
+        assert_eq!(
+            (del.method, del.target.as_str()),
+            ("DELETE", "/1000/inbox/7?x=1")
+        );
+
+        let links = listed(
+            None,
+            None,
+            vec![
+                Link {
+                    rel: None,
+                    uri: "/ignored".into(),
+                    media_type: None,
+                },
+                Link {
+                    rel: Some("https://api.digipost.no/relations/GET_DOCUMENT_CONTENT".into()),
+                    uri: "/c/7".into(),
+                    media_type: None,
+                },
+                Link {
+                    rel: Some("https://api.digipost.no/relations/self_delete".into()),
+                    uri: "https://api.digipost.no/d/7".into(),
+                    media_type: None,
+                },
+            ],
+        );
+        assert_eq!(
+            document_request(base, "1000", &links, c).unwrap().target,
+            "/c/7"
+        );
+        assert_eq!(
+            document_request(base, "1000", &links, d).unwrap().target,
+            "/d/7"
+        );
+
+        let bare = listed(None, Some("  "), Vec::new());
+        assert_eq!(
+            document_request(base, "1000", &bare, c).unwrap().target,
+            "/1000/inbox/7/content"
+        );
+        assert_eq!(
+            document_request(base, "1000", &bare, d).unwrap().target,
+            "/1000/inbox/7"
+        );
+
+        let foreign = listed(
+            Some("https://evil.example/1000/inbox/7/content"),
+            None,
+            Vec::new(),
+        );
+        assert!(matches!(
+            document_request(base, "1000", &foreign, c),
+            Err(DocumentRequestError::Uri(UriError::ForeignOrigin { .. }))
+        ));
+        assert!(matches!(
+            document_request(base, "x", &bare, c),
+            Err(DocumentRequestError::Request(RequestError::BadSenderId(_)))
+        ));
+    }
 
     #[test]
     fn list_defaults_and_bounds() {

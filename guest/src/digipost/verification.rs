@@ -3,12 +3,22 @@
 //! ```text
 //! <status code>\n
 //! lower(request path, no query)\n
-//! date: <Date>\n
-//! x-content-sha256: <hash>\n       only when the response carries the header
+//! content-md5: <value>\n          each of these four headers that the response carries,
+//! date: <Date>\n                  sorted by name, name in lower case
+//! x-content-sha256: <hash>\n
+//! x-digipost-userid: <id>\n
 //! ```
-//! The signature is made with the key of the certificate the entrypoint publishes. The Java
-//! client checks it; the .NET client does not. dpost does, and also holds the response's
-//! `Date` to the same five-minute window the server holds requests to.
+//! This is the Java client's `ResponseMessageSignatureUtil.getCanonicalResponseRepresentation`
+//! (digipost-api-client-java 646ebf8): status, lower-cased path, then every header of the
+//! response whose lower-case name is one of `content-md5`, `date`, `x-digipost-userid`,
+//! `x-content-sha256`, in the order of a `SortedMap` of the names. A server that adds
+//! `X-Digipost-UserId` to a response signs it; leaving it out of the string would refuse every
+//! such answer. `Date` is still required here: the Java client's `ResponseDateInterceptor`
+//! refuses a response without it, and the five-minute window needs it. The signature is made
+//! with the key of the certificate the entrypoint publishes. The Java client checks it; the
+//! .NET client does not. An empty body needs no `X-Content-SHA256` (digipost-docs f5b24ff,
+//! `security.rst`: "If there is no response body, this is not included"). See
+//! docs/digipost-wire.md.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -86,16 +96,28 @@ impl From<CertificateError> for VerifyError {
     }
 }
 
+/// The response headers a Digipost signature covers, lower case, in the order they are signed
+/// (sorted by name; Java client `ResponseMessageSignatureUtil.HEADERS_FOR_SIGNATURE`).
+pub const SIGNED_RESPONSE_HEADERS: [&str; 4] = [
+    "content-md5",
+    "date",
+    "x-content-sha256",
+    "x-digipost-userid",
+];
+
 /// The canonical string of a response, as the server signs it.
 pub fn canonical_response(resp: &Response<'_>) -> Result<String, VerifyError> {
     let date = find_header(resp.headers, header::DATE).ok_or(VerifyError::MissingDate)?;
     http_date::parse(date).map_err(|e| VerifyError::BadDate(e.to_string()))?;
     let path = split_target(resp.request_path).map_or(resp.request_path, |(path, _)| path);
-    let mut s = format!("{}\n{}\ndate: {date}\n", resp.status, path.to_lowercase());
-    if let Some(hash) = find_header(resp.headers, header::CONTENT_SHA256) {
-        s.push_str("x-content-sha256: ");
-        s.push_str(hash);
-        s.push('\n');
+    let mut s = format!("{}\n{}\n", resp.status, path.to_lowercase());
+    for name in SIGNED_RESPONSE_HEADERS {
+        if let Some(value) = find_header(resp.headers, name) {
+            s.push_str(name);
+            s.push_str(": ");
+            s.push_str(value);
+            s.push('\n');
+        }
     }
     Ok(s)
 }
@@ -154,4 +176,52 @@ pub fn verify_response_with_key(
         (None, _) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATE: &str = "Wed, 29 Jun 2016 14:58:11 GMT";
+
+    fn response<'a>(headers: &'a [Header], body: Option<Body<'a>>) -> Response<'a> {
+        Response {
+            status: 200,
+            request_path: "/1000/Inbox?offset=0",
+            headers,
+            body,
+        }
+    }
+
+    #[test]
+    fn signs_every_one_of_the_four_headers_present_sorted_by_name() {
+        // Arrival order and case are the server's; the canonical string sorts and lower-cases
+        // the names as the Java client's SortedMap does.
+        let headers = [
+            Header::new("X-Digipost-UserId", "9999"),
+            Header::new("X-Content-SHA256", "abc="),
+            Header::new("Content-Type", "application/vnd.digipost-v8+xml"),
+            Header::new("Date", DATE),
+            Header::new("Content-MD5", "md5="),
+        ];
+        assert_eq!(
+            canonical_response(&response(&headers, None)).unwrap(),
+            format!(
+                "200\n/1000/inbox\ncontent-md5: md5=\ndate: {DATE}\nx-content-sha256: abc=\nx-digipost-userid: 9999\n"
+            )
+        );
+    }
+
+    #[test]
+    fn only_the_headers_the_response_carries() {
+        let headers = [Header::new("date", DATE)];
+        assert_eq!(
+            canonical_response(&response(&headers, None)).unwrap(),
+            format!("200\n/1000/inbox\ndate: {DATE}\n")
+        );
+        assert_eq!(
+            canonical_response(&response(&[], None)),
+            Err(VerifyError::MissingDate)
+        );
+    }
 }

@@ -13,7 +13,7 @@ use super::Exit;
 use crate::clock;
 use crate::config::ConfigFile;
 use crate::config::digipost::{DigipostOverrides, DigipostSettings};
-use crate::digipost::client::{ClientError, ClientOptions, DigipostClient};
+use crate::digipost::client::{ClientError, ClientOptions, Deleted, DigipostClient, Listed};
 use crate::digipost::explain;
 use crate::digipost::inbox::{self, InboxDocument};
 use crate::digipost::retry::RetryPolicy;
@@ -190,6 +190,19 @@ fn explain_error(e: ClientError) -> anyhow::Error {
     e.into()
 }
 
+/// `doc` as `sender`'s inbox lists it; `None`, after telling the user, when it does not: the
+/// listing says where to fetch and delete it, and an unlisted id is not Digipost's to act on.
+fn listed(c: &Connected, sender: &str, doc: i64) -> anyhow::Result<Option<Listed>> {
+    let found = c
+        .tokio
+        .block_on(c.client.find(sender, doc))
+        .map_err(explain_error)?;
+    if found.is_none() {
+        eprintln!("no document {doc} in sender {sender}'s inbox; nothing done");
+    }
+    Ok(found)
+}
+
 fn entry_json(documents: &[InboxDocument]) -> Vec<serde_json::Value> {
     let mut out: Vec<serde_json::Value> = Vec::new();
     let mut position_of = Vec::with_capacity(documents.len());
@@ -271,10 +284,18 @@ impl InboxCommand {
                 let doc: i64 = id
                     .parse()
                     .with_context(|| format!("the document id {id:?} must be a number"))?;
+                let entry = match listed(&c, &sender, doc)? {
+                    Some(Listed::Document(d)) => d,
+                    Some(Listed::Attachment { attachment, .. }) => attachment,
+                    None => return Ok(Exit::CheckFailed),
+                };
                 let content = c
                     .tokio
-                    .block_on(c.client.content(&sender, doc, None))
+                    .block_on(c.client.content(&sender, &entry))
                     .map_err(explain_error)?;
+                if content.redirect_signed == Some(false) {
+                    eprintln!("note: Digipost's 307 to the content link was not signed");
+                }
                 match output {
                     Some(path) => super::write_atomically(&path, &content.bytes)?,
                     None => std::io::stdout()
@@ -290,10 +311,26 @@ impl InboxCommand {
                 let doc: i64 = id
                     .parse()
                     .with_context(|| format!("the document id {id:?} must be a number"))?;
-                c.tokio
-                    .block_on(c.client.delete(&sender, doc, None))
+                let entry = match listed(&c, &sender, doc)? {
+                    Some(Listed::Document(d)) => d,
+                    Some(Listed::Attachment { owner, .. }) => {
+                        eprintln!(
+                            "{doc} is an attachment of document {owner}; attachments are deleted with their document (delete {owner}); nothing deleted"
+                        );
+                        return Ok(Exit::CheckFailed);
+                    }
+                    None => return Ok(Exit::CheckFailed),
+                };
+                let deleted = c
+                    .tokio
+                    .block_on(c.client.delete(&sender, &entry))
                     .map_err(explain_error)?;
-                eprintln!("deleted document {doc}");
+                match deleted {
+                    Deleted::Now => eprintln!("deleted document {doc}"),
+                    Deleted::AlreadyGone => eprintln!(
+                        "document {doc} was listed but Digipost no longer has it (404): deleted already"
+                    ),
+                }
                 Ok(Exit::Ok)
             }
         }
@@ -359,6 +396,12 @@ impl SyncArgs {
                 report.elapsed_seconds,
                 store_path.display()
             );
+            if report.unsigned_redirects > 0 {
+                eprintln!(
+                    "note: {} content link(s) came in a 307 without a signature; followed (the one-time token protects them), marked \"redirect_signed\": false in the archive",
+                    report.unsigned_redirects
+                );
+            }
             for f in &report.failures {
                 eprintln!("document {}: {}", f.id, f.error);
             }

@@ -12,7 +12,9 @@ use super::input::read_file;
 use crate::clock;
 use crate::keystore::{PasswordSource, PrivateKey};
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::sim::digipost::{Simulator, SimulatorConfig};
+use crate::sim::digipost::{
+    DocumentUris, MissingDocument, PemLayout, Simulator, SimulatorConfig, Variants,
+};
 use crate::sim::ngdp::push::{DEFAULT_MAX_BACKOFF, RetryRule};
 use crate::sim::ngdp::tls::TlsFiles;
 use crate::sim::ngdp::{DEFAULT_CONCURRENCY, NgdpConfig, NgdpSimulator, PushSummary};
@@ -43,9 +45,31 @@ pub enum SimCommand {
         /// The simulator's certificate (PEM), published by `GET /`.
         #[arg(long, value_name = "FILE")]
         server_cert: PathBuf,
-        /// Where one-time content links point [default: the listening address].
+        /// Where one-time content links point [default: the content host, a second listener
+        /// on the same address and another port].
         #[arg(long, value_name = "URL")]
         content_base: Option<String>,
+        /// Where the real service is not known: how the entrypoint's certificate PEM is
+        /// wrapped (Digipost's documented example: 76).
+        #[arg(long, value_name = "LAYOUT", value_enum, default_value = "76")]
+        certificate_pem: PemLayout,
+        /// Answer `GET /` without a signature (Digipost's clients never checked it).
+        #[arg(long)]
+        unsigned_entrypoint: bool,
+        /// Answer the 307 from `/content` without a signature (not known for the live
+        /// service).
+        #[arg(long)]
+        unsigned_redirect: bool,
+        /// The error code of a missing document's 404 (the published sample:
+        /// general-error).
+        #[arg(long, value_name = "CODE", value_enum, default_value = "general-error")]
+        missing_document: MissingDocument,
+        /// How the listing names content and delete URIs.
+        #[arg(long, value_name = "FORM", value_enum, default_value = "absolute")]
+        document_uris: DocumentUris,
+        /// Send and sign `X-Digipost-UserId` on every signed response.
+        #[arg(long)]
+        response_user_id: bool,
     },
     /// Play NgDP towards a receiving system, from a folder of MeMo files: push every message
     /// to its message endpoint (resending until it answers 200), push receipt files to its
@@ -136,6 +160,12 @@ impl SimCommand {
                 server_key,
                 server_cert,
                 content_base,
+                certificate_pem,
+                unsigned_entrypoint,
+                unsigned_redirect,
+                missing_document,
+                document_uris,
+                response_user_id,
             } => {
                 let config = SimulatorConfig {
                     data_dir: data,
@@ -146,6 +176,14 @@ impl SimCommand {
                         .with_context(|| format!("{} is not a PEM file", server_cert.display()))?,
                     content_base,
                     token_secret: None,
+                    variants: Variants {
+                        certificate_pem,
+                        entrypoint_signed: !unsigned_entrypoint,
+                        redirect_signed: !unsigned_redirect,
+                        missing_document,
+                        document_uris,
+                        response_user_id,
+                    },
                 };
                 let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
                 let tokio = tokio::runtime::Builder::new_multi_thread()

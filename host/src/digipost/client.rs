@@ -10,6 +10,15 @@
 //! (reqwest's redirects are off) and sends no Digipost header there: the link carries its
 //! own authorisation, and the signature headers are for the API alone. Idempotent requests
 //! (all of the inbox's) are retried on network errors, timeouts and 5xx; see [`RetryPolicy`].
+//!
+//! Two answers are taken unsigned, as Digipost's own clients take them (docs/digipost-wire.md):
+//! - the entrypoint: the Java client has not checked its signature since 2016
+//!   (digipost-api-client-java c7a1813, `ApiServiceImpl.java:306-310`) and the .NET client
+//!   checks none; TLS vouches for it. A signature that is there is checked, and a failure is
+//!   logged, not fatal, since no published client has ever checked one.
+//! - the 307 from `/content`: whether Digipost signs it is not known (the Java client skipped
+//!   it 2017-2019). A signature that is there must verify; an unsigned 307 is followed (the
+//!   one-time token in `Location` is the protection) and [`Content::redirect_signed`] says so.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -18,12 +27,17 @@ use std::time::Duration;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use super::inbox::{self, HttpRequest, Inbox, InboxError, SchemaVersion};
+use super::inbox::{
+    self, DocumentAction, HttpRequest, Inbox, InboxDocument, InboxError, SchemaVersion,
+};
 use super::retry::RetryPolicy;
 use super::signing::{self as dsign, Body, DigipostError, Header, Request, Response};
 use crate::clock::Clock;
-use crate::runtime::{Instance, InstancePool};
+use crate::runtime::InstancePool;
 use dpost_guest::digipost::verification::VerifyError;
+
+/// The response header carrying Digipost's signature.
+const SIGNATURE: &str = "X-Digipost-Signature";
 
 /// Server certificates by base URL, for the life of the process.
 static CERTIFICATES: OnceLock<Mutex<HashMap<String, Arc<Vec<u8>>>>> = OnceLock::new();
@@ -83,8 +97,10 @@ pub enum ClientError {
         /// Why it was refused.
         source: VerifyError,
     },
-    /// Digipost refused the request's signature and echoed its own canonical string.
-    #[error("{method} {path}: Digipost refused the request signature (403 INVALID_SIGNATURE)")]
+    /// Digipost refused the request's signature and echoed its own canonical string. Keyed on
+    /// the `===START===` echo, not the code: Digipost's documented answer is 403
+    /// `GENERAL_ERROR` (digipost-docs f5b24ff, `security.rst`).
+    #[error("{method} {path}: Digipost refused the request signature (403)")]
     SignatureRejected {
         /// The method.
         method: String,
@@ -95,8 +111,9 @@ pub enum ClientError {
         /// The canonical string dpost signed.
         ours: String,
     },
-    /// Digipost answered with an error status.
-    #[error("{method} {path}: HTTP {status}{}{}{}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default(), if *verified { "" } else { " (unverified response)" })]
+    /// Digipost answered with an error status. Code and type are shown as Digipost wrote
+    /// them, known or not.
+    #[error("{method} {path}: HTTP {status}{}{}{}{}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), error_type.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(), message.as_ref().filter(|m| !m.is_empty()).map(|m| format!(": {m}")).unwrap_or_default(), if *verified { "" } else { " (unverified response)" })]
     Status {
         /// The method.
         method: String,
@@ -106,6 +123,8 @@ pub enum ClientError {
         status: u16,
         /// Digipost's error code, when the body had one.
         code: Option<String>,
+        /// Digipost's error type (`SERVER`, `CLIENT_DATA`, ...), when the body had one.
+        error_type: Option<String>,
         /// Digipost's error message.
         message: Option<String>,
         /// Whether the error response's signature verified.
@@ -136,12 +155,22 @@ impl ClientError {
     }
 }
 
-/// A verified response.
+/// A response, verified unless `signed` is false (which only [`Unsigned`] allows).
 #[derive(Debug)]
 struct Answer {
     status: u16,
     headers: Vec<Header>,
     body: Vec<u8>,
+    signed: bool,
+}
+
+/// Which answers may come without `X-Digipost-Signature`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsigned {
+    /// None: every answer must verify.
+    Refused,
+    /// A redirect (the 307 from `/content`); any other answer must verify.
+    RedirectAllowed,
 }
 
 impl Answer {
@@ -160,6 +189,10 @@ pub struct Content {
     pub bytes: Vec<u8>,
     /// The media type the content host gave.
     pub content_type: Option<String>,
+    /// How the API handed over the one-time link: `Some(true)` a verified 307, `Some(false)`
+    /// a 307 without a signature (followed; kept in the archive so it stays visible), `None`
+    /// when the API answered with the content itself.
+    pub redirect_signed: Option<bool>,
 }
 
 /// What a delete found.
@@ -169,6 +202,21 @@ pub enum Deleted {
     Now,
     /// Digipost no longer had it (a previous delete went through before a crash).
     AlreadyGone,
+}
+
+/// A document id as the inbox listing knows it.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    /// A document of the inbox.
+    Document(InboxDocument),
+    /// An attachment of the document `owner`; it goes with its document and cannot be deleted
+    /// alone.
+    Attachment {
+        /// The document it is attached to.
+        owner: i64,
+        /// The attachment as listed.
+        attachment: InboxDocument,
+    },
 }
 
 /// A client of one Digipost API for one broker.
@@ -242,14 +290,21 @@ impl DigipostClient {
             return Ok(c.clone());
         }
         let req = self.accepting("GET", "/".into());
-        let answer = self.with_retries(|| self.exchange(&req, None)).await?;
+        let answer = self
+            .with_retries(|| self.exchange(&req, None, Unsigned::Refused))
+            .await?;
         let entrypoint = self
             .pool
             .with(|i| inbox::parse_entrypoint(i, &answer.body))??;
         let certificate = Arc::new(entrypoint.certificate.into_bytes());
-        // Nothing vouches for the entrypoint but TLS; checking it against the certificate it
-        // carries at least refuses a mangled or half-written answer.
-        self.verify(&req, &answer, &certificate)?;
+        // TLS vouches for the entrypoint; Digipost's clients never checked its signature
+        // (see the module's notes). One that is there is checked against the certificate it
+        // carries, which catches a mangled answer, but a failure is not fatal.
+        if answer.header(SIGNATURE).is_some()
+            && let Err(e) = self.verify(&req, &answer, &certificate)
+        {
+            tracing::warn!(error = %e, "the entrypoint's signature does not verify; using its certificate as TLS delivered it");
+        }
         cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -277,26 +332,83 @@ impl DigipostClient {
         Ok(self.pool.with(|i| inbox::parse_inbox(i, &answer.body))??)
     }
 
-    /// The content of a document or attachment: through its `content-uri` when the inbox gave
-    /// one, else through `/<sender>/inbox/<id>/content`.
-    pub async fn content(
+    /// Find `document_id` in `sender_id`'s inbox, walking it page by page (newest first).
+    /// `None` when the inbox does not list it.
+    pub async fn find(
         &self,
         sender_id: &str,
         document_id: i64,
-        content_uri: Option<&str>,
+    ) -> Result<Option<Listed>, ClientError> {
+        const PAGE: u32 = 1000;
+        let mut offset = 0u32;
+        loop {
+            let page = self.list(sender_id, Some(offset), Some(PAGE)).await?;
+            let documents = page.documents;
+            let mut roots = Vec::with_capacity(documents.len());
+            for (i, d) in documents.iter().enumerate() {
+                let root = d
+                    .attached_to
+                    .and_then(|p| roots.get(p as usize).copied())
+                    .unwrap_or(i);
+                roots.push(root);
+                if d.id == document_id {
+                    return Ok(Some(if root == i {
+                        Listed::Document(d.clone())
+                    } else {
+                        Listed::Attachment {
+                            owner: documents[root].id,
+                            attachment: d.clone(),
+                        }
+                    }));
+                }
+            }
+            let count = roots.iter().enumerate().filter(|(i, r)| i == *r).count() as u32;
+            // A server that never ends its listing cannot keep the walk going past u32.
+            match offset.checked_add(count) {
+                Some(next) if count >= PAGE => offset = next,
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// The request for `action` on a listed document: its `content-uri`/`delete-uri`, else its
+    /// link, else the documented path (the component decides), held to the API's origin.
+    pub fn document_request(
+        &self,
+        sender_id: &str,
+        document: &InboxDocument,
+        action: DocumentAction,
+    ) -> Result<HttpRequest, ClientError> {
+        Ok(self
+            .pool
+            .with(|i| inbox::document_request(i, &self.base_str, sender_id, document, action))??)
+    }
+
+    /// The content of a listed document or attachment (see [`Self::document_request`]).
+    pub async fn content(
+        &self,
+        sender_id: &str,
+        document: &InboxDocument,
     ) -> Result<Content, ClientError> {
-        let req = self.document_request("GET", content_uri, |i| {
-            inbox::content_request(i, sender_id, &document_id.to_string())
-        })?;
+        let req = self.document_request(sender_id, document, DocumentAction::Content)?;
+        self.content_at(&req).await
+    }
+
+    /// The content behind a content request: the signed request answers 307 to a one-time
+    /// link, which is then fetched without Digipost headers.
+    pub async fn content_at(&self, req: &HttpRequest) -> Result<Content, ClientError> {
         let certificate = self.certificate().await?;
         // One attempt is the signed request and the one-time link it answers: a link cannot be
         // used twice, so a failed download starts again from a fresh link.
         self.with_retries(|| async {
-            let answer = self.exchange(&req, Some(&certificate)).await?;
+            let answer = self
+                .exchange(req, Some(&certificate), Unsigned::RedirectAllowed)
+                .await?;
             match answer.status {
                 200 => Ok(Content {
                     content_type: answer.header("content-type").map(str::to_owned),
                     bytes: answer.body,
+                    redirect_signed: None,
                 }),
                 301 | 302 | 303 | 307 | 308 => {
                     let location = answer.header("location").ok_or_else(|| {
@@ -305,7 +417,12 @@ impl DigipostClient {
                             req.target, answer.status
                         ))
                     })?;
-                    self.follow(location, &certificate).await
+                    if !answer.signed {
+                        tracing::info!(target = %req.target, "following an unsigned {} to the one-time content link", answer.status);
+                    }
+                    let mut content = self.follow(location, &certificate).await?;
+                    content.redirect_signed = Some(answer.signed);
+                    Ok(content)
                 }
                 other => Err(ClientError::Protocol(format!(
                     "GET {}: expected 307, got {other}",
@@ -316,17 +433,53 @@ impl DigipostClient {
         .await
     }
 
-    /// Delete a document.
+    /// Delete a listed document (see [`Self::document_request`]).
     pub async fn delete(
         &self,
         sender_id: &str,
-        document_id: i64,
-        delete_uri: Option<&str>,
+        document: &InboxDocument,
     ) -> Result<Deleted, ClientError> {
-        let req = self.document_request("DELETE", delete_uri, |i| {
-            inbox::delete_request(i, sender_id, &document_id.to_string())
-        })?;
-        match self.call(&req).await {
+        let req = self.document_request(sender_id, document, DocumentAction::Delete)?;
+        self.delete_at(&req).await
+    }
+
+    /// A delete request for `target` (a path and query on the API, e.g. one
+    /// [`Self::document_request`] made earlier and the archive kept).
+    pub fn delete_request(&self, target: String) -> HttpRequest {
+        self.accepting("DELETE", target)
+    }
+
+    /// The documented delete path of a document, for one archived before its listed
+    /// `delete-uri` was kept.
+    pub fn delete_request_by_id(
+        &self,
+        sender_id: &str,
+        document_id: i64,
+    ) -> Result<HttpRequest, ClientError> {
+        Ok(self
+            .pool
+            .with(|i| inbox::delete_request(i, sender_id, &document_id.to_string()))??)
+    }
+
+    /// The documented content path of a document, for a caller that has only its id.
+    pub fn content_request_by_id(
+        &self,
+        sender_id: &str,
+        document_id: i64,
+    ) -> Result<HttpRequest, ClientError> {
+        Ok(self
+            .pool
+            .with(|i| inbox::content_request(i, sender_id, &document_id.to_string()))??)
+    }
+
+    /// Send a delete. A verified 404 is [`Deleted::AlreadyGone`] whatever its code: the only
+    /// published sample of Digipost's answer for a missing inbox document is 404
+    /// `GENERAL_ERROR`/`SERVER` (digipost-api-client-dotnet 4425582,
+    /// `InboxDocumentNotExisting.xml`), not `DOCUMENT_NOT_FOUND`. Callers delete only
+    /// documents they listed, so a 404 means a delete before (a crash between it and its
+    /// record) went through.
+    pub async fn delete_at(&self, req: &HttpRequest) -> Result<Deleted, ClientError> {
+        match self.call(req).await {
             Ok(a) if (200..300).contains(&a.status) => Ok(Deleted::Now),
             Ok(a) => Err(ClientError::Protocol(format!(
                 "DELETE {}: expected 200, got {}",
@@ -334,32 +487,11 @@ impl DigipostClient {
             ))),
             Err(ClientError::Status {
                 status: 404,
-                code: Some(code),
                 verified: true,
                 ..
-            }) if code == "DOCUMENT_NOT_FOUND" => Ok(Deleted::AlreadyGone),
+            }) => Ok(Deleted::AlreadyGone),
             Err(e) => Err(e),
         }
-    }
-
-    /// A request to a document: to the URI the inbox gave for it, when it gave one, else the
-    /// one `build` makes from the ids.
-    fn document_request(
-        &self,
-        method: &str,
-        uri: Option<&str>,
-        build: impl FnOnce(&mut Instance) -> Result<HttpRequest, InboxError>,
-    ) -> Result<HttpRequest, ClientError> {
-        let req = match uri {
-            Some(uri) => {
-                let target = self
-                    .pool
-                    .with(|i| inbox::resolve_document_uri(i, &self.base_str, uri))??;
-                self.accepting(method, target)
-            }
-            None => self.pool.with(build)??,
-        };
-        Ok(req)
     }
 
     /// `method target` asking for the API's documents.
@@ -377,7 +509,7 @@ impl DigipostClient {
     /// Send a signed request with retries and verify the answer; error statuses become errors.
     async fn call(&self, req: &HttpRequest) -> Result<Answer, ClientError> {
         let certificate = self.certificate().await?;
-        self.with_retries(|| self.exchange(req, Some(&certificate)))
+        self.with_retries(|| self.exchange(req, Some(&certificate), Unsigned::Refused))
             .await
     }
 
@@ -401,11 +533,13 @@ impl DigipostClient {
     }
 
     /// One signed request and its verified answer. With `certificate` `None` (the entrypoint
-    /// itself) the answer is returned unverified for the caller to check.
+    /// itself) the answer is returned unverified for the caller to check; `unsigned` says
+    /// which answers may lack a signature (they come back with `signed: false`).
     async fn exchange(
         &self,
         req: &HttpRequest,
         certificate: Option<&[u8]>,
+        unsigned: Unsigned,
     ) -> Result<Answer, ClientError> {
         let now = self.clock.now_unix();
         let signed = self.pool.with(|i| {
@@ -433,13 +567,21 @@ impl DigipostClient {
             source,
         };
         let response = builder.send().await.map_err(network)?;
-        let answer = read(response).await.map_err(network)?;
+        let mut answer = read(response).await.map_err(network)?;
         let Some(certificate) = certificate else {
+            answer.signed = false;
             return match answer.status {
                 200..=299 => Ok(answer),
                 _ => Err(self.status_error(req, &answer, false, &signed.canonical)),
             };
         };
+        if unsigned == Unsigned::RedirectAllowed
+            && (300..400).contains(&answer.status)
+            && answer.header(SIGNATURE).is_none()
+        {
+            answer.signed = false;
+            return Ok(answer);
+        }
         let verified = self.verify(req, &answer, certificate);
         match (answer.status, verified) {
             (200..=399, Ok(())) => Ok(answer),
@@ -477,6 +619,7 @@ impl DigipostClient {
             200 => Ok(Content {
                 content_type: answer.header("content-type").map(str::to_owned),
                 bytes: answer.body,
+                redirect_signed: None,
             }),
             // An expired or consumed link: the next attempt asks for a new one.
             status => Err(ClientError::ContentLink {
@@ -555,6 +698,10 @@ impl DigipostClient {
             path,
             status: answer.status,
             code: body.as_ref().map(|b| inbox::error_code_name(&b.code)),
+            error_type: body
+                .as_ref()
+                .and_then(|b| b.error_type.as_ref())
+                .map(inbox::error_type_name),
             message: body.and_then(|b| b.message).map(|m| m.trim().to_owned()),
             verified,
         }
@@ -582,5 +729,6 @@ async fn read(response: reqwest::Response) -> Result<Answer, reqwest::Error> {
         status,
         headers,
         body,
+        signed: true,
     })
 }

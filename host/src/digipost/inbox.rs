@@ -4,14 +4,14 @@
 
 use crate::bindings::digipost_inbox_wit as wit;
 use crate::runtime::{GuestError, HostState, Instance};
-use dpost_guest::digipost::error_body::ErrorCode as LibErrorCode;
+use dpost_guest::digipost::error_body::{ErrorCode as LibErrorCode, ErrorType as LibErrorType};
 use dpost_guest::digipost::inbox::AuthenticationLevel as LibAuthenticationLevel;
 use dpost_guest::digipost::requests::{RequestError, UriError};
 use wasmtime::Store;
 
 pub use wit::{
-    AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, HttpRequest, Inbox, InboxDocument, Link,
-    SchemaVersion, XmlError,
+    AuthenticationLevel, DocumentAction, Entrypoint, ErrorBody, ErrorCode, ErrorType, HttpRequest,
+    Inbox, InboxDocument, Link, SchemaVersion, XmlError,
 };
 
 /// Why an inbox call failed.
@@ -137,6 +137,25 @@ pub fn delete_request(
     })
 }
 
+/// The request for `action` on a listed document: its `content-uri`/`delete-uri`, else its
+/// link, else the documented path (the component decides; see `document-request` in
+/// wit/digipost-inbox.wit).
+pub fn document_request(
+    instance: &mut Instance,
+    api_base: &str,
+    sender_id: &str,
+    document: &InboxDocument,
+    action: DocumentAction,
+) -> Result<HttpRequest, InboxError> {
+    call(instance, |api, s| {
+        api.call_document_request(s, api_base, sender_id, document, action)
+    })?
+    .map_err(|e| match e {
+        wit::DocumentRequestError::Request(r) => request_error(r).into(),
+        wit::DocumentRequestError::Uri(u) => uri_error(u).into(),
+    })
+}
+
 /// The request target for a document's `content-uri` or `delete-uri`, refused when it points
 /// outside `api_base`.
 pub fn resolve_document_uri(
@@ -147,17 +166,18 @@ pub fn resolve_document_uri(
     call(instance, |api, s| {
         api.call_resolve_document_uri(s, api_base, uri)
     })?
-    .map_err(|e| {
-        match e {
-            wit::UriError::BadBase(b) => UriError::BadBase(b),
-            wit::UriError::BadUri(u) => UriError::BadUri(u),
-            wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin {
-                uri: f.uri,
-                base: f.base,
-            },
-        }
-        .into()
-    })
+    .map_err(|e| uri_error(e).into())
+}
+
+fn uri_error(e: wit::UriError) -> UriError {
+    match e {
+        wit::UriError::BadBase(b) => UriError::BadBase(b),
+        wit::UriError::BadUri(u) => UriError::BadUri(u),
+        wit::UriError::ForeignOrigin(f) => UriError::ForeignOrigin {
+            uri: f.uri,
+            base: f.base,
+        },
+    }
 }
 
 /// An error code as Digipost writes it (`DOCUMENT_NOT_FOUND`): the component library's
@@ -173,7 +193,26 @@ pub fn error_code_name(code: &ErrorCode) -> String {
         ErrorCode::UnknownUserId => LibErrorCode::UnknownUserId,
         ErrorCode::BrokerNotAuthorized => LibErrorCode::BrokerNotAuthorized,
         ErrorCode::DocumentNotFound => LibErrorCode::DocumentNotFound,
+        ErrorCode::GeneralError => LibErrorCode::GeneralError,
+        ErrorCode::MissingDateHeader => LibErrorCode::MissingDateHeader,
+        ErrorCode::InvalidDateHeader => LibErrorCode::InvalidDateHeader,
+        ErrorCode::InvalidUserIdHeader => LibErrorCode::InvalidUserIdHeader,
+        ErrorCode::MissingSha256 => LibErrorCode::MissingSha256,
+        ErrorCode::InvalidQueryParameter => LibErrorCode::InvalidQueryParameter,
         ErrorCode::Other(s) => return s.clone(),
+    };
+    known.as_str().to_owned()
+}
+
+/// An error type as Digipost writes it (`SERVER`): the component library's spelling.
+pub fn error_type_name(t: &ErrorType) -> String {
+    let known = match t {
+        ErrorType::Server => LibErrorType::Server,
+        ErrorType::ClientData => LibErrorType::ClientData,
+        ErrorType::ClientTechnical => LibErrorType::ClientTechnical,
+        ErrorType::Configuration => LibErrorType::Configuration,
+        ErrorType::None => LibErrorType::None,
+        ErrorType::Other(s) => return s.clone(),
     };
     known.as_str().to_owned()
 }
@@ -279,5 +318,10 @@ pub fn document_json(d: &InboxDocument) -> serde_json::Value {
         "reference_from_sender": d.reference_from_sender,
         "content_uri": d.content_uri,
         "delete_uri": d.delete_uri,
+        "links": d.links.iter().map(|l| serde_json::json!({
+            "rel": l.rel,
+            "uri": l.uri,
+            "media_type": l.media_type,
+        })).collect::<Vec<_>>(),
     })
 }

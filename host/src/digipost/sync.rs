@@ -16,6 +16,13 @@
 //! - The walk stops at the first document archived by an earlier run only when that run
 //!   finished its walk: a run that crashed half-way may have archived newer documents and
 //!   not older ones, so the run after it walks the whole inbox.
+//! - A document that cannot be fetched (its link refused, its content host failing, even a
+//!   content answer that does not verify) is reported in [`SyncReport::failures`] and
+//!   retried by the next run; the rest of the inbox goes on. Only the listing and the
+//!   entrypoint stop a run: without them nothing can be trusted or found.
+//! - Deletes go to the `delete-uri` the listing gave (kept in the archive's metadata as
+//!   `delete_target`), and a verified 404 counts as deleted whatever its error code
+//!   (Digipost's published sample is `GENERAL_ERROR`, not `DOCUMENT_NOT_FOUND`).
 //! - Deletes shift the positions of the documents after them, and new mail shifts them the
 //!   other way; walking first and deleting after keeps offsets stable within a run, and a
 //!   document seen twice (new mail pushed it onto the next page) is skipped the second time.
@@ -86,6 +93,9 @@ pub struct SyncReport {
     pub deleted: u64,
     /// Documents that could not be archived or deleted; the next run tries them again.
     pub failed: u64,
+    /// Contents (documents and attachments) whose one-time link came in a 307 without a
+    /// signature; followed, and marked `"redirect_signed": false` in the archive's metadata.
+    pub unsigned_redirects: u64,
     /// Seconds the run took.
     pub elapsed_seconds: f64,
     /// Each failure: the document id and why.
@@ -223,10 +233,14 @@ pub async fn sync(
             };
             progress(Progress::Done);
             match result {
-                Ok(true) => report.archived += 1,
-                Ok(false) => report.already_archived += 1,
-                // A response that failed verification means the API cannot be trusted now.
-                Err(SyncError::Client(e @ ClientError::Refused { .. })) => return Err(e.into()),
+                Ok(Archived {
+                    new: true,
+                    unsigned,
+                }) => {
+                    report.archived += 1;
+                    report.unsigned_redirects += unsigned;
+                }
+                Ok(Archived { new: false, .. }) => report.already_archived += 1,
                 Err(SyncError::Store(e)) => return Err(e.into()),
                 Err(e) => {
                     walked_all = false;
@@ -271,7 +285,18 @@ pub async fn sync(
     Ok(report)
 }
 
-/// Fetch a document and its attachments and commit them. `Ok(false)`: it was archived already.
+/// What [`archive_one`] did.
+struct Archived {
+    /// Whether it was archived now (false: an earlier run had).
+    new: bool,
+    /// Contents among it whose 307 came unsigned.
+    unsigned: u64,
+}
+
+/// The archive's metadata key for the delete request's target (path and query on the API).
+const DELETE_TARGET: &str = "delete_target";
+
+/// Fetch a document and its attachments and commit them.
 async fn archive_one(
     client: &DigipostClient,
     store: &Arc<Mutex<Store>>,
@@ -280,29 +305,44 @@ async fn archive_one(
     sender_id: &str,
     doc: InboxDocument,
     attachments: Vec<InboxDocument>,
-) -> Result<bool, SyncError> {
-    let fetch = |d: InboxDocument| async move {
-        let content = client
-            .content(sender_id, d.id, d.content_uri.as_deref())
-            .await?;
-        Ok::<_, SyncError>(NewDocument {
-            id: d.id,
-            content_type: d.content_type.clone().or(content.content_type),
-            metadata: inbox::document_json(&d),
-            content: content.bytes,
-        })
+) -> Result<Archived, SyncError> {
+    let unsigned = std::sync::atomic::AtomicU64::new(0);
+    let fetch = |d: InboxDocument| {
+        let unsigned = &unsigned;
+        async move {
+            let content = client.content(sender_id, &d).await?;
+            if content.redirect_signed == Some(false) {
+                unsigned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let mut metadata = inbox::document_json(&d);
+            metadata["redirect_signed"] = serde_json::json!(content.redirect_signed);
+            Ok::<_, SyncError>(NewDocument {
+                id: d.id,
+                content_type: d.content_type.clone().or(content.content_type),
+                metadata,
+                content: content.bytes,
+            })
+        }
     };
-    let parent = fetch(doc).await?;
+    // Where to delete it, decided now from the listing, so that the delete (perhaps in a later
+    // run, after a crash) goes where Digipost said.
+    let delete = client.document_request(sender_id, &doc, inbox::DocumentAction::Delete)?;
+    let mut parent = fetch(doc).await?;
+    parent.metadata[DELETE_TARGET] = serde_json::json!(delete.target);
     let mut children = Vec::with_capacity(attachments.len());
     for a in attachments {
         children.push(fetch(a).await?);
     }
     let now = clock.now_unix();
     let store = store.clone();
-    Ok(blocking(&store, move |s| {
+    let new = blocking(&store, move |s| {
         s.digipost_archive(sender, &parent, &children, now)
     })
-    .await?)
+    .await?;
+    Ok(Archived {
+        new,
+        unsigned: unsigned.into_inner(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -320,12 +360,24 @@ async fn delete_archived(
     progress(Progress::Deleting(pending.len() as u64));
     let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for id in pending {
+    for (id, metadata) in pending {
         let (client, semaphore, sender_id) =
             (client.clone(), semaphore.clone(), sender_id.to_owned());
+        // Archives written before the target was kept fall back to the documented path.
+        let target = serde_json::from_str::<serde_json::Value>(&metadata)
+            .ok()
+            .and_then(|m| m[DELETE_TARGET].as_str().map(str::to_owned));
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            (id, client.delete(&sender_id, id, None).await)
+            let req = match target {
+                Some(t) => Ok(client.delete_request(t)),
+                None => client.delete_request_by_id(&sender_id, id),
+            };
+            let result = match req {
+                Ok(req) => client.delete_at(&req).await,
+                Err(e) => Err(e),
+            };
+            (id, result)
         });
     }
     while let Some(joined) = tasks.join_next().await {

@@ -173,17 +173,21 @@ impl Store {
     }
 
     /// The documents (not attachments) of `sender_id` archived but not yet deleted in
-    /// Digipost, oldest archived first.
-    pub fn digipost_pending_deletes(&mut self, sender_id: i64) -> Result<Vec<i64>, StoreError> {
+    /// Digipost, oldest archived first, each with its metadata (JSON text), which holds where
+    /// to delete it.
+    pub fn digipost_pending_deletes(
+        &mut self,
+        sender_id: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         let r = (|| {
             let mut q = self.conn().prepare_cached(
-                "SELECT id FROM digipost_documents
+                "SELECT id, metadata FROM digipost_documents
                  WHERE sender_id = ?1 AND parent_id IS NULL AND deleted_remotely_at IS NULL
                  ORDER BY archived_at, id",
             )?;
             let ids = q
-                .query_map([sender_id], |r| r.get(0))?
-                .collect::<Result<Vec<i64>, _>>()?;
+                .query_map([sender_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<(i64, String)>, _>>()?;
             Ok(ids)
         })();
         r.map_err(|e| self.error(e))
@@ -329,7 +333,10 @@ mod tests {
             "archived once"
         );
         assert!(s.digipost_is_archived(7, 2).unwrap());
-        assert_eq!(s.digipost_pending_deletes(7).unwrap(), vec![1]);
+        assert_eq!(
+            s.digipost_pending_deletes(7).unwrap(),
+            vec![(1, r#"{"id":1}"#.to_owned())]
+        );
         assert!(
             !s.digipost_begin_sync(7, 2).unwrap(),
             "the previous run did not finish"

@@ -1,14 +1,21 @@
 //! A Digipost organisation-inbox server for offline tests and demos: `dpost sim digipost`.
 //!
-//! It behaves as Digipost does towards a broker, through the same component as the client:
+//! It behaves as Digipost does towards a broker, through the same component as the client
+//! (sources in docs/digipost-wire.md):
 //! - every request's signature is checked with the broker's certificate: 403
-//!   `INVALID_SIGNATURE` echoing the simulator's own canonical string between `===START===`
-//!   and `===SLUTT===`; 400 for a missing header, a body hash that does not match, or a
-//!   `Date` more than five minutes from the simulator's clock;
+//!   `GENERAL_ERROR` without an error type, echoing the simulator's own canonical string
+//!   between `===START===` and `===SLUTT===` (digipost-docs f5b24ff, `security.rst` §5.1.2);
+//!   400 with the Java client's codes for a missing or bad header (`MISSING_DATE_HEADER`,
+//!   `INVALID_DATE_HEADER`, `INVALID_USER_ID_HEADER`, `MISSING_SIGNATURE`, `MISSING_SHA256`,
+//!   `INVALID_SHA256`, `DATE_HEADER_OUTSIDE_ACCEPTED_INTERVAL`);
 //! - every response is signed with the simulator's key, whose certificate `GET /` publishes;
-//! - content answers 307 to a one-time link that it serves itself (30 seconds, once, for
-//!   that document only; see [`links`]);
-//! - `DELETE` hides a document from the listing; unknown ids answer 404 `DOCUMENT_NOT_FOUND`.
+//!   `X-Content-SHA256` only with a body (`security.rst` §4.1);
+//! - content answers 307 to a one-time link on a second listener, another origin like
+//!   Digipost's data host, which answers unsigned (30 seconds, once, for that document only;
+//!   see [`links`]);
+//! - `DELETE` hides a document from the listing; a missing one answers 404 `GENERAL_ERROR`
+//!   (the published sample) or `DOCUMENT_NOT_FOUND`;
+//! - where the real service is not known, [`Variants`] picks the behaviour.
 //!
 //! The component builds the canonical strings, writes the XML and makes and judges tokens;
 //! the host checks RSA signatures with the broker's public key, signs with the server key,
@@ -16,6 +23,7 @@
 
 pub mod links;
 pub mod mailbox;
+pub mod variants;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,14 +43,15 @@ use crate::bindings::digipost_signing_wit::{IncomingRequest, RequestError};
 use crate::clock::Clock;
 use crate::digipost::content_token::{self, ContentLink, Verdict};
 use crate::digipost::inbox::{
-    self, AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, Inbox, InboxDocument,
-    SchemaVersion,
+    self, AuthenticationLevel, Entrypoint, ErrorBody, ErrorCode, ErrorType, Inbox, InboxDocument,
+    Link, SchemaVersion,
 };
 use crate::digipost::signing::{self as dsign, Body, Header, Response};
 use crate::keystore::{Keystore, PrivateKey};
 use crate::runtime::{Instance, InstancePool, Runtime};
 use links::{Consumed, LinkStore};
 use mailbox::Mailbox;
+pub use variants::{DocumentUris, MissingDocument, PemLayout, Variants};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +62,9 @@ pub enum SimError {
     /// The broker certificate is unusable.
     #[error("the broker certificate: {0}")]
     BrokerCertificate(String),
+    /// The server certificate is unusable.
+    #[error("the server certificate: {0}")]
+    ServerCertificate(String),
     /// The address cannot be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -83,6 +95,8 @@ pub struct SimulatorConfig {
     pub content_base: Option<String>,
     /// The secret tokens are made from; a random one when `None`.
     pub token_secret: Option<String>,
+    /// How to play what the real service does not publish.
+    pub variants: Variants,
 }
 
 /// Misbehaviour to switch on, for tests of the client.
@@ -116,6 +130,8 @@ pub struct Simulator {
     server_key: PrivateKey,
     certificate_pem: String,
     content_base: OnceLock<String>,
+    api_base: OnceLock<String>,
+    variants: Variants,
     secret: String,
     max_skew: i64,
     lifetime: i64,
@@ -129,12 +145,14 @@ pub struct Simulator {
 /// A simulator serving on a socket.
 #[derive(Debug)]
 pub struct RunningSimulator {
-    /// Where it listens.
+    /// Where the API listens.
     pub addr: SocketAddr,
+    /// Where the content host (the one-time links) listens: another port, so another origin.
+    pub content_addr: SocketAddr,
     /// The simulator, for faults and stats.
     pub simulator: Arc<Simulator>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    shutdown: Vec<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningSimulator {
@@ -143,17 +161,26 @@ impl RunningSimulator {
         format!("http://{}", self.addr)
     }
 
+    /// `http://<content addr>`, where one-time links point unless configured otherwise.
+    pub fn content_url(&self) -> String {
+        format!("http://{}", self.content_addr)
+    }
+
     /// Stop serving and wait until it has.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        for tx in self.shutdown.drain(..) {
             let _ = tx.send(());
         }
-        let _ = (&mut self.task).await;
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
     }
 
     /// Wait until the server stops (it does not by itself).
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    pub async fn wait(mut self) {
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
     }
 }
 
@@ -162,6 +189,8 @@ struct Reply {
     content_type: Option<String>,
     location: Option<String>,
     body: Vec<u8>,
+    /// Whether to sign it; some answers are unsigned in some [`Variants`].
+    signed: bool,
 }
 
 impl Reply {
@@ -171,6 +200,7 @@ impl Reply {
             content_type: None,
             location: None,
             body: Vec::new(),
+            signed: true,
         }
     }
 }
@@ -196,6 +226,12 @@ impl Simulator {
             let media = inbox::media_type(i, SchemaVersion::V8).map_err(guest)?;
             Ok((i64::from(skew), i64::from(lifetime), media))
         })??;
+        // Re-wrapped in the layout asked for: the published example wraps at 76 columns.
+        let der = dpost_guest::digipost::certificate::certificate_der(
+            config.server_certificate_pem.as_bytes(),
+        )
+        .map_err(|e| SimError::ServerCertificate(e.to_string()))?;
+        let certificate_pem = config.variants.certificate_pem.write(&STANDARD.encode(der));
         let secret = match config.token_secret {
             Some(s) => s,
             None => hex(&random_bytes::<32>()),
@@ -212,8 +248,10 @@ impl Simulator {
             broker_certificate: config.broker_certificate,
             broker_id: config.broker_id,
             server_key: config.server_key,
-            certificate_pem: config.server_certificate_pem.trim().to_owned(),
+            certificate_pem,
             content_base,
+            api_base: OnceLock::new(),
+            variants: config.variants,
             secret,
             max_skew,
             lifetime,
@@ -233,24 +271,40 @@ impl Simulator {
             .await
             .map_err(listen_err)?;
         let local = listener.local_addr().map_err(listen_err)?;
-        let _ = self.content_base.set(format!("http://{local}"));
-        let router = axum::Router::new()
+        // The content host is another origin, as Digipost's (www.digipostdata.no) is: the
+        // client must not send it the API's signature headers, and it answers unsigned.
+        let content_listener = tokio::net::TcpListener::bind((local.ip(), 0))
+            .await
+            .map_err(listen_err)?;
+        let content_local = content_listener.local_addr().map_err(listen_err)?;
+        let _ = self.content_base.set(format!("http://{content_local}"));
+        let _ = self.api_base.set(format!("http://{local}"));
+        let api = axum::Router::new()
             .fallback(handle)
             .with_state(self.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = rx.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!(error = %e, "the Digipost simulator stopped");
-            }
-        });
+        let content = axum::Router::new()
+            .fallback(handle_content)
+            .with_state(self.clone());
+        let mut shutdown = Vec::new();
+        let mut tasks = Vec::new();
+        for (listener, router) in [(listener, api), (content_listener, content)] {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            shutdown.push(tx);
+            tasks.push(tokio::spawn(async move {
+                let served = axum::serve(listener, router).with_graceful_shutdown(async {
+                    let _ = rx.await;
+                });
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "the Digipost simulator stopped");
+                }
+            }));
+        }
         Ok(RunningSimulator {
             addr: local,
+            content_addr: content_local,
             simulator: self.clone(),
-            shutdown: Some(tx),
-            task,
+            shutdown,
+            tasks,
         })
     }
 
@@ -259,24 +313,36 @@ impl Simulator {
         self.links.live()
     }
 
+    /// The content host: one-time links carry their own authorisation (the token).
+    fn respond_content(&self, method: &str, target: &str, headers: &HeaderMap) -> Reply {
+        let path = target.split('?').next().unwrap_or(target);
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if headers.contains_key("x-digipost-signature") {
+            self.stats
+                .links_with_signature_headers
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        match (method, segments.as_slice()) {
+            ("GET", ["documents", _]) => self.serve_link(target),
+            _ => plain(
+                StatusCode::NOT_FOUND,
+                "no such resource on the content host",
+            ),
+        }
+    }
+
     fn respond(&self, method: &str, target: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
         let path = target.split('?').next().unwrap_or(target);
         let query = target.split_once('?').map(|(_, q)| q);
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        // One-time links carry their own authorisation (the token), like Digipost's data host.
-        if let (["documents", _], "GET") = (segments.as_slice(), method) {
-            if headers.contains_key("x-digipost-signature") {
-                self.stats
-                    .links_with_signature_headers
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            return self.serve_link(target);
-        }
         if let Err(reply) = self.authenticate(method, target, headers, body) {
             return reply;
         }
         match (method, segments.as_slice()) {
-            ("GET", [""]) => self.entrypoint(),
+            ("GET", [""]) => Reply {
+                signed: self.variants.entrypoint_signed,
+                ..self.entrypoint()
+            },
             ("GET", [sender, "inbox"]) => self.with_sender(sender, |s| self.list(s, query)),
             ("GET", [sender, "inbox", id, "content"]) => {
                 self.with_sender(sender, |s| self.content_redirect(s, id))
@@ -284,7 +350,8 @@ impl Simulator {
             ("DELETE", [sender, "inbox", id]) => self.with_sender(sender, |s| self.delete(s, id)),
             _ => self.error(
                 StatusCode::NOT_FOUND,
-                ErrorCode::Other("NOT_FOUND".into()),
+                ErrorCode::GeneralError,
+                Some(ErrorType::ClientData),
                 &format!("no such resource: {method} {path}"),
             ),
         }
@@ -299,8 +366,14 @@ impl Simulator {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(), Reply> {
+        // The codes are the Java client's (ErrorCode.java), all CLIENT_TECHNICAL there.
         let bad = |code: ErrorCode, message: &str| {
-            Err(self.error(StatusCode::BAD_REQUEST, code, message))
+            Err(self.error(
+                StatusCode::BAD_REQUEST,
+                code,
+                Some(ErrorType::ClientTechnical),
+                message,
+            ))
         };
         let user = headers
             .get("x-digipost-userid")
@@ -311,6 +384,7 @@ impl Simulator {
             return Err(self.error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::UnknownUserId,
+                Some(ErrorType::ClientTechnical),
                 &format!("unknown broker id {user}"),
             ));
         }
@@ -341,22 +415,17 @@ impl Simulator {
         };
         match verdict {
             Ok(()) => Ok(()),
-            Err(RequestError::MissingHeader(h))
-                if h.eq_ignore_ascii_case("x-digipost-signature") =>
-            {
-                bad(
-                    ErrorCode::MissingSignature,
-                    "the request has no X-Digipost-Signature header",
-                )
+            Err(RequestError::MissingHeader(h)) => {
+                let code = match h.to_ascii_lowercase().as_str() {
+                    "x-digipost-signature" => ErrorCode::MissingSignature,
+                    "date" => ErrorCode::MissingDateHeader,
+                    "x-digipost-userid" => ErrorCode::InvalidUserIdHeader,
+                    "x-content-sha256" => ErrorCode::MissingSha256,
+                    _ => ErrorCode::Other("PROBLEM_WITH_REQUEST".into()),
+                };
+                bad(code, &format!("the request has no {h} header"))
             }
-            Err(RequestError::MissingHeader(h)) => bad(
-                ErrorCode::Other("MISSING_HEADER".into()),
-                &format!("the request has no {h} header"),
-            ),
-            Err(RequestError::BadDate(d)) => bad(
-                ErrorCode::DateHeaderOutsideAcceptedInterval,
-                &format!("the Date {d}"),
-            ),
+            Err(RequestError::BadDate(d)) => bad(ErrorCode::InvalidDateHeader, &format!("the Date {d}")),
             Err(RequestError::DateSkew(skew)) => bad(
                 ErrorCode::DateHeaderOutsideAcceptedInterval,
                 &format!(
@@ -369,15 +438,23 @@ impl Simulator {
                 ErrorCode::InvalidSha256,
                 "X-Content-SHA256 does not match the body",
             ),
-            Err(RequestError::Malformed(m)) => bad(ErrorCode::Other("BAD_REQUEST".into()), &m),
+            Err(RequestError::Malformed(m)) => {
+                bad(ErrorCode::Other("PROBLEM_WITH_REQUEST".into()), &m)
+            }
             Err(RequestError::BadCertificate(m)) => {
                 Err(self.server_error(&format!("the broker certificate is unusable: {m}")))
             }
+            // digipost-docs f5b24ff, security.rst §5.1.2: 403, GENERAL_ERROR, no error-type,
+            // the server's canonical string between ===START=== and ===SLUTT===.
             Err(RequestError::BadSignature(b)) => Err(self.error(
                 StatusCode::FORBIDDEN,
-                ErrorCode::InvalidSignature,
+                ErrorCode::GeneralError,
+                None,
                 &format!(
-                    "Invalid signature. Server canonical string: ===START===\n{}===SLUTT===",
+                    "\nThe signature found in the X-Digipost-Signature header could not be verified.\n\
+                     Possible reasons for this may be that the certificate used for signing is not the same that is uploaded to Digipost, or the format of the signature is invalid.\n\n\
+                     Canonical string to sign generated by Digipost, with each line terminated with a newline character (\\n), was:\n\
+                     ===START===\n{}===SLUTT===\n",
                     b.canonical
                 ),
             )),
@@ -390,6 +467,7 @@ impl Simulator {
             _ => self.error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::BrokerNotAuthorized,
+                Some(ErrorType::Configuration),
                 &format!("the broker may not act for sender {sender}"),
             ),
         }
@@ -414,7 +492,8 @@ impl Simulator {
                 Err(_) => {
                     return self.error(
                         StatusCode::BAD_REQUEST,
-                        ErrorCode::Other("INVALID_PARAMETER".into()),
+                        ErrorCode::InvalidQueryParameter,
+                        Some(ErrorType::ClientTechnical),
                         &format!("{k} must be a number"),
                     );
                 }
@@ -425,17 +504,40 @@ impl Simulator {
                 "limit" => {
                     return self.error(
                         StatusCode::BAD_REQUEST,
-                        ErrorCode::Other("INVALID_PARAMETER".into()),
+                        ErrorCode::InvalidQueryParameter,
+                        Some(ErrorType::ClientTechnical),
                         "limit must be 1..=1000",
                     );
                 }
                 _ => {}
             }
         }
+        let api = self.api_base.get().cloned().unwrap_or_default();
+        let uris = self.variants.document_uris;
         let mut documents = Vec::new();
         for d in self.mailbox.page(sender, offset, limit) {
             let owner = documents.len() as u32;
             let entry = |id: i64, attached_to: Option<u32>, content_type: &str, delete: bool| {
+                let content_path = format!("/{sender}/inbox/{id}/content");
+                let delete_path = delete.then(|| format!("/{sender}/inbox/{id}"));
+                let (content_uri, delete_uri, links) = match uris {
+                    DocumentUris::Absolute => (
+                        Some(format!("{api}{content_path}")),
+                        delete_path.map(|p| format!("{api}{p}")),
+                        Vec::new(),
+                    ),
+                    DocumentUris::Relative => (Some(content_path), delete_path, Vec::new()),
+                    DocumentUris::Links => {
+                        let link = |rel: &str, path: String| Link {
+                            rel: Some(rel.to_owned()),
+                            uri: format!("{api}{path}"),
+                            media_type: None,
+                        };
+                        let mut links = vec![link(variants::REL_CONTENT, content_path)];
+                        links.extend(delete_path.map(|p| link(variants::REL_DELETE, p)));
+                        (None, None, links)
+                    }
+                };
                 InboxDocument {
                     attached_to,
                     id,
@@ -448,9 +550,9 @@ impl Simulator {
                         d.authentication_level.clone(),
                     ),
                     content_type: Some(content_type.to_owned()),
-                    content_uri: Some(format!("/{sender}/inbox/{id}/content")),
-                    delete_uri: delete.then(|| format!("/{sender}/inbox/{id}")),
-                    links: Vec::new(),
+                    content_uri,
+                    delete_uri,
+                    links,
                 }
             };
             documents.push(entry(d.id, None, &d.content.content_type, true));
@@ -500,6 +602,7 @@ impl Simulator {
                 );
                 Reply {
                     location: Some(link),
+                    signed: self.variants.redirect_signed,
                     ..Reply::empty(StatusCode::TEMPORARY_REDIRECT)
                 }
             }
@@ -515,9 +618,8 @@ impl Simulator {
             let consumed = self.links.consume(i, &link, now, self.lifetime)?;
             Ok::<_, content_token::ContentTokenError>((link, consumed))
         });
-        let refused = |status, message: &str| {
-            self.error(status, ErrorCode::Other("INVALID_LINK".into()), message)
-        };
+        // The content host's error format is not published; plain text, unsigned.
+        let refused = |status, message: &str| plain(status, message);
         let (link, sender) = match judged {
             Ok(Ok((link, Consumed::Open { sender }))) => (link, sender),
             Ok(Ok((_, Consumed::Refused(Verdict::Expired)))) => {
@@ -538,7 +640,7 @@ impl Simulator {
             }
         };
         let Some(file) = self.mailbox.content(sender, link.document_id) else {
-            return self.not_found(&link.document_id.to_string());
+            return plain(StatusCode::NOT_FOUND, "the document is gone");
         };
         match std::fs::read(&file.path) {
             Ok(bytes) => {
@@ -548,9 +650,13 @@ impl Simulator {
                     content_type: Some(file.content_type),
                     location: None,
                     body: bytes,
+                    signed: false,
                 }
             }
-            Err(e) => self.server_error(&format!("cannot read the content: {e}")),
+            Err(e) => plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot read the content: {e}"),
+            ),
         }
     }
 
@@ -562,32 +668,44 @@ impl Simulator {
     }
 
     fn not_found(&self, id: &str) -> Reply {
-        self.error(
-            StatusCode::NOT_FOUND,
-            ErrorCode::DocumentNotFound,
-            &format!("no document {id} in this inbox"),
-        )
+        match self.variants.missing_document {
+            // InboxDocumentNotExisting.xml: an empty message.
+            MissingDocument::GeneralError => self.error(
+                StatusCode::NOT_FOUND,
+                ErrorCode::GeneralError,
+                Some(ErrorType::Server),
+                "",
+            ),
+            MissingDocument::DocumentNotFound => self.error(
+                StatusCode::NOT_FOUND,
+                ErrorCode::DocumentNotFound,
+                Some(ErrorType::ClientTechnical),
+                &format!("no document {id} in this inbox"),
+            ),
+        }
     }
 
-    /// A 500 `SERVER` error: the simulator itself failed.
+    /// A 500 `SERVER_ERROR`: the simulator itself failed.
     fn server_error(&self, message: &str) -> Reply {
         self.error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Other("SERVER".into()),
+            ErrorCode::Other("SERVER_ERROR".into()),
+            Some(ErrorType::Server),
             message,
         )
     }
 
-    fn error(&self, status: StatusCode, code: ErrorCode, message: &str) -> Reply {
-        let error_type = if status.is_server_error() {
-            "SERVER"
-        } else {
-            "CLIENT_DATA"
-        };
+    fn error(
+        &self,
+        status: StatusCode,
+        code: ErrorCode,
+        error_type: Option<ErrorType>,
+        message: &str,
+    ) -> Reply {
         let body = ErrorBody {
             code,
             message: Some(message.to_owned()),
-            error_type: Some(error_type.to_owned()),
+            error_type,
         };
         match self
             .pool
@@ -598,13 +716,9 @@ impl Simulator {
                 content_type: Some(self.media_type.clone()),
                 location: None,
                 body: xml.into_bytes(),
+                signed: true,
             },
-            _ => Reply {
-                status,
-                content_type: Some("text/plain".into()),
-                location: None,
-                body: message.as_bytes().to_vec(),
-            },
+            _ => plain(status, message),
         }
     }
 
@@ -619,49 +733,62 @@ impl Simulator {
                 content_type: Some(self.media_type.clone()),
                 location: None,
                 body: xml.into_bytes(),
+                signed: true,
             },
             Ok(Err(e)) => self.server_error(&e.to_string()),
             Err(e) => self.server_error(&e.to_string()),
         }
     }
 
-    /// Sign `reply` as Digipost signs responses: the component's canonical response string,
-    /// signed here with the server key.
+    /// Sign `reply` as Digipost signs responses: `Date`, `X-Content-SHA256` when there is a
+    /// body (digipost-docs f5b24ff, `security.rst` §4.1), `X-Digipost-UserId` when that
+    /// variant is on, and the component's canonical response string signed here with the
+    /// server key. An unsigned reply gets `Date` and no signature.
     fn sign(&self, path: &str, reply: Reply) -> HttpResponse {
-        let hash = STANDARD.encode(Sha256::digest(&reply.body));
         let now = self.clock.now_unix();
-        let signed = self.pool.with(|i| {
-            let date = dsign::format_date(i, now)?;
-            let headers = vec![
-                Header {
-                    name: "Date".into(),
-                    value: date.clone(),
-                },
-                Header {
+        let mut headers = Vec::new();
+        if let Ok(Ok(date)) = self.pool.with(|i| dsign::format_date(i, now)) {
+            headers.push(Header {
+                name: "Date".into(),
+                value: date,
+            });
+        }
+        let hash = (!reply.body.is_empty()).then(|| STANDARD.encode(Sha256::digest(&reply.body)));
+        if reply.signed {
+            if let Some(hash) = &hash {
+                headers.push(Header {
                     name: "X-Content-SHA256".into(),
                     value: hash.clone(),
-                },
-            ];
+                });
+            }
+            if let (true, Some(broker)) = (self.variants.response_user_id, &self.broker_id) {
+                headers.push(Header {
+                    name: "X-Digipost-UserId".into(),
+                    value: broker.clone(),
+                });
+            }
             let resp = Response {
                 status: reply.status.as_u16(),
                 request_path: path.to_owned(),
-                headers,
-                body: Some(Body::Sha256Base64(hash.clone())),
+                headers: headers.clone(),
+                body: hash.clone().map(Body::Sha256Base64),
             };
-            dsign::canonical_response(i, &resp).map(|c| (date, c))
-        });
-        let mut builder = HttpResponse::builder().status(reply.status);
-        if let Ok(Ok((date, canonical))) = signed {
-            builder = builder
-                .header("Date", date)
-                .header("X-Content-SHA256", &hash);
-            if let Ok(raw) = self.server_key.sign_pkcs1_sha256(canonical.as_bytes()) {
-                let mut raw = raw;
+            let canonical = self.pool.with(|i| dsign::canonical_response(i, &resp));
+            if let Ok(Ok(canonical)) = canonical
+                && let Ok(mut raw) = self.server_key.sign_pkcs1_sha256(canonical.as_bytes())
+            {
                 if self.faults.tamper_signatures.load(Ordering::Relaxed) && path != "/" {
                     raw[0] ^= 0x01;
                 }
-                builder = builder.header("X-Digipost-Signature", STANDARD.encode(raw));
+                headers.push(Header {
+                    name: "X-Digipost-Signature".into(),
+                    value: STANDARD.encode(raw),
+                });
             }
+        }
+        let mut builder = HttpResponse::builder().status(reply.status);
+        for h in headers {
+            builder = builder.header(h.name, h.value);
         }
         if let Some(ct) = &reply.content_type {
             builder = builder.header("Content-Type", ct);
@@ -679,13 +806,18 @@ impl Simulator {
     }
 }
 
+/// Path and query as the request line had them.
+fn target_of(request: &HttpRequest) -> String {
+    request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    )
+}
+
 async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> HttpResponse {
     sim.stats.requests.fetch_add(1, Ordering::Relaxed);
     let method = request.method().as_str().to_owned();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |pq| pq.as_str().to_owned(),
-    );
+    let target = target_of(&request);
     let headers = request.headers().clone();
     let path = target.split('?').next().unwrap_or("/").to_owned();
     let body = match axum::body::to_bytes(request.into_body(), 16 << 20).await {
@@ -693,7 +825,8 @@ async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> Http
         Err(_) => {
             let reply = sim.error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::Other("TOO_LARGE".into()),
+                ErrorCode::Other("REQUEST_TOO_LARGE".into()),
+                Some(ErrorType::ClientData),
                 "the body is too large",
             );
             return sim.sign(&path, reply);
@@ -702,6 +835,28 @@ async fn handle(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> Http
     let reply = sim.respond(&method, &target, &headers, &body);
     tracing::debug!(%method, %target, status = reply.status.as_u16(), "simulator");
     sim.sign(&path, reply)
+}
+
+/// The content host: unsigned answers, no Digipost headers.
+async fn handle_content(State(sim): State<Arc<Simulator>>, request: HttpRequest) -> HttpResponse {
+    sim.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let method = request.method().as_str().to_owned();
+    let target = target_of(&request);
+    let reply = sim.respond_content(&method, &target, request.headers());
+    tracing::debug!(%method, %target, status = reply.status.as_u16(), "simulator content host");
+    // Every content-host reply is unsigned (`signed: false`): only a Date goes with it.
+    sim.sign(target.split('?').next().unwrap_or("/"), reply)
+}
+
+/// A plain-text answer, unsigned.
+fn plain(status: StatusCode, message: &str) -> Reply {
+    Reply {
+        status,
+        content_type: Some("text/plain; charset=utf-8".into()),
+        location: None,
+        body: message.as_bytes().to_vec(),
+        signed: false,
+    }
 }
 
 fn guest(e: impl std::fmt::Display) -> SimError {
