@@ -311,7 +311,8 @@ fn decode(s: &str) -> String {
 
 /// How the server turns a matched exchange into the bytes it sends; the default sends the
 /// fixture's answer as it is. Digipost tests use it to sign answers with the test server key.
-pub type Responder = dyn Fn(&Recorded, &Exchange) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync;
+pub type Responder =
+    dyn Fn(&Recorded, &Exchange) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync;
 
 struct State {
     script: Vec<(Exchange, bool)>,
@@ -373,7 +374,11 @@ impl Replay {
 
     /// Every request received, in order.
     pub fn received(&self) -> Vec<Recorded> {
-        self.locked().received.iter().map(|(r, _)| r.clone()).collect()
+        self.locked()
+            .received
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect()
     }
 
     /// Every way the received requests differ from the fixtures: requests no fixture
@@ -411,7 +416,11 @@ impl Replay {
     pub fn assert_conformed(&self, all_used: bool) {
         let mut problems = self.mismatches();
         if all_used {
-            problems.extend(self.unused().into_iter().map(|u| format!("never requested: {u}")));
+            problems.extend(
+                self.unused()
+                    .into_iter()
+                    .map(|u| format!("never requested: {u}")),
+            );
         }
         assert!(
             problems.is_empty(),
@@ -469,8 +478,8 @@ async fn answer(state: Arc<Mutex<State>>, req: axum::extract::Request) -> axum::
     };
     drop(st);
     let mut response = axum::response::Response::new(axum::body::Body::from(body));
-    *response.status_mut() =
-        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = axum::http::StatusCode::from_u16(status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in headers {
         if let (Ok(k), Ok(v)) = (
             axum::http::HeaderName::from_bytes(k.as_bytes()),

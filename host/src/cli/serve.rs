@@ -126,7 +126,7 @@ impl ServeCommand {
             let metrics = Arc::new(Metrics::default());
             let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics, body_read_timeout: serve.body_read_timeout }));
             let wake = Arc::new(Notify::new());
-            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), wake));
+            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), receiving.pool.clone(), wake));
             for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
                 let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
                 let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);

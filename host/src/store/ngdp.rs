@@ -104,7 +104,43 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         ALTER TABLE ngdp_sent ADD COLUMN receipt TEXT;
     ",
     },
+    Migration {
+        version: 3,
+        // NgDP as published (issue 13). A pulled receipt is stored once, keyed by the id NgDP
+        // lists it under (a receipt NgDP did not delete comes back); what the lenient receipt
+        // reader found odd is kept beside it; and a pulled message whose business receipt is
+        // still owed carries the DELETE memos/{id} that must follow it.
+        sql: "
+        ALTER TABLE ngdp_receipts ADD COLUMN ngdp_id TEXT;
+        ALTER TABLE ngdp_receipts ADD COLUMN warnings TEXT;
+        CREATE UNIQUE INDEX ngdp_receipts_ngdp_id ON ngdp_receipts (system_id, ngdp_id)
+            WHERE ngdp_id IS NOT NULL;
+        ALTER TABLE ngdp_outbox ADD COLUMN delete_memo TEXT;  -- NULL | owed | done
+    ",
+    },
 ];
+
+/// Where the `DELETE memos/{id}` of a pulled message stands (`ngdp_outbox.delete_memo`).
+pub mod memo_deletion {
+    /// The message was pulled but its business receipt was not yet taken by NgDP: delete it
+    /// at NgDP only after the receipt goes through.
+    pub const OWED: &str = "owed";
+    /// Deleted at NgDP (or found gone).
+    pub const DONE: &str = "done";
+}
+
+/// The business receipt owed for a pulled message, and whether its deletion at NgDP waits.
+#[derive(Debug, Clone)]
+pub struct OutboxState {
+    /// pending | sent | rejected.
+    pub status: String,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// [`memo_deletion`], or `None`.
+    pub delete_memo: Option<String>,
+    /// The receipt, to send now whatever its next attempt time.
+    pub receipt: DueReceipt,
+}
 
 /// Where a message the organisation sends stands.
 pub mod sent_status {
@@ -256,6 +292,18 @@ pub struct StoredMessage {
     pub receipt_status: Option<String>,
 }
 
+/// What storing a receipt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptStored {
+    /// Stored now; `linked` when it is about a message we sent.
+    New {
+        /// Linked to a sent message.
+        linked: bool,
+    },
+    /// A pulled receipt with this NgDP id was stored before; nothing written.
+    Already,
+}
+
 /// A business receipt due for sending.
 #[derive(Debug, Clone)]
 pub struct DueReceipt {
@@ -269,6 +317,8 @@ pub struct DueReceipt {
     pub receipt: String,
     /// Attempts so far.
     pub attempts: u32,
+    /// A pulled message whose `DELETE memos/{id}` waits for this receipt to be taken.
+    pub delete_memo_after: bool,
 }
 
 /// A receipt NgDP pushed for a message we sent.
@@ -290,6 +340,11 @@ pub struct IncomingReceipt {
     pub transmission_id: Option<String>,
     /// The JSON as received.
     pub json: String,
+    /// The id NgDP lists a pulled receipt under (`GET receipts/`, a `BulkReceipt`'s `id`):
+    /// the receipt is stored once per id. `None` for a pushed receipt.
+    pub ngdp_id: Option<String>,
+    /// What the component found missing or odd in it.
+    pub warnings: Vec<String>,
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -371,7 +426,7 @@ impl Store {
     ) -> Result<Vec<DueReceipt>, StoreError> {
         let result = (|| {
             let mut q = self.conn().prepare_cached(
-                "SELECT message_uuid, environment, system_id, receipt, attempts FROM ngdp_outbox
+                "SELECT message_uuid, environment, system_id, receipt, attempts, delete_memo = 'owed' FROM ngdp_outbox
                  WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
             )?;
             let rows = q.query_map(params![now, limit], |r| {
@@ -381,6 +436,7 @@ impl Store {
                     system_id: r.get(2)?,
                     receipt: r.get(3)?,
                     attempts: r.get(4)?,
+                    delete_memo_after: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
                 })
             })?;
             rows.collect::<Result<Vec<_>, _>>()
@@ -431,15 +487,42 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// Store a receipt NgDP pushed, linking it to a message we sent when we know it. Returns
-    /// whether it was linked.
+    /// Store a receipt NgDP pushed or a system pulled, linking it to a message we sent when we
+    /// know it. Returns whether it was linked. A pulled receipt whose `ngdp_id` is stored
+    /// already is not stored again (and reported as [`ReceiptStored::Already`] by
+    /// [`Store::ngdp_store_receipt`]).
     pub fn ngdp_insert_receipt(
         &mut self,
         r: &IncomingReceipt,
         now: i64,
     ) -> Result<bool, StoreError> {
+        Ok(matches!(
+            self.ngdp_store_receipt(r, now)?,
+            ReceiptStored::New { linked: true }
+        ))
+    }
+
+    /// [`Store::ngdp_insert_receipt`], saying whether the receipt was new.
+    pub fn ngdp_store_receipt(
+        &mut self,
+        r: &IncomingReceipt,
+        now: i64,
+    ) -> Result<ReceiptStored, StoreError> {
         let result = (|| {
             let tx = self.conn().transaction()?;
+            if let Some(id) = &r.ngdp_id {
+                let known = tx
+                    .query_row(
+                        "SELECT 1 FROM ngdp_receipts WHERE system_id = ?1 AND ngdp_id = ?2",
+                        params![r.system_id, id.to_ascii_lowercase()],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if known {
+                    return Ok(ReceiptStored::Already);
+                }
+            }
             let linked = tx
                 .query_row(
                     "SELECT 1 FROM ngdp_sent WHERE uuid = ?1",
@@ -448,25 +531,68 @@ impl Store {
                 )
                 .optional()?
                 .is_some();
+            let warnings = (!r.warnings.is_empty()).then(|| r.warnings.join("; "));
             tx.execute(
                 "INSERT INTO ngdp_receipts (system_id, message_uuid, receipt_status, error_code, error_message,
-                    time_stamp, transmission_id, json, received_at, linked)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    time_stamp, transmission_id, json, received_at, linked, ngdp_id, warnings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     r.system_id, r.message_uuid.to_ascii_lowercase(), r.receipt_status, r.error_code, r.error_message,
-                    r.time_stamp, r.transmission_id, r.json, now, linked
+                    r.time_stamp, r.transmission_id, r.json, now, linked,
+                    r.ngdp_id.as_deref().map(str::to_ascii_lowercase), warnings
                 ],
             )?;
-            if linked {
+            // A receipt without a status does not change what the sent message's record says.
+            if linked && !r.receipt_status.is_empty() {
                 tx.execute(
                     "UPDATE ngdp_sent SET status = ?2, updated_at = ?3 WHERE uuid = ?1",
                     params![r.message_uuid.to_ascii_lowercase(), r.receipt_status, now],
                 )?;
             }
             tx.commit()?;
-            Ok(linked)
+            Ok(ReceiptStored::New { linked })
         })();
         result.map_err(|e| self.error(e))
+    }
+
+    /// The outbox row of a pulled (or pushed) message: its receipt's state and whether a
+    /// deletion at NgDP waits for it.
+    pub fn ngdp_outbox_state(&mut self, uuid: &str) -> Result<Option<OutboxState>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT status, last_error, delete_memo, message_uuid, environment, system_id, receipt, attempts
+                 FROM ngdp_outbox WHERE message_uuid = ?1",
+                [uuid.to_ascii_lowercase()],
+                |r| {
+                    let delete_memo: Option<String> = r.get(2)?;
+                    Ok(OutboxState {
+                        status: r.get(0)?,
+                        last_error: r.get(1)?,
+                        receipt: DueReceipt {
+                            message_uuid: r.get(3)?,
+                            environment: r.get(4)?,
+                            system_id: r.get(5)?,
+                            receipt: r.get(6)?,
+                            attempts: r.get(7)?,
+                            delete_memo_after: delete_memo.as_deref() == Some(memo_deletion::OWED),
+                        },
+                        delete_memo,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Record where the `DELETE memos/{uuid}` of a pulled message stands ([`memo_deletion`]).
+    pub fn ngdp_set_memo_deletion(&mut self, uuid: &str, state: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_outbox SET delete_memo = ?2 WHERE message_uuid = ?1",
+                params![uuid.to_ascii_lowercase(), state],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
     }
 
     /// Mailboxes with their message counts.
