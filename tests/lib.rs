@@ -201,6 +201,7 @@ pub struct ConfigFile {
     api_token: String,
     max_message_bytes: Option<u64>,
     serve_extra: String,
+    system_extra: String,
     contact_points: Vec<(String, String)>,
 }
 
@@ -216,6 +217,7 @@ impl ConfigFile {
             api_token: "token".into(),
             max_message_bytes: None,
             serve_extra: String::new(),
+            system_extra: String::new(),
             contact_points: Vec::new(),
         }
     }
@@ -254,6 +256,12 @@ impl ConfigFile {
     /// Lines added to `[serve]` as they are.
     pub fn serve_extra(mut self, lines: &str) -> ConfigFile {
         self.serve_extra = lines.into();
+        self
+    }
+
+    /// Lines added to the system's table as they are (e.g. `receipt_listing = "bulk"`).
+    pub fn system_extra(mut self, lines: &str) -> ConfigFile {
+        self.system_extra = lines.into();
         self
     }
 
@@ -297,6 +305,9 @@ impl ConfigFile {
             writeln!(text, "authorization = \"{authorization}\"").unwrap();
         }
         writeln!(text, "api_token = \"{}\"", self.api_token).unwrap();
+        if !self.system_extra.is_empty() {
+            writeln!(text, "{}", self.system_extra).unwrap();
+        }
         for (id, mailbox) in &self.contact_points {
             writeln!(
                 text,
@@ -524,6 +535,24 @@ pub mod serve {
     fn status_and_text(r: reqwest::blocking::Response) -> (u16, String) {
         let status = r.status().as_u16();
         (status, r.text().unwrap_or_default())
+    }
+
+    /// `dpost sim ngdp` started as NgDP would run, with the arguments given; returns the child
+    /// and its base URL.
+    pub fn start_sim(args: &[&str]) -> (Child, String) {
+        let mut command = dpost_command();
+        command
+            .args(["sim", "ngdp"])
+            .args(args)
+            .stderr(Stdio::null());
+        let (child, line, mut out) = spawn_until_first_line(&mut command, "dpost sim ngdp");
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_owned();
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        (child, url)
     }
 
     /// A blocking client with a bounded timeout.
