@@ -61,7 +61,10 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
     let response = match segments.as_slice() {
         ["_sim", "status"] if method == Method::GET => json_response(StatusCode::OK, &sim.status()),
         ["apis", "v1", rest @ ..] => {
-            if let Some(refused) = sim.refuse_unauthorized(request.headers()) {
+            // CreateReceipt documents its 401 without a body schema (NgDP OpenAPI 1.68.0);
+            // the other operations answer an ErrorMessage.
+            let plain = method == Method::POST && matches!(rest, ["memos", _, "receipt"]);
+            if let Some(refused) = sim.refuse_unauthorized(request.headers(), plain) {
                 refused
             } else {
                 match (&method, rest) {
@@ -101,8 +104,9 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
 }
 
 impl NgdpSimulator {
-    /// A 401 unless the request carries the Basic credentials NgDP expects.
-    fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
+    /// A 401 unless the request carries the Basic credentials NgDP expects; `plain` answers
+    /// it as text instead of an `ErrorMessage`.
+    fn refuse_unauthorized(&self, headers: &HeaderMap, plain: bool) -> Option<Response> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -136,7 +140,15 @@ impl NgdpSimulator {
                 "the Authorization header is not Basic base64(systemId:apiToken) for this system"
             }
         };
-        let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        let mut response = if plain {
+            Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(message))
+                .unwrap_or_else(|_| empty(StatusCode::UNAUTHORIZED))
+        } else {
+            error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+        };
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Basic realm=\"NgDP\""),
@@ -657,6 +669,9 @@ impl NgdpSimulator {
     fn received_receipt(&self, uuid: &str) -> Value {
         json!({
             "messageUUID": uuid,
+            "messageId": null,
+            "errorCode": null,
+            "errorMessage": null,
             "receiptStatus": "RECEIVED",
             "timeStamp": humantime::format_rfc3339_seconds(
                 std::time::UNIX_EPOCH
