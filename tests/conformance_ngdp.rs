@@ -46,8 +46,9 @@ fn dpost(config: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// `dpost ngdp pull --json` against `names`; the exit code and summary, every fixture used.
-fn pull(name: &str, names: &[&str], system_extra: &str) -> (Option<i32>, Value) {
+/// `dpost ngdp pull --json` against `names`; the exit code and summary, every fixture used,
+/// and the configuration.
+fn pull(name: &str, names: &[&str], system_extra: &str) -> (Option<i32>, Value, PathBuf) {
     let replay = Replay::start(script(names));
     let config = config(name, &replay, system_extra);
     let out = dpost(&config, &["ngdp", "pull", "--system", SYSTEM, "--json"]);
@@ -59,12 +60,12 @@ fn pull(name: &str, names: &[&str], system_extra: &str) -> (Option<i32>, Value) 
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.code(), summary)
+    (out.status.code(), summary, config)
 }
 
 #[test]
 fn a_pull_run_speaks_the_published_api() {
-    let (code, s) = pull(
+    let (code, s, _) = pull(
         "pull",
         &[
             "list-memos",
@@ -89,7 +90,7 @@ fn a_pull_run_speaks_the_published_api() {
 
 #[test]
 fn receipts_in_bulk_are_deleted_by_their_own_id() {
-    let (code, s) = pull(
+    let (code, s, _) = pull(
         "bulk",
         &[
             "list-memos-empty",
@@ -106,7 +107,7 @@ fn receipts_in_bulk_are_deleted_by_their_own_id() {
 
 #[test]
 fn error_messages_are_shown_and_a_gone_receipt_counts_as_deleted() {
-    let (code, s) = pull(
+    let (code, s, _) = pull(
         "errors",
         &[
             "list-memos",
@@ -138,7 +139,7 @@ fn a_refused_business_receipt_keeps_the_message_and_shows_each_field_error() {
         // A plain 401 (documented without a body schema) is shown as its text.
         ("create-receipt-401", "HTTP 401: Unauthorized"),
     ] {
-        let (code, s) = pull(
+        let (code, s, config) = pull(
             fixture,
             &["list-memos", "fetch-memo", fixture, "list-receipts-empty"],
             "",
@@ -149,6 +150,10 @@ fn a_refused_business_receipt_keeps_the_message_and_shows_each_field_error() {
         assert_eq!(s["deleted"], 0, "{s}");
         let failed = s["failed"].to_string();
         assert!(failed.contains(shown), "{fixture}: {failed}");
+        // The stored failure reason is NgDP's answer, as shown.
+        let stored = serve::show(&config, MID).unwrap();
+        assert_eq!(stored["message"]["receipt_status"], "rejected", "{stored}");
+        assert_eq!(stored["message"]["receipt_error"], shown, "{stored}");
     }
 }
 

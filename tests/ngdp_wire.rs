@@ -332,3 +332,36 @@ fn a_chunked_send_is_refused_by_the_simulator() {
     assert!(sim_status(&url)["sent"].as_array().unwrap().is_empty());
     stop(child);
 }
+
+#[test]
+fn the_outbox_deletes_a_pulled_message_once_its_receipt_goes_through() {
+    let name = "outbox-delete";
+    let (dir, _ids) = pull_messages(name, 1);
+    // The first business receipt is refused for now: the pull run leaves the message at
+    // NgDP with its deletion owed; the outbox's retry sends the receipt, then deletes.
+    let (child, url) = sim(&dir, &["--fail-business-receipts", "1"]);
+    let config = serve::config(&format!("wire-{name}"))
+        .api_base(&format!("{url}/apis/v1"))
+        .protocol("pull")
+        .system_extra("pull_interval_seconds = 3600")
+        .write();
+    let mut server = serve::Server::start(&config);
+    let mut status = sim_status(&url);
+    for _ in 0..120 {
+        if status["deleted"].as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        status = sim_status(&url);
+    }
+    server.kill();
+    assert_eq!(status["deleted"].as_array().unwrap().len(), 1, "{status}");
+    // Deleted only after the receipt NgDP took.
+    assert_eq!(
+        status["receipts_received"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
+    assert_eq!(count(&config), 1);
+    stop(child);
+}

@@ -290,6 +290,9 @@ pub struct StoredMessage {
     pub files: Vec<NewFile>,
     /// Receipt status: pending | sent | rejected, and the attempts so far.
     pub receipt_status: Option<String>,
+    /// Why the business receipt's last attempt failed, as NgDP answered it (its
+    /// `ErrorMessage` code, message and field errors).
+    pub receipt_error: Option<String>,
 }
 
 /// What storing a receipt came to.
@@ -648,7 +651,7 @@ impl Store {
                 .query_row(
                     "SELECT m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, m.label, m.sender_id,
                         m.sender_label, m.recipient_id, m.mailbox, m.contact_point, m.routing_reason, m.problems,
-                        m.header, m.dir, m.raw_size, m.raw_sha256, o.status
+                        m.header, m.dir, m.raw_size, m.raw_sha256, o.status, o.last_error
                      FROM ngdp_messages m LEFT JOIN ngdp_outbox o ON o.message_uuid = m.uuid WHERE m.uuid = ?1",
                     [&uuid],
                     |r| {
@@ -673,6 +676,7 @@ impl Store {
                             raw_sha256: r.get(17)?,
                             files: Vec::new(),
                             receipt_status: r.get(18)?,
+                            receipt_error: r.get(19)?,
                         })
                     },
                 )
