@@ -133,8 +133,15 @@ impl ServeCommand {
                 tokio::spawn(async move {
                     loop {
                         match pull::pull_once(&client, &r, &id).await {
-                            Ok(s) if s.listed > 0 => tracing::info!(system = %id, ?s, "pulled"),
-                            Ok(_) => {}
+                            Ok(s) => {
+                                for (what, why) in &s.failed {
+                                    tracing::warn!(system = %id, item = %what, reason = %why, "pull: left at NgDP");
+                                }
+                                if s.listed > 0 || s.receipts_stored > 0 || !s.failed.is_empty() {
+                                    let summary = serde_json::to_string(&s).unwrap_or_default();
+                                    tracing::info!(system = %id, %summary, "pulled");
+                                }
+                            }
                             Err(e) => tracing::warn!(system = %id, error = %format!("{e:#}"), "pull failed"),
                         }
                         tokio::time::sleep(std::time::Duration::from_secs(every)).await;
