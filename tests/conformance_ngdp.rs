@@ -8,8 +8,7 @@
 //!     status, content type and JSON member names and types. When they disagree, the fixture
 //!     wins.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
 use dpost_tests::replay::{Exchange, Replay, fixtures};
 use dpost_tests::serve::{self, SYSTEM, client, start_sim};
@@ -38,20 +37,12 @@ fn config(name: &str, replay: &Replay, system_extra: &str) -> PathBuf {
         .write()
 }
 
-fn dpost(config: &Path, args: &[&str]) -> Output {
-    dpost_command()
-        .args(args)
-        .args(["--config", config.to_str().unwrap()])
-        .output()
-        .unwrap()
-}
-
 /// `dpost ngdp pull --json` against `names`; the exit code and summary, every fixture used,
 /// and the configuration.
 fn pull(name: &str, names: &[&str], system_extra: &str) -> (Option<i32>, Value, PathBuf) {
     let replay = Replay::start(script(names));
     let config = config(name, &replay, system_extra);
-    let out = dpost(&config, &["ngdp", "pull", "--system", SYSTEM, "--json"]);
+    let out = run_with_config(&config, &["ngdp", "pull", "--system", SYSTEM, "--json"]);
     replay.assert_conformed(true);
     let summary = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -180,7 +171,7 @@ fn send(name: &str, fixture: &str, files: usize, system_extra: &str) {
         args.push(path.display().to_string());
     }
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = dpost(&config, &arg_refs);
+    let out = run_with_config(&config, &arg_refs);
     replay.assert_conformed(true);
     assert!(
         out.status.success(),

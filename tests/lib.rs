@@ -2,7 +2,7 @@
 //! `dpost` binary, and a native keystore that signs with the same keys as the component's.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -119,6 +119,15 @@ pub fn dpost_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// `dpost <args> --config <config>`, run to the end.
+pub fn run_with_config(config: &Path, args: &[&str]) -> Output {
+    dpost_command()
+        .args(args)
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap()
 }
 
 /// A command for the `dpost` binary of this build, with the compiled-component cache under

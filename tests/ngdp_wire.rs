@@ -41,18 +41,9 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// `dpost <args> --config CONFIG`.
-fn dpost(config: &Path, args: &[&str]) -> Output {
-    dpost_command()
-        .args(args)
-        .args(["--config", config.to_str().unwrap()])
-        .output()
-        .unwrap()
-}
-
 /// `dpost ngdp pull --json`: its exit code and summary.
 fn pull(config: &Path) -> (Option<i32>, Value) {
-    let out = dpost(config, &["ngdp", "pull", "--system", SYSTEM, "--json"]);
+    let out = run_with_config(config, &["ngdp", "pull", "--system", SYSTEM, "--json"]);
     let summary = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}{}",
@@ -237,7 +228,7 @@ fn send(config: &Path, files: &[PathBuf]) -> Output {
     let mut args = vec!["ngdp", "send", "--system", SYSTEM, "--retry-delay-ms", "10"];
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     args.extend(names.iter().map(String::as_str));
-    dpost(config, &args)
+    run_with_config(config, &args)
 }
 
 #[test]
@@ -268,7 +259,7 @@ fn sends_declare_their_length_and_survive_every_resend_answer() {
             // Each was posted twice (the first answer lost) and kept once.
             assert!(sent.iter().all(|m| m["posts"] == 2), "{case}: {status}");
             for i in first..first + n {
-                let out = dpost(&config, &["message", "status", &uuid(i), "--json"]);
+                let out = run_with_config(&config, &["message", "status", &uuid(i), "--json"]);
                 let s: Value = serde_json::from_slice(&out.stdout).unwrap();
                 assert_eq!(s["sent"]["status"], "sent", "{case}: {s}");
             }
@@ -296,7 +287,7 @@ fn a_uuid_ngdp_has_already_is_refused_with_its_error_message() {
         stderr.contains("HTTP 400: DUPLICATE_MESSAGE_UUID: a message with messageUUID"),
         "{stderr}"
     );
-    let out = dpost(&second, &["message", "status", &uuid(1100), "--json"]);
+    let out = run_with_config(&second, &["message", "status", &uuid(1100), "--json"]);
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["sent"]["status"], "failed", "{s}");
     assert!(

@@ -46,7 +46,8 @@ pub fn usable(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-fn small_number(v: Option<&serde_json::Value>) -> Option<u32> {
+/// A JSON number that fits a page number, else `None`.
+pub(crate) fn small_number(v: Option<&serde_json::Value>) -> Option<u32> {
     v.and_then(serde_json::Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
 }

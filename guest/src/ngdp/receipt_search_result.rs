@@ -7,7 +7,7 @@
 //! own `id` (a uuid). That `id` is the one to `DELETE receipts/{id}` by; it is not the
 //! `transmissionId`. Each receipt is handed on as its JSON text, for the receipt reader.
 
-use super::paging_result::{ListError, usable};
+use super::paging_result::{ListError, small_number, usable};
 
 /// One `BulkReceipt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +28,6 @@ pub struct BulkPage {
     pub current_page: Option<u32>,
     /// `totalPages`, when given.
     pub total_pages: Option<u32>,
-}
-
-fn small_number(v: Option<&serde_json::Value>) -> Option<u32> {
-    v.and_then(serde_json::Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// The page in a `ReceiptSearchResult` body.

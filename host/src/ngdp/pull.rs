@@ -68,6 +68,22 @@ pub(crate) async fn refused(receiving: &Receiving, response: reqwest::Response) 
     super::api_error::explain(&receiving.pool, status, &body)
 }
 
+/// One page of a list (`memos/`, `receipts/`, `receipts-bulk/`): `?page=<n>&size=50`, JSON.
+pub(crate) async fn list_page(
+    client: &NgdpClient,
+    list: &str,
+    page: u32,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .request(
+            reqwest::Method::GET,
+            &format!("{list}?page={page}&size={PAGE_SIZE}"),
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+}
+
 /// The component's reason for refusing a list, for a person.
 pub(crate) fn list_error(e: &crate::bindings::ngdp_wit::ListError) -> String {
     use crate::bindings::ngdp_wit::ListError;
@@ -208,13 +224,7 @@ pub async fn pull_once(
     let mut handled: BTreeSet<String> = BTreeSet::new();
     let mut page = 0u32;
     for _ in 0..MAX_PAGES {
-        let response = client
-            .request(
-                reqwest::Method::GET,
-                &format!("memos/?page={page}&size={PAGE_SIZE}"),
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
+        let response = list_page(client, "memos/", page)
             .await
             .context("listing waiting messages")?;
         if !response.status().is_success() {

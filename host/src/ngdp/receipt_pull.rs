@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, PoisonError};
 
 use super::client::NgdpClient;
-use super::pull::{MAX_PAGES, PAGE_SIZE, PullSummary, list_error, refused};
+use super::pull::{MAX_PAGES, PullSummary, list_error, list_page, refused};
 use super::receive::Receiving;
 use crate::config::ngdp::ReceiptListing;
 use crate::store::ngdp::ReceiptStored;
@@ -158,14 +158,7 @@ async fn by_ids(
     let mut handled: BTreeSet<String> = BTreeSet::new();
     let mut page = 0u32;
     for _ in 0..MAX_PAGES {
-        let response = client
-            .request(
-                reqwest::Method::GET,
-                &format!("receipts/?page={page}&size={PAGE_SIZE}"),
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await;
+        let response = list_page(client, "receipts/", page).await;
         let response = match response {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {
@@ -259,14 +252,7 @@ async fn by_bulk(
     let mut without_id = 0u32;
     let mut page = 0u32;
     for _ in 0..MAX_PAGES {
-        let response = client
-            .request(
-                reqwest::Method::GET,
-                &format!("receipts-bulk/?page={page}&size={PAGE_SIZE}"),
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await;
+        let response = list_page(client, "receipts-bulk/", page).await;
         let response = match response {
             Ok(r) if r.status().is_success() => r,
             Ok(r) if r.status().as_u16() == 404 && page == 0 => {
