@@ -43,6 +43,9 @@ pub trait MessageStore: Send {
         next: i64,
         rejected: bool,
     ) -> Result<(), StoreError>;
+    /// Take the pending receipt of `uuid` for sending until `until`; false when another
+    /// sender holds it (or it is not pending).
+    fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError>;
     /// How many receipts wait to be sent.
     fn pending_receipts(&mut self) -> Result<u64, StoreError>;
     /// Store a receipt NgDP pushed for a message we sent; true when linked to it.
@@ -91,6 +94,10 @@ impl MessageStore for Store {
         rejected: bool,
     ) -> Result<(), StoreError> {
         self.ngdp_receipt_failed(uuid, error, next, rejected)
+    }
+
+    fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        self.ngdp_claim_receipt(uuid, now, until)
     }
 
     fn pending_receipts(&mut self) -> Result<u64, StoreError> {

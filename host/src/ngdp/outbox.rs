@@ -31,6 +31,23 @@ const BATCH: u32 = 32;
 const MAX_BACKOFF_SECONDS: i64 = 3600;
 /// How often the worker looks for due receipts when nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a sender holds a receipt it claimed: longer than one POST can take (the client's
+/// time limit), so a live sender never loses it, and short enough that a receipt a crashed
+/// sender held goes out again soon.
+pub const CLAIM_SECONDS: i64 = 3 * super::client::DEFAULT_TIMEOUT.as_secs() as i64;
+
+/// Claim `uuid`'s receipt for one send (see [`CLAIM_SECONDS`]); false when another sender
+/// (the worker, or a pull run in the same process) holds it.
+pub async fn claim(store: &SharedStore, uuid: &str, now: i64) -> anyhow::Result<bool> {
+    let s = store.clone();
+    let u = uuid.to_owned();
+    Ok(tokio::task::spawn_blocking(move || {
+        s.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .claim_receipt(&u, now, now + CLAIM_SECONDS)
+    })
+    .await??)
+}
 
 /// Seconds to wait after `attempts` failed attempts: 2, 4, 8, ... up to an hour.
 pub fn backoff_seconds(attempts: u32) -> i64 {
@@ -128,6 +145,10 @@ pub async fn drain_once(
     .await??;
     let mut sent = 0;
     for d in due {
+        // A pull run may be sending this very receipt: one POST at a time.
+        if !claim(store, &d.message_uuid, clock.now_unix()).await? {
+            continue;
+        }
         let result = match clients.get(&d.system_id) {
             Some(client) => send(client, pool, &d).await,
             None => SendResult::Retry(format!(

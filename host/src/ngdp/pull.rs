@@ -163,6 +163,23 @@ async fn settle(
                     state.last_error.as_deref().unwrap_or("no reason recorded")
                 )));
             }
+            _ if !super::outbox::claim(&receiving.store, id, receiving.clock.now_unix())
+                .await? =>
+            {
+                // The outbox is sending it right now; the deletion follows its answer.
+                let store = receiving.store.clone();
+                let uuid = id.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    store
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .set_memo_deletion(&uuid, memo_deletion::OWED)
+                })
+                .await??;
+                return Ok(Settled::Owed(
+                    "its business receipt is being sent by the outbox; the message stays at NgDP and is deleted after the receipt goes through".into(),
+                ));
+            }
             _ => {
                 let due = state.receipt;
                 let result = send(client, &receiving.pool, &due).await;

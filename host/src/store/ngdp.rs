@@ -116,6 +116,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         CREATE UNIQUE INDEX ngdp_receipts_ngdp_id ON ngdp_receipts (system_id, ngdp_id)
             WHERE ngdp_id IS NOT NULL;
         ALTER TABLE ngdp_outbox ADD COLUMN delete_memo TEXT;  -- NULL | owed | done
+        -- A sender (the outbox worker or a pull run) holds the receipt until then: one POST
+        -- of a receipt at a time, never two racing copies.
+        ALTER TABLE ngdp_outbox ADD COLUMN claimed_until INTEGER;
     ",
     },
 ];
@@ -430,7 +433,8 @@ impl Store {
         let result = (|| {
             let mut q = self.conn().prepare_cached(
                 "SELECT message_uuid, environment, system_id, receipt, attempts, delete_memo = 'owed' FROM ngdp_outbox
-                 WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
+                 WHERE status = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+                 ORDER BY next_attempt_at LIMIT ?2",
             )?;
             let rows = q.query_map(params![now, limit], |r| {
                 Ok(DueReceipt {
@@ -451,11 +455,31 @@ impl Store {
     pub fn ngdp_receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE ngdp_outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+                "UPDATE ngdp_outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+                    claimed_until = NULL
                  WHERE message_uuid = ?1",
                 params![uuid, now],
             )
             .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Take the pending receipt of `uuid` for sending until `until`: true when it was free
+    /// (not claimed, or its claim ran out by `now`). Sending it and recording the outcome
+    /// releases it; a sender that dies leaves it claimed only until `until`.
+    pub fn ngdp_claim_receipt(
+        &mut self,
+        uuid: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_outbox SET claimed_until = ?3
+                 WHERE message_uuid = ?1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?2)",
+                params![uuid.to_ascii_lowercase(), now, until],
+            )
+            .map(|n| n == 1)
             .map_err(|e| self.error(e))
     }
 
@@ -470,7 +494,7 @@ impl Store {
         self.conn()
             .execute(
                 "UPDATE ngdp_outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END
+                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END, claimed_until = NULL
                  WHERE message_uuid = ?1 AND status = 'pending'",
                 params![uuid, error, next, rejected],
             )
@@ -885,6 +909,30 @@ mod sent_tests {
                 .unwrap_or(0)
         ));
         Store::open(&path).expect("store opens")
+    }
+
+    #[test]
+    fn a_receipt_is_claimed_by_one_sender_at_a_time() {
+        let mut s = store();
+        s.conn()
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
+                 VALUES ('m1', 'test', 'sys', '{}', 'pending', 0);",
+            )
+            .unwrap();
+        assert!(s.ngdp_claim_receipt("M1", 10, 130).unwrap());
+        // Claimed: neither a second sender nor the outbox's due list takes it.
+        assert!(!s.ngdp_claim_receipt("m1", 11, 131).unwrap());
+        assert!(s.ngdp_due_receipts(11, 10).unwrap().is_empty());
+        // A claim that ran out (its sender died) is free again.
+        assert!(s.ngdp_claim_receipt("m1", 130, 250).unwrap());
+        // Recording the outcome releases it.
+        s.ngdp_receipt_failed("m1", "HTTP 503", 140, false).unwrap();
+        assert_eq!(s.ngdp_due_receipts(140, 10).unwrap().len(), 1);
+        assert!(s.ngdp_claim_receipt("m1", 141, 260).unwrap());
+        s.ngdp_receipt_sent("m1", 142).unwrap();
+        assert!(!s.ngdp_claim_receipt("m1", 300, 400).unwrap());
     }
 
     #[test]
