@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The batch-send benchmark of BENCHMARKS.md: 1,000 copies of benches/memo-20k.xml, each with
-# its own messageUUID, sent by `dpost ngdp send` as one batch (tar + LZMA, streamed) to
+# its own messageUUID, sent by `dpost ngdp send` as one batch (tar + LZMA, spooled to a
+# temporary file, then sent with Content-Length) to
 # `dpost sim ngdp` on loopback, which validates every member before storing it.
 #
 #   benches/ngdp-send.sh [RUNS]        (default 3; needs target/release/dpost and GNU time)

@@ -421,6 +421,7 @@ certificate_password_file = "cert.password"
         ("system id", SYSTEM),
         ("API token", SYSTEM),
         ("authorization header", SYSTEM),
+        ("receipt format", SYSTEM),
         ("contact point", CONTACT_POINT),
         ("contact points of the system", SYSTEM),
     ] {
@@ -430,6 +431,11 @@ certificate_password_file = "cert.password"
             "{name} {subject}: {report:#}"
         );
     }
+    let format = &find(&report, "receipt format", SYSTEM)[0]["detail"];
+    assert!(
+        format.as_str().unwrap().contains("registered as MEMO"),
+        "{format}"
+    );
     let subject = &find(&report, "function certificate", SYSTEM)[0]["detail"];
     assert!(
         subject.as_str().unwrap().contains("CVR 12345678"),
@@ -977,6 +983,14 @@ async fn portal_values_are_what_to_type() {
     );
     assert!(shown.contains("Protocol:          REST_PUSH"), "{shown}");
     assert!(shown.contains("Protocol:          REST_PULL"), "{shown}");
+    // Receipts are JSON only with receipt format MEMO (the legacy DP/DP2 are not readable).
+    assert_eq!(
+        shown
+            .matches("Receipt format:    MEMO (JSON receipts")
+            .count(),
+        2,
+        "{shown}"
+    );
     assert!(
         shown.contains("IP addresses:      203.0.113.10, 203.0.113.11"),
         "{shown}"
@@ -997,6 +1011,7 @@ async fn portal_values_are_what_to_type() {
         format!("https://other.example.dk/api/MeMoV1/{SYSTEM}/receipt")
     );
     assert_eq!(v["systems"][1]["protocol"], "REST_PULL");
+    assert_eq!(v["systems"][1]["receipt_format"], "MEMO");
     assert!(v["systems"][1].get("message_endpoint").is_none());
     assert_eq!(v["public_ips"][1], "203.0.113.11");
 }

@@ -2,7 +2,7 @@
 //! `dpost` binary, and a native keystore that signs with the same keys as the component's.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -121,6 +121,15 @@ pub fn dpost_bin() -> PathBuf {
     bin
 }
 
+/// `dpost <args> --config <config>`, run to the end.
+pub fn run_with_config(config: &Path, args: &[&str]) -> Output {
+    dpost_command()
+        .args(args)
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 /// A command for the `dpost` binary of this build, with the compiled-component cache under
 /// target/ (`DPOST_CACHE_DIR`).
 pub fn dpost_command() -> Command {
@@ -201,6 +210,7 @@ pub struct ConfigFile {
     api_token: String,
     max_message_bytes: Option<u64>,
     serve_extra: String,
+    system_extra: String,
     contact_points: Vec<(String, String)>,
 }
 
@@ -216,6 +226,7 @@ impl ConfigFile {
             api_token: "token".into(),
             max_message_bytes: None,
             serve_extra: String::new(),
+            system_extra: String::new(),
             contact_points: Vec::new(),
         }
     }
@@ -254,6 +265,12 @@ impl ConfigFile {
     /// Lines added to `[serve]` as they are.
     pub fn serve_extra(mut self, lines: &str) -> ConfigFile {
         self.serve_extra = lines.into();
+        self
+    }
+
+    /// Lines added to the system's table as they are (e.g. `receipt_listing = "bulk"`).
+    pub fn system_extra(mut self, lines: &str) -> ConfigFile {
+        self.system_extra = lines.into();
         self
     }
 
@@ -297,6 +314,9 @@ impl ConfigFile {
             writeln!(text, "authorization = \"{authorization}\"").unwrap();
         }
         writeln!(text, "api_token = \"{}\"", self.api_token).unwrap();
+        if !self.system_extra.is_empty() {
+            writeln!(text, "{}", self.system_extra).unwrap();
+        }
         for (id, mailbox) in &self.contact_points {
             writeln!(
                 text,
@@ -524,6 +544,24 @@ pub mod serve {
     fn status_and_text(r: reqwest::blocking::Response) -> (u16, String) {
         let status = r.status().as_u16();
         (status, r.text().unwrap_or_default())
+    }
+
+    /// `dpost sim ngdp` started as NgDP would run, with the arguments given; returns the child
+    /// and its base URL.
+    pub fn start_sim(args: &[&str]) -> (Child, String) {
+        let mut command = dpost_command();
+        command
+            .args(["sim", "ngdp"])
+            .args(args)
+            .stderr(Stdio::null());
+        let (child, line, mut out) = spawn_until_first_line(&mut command, "dpost sim ngdp");
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_owned();
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        (child, url)
     }
 
     /// A blocking client with a bounded timeout.

@@ -32,6 +32,10 @@
 //!   (`"*"` stands for any value; arrays compare element by element); `body_text` an exact body.
 //! - `response.body_json` or `response.body_text` is what the server answers; `headers` are sent
 //!   as given.
+//! - `request.example_body_json` (optional): a concrete body that conforms to `body_json`, for
+//!   sending the fixture's request to a simulator (the pattern may hold `"*"`);
+//!   `request.example_without_authorization` (optional, `true`): send that request without
+//!   credentials (for a fixture of a 401). Neither is used by the replaying server.
 //!
 //! Requests are matched to the first unused exchange with the same method and path (and query
 //! when given). A request no exchange matches is answered 501 with a text naming it, and

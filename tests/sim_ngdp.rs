@@ -338,24 +338,30 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
             .unwrap()
     };
 
+    // NgDP's PagingResultUUID (OpenAPI 1.68.0, ListAvailableMemos).
     let page = page_of("?page=0&size=2").await;
     assert_eq!(
         page,
-        json!({"page": 0, "size": 2, "total": 3, "memos": [UUID_A, UUID_B]})
+        json!({"content": [UUID_A, UUID_B], "number": 0, "size": 2, "previous": null,
+               "next": {"page": 1, "size": 2, "ordering": []},
+               "totalElements": 3, "totalPages": 2})
     );
     let page = page_of("?page=1&size=2").await;
     assert_eq!(
         page,
-        json!({"page": 1, "size": 2, "total": 3, "memos": [UUID_C]})
+        json!({"content": [UUID_C], "number": 1, "size": 2,
+               "previous": {"page": 0, "size": 2, "ordering": []}, "next": null,
+               "totalElements": 3, "totalPages": 2})
     );
     let page = page_of("").await;
     assert_eq!(page["size"], 50);
-    assert_eq!(page["total"], 3);
+    assert_eq!(page["totalElements"], 3);
     for bad in ["size=0", "size=501", "page=x"] {
         let r = get(format!("{api}/?{bad}")).await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");
         let body: Value = r.json().await.unwrap();
-        assert_eq!(body["error"], "INVALID_PARAMETER");
+        assert_eq!(body["code"], "INVALID_PARAMETER");
+        assert!(body["fieldErrors"].is_array(), "{body}");
     }
 
     // GET answers the file's exact bytes, as XML; UUIDs compare without case.
@@ -380,10 +386,8 @@ async fn pull_api_pages_serves_exact_bytes_and_deletes() {
     assert_eq!(delete(unknown).await.unwrap().status(), 404);
     assert_eq!(get(format!("{api}/{UUID_A}")).await.unwrap().status(), 404);
     let page = page_of("?page=0&size=2").await;
-    assert_eq!(
-        page,
-        json!({"page": 0, "size": 2, "total": 2, "memos": [UUID_B, UUID_C]})
-    );
+    assert_eq!(page["content"], json!([UUID_B, UUID_C]));
+    assert_eq!(page["totalElements"], 2);
 
     // Credentials: missing or wrong answer 401.
     let r = http.get(format!("{api}/")).send().await.unwrap();
@@ -457,7 +461,7 @@ async fn receipts_are_checked_and_kept() {
     let r = post(UUID_A, "{not json".into(), true).await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"], "INVALID_RECEIPT");
+    assert_eq!(body["code"], "INVALID_RECEIPT");
     assert!(
         body["message"].as_str().unwrap().starts_with("not JSON"),
         "{body}"
@@ -634,7 +638,7 @@ async fn https_with_mutual_tls_requires_a_client_certificate_from_the_ca() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let page: Value = r.json().await.unwrap();
-    assert_eq!(page["memos"], json!([UUID_A]));
+    assert_eq!(page["content"], json!([UUID_A]));
     for refused in [None, Some("stranger")] {
         let r = tls_client(refused).get(&list).send().await;
         assert!(r.is_err(), "{refused:?} must be refused: {r:?}");

@@ -32,6 +32,11 @@ pub struct SystemValues {
     pub system_id: String,
     /// `REST_PUSH` or `REST_PULL`.
     pub protocol: &'static str,
+    /// The receipt format to register: always `MEMO`, the JSON receipts dpost reads
+    /// (`MailSystem.receiptFormat` is `MEMO`, or the legacy `DP`/`DP2`: NgDP OpenAPI document
+    /// 1.68.0; `docs/ngdp-wire.md`). A system registered with `DP` or `DP2` would get receipts
+    /// dpost cannot read.
+    pub receipt_format: &'static str,
     /// Push systems: the message endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_endpoint: Option<String>,
@@ -39,6 +44,9 @@ pub struct SystemValues {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt_endpoint: Option<String>,
 }
+
+/// The receipt format every system must be registered with.
+pub const RECEIPT_FORMAT: &str = "MEMO";
 
 /// Everything for one environment.
 #[derive(Debug, Clone, Serialize)]
@@ -72,10 +80,12 @@ pub fn values(file: &ConfigFile, environment: &str, base: Option<&str>) -> Porta
                     receipt_endpoint: Some(receipt_endpoint(&shown, &id)),
                     system_id: id,
                     protocol: "REST_PUSH",
+                    receipt_format: RECEIPT_FORMAT,
                 },
                 Protocol::Pull => SystemValues {
                     system_id: id,
                     protocol: "REST_PULL",
+                    receipt_format: RECEIPT_FORMAT,
                     message_endpoint: None,
                     receipt_endpoint: None,
                 },
@@ -110,6 +120,11 @@ impl PortalValues {
         for s in &self.systems {
             let _ = writeln!(out, "\nSystem {}", s.system_id);
             let _ = writeln!(out, "  Protocol:          {}", s.protocol);
+            let _ = writeln!(
+                out,
+                "  Receipt format:    {} (JSON receipts; not the legacy DP or DP2, which dpost cannot read)",
+                s.receipt_format
+            );
             match (&s.message_endpoint, &s.receipt_endpoint) {
                 (Some(m), Some(r)) => {
                     let _ = writeln!(out, "  Message endpoint:  {m}");

@@ -465,7 +465,18 @@ impl wit::Guest for Component {
         receipt::build(&r.into()).map_err(receipt_error)
     }
 
-    fn parse_receipt(json: String) -> Result<wit::Receipt, wit::ReceiptError> {
-        receipt::parse(&json).map(into).map_err(receipt_error)
+    fn parse_receipt(json: String) -> Result<wit::ReceivedReceipt, wit::ReceiptError> {
+        receipt::read(&json)
+            .map(|r| wit::ReceivedReceipt {
+                transmission_id: r.transmission_id,
+                message_uuid: r.message_uuid,
+                message_id: r.message_id,
+                error_code: r.error_code,
+                error_message: r.error_message,
+                time_stamp: r.time_stamp,
+                receipt_status: r.receipt_status.map(Into::into),
+                warnings: r.warnings,
+            })
+            .map_err(receipt_error)
     }
 }

@@ -4,7 +4,10 @@ use super::Component;
 use super::exports::dpost::protocol::memo as memo_wit;
 use super::exports::dpost::protocol::ngdp as wit;
 use crate::memo as m;
-use crate::ngdp::{authorization, business_receipt, endpoints, memo_list, routing};
+use crate::ngdp::{
+    authorization, business_receipt, endpoints, error_message, paging_result,
+    receipt_search_result, routing,
+};
 
 impl wit::Guest for Component {
     fn route(
@@ -77,11 +80,62 @@ impl wit::Guest for Component {
         }
     }
 
-    fn parse_memo_list(body: String) -> Result<Vec<String>, wit::MemoListError> {
-        memo_list::parse_memo_list(&body).map_err(|e| match e {
-            memo_list::MemoListError::NotJson(m) => wit::MemoListError::NotJson(m),
-            memo_list::MemoListError::NoList => wit::MemoListError::NoList,
-            memo_list::MemoListError::BadItem(i) => wit::MemoListError::BadItem(i),
-        })
+    fn parse_id_page(body: String) -> Result<wit::IdPage, wit::ListError> {
+        paging_result::parse(&body)
+            .map(|p| wit::IdPage {
+                ids: p.ids,
+                number: p.number,
+                total_pages: p.total_pages,
+                next_page: p.next_page,
+            })
+            .map_err(list_error)
+    }
+
+    fn parse_bulk_receipts(body: String) -> Result<wit::BulkPage, wit::ListError> {
+        receipt_search_result::parse(&body)
+            .map(|p| wit::BulkPage {
+                receipts: p
+                    .receipts
+                    .into_iter()
+                    .map(|r| wit::BulkReceipt {
+                        id: r.id,
+                        json: r.json,
+                    })
+                    .collect(),
+                current_page: p.current_page,
+                total_pages: p.total_pages,
+            })
+            .map_err(list_error)
+    }
+
+    fn explain_error(status: u16, body: String) -> wit::ApiError {
+        let e = error_message::explain(status, &body);
+        wit::ApiError {
+            status: e.status,
+            error_message: e.error_message.map(|m| wit::ErrorMessage {
+                code: m.code,
+                message: m.message,
+                field_errors: m
+                    .field_errors
+                    .into_iter()
+                    .map(|f| wit::FieldError {
+                        resource: f.resource,
+                        field: f.field,
+                        code: f.code,
+                        message: f.message,
+                        rejected_value: f.rejected_value,
+                    })
+                    .collect(),
+            }),
+            text: e.text,
+        }
+    }
+}
+
+fn list_error(e: paging_result::ListError) -> wit::ListError {
+    match e {
+        paging_result::ListError::NotJson(m) => wit::ListError::NotJson(m),
+        paging_result::ListError::NoList => wit::ListError::NoList,
+        paging_result::ListError::BadItem(i) => wit::ListError::BadItem(i),
     }
 }

@@ -3,7 +3,14 @@
 //!
 //! `{transmissionId, messageUUID, messageId, errorCode, errorMessage, timeStamp, receiptStatus}`
 //! with `receiptStatus` one of `COMPLETED`, `RECEIVED`, `INVALID`, `NOT_ALLOWED`
-//! (`docs/design.md`, "Danish Digital Post through NgDP").
+//! (`docs/design.md`, "Danish Digital Post through NgDP"; NgDP OpenAPI document 1.68.0, schema
+//! `Receipt`, as `docs/ngdp-wire.md` lists it).
+//!
+//! Two directions, two strictnesses. A receipt dpost builds ([`build`]) carries every field.
+//! A receipt NgDP sends ([`read`]: pushed, pulled, or the answer to a send) is read leniently:
+//! the OpenAPI document marks no property of `Receipt` required, and refusing a pushed receipt
+//! makes NgDP send it again and again, so every field is optional there and what is missing or
+//! odd becomes a warning stored beside it. Only a body that is not a JSON object is refused.
 
 use serde::{Deserialize, Serialize};
 
@@ -189,9 +196,117 @@ pub fn parse(json: &str) -> Result<Receipt, ReceiptError> {
     Ok(receipt)
 }
 
+/// A receipt as NgDP sent it: every field optional, with what dpost found odd about it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReceivedReceipt {
+    /// `transmissionId`.
+    pub transmission_id: Option<String>,
+    /// `messageUUID`: links the receipt to a message dpost sent; without it the receipt is
+    /// stored unlinked.
+    pub message_uuid: Option<String>,
+    /// `messageId`.
+    pub message_id: Option<String>,
+    /// `errorCode`.
+    pub error_code: Option<String>,
+    /// `errorMessage`.
+    pub error_message: Option<String>,
+    /// `timeStamp`, as sent (even when it is not a date-time; a warning says so).
+    pub time_stamp: Option<String>,
+    /// `receiptStatus`, when it is one of the four published values.
+    pub receipt_status: Option<ReceiptStatus>,
+    /// What is missing or odd, one sentence each, naming the field.
+    pub warnings: Vec<String>,
+}
+
+/// Reads a receipt NgDP sent, leniently: refused only when it is not a JSON object.
+pub fn read(json: &str) -> Result<ReceivedReceipt, ReceiptError> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ReceiptError::NotJson(e.to_string()))?;
+    let object = value.as_object().ok_or(ReceiptError::NotObject)?;
+    let mut warnings = Vec::new();
+    let mut text = |field: &'static str| match string_field(object, field) {
+        Ok(v) => v,
+        Err(e) => {
+            warnings.push(format!("{e}; it is ignored"));
+            None
+        }
+    };
+    let mut r = ReceivedReceipt {
+        transmission_id: text("transmissionId"),
+        message_uuid: text("messageUUID"),
+        message_id: text("messageId"),
+        error_code: text("errorCode"),
+        error_message: text("errorMessage"),
+        time_stamp: text("timeStamp"),
+        receipt_status: None,
+        warnings: Vec::new(),
+    };
+    let status = text("receiptStatus");
+    match status
+        .as_deref()
+        .map(|s| (s, ReceiptStatus::parse(s.trim())))
+    {
+        None => warnings.push("the receipt has no receiptStatus".into()),
+        Some((_, Some(s))) => r.receipt_status = Some(s),
+        Some((s, None)) => warnings.push(format!(
+            "receiptStatus {s:?} is none of COMPLETED, RECEIVED, INVALID, NOT_ALLOWED"
+        )),
+    }
+    match r.message_uuid.as_deref().map(str::trim) {
+        None | Some("") => warnings.push(
+            "the receipt has no messageUUID, so it cannot be linked to a sent message".into(),
+        ),
+        Some(u) if uuid_version(u).is_none() => {
+            warnings.push(format!("messageUUID {u:?} is not a UUID"))
+        }
+        Some(_) => {}
+    }
+    match r.time_stamp.as_deref().map(str::trim) {
+        None | Some("") => warnings.push("the receipt has no timeStamp".into()),
+        Some(t) if !matches!(date_time_kind(t), DateTimeKind::Utc | DateTimeKind::Offset) => {
+            warnings.push(format!("timeStamp {t:?} is not a date-time with a zone"))
+        }
+        Some(_) => {}
+    }
+    let refused = matches!(
+        r.receipt_status,
+        Some(ReceiptStatus::Invalid | ReceiptStatus::NotAllowed)
+    );
+    if refused && r.error_code.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        warnings.push("the receipt refuses the message but has no errorCode".into());
+    }
+    r.warnings = warnings;
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_is_lenient_and_says_what_is_odd() {
+        let full = read(&build(&sample()).unwrap()).unwrap();
+        assert!(full.warnings.is_empty(), "{:?}", full.warnings);
+        assert_eq!(full.receipt_status, Some(ReceiptStatus::Completed));
+
+        let bare = read(r#"{"receiptStatus":"INVALID"}"#).unwrap();
+        assert_eq!(bare.receipt_status, Some(ReceiptStatus::Invalid));
+        assert_eq!(bare.time_stamp, None);
+        let said = bare.warnings.join(" | ");
+        assert!(said.contains("no messageUUID"), "{said}");
+        assert!(said.contains("no timeStamp"), "{said}");
+        assert!(said.contains("no errorCode"), "{said}");
+
+        let odd = read(r#"{"messageUUID":5,"receiptStatus":"LOST","timeStamp":"soon"}"#).unwrap();
+        assert_eq!(odd.message_uuid, None);
+        assert_eq!(odd.receipt_status, None);
+        assert_eq!(odd.time_stamp.as_deref(), Some("soon"));
+        assert_eq!(odd.warnings.len(), 4, "{:?}", odd.warnings);
+
+        assert_eq!(read("{}").unwrap().warnings.len(), 3);
+        assert_eq!(read("[1]"), Err(ReceiptError::NotObject));
+        assert!(matches!(read("{"), Err(ReceiptError::NotJson(_))));
+    }
 
     fn sample() -> Receipt {
         Receipt {

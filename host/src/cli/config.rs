@@ -113,6 +113,14 @@ authorization = "{authorization}"
 # api_token_env = "NGDP_TEST_API_TOKEN"
 # certificate = "foces-test.p12"
 # certificate_password_env = "NGDP_TEST_CERT_PASSWORD"
+# Receipts for messages this system sent: "ids" reads GET receipts/ then each receipt
+# (default); "bulk" reads whole pages from GET receipts-bulk/ (faster; back to "ids" if NgDP
+# answers 404 there).
+# receipt_listing = "ids"
+# How `dpost ngdp send` posts several messages: "lzma" sends the tar.lzma archive as the body
+# (application/x-lzma, default); "multipart" sends it as multipart/form-data, part "file".
+# Both declare Content-Length, as NgDP's API requires.
+# batch_upload = "lzma"
 
 # A contact point (GUID from the portal) and the mailbox its messages go to. Create at least
 # one per system: without it replies land in the standard mailbox. Audiences: citizens,

@@ -181,10 +181,16 @@ impl MessageCommand {
                         );
                     }
                 }
-                println!(
-                    "business receipt: {}",
-                    m.receipt_status.as_deref().unwrap_or("none")
-                );
+                match &m.receipt_error {
+                    Some(why) => println!(
+                        "business receipt: {} ({why})",
+                        m.receipt_status.as_deref().unwrap_or("none")
+                    ),
+                    None => println!(
+                        "business receipt: {}",
+                        m.receipt_status.as_deref().unwrap_or("none")
+                    ),
+                }
                 println!("files:");
                 for f in &m.files {
                     println!(

@@ -63,17 +63,23 @@ impl NgdpCommand {
             println!("{}", json!(summary));
         } else {
             println!(
-                "listed {}, stored {}, already stored {}, receipts sent {}, deleted {}, receipts received {}, failed {}",
+                "listed {}, stored {}, already stored {}, receipts sent {}, deleted {}, deletion after the receipt {}, receipts received {} (stored before {}, deleted at NgDP {}), failed {}",
                 summary.listed,
                 summary.stored,
                 summary.already_stored,
                 summary.receipts_sent,
                 summary.deleted,
+                summary.deletion_owed,
                 summary.receipts_stored,
+                summary.receipts_already_stored,
+                summary.receipts_deleted,
                 summary.failed.len()
             );
             for (id, why) in &summary.failed {
                 println!("  {id}: {why}");
+            }
+            for (id, warnings) in &summary.receipt_warnings {
+                println!("  receipt {id} stored with warnings: {warnings}");
             }
         }
         Ok(if summary.failed.is_empty() {

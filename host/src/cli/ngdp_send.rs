@@ -2,6 +2,7 @@
 //! retried on network errors and 5xx, and never sent twice under one messageUUID.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,6 +17,7 @@ use crate::memo::MemoError;
 use crate::memo::json as memo_json;
 use crate::ngdp::client::NgdpClient;
 use crate::ngdp::send::{self, CheckError, Outcome, SendRetry};
+use crate::runtime::pool::InstancePool;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::Store;
 use crate::store::ngdp::sent_status;
@@ -86,8 +88,10 @@ impl SendArgs {
         let name = path.display().to_string();
 
         // 1. The component validates the whole message, streamed, before anything is recorded.
-        let runtime = Runtime::new(RuntimeOptions::default())?;
+        let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
         let mut instance = runtime.instantiate(Keystore::new())?;
+        // For reading NgDP's answers while the send runs.
+        let pool = InstancePool::new(runtime.clone(), Keystore::new());
         let checked = match send::check(&mut instance, &path) {
             Ok(c) => c,
             Err(e) => {
@@ -141,6 +145,7 @@ impl SendArgs {
         let mut count_error = None;
         let outcome = rt.block_on(send::send(
             &client,
+            &pool,
             &uuid,
             &path,
             retry,
@@ -202,8 +207,10 @@ impl SendArgs {
         system: &crate::config::ngdp::System,
     ) -> anyhow::Result<Exit> {
         // 1. Every message validated before anything is recorded or sent.
-        let runtime = Runtime::new(RuntimeOptions::default())?;
+        let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
         let mut instance = runtime.instantiate(Keystore::new())?;
+        // For reading NgDP's answers while the send runs.
+        let pool = InstancePool::new(runtime.clone(), Keystore::new());
         let mut checked = Vec::new();
         let mut invalid = false;
         let mut seen = std::collections::HashSet::new();
@@ -287,17 +294,31 @@ impl SendArgs {
             .enable_all()
             .build()?;
         let mut count_error = None;
-        let outcome = rt.block_on(send::send_batch(&client, &members, retry, earlier, || {
-            let counted = store.in_transaction(|store| {
-                for m in &members {
-                    store.ngdp_sent_attempted(&m.uuid, clock.now_unix())?;
+        let store_path = file.store_path();
+        let spool_dir = store_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let upload = (system.batch_upload, spool_dir);
+        let outcome = rt.block_on(send::send_batch(
+            &client,
+            &pool,
+            &members,
+            upload,
+            retry,
+            earlier,
+            || {
+                let counted = store.in_transaction(|store| {
+                    for m in &members {
+                        store.ngdp_sent_attempted(&m.uuid, clock.now_unix())?;
+                    }
+                    Ok(())
+                });
+                if let Err(e) = counted {
+                    count_error.get_or_insert(e);
                 }
-                Ok(())
-            });
-            if let Err(e) = counted {
-                count_error.get_or_insert(e);
-            }
-        }));
+            },
+        ));
         if let Some(e) = count_error {
             tracing::warn!(error = %e, "an attempt could not be counted in the store");
         }
@@ -305,10 +326,12 @@ impl SendArgs {
         // 4. The outcome, recorded for every member.
         match outcome {
             Outcome::Sent { body, attempts } => {
-                let receipts = batch_receipts(&mut instance, &body);
+                // One `Receipt` for the whole transmission (SendMemo: 201 `Receipt`, NgDP
+                // OpenAPI 1.68.0), kept with every member.
+                let receipt = read_receipt(&mut instance, &body).map(|r| (body.as_str(), r));
                 let mut statuses = Vec::new();
                 for m in &members {
-                    let receipt = receipts.get(&m.uuid).map(String::as_str);
+                    let receipt = receipt.as_ref().map(|(text, _)| *text);
                     store.ngdp_mark_sent(&m.uuid, receipt, clock.now_unix())?;
                     statuses.push(
                         json!({ "file": m.path.display().to_string(), "uuid": m.uuid,
@@ -323,9 +346,20 @@ impl SendArgs {
                     );
                 } else {
                     println!(
-                        "sent a batch of {} messages ({} receipts, {attempts} attempt(s)); {} sent before",
+                        "sent a batch of {} messages ({}, {attempts} attempt(s)); {} sent before",
                         members.len(),
-                        receipts.len(),
+                        match &receipt {
+                            Some((_, r)) => format!(
+                                "receipt {}",
+                                r.receipt_status
+                                    .as_ref()
+                                    .map(|s| memo_json::wit_name(s)
+                                        .to_ascii_uppercase()
+                                        .replace('-', "_"))
+                                    .unwrap_or_else(|| "without a status".into())
+                            ),
+                            None => "no receipt".into(),
+                        },
                         already.len()
                     );
                 }
@@ -435,28 +469,6 @@ fn sent_before(status: &str) -> bool {
     status != sent_status::SENDING && status != sent_status::FAILED
 }
 
-/// The receipts in NgDP's answer to a batch (a JSON list), each accepted by the component,
-/// by lower-case messageUUID.
-fn batch_receipts(
-    instance: &mut crate::runtime::Instance,
-    body: &str,
-) -> std::collections::HashMap<String, String> {
-    let mut receipts = std::collections::HashMap::new();
-    let Ok(serde_json::Value::Array(list)) = serde_json::from_str::<serde_json::Value>(body) else {
-        if !body.trim().is_empty() {
-            tracing::warn!("NgDP's answer to the batch is not a list of receipts");
-        }
-        return receipts;
-    };
-    for item in list {
-        let text = item.to_string();
-        if let Some(receipt) = read_receipt(instance, &text) {
-            receipts.insert(receipt.message_uuid.to_ascii_lowercase(), text);
-        }
-    }
-    receipts
-}
-
 /// The response body when the component accepts it as a receipt (NgDP answers a send with
 /// one); `None` for an empty or other body.
 fn parse_receipt(instance: &mut crate::runtime::Instance, body: &str) -> Option<String> {
@@ -467,14 +479,23 @@ fn parse_receipt(instance: &mut crate::runtime::Instance, body: &str) -> Option<
 fn read_receipt(
     instance: &mut crate::runtime::Instance,
     body: &str,
-) -> Option<crate::bindings::memo_wit::Receipt> {
+) -> Option<crate::bindings::memo_wit::ReceivedReceipt> {
     if body.trim().is_empty() {
         return None;
     }
     match instance.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, body)) {
-        Ok(Ok(receipt)) => Some(receipt),
+        Ok(Ok(receipt)) => {
+            if !receipt.warnings.is_empty() {
+                // A batch's receipt may well name no messageUUID: worth a note, not an alarm.
+                tracing::info!(warnings = %receipt.warnings.join("; "), "NgDP's receipt for the send is incomplete; kept as it is");
+            }
+            Some(receipt)
+        }
         Ok(Err(e)) => {
-            tracing::warn!(error = ?e, "NgDP's answer to the send is not a receipt");
+            tracing::warn!(
+                error = %crate::ngdp::api_error::receipt_error(&e),
+                "NgDP's answer to the send is not a receipt"
+            );
             None
         }
         Err(e) => {

@@ -126,15 +126,22 @@ impl ServeCommand {
             let metrics = Arc::new(Metrics::default());
             let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics, body_read_timeout: serve.body_read_timeout }));
             let wake = Arc::new(Notify::new());
-            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), wake));
+            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), receiving.pool.clone(), wake));
             for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
                 let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
                 let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);
                 tokio::spawn(async move {
                     loop {
                         match pull::pull_once(&client, &r, &id).await {
-                            Ok(s) if s.listed > 0 => tracing::info!(system = %id, ?s, "pulled"),
-                            Ok(_) => {}
+                            Ok(s) => {
+                                for (what, why) in &s.failed {
+                                    tracing::warn!(system = %id, item = %what, reason = %why, "pull: left at NgDP");
+                                }
+                                if s.listed > 0 || s.receipts_stored > 0 || !s.failed.is_empty() {
+                                    let summary = serde_json::to_string(&s).unwrap_or_default();
+                                    tracing::info!(system = %id, %summary, "pulled");
+                                }
+                            }
                             Err(e) => tracing::warn!(system = %id, error = %format!("{e:#}"), "pull failed"),
                         }
                         tokio::time::sleep(std::time::Duration::from_secs(every)).await;

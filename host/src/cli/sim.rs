@@ -17,7 +17,7 @@ use crate::sim::digipost::{
 };
 use crate::sim::ngdp::push::{DEFAULT_MAX_BACKOFF, RetryRule};
 use crate::sim::ngdp::tls::TlsFiles;
-use crate::sim::ngdp::{DEFAULT_CONCURRENCY, NgdpConfig, NgdpSimulator, PushSummary};
+use crate::sim::ngdp::{DEFAULT_CONCURRENCY, NgdpConfig, NgdpSimulator, PushSummary, ResendAnswer};
 
 /// Simulators.
 #[derive(Debug, Subcommand)]
@@ -106,8 +106,9 @@ pub struct NgdpArgs {
     /// to the simulator.
     #[arg(long, value_name = "URL", requires = "auth_header")]
     receipt_target: Option<String>,
-    /// Receipt files (`*.json`, in name order) to push to --receipt-target.
-    #[arg(long, value_name = "DIR", requires = "receipt_target")]
+    /// Receipt files (`*.json`, in name order): pushed to --receipt-target, or without it
+    /// served to a pulling system (`GET receipts/`, `receipts-bulk/`).
+    #[arg(long, value_name = "DIR")]
     receipts: Option<PathBuf>,
     /// Attempts per delivery before giving up.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
@@ -147,6 +148,21 @@ pub struct NgdpArgs {
     /// must not make a second copy).
     #[arg(long, value_name = "N", default_value_t = 0)]
     drop_first_sends: usize,
+    /// How a send of a messageUUID the simulator has already is answered: 201 again
+    /// (created), 400 with an ErrorMessage (bad-request) or 409 (conflict). NgDP does not
+    /// publish which.
+    #[arg(long, value_name = "ANSWER", value_enum, default_value_t = ResendAnswer::Created)]
+    resend_answer: ResendAnswer,
+    /// Answer `GET receipts-bulk/` with 404, as for a system that may not use it (a client
+    /// then reads receipts by id).
+    #[arg(long)]
+    no_receipts_bulk: bool,
+    /// Test hook: answer the first N business receipts (`POST memos/{id}/receipt`) with 503.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    fail_business_receipts: usize,
+    /// Test hook: answer the first N `DELETE receipts/{id}` with 500 (the receipt stays).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    fail_receipt_deletes: usize,
 }
 
 impl SimCommand {
@@ -235,6 +251,10 @@ fn run_ngdp(args: NgdpArgs) -> anyhow::Result<Exit> {
             client_ca: args.client_ca,
         }),
         drop_first_sends: args.drop_first_sends,
+        resend_answer: args.resend_answer,
+        receipts_bulk_absent: args.no_receipts_bulk,
+        fail_business_receipts: args.fail_business_receipts,
+        fail_receipt_deletes: args.fail_receipt_deletes,
     };
     let runtime = Arc::new(Runtime::new(RuntimeOptions::default())?);
     let tokio = tokio::runtime::Builder::new_multi_thread()

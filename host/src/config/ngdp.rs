@@ -191,6 +191,37 @@ pub struct SystemTable {
     pub certificate_password_file: Option<PathBuf>,
     /// Pull systems: seconds between polls inside `dpost serve`.
     pub pull_interval_seconds: Option<u64>,
+    /// How the receipts waiting for the system are read: `ids` (default) or `bulk`.
+    pub receipt_listing: Option<ReceiptListing>,
+    /// How a batch is posted: `lzma` (default) or `multipart`.
+    pub batch_upload: Option<BatchUpload>,
+}
+
+/// How the receipts waiting for a system are read (NgDP OpenAPI document 1.68.0;
+/// `docs/ngdp-wire.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptListing {
+    /// `GET receipts/` (ids, page by page), then `GET receipts/{id}` and `DELETE receipts/{id}`
+    /// for each: every NgDP system may do this.
+    #[default]
+    Ids,
+    /// `GET receipts-bulk/` (whole receipts, a page a call), then `DELETE receipts/{id}` by
+    /// each `BulkReceipt`'s `id`. Falls back to `ids` when NgDP answers 404.
+    Bulk,
+}
+
+/// How a batch (`POST memos/` of a tar.lzma) is sent (NgDP OpenAPI document 1.68.0, SendMemo;
+/// `docs/ngdp-wire.md`). Both declare `Content-Length`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchUpload {
+    /// The archive is the body, `Content-Type: application/x-lzma`.
+    #[default]
+    Lzma,
+    /// `multipart/form-data` with the archive in the part named `file`, of type
+    /// `application/x-lzma`.
+    Multipart,
 }
 
 /// Who may write to a contact point.
@@ -258,6 +289,10 @@ pub struct System {
     pub certificate: Option<(PathBuf, PasswordSource)>,
     /// Seconds between polls (pull systems).
     pub pull_interval_seconds: u64,
+    /// How waiting receipts are read.
+    pub receipt_listing: ReceiptListing,
+    /// How a batch is posted.
+    pub batch_upload: BatchUpload,
 }
 
 /// A contact point ready to route by.
@@ -479,6 +514,8 @@ impl ConfigFile {
                     .pull_interval_seconds
                     .unwrap_or(DEFAULT_PULL_INTERVAL_SECONDS)
                     .max(1),
+                receipt_listing: s.receipt_listing.unwrap_or_default(),
+                batch_upload: s.batch_upload.unwrap_or_default(),
             });
         }
         let mut contact_points: Vec<ContactPoint> = Vec::new();

@@ -90,6 +90,17 @@ pub fn check(file: &ConfigFile, environment: &str) -> Vec<Check> {
             )
             .map_at(|| place(file, &array, i, "api_token"))),
         }
+        // The portal holds it and no call dpost may make reads it back, so this says what
+        // it must be rather than checking it.
+        checks.push(Check::ok(
+            step,
+            "receipt format",
+            id,
+            format!(
+                "must be registered as {} in the portal (JSON receipts, as dpost reads them); the legacy DP or DP2 would make every receipt unreadable",
+                crate::portal::RECEIPT_FORMAT
+            ),
+        ));
         match s.protocol {
             Protocol::Pull => checks.push(Check::ok(
                 step,

@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::memo_wit;
-use crate::store::ngdp::{DueReceipt, IncomingReceipt, NewMessage};
+use crate::store::ngdp::{DueReceipt, IncomingReceipt, NewMessage, OutboxState, ReceiptStored};
 use crate::store::{Store, StoreError};
 
 /// A store shared by the listener's tasks.
@@ -43,10 +43,30 @@ pub trait MessageStore: Send {
         next: i64,
         rejected: bool,
     ) -> Result<(), StoreError>;
+    /// Take the pending receipt of `uuid` for sending until `until`; false when another
+    /// sender holds it (or it is not pending).
+    fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError>;
     /// How many receipts wait to be sent.
     fn pending_receipts(&mut self) -> Result<u64, StoreError>;
     /// Store a receipt NgDP pushed for a message we sent; true when linked to it.
-    fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError>;
+    fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError> {
+        Ok(matches!(
+            self.store_receipt(receipt, now)?,
+            ReceiptStored::New { linked: true }
+        ))
+    }
+    /// Store a receipt NgDP pushed or a system pulled; a pulled receipt whose NgDP id is
+    /// stored already is not stored again.
+    fn store_receipt(
+        &mut self,
+        receipt: &IncomingReceipt,
+        now: i64,
+    ) -> Result<ReceiptStored, StoreError>;
+    /// The outbox row of a message: its business receipt's state and its pending deletion.
+    fn outbox_state(&mut self, uuid: &str) -> Result<Option<OutboxState>, StoreError>;
+    /// Record where a pulled message's `DELETE memos/{id}` stands
+    /// ([`crate::store::ngdp::memo_deletion`]).
+    fn set_memo_deletion(&mut self, uuid: &str, state: &str) -> Result<(), StoreError>;
 }
 
 impl MessageStore for Store {
@@ -76,32 +96,59 @@ impl MessageStore for Store {
         self.ngdp_receipt_failed(uuid, error, next, rejected)
     }
 
+    fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        self.ngdp_claim_receipt(uuid, now, until)
+    }
+
     fn pending_receipts(&mut self) -> Result<u64, StoreError> {
         self.ngdp_pending_receipts()
     }
 
-    fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError> {
-        self.ngdp_insert_receipt(receipt, now)
+    fn store_receipt(
+        &mut self,
+        receipt: &IncomingReceipt,
+        now: i64,
+    ) -> Result<ReceiptStored, StoreError> {
+        self.ngdp_store_receipt(receipt, now)
+    }
+
+    fn outbox_state(&mut self, uuid: &str) -> Result<Option<OutboxState>, StoreError> {
+        self.ngdp_outbox_state(uuid)
+    }
+
+    fn set_memo_deletion(&mut self, uuid: &str, state: &str) -> Result<(), StoreError> {
+        self.ngdp_set_memo_deletion(uuid, state)
     }
 }
 
 /// A receipt as the component read it (`json` is the text it was read from), ready to store
-/// for `system_id`. The status is kept in NgDP's spelling (`COMPLETED`, `NOT_ALLOWED`).
+/// for `system_id`. The status is kept in NgDP's spelling (`COMPLETED`, `NOT_ALLOWED`); a field
+/// the receipt lacks is stored empty (its warnings say so). `ngdp_id` is the id a pulled
+/// receipt is listed under.
 pub fn incoming_receipt(
     system_id: &str,
-    receipt: &memo_wit::Receipt,
+    receipt: &memo_wit::ReceivedReceipt,
     json: String,
+    ngdp_id: Option<&str>,
 ) -> IncomingReceipt {
     IncomingReceipt {
         system_id: system_id.to_owned(),
-        message_uuid: receipt.message_uuid.clone(),
-        receipt_status: crate::memo::json::wit_name(&receipt.receipt_status)
-            .to_ascii_uppercase()
-            .replace('-', "_"),
+        message_uuid: receipt.message_uuid.clone().unwrap_or_default(),
+        receipt_status: receipt
+            .receipt_status
+            .as_ref()
+            .map(|s| {
+                crate::memo::json::wit_name(s)
+                    .to_ascii_uppercase()
+                    .replace('-', "_")
+            })
+            .unwrap_or_default(),
         error_code: receipt.error_code.clone(),
         error_message: receipt.error_message.clone(),
-        time_stamp: receipt.time_stamp.clone(),
+        time_stamp: receipt.time_stamp.clone().unwrap_or_default(),
         transmission_id: receipt.transmission_id.clone(),
         json,
+        ngdp_id: ngdp_id.map(str::to_owned),
+        warnings: receipt.warnings.clone(),
     }
 }

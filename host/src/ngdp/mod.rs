@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! NgDP ──push──▶ push.rs (auth, limits, multipart) ─┐
-//! NgDP ◀─pull── pull.rs ────────────────────────────┤
+//! NgDP ◀─pull── pull.rs, receipt_pull.rs ───────────┤
 //!                                                   ▼
 //!              receive.rs: body → spool file + component memo.reader → document files
 //!                          → routing + receipt (component) → fsync → one store commit
@@ -10,6 +10,7 @@
 //!                        200 to NgDP only after ◀───┘        outbox.rs ──receipt──▶ NgDP
 //! ```
 
+pub mod api_error;
 pub mod batch;
 pub mod client;
 pub mod group_commit;
@@ -19,6 +20,7 @@ pub mod multipart;
 pub mod outbox;
 pub mod pull;
 pub mod push;
+pub mod receipt_pull;
 pub mod receive;
 pub mod send;
 

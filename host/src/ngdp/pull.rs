@@ -1,9 +1,17 @@
 //! Pull mode (REST_PULL): fetch waiting messages from NgDP instead of being pushed to.
 //!
-//! For each message: `GET memos/{id}` streamed into the store (the same pipeline as a push),
-//! then the business receipt (`POST memos/{id}/receipt`), then `DELETE memos/{id}`. The delete
-//! comes last so a crash anywhere before it leaves the message at NgDP to fetch again, and a
-//! message stored before is not stored twice.
+//! The calls, as NgDP's OpenAPI document 1.68.0 publishes them (`docs/ngdp-wire.md`):
+//! `GET memos/?page=&size=` (ListAvailableMemos, Accept `application/json`) answers a
+//! `PagingResultUUID` of message ids; `GET memos/{id}` (FetchMemo, Accept `application/xml`)
+//! the MeMo; `POST memos/{id}/receipt` (CreateReceipt) takes the business receipt;
+//! `DELETE memos/{id}` (DeleteMemo) removes the message.
+//!
+//! For each message: fetched and streamed into the store (the same pipeline as a push), then
+//! its business receipt, then the DELETE — and the DELETE only once NgDP has taken the
+//! receipt. When the receipt cannot be sent now, the message stays at NgDP, the deletion is
+//! recorded as owed, and the outbox sends it right after the receipt goes through (or the next
+//! pull run does). A crash anywhere leaves the message at NgDP to list again; a message stored
+//! before is not stored twice.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -15,13 +23,14 @@ use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use super::client::NgdpClient;
-use super::outbox::{SendResult, send};
+use super::outbox::{Deletion, SendResult, send, settle_deletion};
 use super::receive::{Receiving, Via};
+use crate::store::ngdp::memo_deletion;
 
 /// Messages asked for per page.
 pub const PAGE_SIZE: u32 = 50;
 /// Pages read in one run at most, so a run always ends.
-const MAX_PAGES: u32 = 10_000;
+pub const MAX_PAGES: u32 = 10_000;
 
 /// What one pull run did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -36,10 +45,53 @@ pub struct PullSummary {
     pub receipts_sent: u64,
     /// Messages deleted at NgDP.
     pub deleted: u64,
-    /// Messages that failed (left at NgDP for the next run), with why.
+    /// Messages left at NgDP because their business receipt is not taken yet; each is deleted
+    /// after its receipt goes through.
+    pub deletion_owed: u64,
+    /// Messages and receipts that failed (left at NgDP for the next run), with why.
     pub failed: Vec<(String, String)>,
-    /// Receipts for messages we sent, fetched and stored (then deleted at NgDP).
+    /// Receipts for messages we sent, fetched and stored now (then deleted at NgDP).
     pub receipts_stored: u64,
+    /// Receipts NgDP listed again that were stored before (a DELETE that did not take).
+    pub receipts_already_stored: u64,
+    /// Receipts deleted at NgDP.
+    pub receipts_deleted: u64,
+    /// Receipts stored with warnings (a field missing or odd), with the warnings.
+    pub receipt_warnings: Vec<(String, String)>,
+}
+
+/// An answer that is not a success, as a person reads it (NgDP's `ErrorMessage` when the body
+/// is one).
+pub(crate) async fn refused(receiving: &Receiving, response: reqwest::Response) -> String {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    super::api_error::explain(&receiving.pool, status, &body)
+}
+
+/// One page of a list (`memos/`, `receipts/`, `receipts-bulk/`): `?page=<n>&size=50`, JSON.
+pub(crate) async fn list_page(
+    client: &NgdpClient,
+    list: &str,
+    page: u32,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .request(
+            reqwest::Method::GET,
+            &format!("{list}?page={page}&size={PAGE_SIZE}"),
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+}
+
+/// The component's reason for refusing a list, for a person.
+pub(crate) fn list_error(e: &crate::bindings::ngdp_wit::ListError) -> String {
+    use crate::bindings::ngdp_wit::ListError;
+    match e {
+        ListError::NotJson(m) => format!("not JSON: {m}"),
+        ListError::NoList => "no list of ids in it (NgDP publishes {\"content\": [...]})".into(),
+        ListError::BadItem(i) => format!("an item is not a usable id: {i}"),
+    }
 }
 
 async fn fetch_into_store(
@@ -50,11 +102,11 @@ async fn fetch_into_store(
 ) -> anyhow::Result<()> {
     let response = client
         .request(reqwest::Method::GET, &format!("memos/{id}"))
+        .header(reqwest::header::ACCEPT, "application/xml")
         .send()
         .await?;
-    let status = response.status();
-    if !status.is_success() {
-        bail!("GET memos/{id} answered HTTP {status}");
+    if !response.status().is_success() {
+        bail!("GET memos/{id}: {}", refused(receiving, response).await);
     }
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let r = receiving.clone();
@@ -75,41 +127,142 @@ async fn fetch_into_store(
     Ok(())
 }
 
-/// Pull every waiting message for one system.
+/// What became of one stored message's receipt and deletion.
+enum Settled {
+    /// Deleted at NgDP (or found gone).
+    Deleted,
+    /// Left at NgDP: its receipt is not taken yet, the deletion recorded as owed.
+    Owed(String),
+    /// Left at NgDP for another reason, shown.
+    Kept(String),
+}
+
+/// The business receipt for a stored message, then its deletion: sent now when it is still
+/// owed; deleted only when NgDP has taken it.
+async fn settle(
+    client: &NgdpClient,
+    receiving: &Arc<Receiving>,
+    id: &str,
+    summary: &mut PullSummary,
+) -> anyhow::Result<Settled> {
+    let store = receiving.store.clone();
+    let lookup = id.to_owned();
+    let state = tokio::task::spawn_blocking(move || {
+        store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .outbox_state(&lookup)
+    })
+    .await??;
+    if let Some(state) = state {
+        match state.status.as_str() {
+            "sent" => {}
+            "rejected" => {
+                return Ok(Settled::Kept(format!(
+                    "NgDP refused its business receipt ({}); the message stays at NgDP",
+                    state.last_error.as_deref().unwrap_or("no reason recorded")
+                )));
+            }
+            _ if !super::outbox::claim(&receiving.store, id, receiving.clock.now_unix())
+                .await? =>
+            {
+                // The outbox is sending it right now; the deletion follows its answer.
+                let store = receiving.store.clone();
+                let uuid = id.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    store
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .set_memo_deletion(&uuid, memo_deletion::OWED)
+                })
+                .await??;
+                return Ok(Settled::Owed(
+                    "its business receipt is being sent by the outbox; the message stays at NgDP and is deleted after the receipt goes through".into(),
+                ));
+            }
+            _ => {
+                let due = state.receipt;
+                let result = send(client, &receiving.pool, &due).await;
+                let store = receiving.store.clone();
+                let now = receiving.clock.now_unix();
+                let uuid = due.message_uuid.clone();
+                let outcome = result.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut st = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    match outcome {
+                        SendResult::Sent => st.receipt_sent(&uuid, now),
+                        SendResult::Retry(e) => {
+                            st.receipt_failed(
+                                &uuid,
+                                &e,
+                                now + super::outbox::backoff_seconds(due.attempts + 1),
+                                false,
+                            )?;
+                            st.set_memo_deletion(&uuid, memo_deletion::OWED)
+                        }
+                        SendResult::Rejected(e) => st.receipt_failed(&uuid, &e, now, true),
+                    }
+                })
+                .await??;
+                match result {
+                    SendResult::Sent => summary.receipts_sent += 1,
+                    SendResult::Retry(e) => {
+                        tracing::warn!(uuid = %id, error = %e, "business receipt not sent; the message stays at NgDP until it is");
+                        return Ok(Settled::Owed(format!(
+                            "its business receipt was not taken yet ({e}); the message stays at NgDP and is deleted after the receipt goes through"
+                        )));
+                    }
+                    SendResult::Rejected(e) => {
+                        tracing::error!(uuid = %id, error = %e, "NgDP refused the business receipt");
+                        return Ok(Settled::Kept(format!(
+                            "NgDP refused its business receipt ({e}); the message stays at NgDP"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(
+        match settle_deletion(&receiving.store, client, &receiving.pool, id).await? {
+            Deletion::Gone => Settled::Deleted,
+            Deletion::Failed(e) => Settled::Kept(e),
+        },
+    )
+}
+
+/// Pull every waiting message for one system, then the receipts waiting for it.
 pub async fn pull_once(
     client: &NgdpClient,
     receiving: &Arc<Receiving>,
     system_id: &str,
 ) -> anyhow::Result<PullSummary> {
     let mut summary = PullSummary::default();
-    let mut given_up: BTreeSet<String> = BTreeSet::new();
+    // Ids handled in this run: a page holding only these has nothing new.
+    let mut handled: BTreeSet<String> = BTreeSet::new();
     let mut page = 0u32;
     for _ in 0..MAX_PAGES {
-        let response = client
-            .request(
-                reqwest::Method::GET,
-                &format!("memos/?page={page}&size={PAGE_SIZE}"),
-            )
-            .send()
+        let response = list_page(client, "memos/", page)
             .await
             .context("listing waiting messages")?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("listing waiting messages answered HTTP {status}");
+        if !response.status().is_success() {
+            bail!(
+                "listing waiting messages: {}",
+                refused(receiving, response).await
+            );
         }
         let body = response.text().await.context("reading the message list")?;
         // The component reads the list and vouches that every id is safe in a URL path.
         let listed = receiving
             .pool
-            .with(|i| i.call(|b, s| b.dpost_protocol_ngdp().call_parse_memo_list(s, &body)))??
-            .map_err(|e| anyhow::anyhow!("the message list cannot be read: {e:?}"))?;
-        if listed.is_empty() {
+            .with(|i| i.call(|b, s| b.dpost_protocol_ngdp().call_parse_id_page(s, &body)))??
+            .map_err(|e| anyhow::anyhow!("the message list cannot be read: {}", list_error(&e)))?;
+        if listed.ids.is_empty() {
             break;
         }
-        summary.listed += listed.len() as u64;
+        summary.listed += listed.ids.len() as u64;
         let mut progressed = false;
-        for id in listed {
-            if given_up.contains(&id) {
+        for id in listed.ids {
+            if !handled.insert(id.to_ascii_lowercase()) {
                 continue;
             }
             let store = receiving.store.clone();
@@ -125,165 +278,31 @@ pub async fn pull_once(
                 summary.already_stored += 1;
             } else if let Err(e) = fetch_into_store(client, receiving, system_id, &id).await {
                 summary.failed.push((id.clone(), format!("{e:#}")));
-                given_up.insert(id);
                 continue;
             } else {
                 summary.stored += 1;
             }
-            // The receipt the store holds for this message, sent now rather than by the
-            // outbox, so that the delete below comes after it.
-            let store = receiving.store.clone();
-            let now = receiving.clock.now_unix();
-            let due = tokio::task::spawn_blocking(move || {
-                store
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .due_receipts(now, u32::MAX)
-            })
-            .await??;
-            if let Some(d) = due
-                .into_iter()
-                .find(|d| d.message_uuid == id.to_ascii_lowercase())
-            {
-                let result = send(client, &d).await;
-                let store = receiving.store.clone();
-                let uuid = d.message_uuid.clone();
-                let sent = result == SendResult::Sent;
-                tokio::task::spawn_blocking(move || {
-                    let mut st = store.lock().unwrap_or_else(PoisonError::into_inner);
-                    match result {
-                        SendResult::Sent => st.receipt_sent(&uuid, now),
-                        SendResult::Retry(e) => st.receipt_failed(
-                            &uuid,
-                            &e,
-                            now + super::outbox::backoff_seconds(d.attempts + 1),
-                            false,
-                        ),
-                        SendResult::Rejected(e) => st.receipt_failed(&uuid, &e, now, true),
-                    }
-                })
-                .await??;
-                if sent {
-                    summary.receipts_sent += 1;
-                }
-            }
-            let deleted = client
-                .request(reqwest::Method::DELETE, &format!("memos/{id}"))
-                .send()
-                .await;
-            match deleted {
-                Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => {
+            match settle(client, receiving, &id, &mut summary).await? {
+                Settled::Deleted => {
                     summary.deleted += 1;
                     progressed = true;
                 }
-                Ok(r) => {
-                    summary
-                        .failed
-                        .push((id.clone(), format!("DELETE answered HTTP {}", r.status())));
-                    given_up.insert(id);
+                Settled::Owed(why) => {
+                    summary.deletion_owed += 1;
+                    summary.failed.push((id, why));
                 }
-                Err(e) => {
-                    summary
-                        .failed
-                        .push((id.clone(), format!("DELETE failed: {e}")));
-                    given_up.insert(id);
-                }
+                Settled::Kept(why) => summary.failed.push((id, why)),
             }
         }
-        // Deleted messages leave the list, so the first page fills up again; only when a
-        // whole page was left behind does the next page hold anything new.
+        // Deleted messages leave the list, so the same page fills up again; only when a whole
+        // page was left behind does the next page hold anything new.
         if !progressed {
-            page += 1;
-        }
-    }
-    pull_receipts(client, receiving, system_id, &mut summary).await?;
-    Ok(summary)
-}
-
-/// Receipts for messages a pull-mode system sent: `GET receipts/`, each stored (linked to its
-/// sent message when known), then `DELETE receipts/{transmissionId}`. The list is read as
-/// `{"receipts": [...]}` or a bare array of receipt objects; each object is judged by the
-/// component's receipt parser.
-pub async fn pull_receipts(
-    client: &NgdpClient,
-    receiving: &Arc<Receiving>,
-    system_id: &str,
-    summary: &mut PullSummary,
-) -> anyhow::Result<()> {
-    let response = client
-        .request(reqwest::Method::GET, "receipts/")
-        .send()
-        .await
-        .context("listing receipts")?;
-    let status = response.status();
-    if status.as_u16() == 404 {
-        // An NgDP without the receipts list for this system: nothing to fetch.
-        return Ok(());
-    }
-    if !status.is_success() {
-        bail!("listing receipts answered HTTP {status}");
-    }
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .context("the receipt list is not JSON")?;
-    let items = match &body {
-        serde_json::Value::Array(a) => a.clone(),
-        serde_json::Value::Object(o) => match o.get("receipts") {
-            Some(serde_json::Value::Array(a)) => a.clone(),
-            _ => bail!("the receipt list has no receipts array"),
-        },
-        _ => bail!("the receipt list is neither an array nor an object"),
-    };
-    for item in items {
-        let text = item.to_string();
-        let parsed = receiving
-            .pool
-            .with(|i| i.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, &text)))??;
-        let receipt = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                summary.failed.push((
-                    text.chars().take(80).collect(),
-                    format!("not a receipt: {e:?}"),
-                ));
-                continue;
+            page = listed.next_page.filter(|n| *n > page).unwrap_or(page + 1);
+            if listed.total_pages.is_some_and(|t| page >= t) {
+                break;
             }
-        };
-        let id = receipt
-            .transmission_id
-            .clone()
-            .unwrap_or_else(|| receipt.message_uuid.clone());
-        if id.is_empty()
-            || id.len() > 64
-            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            summary
-                .failed
-                .push((id, "the receipt's id cannot be put in a URL".into()));
-            continue;
-        }
-        let incoming = crate::ngdp::message_store::incoming_receipt(system_id, &receipt, text);
-        let store = receiving.store.clone();
-        let now = receiving.clock.now_unix();
-        tokio::task::spawn_blocking(move || {
-            store
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert_receipt(&incoming, now)
-        })
-        .await??;
-        summary.receipts_stored += 1;
-        // Stored (and committed) first; only then may NgDP forget it.
-        let deleted = client
-            .request(reqwest::Method::DELETE, &format!("receipts/{id}"))
-            .send()
-            .await;
-        if let Err(e) = deleted {
-            summary
-                .failed
-                .push((id, format!("DELETE receipts failed: {e}")));
         }
     }
-    Ok(())
+    super::receipt_pull::pull_receipts(client, receiving, system_id, &mut summary).await?;
+    Ok(summary)
 }

@@ -476,12 +476,17 @@ async fn receive_receipt(s: Arc<PushService>, system_id: String, body: Body) -> 
         .with(|i| i.call(|b, st| b.dpost_protocol_memo().call_parse_receipt(st, &text)));
     let receipt = match parsed {
         Ok(Ok(Ok(r))) => r,
+        // Only a body that is not a JSON object is refused: NgDP's `Receipt` has no required
+        // property (OpenAPI document 1.68.0), and a refused receipt is pushed again forever.
         Ok(Ok(Err(e))) => {
             return refuse(
                 &s,
                 StatusCode::BAD_REQUEST,
                 "bad-receipt",
-                format!("not a receipt: {e:?}"),
+                format!(
+                    "not a receipt: {}",
+                    crate::ngdp::api_error::receipt_error(&e)
+                ),
             );
         }
         Ok(Err(e)) | Err(e) => {
@@ -493,7 +498,15 @@ async fn receive_receipt(s: Arc<PushService>, system_id: String, body: Body) -> 
             );
         }
     };
-    let incoming = crate::ngdp::message_store::incoming_receipt(&system_id, &receipt, text);
+    if !receipt.warnings.is_empty() {
+        tracing::warn!(
+            system = %system_id,
+            uuid = receipt.message_uuid.as_deref().unwrap_or(""),
+            warnings = %receipt.warnings.join("; "),
+            "receipt stored with warnings"
+        );
+    }
+    let incoming = crate::ngdp::message_store::incoming_receipt(&system_id, &receipt, text, None);
     let store = s.receiving.store.clone();
     let now = s.receiving.clock.now_unix();
     let stored = tokio::task::spawn_blocking(move || {

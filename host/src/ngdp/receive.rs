@@ -413,7 +413,10 @@ impl Receiving {
             let json = i
                 .call(|b, s| b.dpost_protocol_memo().call_build_receipt(s, &receipt))?
                 .map_err(|e| {
-                    ReceiveError::NoMemo(format!("the business receipt cannot be written: {e:?}"))
+                    ReceiveError::NoMemo(format!(
+                        "the business receipt cannot be written: {}",
+                        super::api_error::receipt_error(&e)
+                    ))
                 })?;
             Ok((decision, json))
         })??;

@@ -1,11 +1,22 @@
-//! Sending one MeMo message to NgDP: `POST memos/?memo-message-uuid=<uuid>` with the XML
-//! body, answered 201 with a receipt.
+//! Sending MeMo messages to NgDP: `POST memos/` (SendMemo, NgDP OpenAPI document 1.68.0;
+//! `docs/ngdp-wire.md`).
+//!
+//! One message: `POST memos/?memo-message-uuid=<uuid>` with the XML body
+//! (`Content-Type: application/xml`). Several: a tar archive of the MeMo files compressed with
+//! LZMA, as the body (`application/x-lzma`) or as the part named `file` of a
+//! `multipart/form-data` body (`[[…systems]] batch_upload`). The document declares
+//! `Content-Length` ("Size of Memo XML or tar.lzma file") for both, so every send declares it
+//! and none is chunked: a single message is streamed from its file with its size; a batch is
+//! spooled to a temporary file as it is encoded (memory stays bounded) and then streamed with
+//! the file's size. Both are answered 201 with ONE `Receipt` (a batch too); errors carry an
+//! `ErrorMessage`, shown with its code, message and field errors.
 //!
 //! The messageUUID is the idempotency key. The caller records the message (`sending`) before
 //! the first byte goes out and marks it `sent` or `failed` after; a message already `sent` is
 //! never posted again. Network errors and 5xx (and 408/429) are retried with doubling waits,
-//! a bounded number of times. A 409 on a later attempt means an earlier attempt reached NgDP
-//! and only its answer was lost, so it counts as sent.
+//! a bounded number of times. What NgDP answers to a messageUUID it already has is not
+//! published (no 409 is documented): on a resend (an earlier attempt may have reached NgDP), a
+//! 201, a 409, or a 400 whose `ErrorMessage` speaks of a duplicate all count as sent.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,8 +25,10 @@ pub use super::batch::Member;
 use super::batch::{self, write_batch};
 use super::client::NgdpClient;
 use crate::bindings::memo_wit as wit;
+use crate::config::ngdp::BatchUpload;
 use crate::memo::{MemoError, read_stream};
 use crate::runtime::Instance;
+use crate::runtime::pool::InstancePool;
 
 /// How often and how patiently a send is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +53,8 @@ impl Default for SendRetry {
 pub enum Attempt {
     /// NgDP took it; the response body (the receipt JSON, when there is one).
     Taken(String),
-    /// NgDP says it has this UUID already (409).
+    /// NgDP says it has this UUID already (409, or a 400 `ErrorMessage` speaking of a
+    /// duplicate; neither is documented).
     Duplicate(String),
     /// Worth another attempt: a network error, 5xx, 408 or 429.
     Retry(String),
@@ -130,29 +144,41 @@ pub fn check(instance: &mut Instance, path: &Path) -> Result<Checked, CheckError
     })
 }
 
-/// One POST of the file at `path`, its body streamed from disk.
-pub async fn post_once(client: &NgdpClient, uuid: &str, path: &Path) -> Attempt {
-    let file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
+/// A file's body with its length, streamed from disk (a message may be ~100 MB).
+async fn file_body(path: &Path) -> std::io::Result<(reqwest::Body, u64)> {
+    let file = tokio::fs::File::open(path).await?;
+    let length = file.metadata().await?.len();
+    Ok((
+        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file)),
+        length,
+    ))
+}
+
+/// One POST of the file at `path`, its body streamed from disk with its `Content-Length`.
+pub async fn post_once(
+    client: &NgdpClient,
+    pool: &InstancePool,
+    uuid: &str,
+    path: &Path,
+) -> Attempt {
+    let (body, length) = match file_body(path).await {
+        Ok(b) => b,
         Err(e) => return Attempt::Refused(format!("cannot read {}: {e}", path.display())),
     };
-    let length = file.metadata().await.ok().map(|m| m.len());
-    // Streamed: a message may be ~100 MB.
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-    let mut request = client
+    let request = client
         .request(
             reqwest::Method::POST,
             &format!("memos/?memo-message-uuid={uuid}"),
         )
-        .header(reqwest::header::CONTENT_TYPE, "application/xml");
-    if let Some(length) = length {
-        request = request.header(reqwest::header::CONTENT_LENGTH, length);
-    }
-    classify(request.body(body).send().await).await
+        .header(reqwest::header::CONTENT_TYPE, "application/xml")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header(reqwest::header::CONTENT_LENGTH, length)
+        .body(body);
+    classify(pool, request.send().await).await
 }
 
 /// What a response (or the lack of one) comes to.
-async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Attempt {
+async fn classify(pool: &InstancePool, sent: Result<reqwest::Response, reqwest::Error>) -> Attempt {
     let response = match sent {
         Ok(r) => r,
         Err(e) => return Attempt::Retry(format!("{e}")),
@@ -163,104 +189,84 @@ async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Attempt {
         Ok(t) => t,
         Err(e) => return Attempt::Retry(format!("HTTP {status}, then the body broke off: {e}")),
     };
-    let short: String = text.chars().take(500).collect();
     if status.is_success() {
-        Attempt::Taken(text)
-    } else if status == reqwest::StatusCode::CONFLICT {
-        Attempt::Duplicate(format!("HTTP {status}: {short}"))
+        return Attempt::Taken(text);
+    }
+    let refusal = super::api_error::read(pool, status.as_u16(), &text);
+    if status == reqwest::StatusCode::CONFLICT
+        || (status == reqwest::StatusCode::BAD_REQUEST && refusal.says_duplicate())
+    {
+        Attempt::Duplicate(refusal.text)
     } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
-        Attempt::Retry(format!("HTTP {status}: {short}"))
+        Attempt::Retry(refusal.text)
     } else {
-        Attempt::Refused(format!("HTTP {status}: {short}"))
+        Attempt::Refused(refusal.text)
     }
 }
 
-/// The chunks a batch's writer thread hands to the request body at most, queued.
-const BATCH_QUEUE: usize = 8;
-/// The size of those chunks.
-const BATCH_CHUNK: usize = 64 << 10;
-
-/// A [`std::io::Write`] that hands full chunks to a bounded channel; blocks while the channel
-/// is full (the network is slower than the encoder), fails once the receiver is gone.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
-    buf: Vec<u8>,
+/// Encode the batch of `members` into an anonymous temporary file in `spool_dir` (deleted when
+/// closed), returning it rewound with its length. Memory stays at the encoder's dictionary
+/// however large the batch.
+fn spool_batch(members: &[Member], spool_dir: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    use std::io::{Seek as _, Write as _};
+    let file = tempfile::tempfile_in(spool_dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make a temporary file in {}: {e}",
+                spool_dir.display()
+            ),
+        )
+    })?;
+    let mut file = write_batch(members, std::io::BufWriter::new(file))?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    file.flush()?;
+    let length = file.stream_position()?;
+    file.rewind()?;
+    Ok((file, length))
 }
 
-impl ChannelWriter {
-    fn push(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = bytes::Bytes::from(std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(BATCH_CHUNK),
-        ));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "request ended"))
-    }
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = BATCH_CHUNK - self.buf.len();
-        let n = data.len().min(room);
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() >= BATCH_CHUNK {
-            self.push()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.push()
-    }
-}
-
-/// One POST of a batch to `memos/`.
-///
-/// Streamed through a pipe, not a temp file: a writer thread reads the member files and
-/// encodes tar + LZMA into a [`ChannelWriter`] whose bounded channel (8 × 64 KiB) is the
-/// request body's stream. Memory stays at the queue plus the encoder's dictionary however
-/// large the batch, nothing is written to disk, and encoding overlaps the upload. A retry
-/// encodes again (the archive is never kept).
-pub async fn post_batch_once(client: &NgdpClient, members: &[Member]) -> Attempt {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(BATCH_QUEUE);
-    let members = members.to_vec();
-    let writer_tx = tx.clone();
-    let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        let out = ChannelWriter {
-            tx: writer_tx.clone(),
-            buf: Vec::with_capacity(BATCH_CHUNK),
-        };
-        match write_batch(&members, out).and_then(|mut w| std::io::Write::flush(&mut w)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // The body fails, so the request does not look complete to NgDP.
-                let _ = writer_tx.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
-                Err(e)
-            }
-        }
-    });
-    drop(tx);
-    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+/// One POST of a batch to `memos/`: spooled first (so its `Content-Length` is known), then
+/// streamed from the spool file as the body or as the multipart part `file`. A retry encodes
+/// again (the spool file is gone with its handle).
+pub async fn post_batch_once(
+    client: &NgdpClient,
+    pool: &InstancePool,
+    members: &[Member],
+    upload: BatchUpload,
+    spool_dir: &Path,
+) -> Attempt {
+    let owned = members.to_vec();
+    let dir = spool_dir.to_owned();
+    let spooled = tokio::task::spawn_blocking(move || spool_batch(&owned, &dir)).await;
+    let (file, length) = match spooled {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Attempt::Refused(format!("cannot build the batch: {e}")),
+        Err(e) => return Attempt::Refused(format!("cannot build the batch: {e}")),
+    };
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let body = reqwest::Body::wrap_stream(stream);
     let request = client
         .request(reqwest::Method::POST, "memos/")
-        .header(reqwest::header::CONTENT_TYPE, batch::CONTENT_TYPE)
-        .body(reqwest::Body::wrap_stream(stream));
-    let attempt = classify(request.send().await).await;
-    // The request is over, so the channel's receiver is gone and the writer ends soon.
-    let written = tokio::task::spawn_blocking(move || writer.join())
-        .await
-        .ok()
-        .and_then(Result::ok);
-    match written {
-        Some(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Attempt::Refused(format!("cannot build the batch: {e}"))
+        .header(reqwest::header::ACCEPT, "application/json");
+    let request = match upload {
+        BatchUpload::Lzma => request
+            .header(reqwest::header::CONTENT_TYPE, batch::CONTENT_TYPE)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body),
+        BatchUpload::Multipart => {
+            let part = reqwest::multipart::Part::stream_with_length(body, length)
+                .file_name("batch.tar.lzma")
+                .mime_str(batch::CONTENT_TYPE);
+            match part {
+                // With every part's length known, reqwest declares the form's Content-Length.
+                Ok(part) => request.multipart(reqwest::multipart::Form::new().part("file", part)),
+                Err(e) => return Attempt::Refused(format!("cannot build the form: {e}")),
+            }
         }
-        _ => attempt,
-    }
+    };
+    classify(pool, request.send().await).await
 }
 
 /// POST until NgDP takes the message, refuses it, or the attempts run out. `earlier` says
@@ -268,6 +274,7 @@ pub async fn post_batch_once(client: &NgdpClient, members: &[Member]) -> Attempt
 /// `on_attempt` is called before each POST (to count it in the store).
 pub async fn send(
     client: &NgdpClient,
+    pool: &InstancePool,
     uuid: &str,
     path: &Path,
     retry: SendRetry,
@@ -275,7 +282,7 @@ pub async fn send(
     on_attempt: impl FnMut(),
 ) -> Outcome {
     retrying(uuid, retry, earlier, on_attempt, async || {
-        post_once(client, uuid, path).await
+        post_once(client, pool, uuid, path).await
     })
     .await
 }
@@ -283,14 +290,16 @@ pub async fn send(
 /// POST a batch until NgDP takes it, refuses it, or the attempts run out; as [`send`].
 pub async fn send_batch(
     client: &NgdpClient,
+    pool: &InstancePool,
     members: &[Member],
+    (upload, spool_dir): (BatchUpload, &Path),
     retry: SendRetry,
     earlier: bool,
     on_attempt: impl FnMut(),
 ) -> Outcome {
     let label = format!("batch of {}", members.len());
     retrying(&label, retry, earlier, on_attempt, async || {
-        post_batch_once(client, members).await
+        post_batch_once(client, pool, members, upload, spool_dir).await
     })
     .await
 }

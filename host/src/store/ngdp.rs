@@ -104,7 +104,46 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         ALTER TABLE ngdp_sent ADD COLUMN receipt TEXT;
     ",
     },
+    Migration {
+        version: 3,
+        // NgDP as published (issue 13). A pulled receipt is stored once, keyed by the id NgDP
+        // lists it under (a receipt NgDP did not delete comes back); what the lenient receipt
+        // reader found odd is kept beside it; and a pulled message whose business receipt is
+        // still owed carries the DELETE memos/{id} that must follow it.
+        sql: "
+        ALTER TABLE ngdp_receipts ADD COLUMN ngdp_id TEXT;
+        ALTER TABLE ngdp_receipts ADD COLUMN warnings TEXT;
+        CREATE UNIQUE INDEX ngdp_receipts_ngdp_id ON ngdp_receipts (system_id, ngdp_id)
+            WHERE ngdp_id IS NOT NULL;
+        ALTER TABLE ngdp_outbox ADD COLUMN delete_memo TEXT;  -- NULL | owed | done
+        -- A sender (the outbox worker or a pull run) holds the receipt until then: one POST
+        -- of a receipt at a time, never two racing copies.
+        ALTER TABLE ngdp_outbox ADD COLUMN claimed_until INTEGER;
+    ",
+    },
 ];
+
+/// Where the `DELETE memos/{id}` of a pulled message stands (`ngdp_outbox.delete_memo`).
+pub mod memo_deletion {
+    /// The message was pulled but its business receipt was not yet taken by NgDP: delete it
+    /// at NgDP only after the receipt goes through.
+    pub const OWED: &str = "owed";
+    /// Deleted at NgDP (or found gone).
+    pub const DONE: &str = "done";
+}
+
+/// The business receipt owed for a pulled message, and whether its deletion at NgDP waits.
+#[derive(Debug, Clone)]
+pub struct OutboxState {
+    /// pending | sent | rejected.
+    pub status: String,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// [`memo_deletion`], or `None`.
+    pub delete_memo: Option<String>,
+    /// The receipt, to send now whatever its next attempt time.
+    pub receipt: DueReceipt,
+}
 
 /// Where a message the organisation sends stands.
 pub mod sent_status {
@@ -254,6 +293,21 @@ pub struct StoredMessage {
     pub files: Vec<NewFile>,
     /// Receipt status: pending | sent | rejected, and the attempts so far.
     pub receipt_status: Option<String>,
+    /// Why the business receipt's last attempt failed, as NgDP answered it (its
+    /// `ErrorMessage` code, message and field errors).
+    pub receipt_error: Option<String>,
+}
+
+/// What storing a receipt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptStored {
+    /// Stored now; `linked` when it is about a message we sent.
+    New {
+        /// Linked to a sent message.
+        linked: bool,
+    },
+    /// A pulled receipt with this NgDP id was stored before; nothing written.
+    Already,
 }
 
 /// A business receipt due for sending.
@@ -269,6 +323,8 @@ pub struct DueReceipt {
     pub receipt: String,
     /// Attempts so far.
     pub attempts: u32,
+    /// A pulled message whose `DELETE memos/{id}` waits for this receipt to be taken.
+    pub delete_memo_after: bool,
 }
 
 /// A receipt NgDP pushed for a message we sent.
@@ -290,6 +346,11 @@ pub struct IncomingReceipt {
     pub transmission_id: Option<String>,
     /// The JSON as received.
     pub json: String,
+    /// The id NgDP lists a pulled receipt under (`GET receipts/`, a `BulkReceipt`'s `id`):
+    /// the receipt is stored once per id. `None` for a pushed receipt.
+    pub ngdp_id: Option<String>,
+    /// What the component found missing or odd in it.
+    pub warnings: Vec<String>,
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -371,8 +432,9 @@ impl Store {
     ) -> Result<Vec<DueReceipt>, StoreError> {
         let result = (|| {
             let mut q = self.conn().prepare_cached(
-                "SELECT message_uuid, environment, system_id, receipt, attempts FROM ngdp_outbox
-                 WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
+                "SELECT message_uuid, environment, system_id, receipt, attempts, delete_memo = 'owed' FROM ngdp_outbox
+                 WHERE status = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+                 ORDER BY next_attempt_at LIMIT ?2",
             )?;
             let rows = q.query_map(params![now, limit], |r| {
                 Ok(DueReceipt {
@@ -381,6 +443,7 @@ impl Store {
                     system_id: r.get(2)?,
                     receipt: r.get(3)?,
                     attempts: r.get(4)?,
+                    delete_memo_after: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
                 })
             })?;
             rows.collect::<Result<Vec<_>, _>>()
@@ -392,11 +455,31 @@ impl Store {
     pub fn ngdp_receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE ngdp_outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+                "UPDATE ngdp_outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+                    claimed_until = NULL
                  WHERE message_uuid = ?1",
                 params![uuid, now],
             )
             .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Take the pending receipt of `uuid` for sending until `until`: true when it was free
+    /// (not claimed, or its claim ran out by `now`). Sending it and recording the outcome
+    /// releases it; a sender that dies leaves it claimed only until `until`.
+    pub fn ngdp_claim_receipt(
+        &mut self,
+        uuid: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_outbox SET claimed_until = ?3
+                 WHERE message_uuid = ?1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?2)",
+                params![uuid.to_ascii_lowercase(), now, until],
+            )
+            .map(|n| n == 1)
             .map_err(|e| self.error(e))
     }
 
@@ -411,7 +494,7 @@ impl Store {
         self.conn()
             .execute(
                 "UPDATE ngdp_outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END
+                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END, claimed_until = NULL
                  WHERE message_uuid = ?1 AND status = 'pending'",
                 params![uuid, error, next, rejected],
             )
@@ -431,15 +514,42 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// Store a receipt NgDP pushed, linking it to a message we sent when we know it. Returns
-    /// whether it was linked.
+    /// Store a receipt NgDP pushed or a system pulled, linking it to a message we sent when we
+    /// know it. Returns whether it was linked. A pulled receipt whose `ngdp_id` is stored
+    /// already is not stored again (and reported as [`ReceiptStored::Already`] by
+    /// [`Store::ngdp_store_receipt`]).
     pub fn ngdp_insert_receipt(
         &mut self,
         r: &IncomingReceipt,
         now: i64,
     ) -> Result<bool, StoreError> {
+        Ok(matches!(
+            self.ngdp_store_receipt(r, now)?,
+            ReceiptStored::New { linked: true }
+        ))
+    }
+
+    /// [`Store::ngdp_insert_receipt`], saying whether the receipt was new.
+    pub fn ngdp_store_receipt(
+        &mut self,
+        r: &IncomingReceipt,
+        now: i64,
+    ) -> Result<ReceiptStored, StoreError> {
         let result = (|| {
             let tx = self.conn().transaction()?;
+            if let Some(id) = &r.ngdp_id {
+                let known = tx
+                    .query_row(
+                        "SELECT 1 FROM ngdp_receipts WHERE system_id = ?1 AND ngdp_id = ?2",
+                        params![r.system_id, id.to_ascii_lowercase()],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if known {
+                    return Ok(ReceiptStored::Already);
+                }
+            }
             let linked = tx
                 .query_row(
                     "SELECT 1 FROM ngdp_sent WHERE uuid = ?1",
@@ -448,25 +558,68 @@ impl Store {
                 )
                 .optional()?
                 .is_some();
+            let warnings = (!r.warnings.is_empty()).then(|| r.warnings.join("; "));
             tx.execute(
                 "INSERT INTO ngdp_receipts (system_id, message_uuid, receipt_status, error_code, error_message,
-                    time_stamp, transmission_id, json, received_at, linked)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    time_stamp, transmission_id, json, received_at, linked, ngdp_id, warnings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     r.system_id, r.message_uuid.to_ascii_lowercase(), r.receipt_status, r.error_code, r.error_message,
-                    r.time_stamp, r.transmission_id, r.json, now, linked
+                    r.time_stamp, r.transmission_id, r.json, now, linked,
+                    r.ngdp_id.as_deref().map(str::to_ascii_lowercase), warnings
                 ],
             )?;
-            if linked {
+            // A receipt without a status does not change what the sent message's record says.
+            if linked && !r.receipt_status.is_empty() {
                 tx.execute(
                     "UPDATE ngdp_sent SET status = ?2, updated_at = ?3 WHERE uuid = ?1",
                     params![r.message_uuid.to_ascii_lowercase(), r.receipt_status, now],
                 )?;
             }
             tx.commit()?;
-            Ok(linked)
+            Ok(ReceiptStored::New { linked })
         })();
         result.map_err(|e| self.error(e))
+    }
+
+    /// The outbox row of a pulled (or pushed) message: its receipt's state and whether a
+    /// deletion at NgDP waits for it.
+    pub fn ngdp_outbox_state(&mut self, uuid: &str) -> Result<Option<OutboxState>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT status, last_error, delete_memo, message_uuid, environment, system_id, receipt, attempts
+                 FROM ngdp_outbox WHERE message_uuid = ?1",
+                [uuid.to_ascii_lowercase()],
+                |r| {
+                    let delete_memo: Option<String> = r.get(2)?;
+                    Ok(OutboxState {
+                        status: r.get(0)?,
+                        last_error: r.get(1)?,
+                        receipt: DueReceipt {
+                            message_uuid: r.get(3)?,
+                            environment: r.get(4)?,
+                            system_id: r.get(5)?,
+                            receipt: r.get(6)?,
+                            attempts: r.get(7)?,
+                            delete_memo_after: delete_memo.as_deref() == Some(memo_deletion::OWED),
+                        },
+                        delete_memo,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Record where the `DELETE memos/{uuid}` of a pulled message stands ([`memo_deletion`]).
+    pub fn ngdp_set_memo_deletion(&mut self, uuid: &str, state: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE ngdp_outbox SET delete_memo = ?2 WHERE message_uuid = ?1",
+                params![uuid.to_ascii_lowercase(), state],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
     }
 
     /// Mailboxes with their message counts.
@@ -522,7 +675,7 @@ impl Store {
                 .query_row(
                     "SELECT m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, m.label, m.sender_id,
                         m.sender_label, m.recipient_id, m.mailbox, m.contact_point, m.routing_reason, m.problems,
-                        m.header, m.dir, m.raw_size, m.raw_sha256, o.status
+                        m.header, m.dir, m.raw_size, m.raw_sha256, o.status, o.last_error
                      FROM ngdp_messages m LEFT JOIN ngdp_outbox o ON o.message_uuid = m.uuid WHERE m.uuid = ?1",
                     [&uuid],
                     |r| {
@@ -547,6 +700,7 @@ impl Store {
                             raw_sha256: r.get(17)?,
                             files: Vec::new(),
                             receipt_status: r.get(18)?,
+                            receipt_error: r.get(19)?,
                         })
                     },
                 )
@@ -755,6 +909,30 @@ mod sent_tests {
                 .unwrap_or(0)
         ));
         Store::open(&path).expect("store opens")
+    }
+
+    #[test]
+    fn a_receipt_is_claimed_by_one_sender_at_a_time() {
+        let mut s = store();
+        s.conn()
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
+                 VALUES ('m1', 'test', 'sys', '{}', 'pending', 0);",
+            )
+            .unwrap();
+        assert!(s.ngdp_claim_receipt("M1", 10, 130).unwrap());
+        // Claimed: neither a second sender nor the outbox's due list takes it.
+        assert!(!s.ngdp_claim_receipt("m1", 11, 131).unwrap());
+        assert!(s.ngdp_due_receipts(11, 10).unwrap().is_empty());
+        // A claim that ran out (its sender died) is free again.
+        assert!(s.ngdp_claim_receipt("m1", 130, 250).unwrap());
+        // Recording the outcome releases it.
+        s.ngdp_receipt_failed("m1", "HTTP 503", 140, false).unwrap();
+        assert_eq!(s.ngdp_due_receipts(140, 10).unwrap().len(), 1);
+        assert!(s.ngdp_claim_receipt("m1", 141, 260).unwrap());
+        s.ngdp_receipt_sent("m1", 142).unwrap();
+        assert!(!s.ngdp_claim_receipt("m1", 300, 400).unwrap());
     }
 
     #[test]

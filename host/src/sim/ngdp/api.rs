@@ -1,23 +1,30 @@
-//! NgDP's REST API as a receiving system in pull mode sees it (`/apis/v1/…`), and the
-//! simulator's own introspection (`/_sim/status`).
+//! NgDP's REST API as a receiving or sending system sees it (`/apis/v1/…`), in the shapes
+//! NgDP's OpenAPI document 1.68.0 publishes (`docs/ngdp-wire.md`), and the simulator's own
+//! introspection (`/_sim/status`).
 //!
 //! ```text
-//! GET    /apis/v1/memos/?page=P&size=S   {"page","size","total","memos":[uuid…]}  (page from 0)
+//! GET    /apis/v1/memos/?page=P&size=S   200 PagingResultUUID {"content":[uuid…],"number",
+//!                                        "size","previous","next","totalElements","totalPages"}
 //! GET    /apis/v1/memos/{uuid}           the MeMo XML, streamed from its file; 404
 //! DELETE /apis/v1/memos/{uuid}           204; 404 when unknown or already deleted
-//! POST   /apis/v1/memos/?memo-message-uuid=U  send: 201 with a RECEIVED receipt; 400 with the
-//!                                        validator's problems for an invalid message; a
-//!                                        repeated UUID is answered 201 again, stored once
-//! POST   /apis/v1/memos/  (Content-Type: application/x-lzma) a batch: a tar archive of
-//!                                        `<uuid>.xml` members, LZMA-compressed; 201 with a
-//!                                        JSON list of receipts; 400 naming the first bad
-//!                                        member (none of the batch is stored)
-//! POST   /apis/v1/memos/{uuid}/receipt   200; 400 for a receipt the component refuses
+//! POST   /apis/v1/memos/?memo-message-uuid=U  send: 201 with one RECEIVED Receipt; 400 with
+//!                                        the validator's problems for an invalid message
+//! POST   /apis/v1/memos/  (Content-Type: application/x-lzma, or multipart/form-data with the
+//!                                        archive in the part `file`) a batch: a tar archive of
+//!                                        `<uuid>.xml` members, LZMA-compressed; 201 with ONE
+//!                                        Receipt; 400 naming the first bad member (none of
+//!                                        the batch is stored)
+//! POST   /apis/v1/memos/{uuid}/receipt   200 with no body; 400 ErrorMessage for a receipt the
+//!                                        component finds incomplete
+//! GET|DELETE /apis/v1/receipts/…, GET /apis/v1/receipts-bulk/   see [`super::receipts`]
 //! GET    /_sim/status                    everything the simulator did (no authorization)
 //! ```
 //! Every `/apis/v1` request needs `Authorization: Basic …`; with credentials configured it
 //! must be `Basic base64(systemId:apiToken)`, compared by the component in constant time.
-//! Errors are JSON: `{"error": CODE, "message": TEXT}`.
+//! A send (`POST memos/`) must declare `Content-Length` (the document declares it for
+//! SendMemo); a chunked one is answered 411. A messageUUID sent before is stored once and
+//! answered as `--resend-answer` says. Errors are NgDP's `ErrorMessage`:
+//! `{"code", "message", "fieldErrors": [...]}`.
 
 use std::sync::Arc;
 
@@ -54,19 +61,29 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
     let response = match segments.as_slice() {
         ["_sim", "status"] if method == Method::GET => json_response(StatusCode::OK, &sim.status()),
         ["apis", "v1", rest @ ..] => {
-            if let Some(refused) = sim.refuse_unauthorized(request.headers()) {
+            // CreateReceipt documents its 401 without a body schema (NgDP OpenAPI 1.68.0);
+            // the other operations answer an ErrorMessage.
+            let plain = method == Method::POST && matches!(rest, ["memos", _, "receipt"]);
+            if let Some(refused) = sim.refuse_unauthorized(request.headers(), plain) {
                 refused
             } else {
                 match (&method, rest) {
                     (&Method::GET, ["memos"]) => sim.list(&query),
+                    (&Method::POST, ["memos"]) if !has_length(request.headers()) => error(
+                        StatusCode::LENGTH_REQUIRED,
+                        "LENGTH_REQUIRED",
+                        "a send must declare Content-Length (the size of the MeMo XML or tar.lzma file); it was chunked",
+                    ),
                     (&Method::POST, ["memos"]) if is_batch(request.headers()) => {
                         sim.clone().accept_batch(request).await
                     }
                     (&Method::POST, ["memos"]) => sim.accept_send(&query, request).await,
                     (&Method::GET, ["memos", uuid]) => sim.message(uuid).await,
                     (&Method::DELETE, ["memos", uuid]) => sim.delete(uuid),
-                    (&Method::GET, ["receipts"]) => sim.waiting_receipts(),
+                    (&Method::GET, ["receipts"]) => sim.list_receipts(&query),
+                    (&Method::GET, ["receipts", id]) => sim.fetch_receipt(id, &query),
                     (&Method::DELETE, ["receipts", id]) => sim.delete_receipt(id),
+                    (&Method::GET, ["receipts-bulk"]) => sim.bulk_receipts(&query),
                     (&Method::POST, ["memos", uuid, "receipt"]) => {
                         let uuid = (*uuid).to_owned();
                         sim.receipt(&uuid, request).await
@@ -87,8 +104,9 @@ pub async fn handle(State(sim): State<Arc<NgdpSimulator>>, request: Request) -> 
 }
 
 impl NgdpSimulator {
-    /// A 401 unless the request carries the Basic credentials NgDP expects.
-    fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
+    /// A 401 unless the request carries the Basic credentials NgDP expects; `plain` answers
+    /// it as text instead of an `ErrorMessage`.
+    fn refuse_unauthorized(&self, headers: &HeaderMap, plain: bool) -> Option<Response> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -122,7 +140,15 @@ impl NgdpSimulator {
                 "the Authorization header is not Basic base64(systemId:apiToken) for this system"
             }
         };
-        let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        let mut response = if plain {
+            Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(message))
+                .unwrap_or_else(|_| empty(StatusCode::UNAUTHORIZED))
+        } else {
+            error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+        };
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Basic realm=\"NgDP\""),
@@ -139,44 +165,19 @@ impl NgdpSimulator {
             .map(|(i, _)| i)
     }
 
+    /// `GET memos/`: a `PagingResultUUID` of the messages still listed.
     fn list(&self, query: &str) -> Response {
-        let (mut page, mut size) = (0usize, DEFAULT_PAGE_SIZE);
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let target = match key {
-                "page" => &mut page,
-                "size" => &mut size,
-                _ => continue,
-            };
-            match value.parse::<usize>() {
-                Ok(n) => *target = n,
-                Err(_) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "INVALID_PARAMETER",
-                        &format!("{key} must be a whole number, not {value:?}"),
-                    );
-                }
-            }
-        }
-        if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_PARAMETER",
-                &format!("size must be 1..={MAX_PAGE_SIZE}"),
-            );
-        }
-        let listed = self.state.listed();
-        let memos: Vec<&str> = listed
+        let (page, size) = match paging(query) {
+            Ok(p) => p,
+            Err(r) => return *r,
+        };
+        let ids: Vec<String> = self
+            .state
+            .listed()
             .iter()
-            .skip(page.saturating_mul(size))
-            .take(size)
-            .filter_map(|i| self.messages.get(*i).map(|m| m.uuid.as_str()))
+            .filter_map(|i| self.messages.get(*i).map(|m| m.uuid.clone()))
             .collect();
-        json_response(
-            StatusCode::OK,
-            &json!({"page": page, "size": size, "total": listed.len(), "memos": memos}),
-        )
+        json_response(StatusCode::OK, &paging_result(&ids, page, size))
     }
 
     async fn message(&self, uuid: &str) -> Response {
@@ -213,6 +214,13 @@ impl NgdpSimulator {
     }
 
     async fn receipt(&self, uuid: &str, request: Request) -> Response {
+        if super::receipts::take_one(&self.receipt_failures) {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "the receipt could not be taken now (--fail-business-receipts)",
+            );
+        }
         let bytes = match axum::body::to_bytes(request.into_body(), MAX_RECEIPT_BYTES).await {
             Ok(b) => b,
             Err(_) => {
@@ -239,18 +247,35 @@ impl NgdpSimulator {
                 return error(
                     StatusCode::BAD_REQUEST,
                     "INVALID_RECEIPT",
-                    &receipt_error(&e),
+                    &crate::ngdp::api_error::receipt_error(&e),
                 );
             }
             Ok(Err(e)) | Err(e) => return internal(&e.to_string()),
         };
-        if !receipt.message_uuid.eq_ignore_ascii_case(uuid) {
+        // What NgDP does with an incomplete business receipt is not published; the simulator
+        // refuses one, with an ErrorMessage naming each field, so a client shows the reason.
+        if !receipt.warnings.is_empty() {
+            let fields: Vec<Value> = receipt
+                .warnings
+                .iter()
+                .map(|w| json!({"resource": "receipt", "field": warned_field(w), "code": "INVALID", "message": w, "rejectedValue": null}))
+                .collect();
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"code": "INVALID_RECEIPT", "message": "the receipt is incomplete", "fieldErrors": fields}),
+            );
+        }
+        if !receipt
+            .message_uuid
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(uuid))
+        {
             return error(
                 StatusCode::BAD_REQUEST,
                 "INVALID_RECEIPT",
                 &format!(
                     "the receipt's messageUUID {} is not the {uuid} of the path",
-                    receipt.message_uuid
+                    receipt.message_uuid.as_deref().unwrap_or("")
                 ),
             );
         }
@@ -317,6 +342,8 @@ impl NgdpSimulator {
         tracing::info!(%uuid, first, "message sent to NgDP");
         if first {
             self.push_business_receipt(&uuid);
+        } else if let Some(refused) = self.resend_refusal(&uuid) {
+            return refused;
         }
         if self.take_drop() {
             tracing::info!(%uuid, "dropping the connection without an answer (--drop-first-sends)");
@@ -327,16 +354,84 @@ impl NgdpSimulator {
     }
 }
 
-/// Whether the request's body is a batch (`Content-Type: application/x-lzma`).
+/// Whether the request's body is a batch: `Content-Type: application/x-lzma`, or
+/// `multipart/form-data` (whose part `file` holds the archive; NgDP OpenAPI document 1.68.0,
+/// SendMemo).
 fn is_batch(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
         .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case(crate::ngdp::batch::CONTENT_TYPE)
+            let media = v.split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case(crate::ngdp::batch::CONTENT_TYPE)
+                || media.eq_ignore_ascii_case("multipart/form-data")
         })
+}
+
+/// Whether the request declares its body's length (`Content-Length`, not chunked).
+fn has_length(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::CONTENT_LENGTH) && !headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+/// A receiver as a stream.
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The page and size a list request asks for (`page` zero-based, default 0; `size` default
+/// [`DEFAULT_PAGE_SIZE`]), or the 400 answer.
+pub(crate) fn paging(query: &str) -> Result<(usize, usize), Box<Response>> {
+    let (mut page, mut size) = (0usize, DEFAULT_PAGE_SIZE);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let target = match key {
+            "page" => &mut page,
+            "size" => &mut size,
+            _ => continue,
+        };
+        match value.parse::<usize>() {
+            Ok(n) => *target = n,
+            Err(_) => {
+                return Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_PARAMETER",
+                    &format!("{key} must be a whole number, not {value:?}"),
+                )));
+            }
+        }
+    }
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            &format!("size must be 1..={MAX_PAGE_SIZE}"),
+        )));
+    }
+    Ok((page, size))
+}
+
+/// NgDP's `PagingResultUUID` for page `page` of `ids` (NgDP OpenAPI document 1.68.0):
+/// `previous`/`next` are `PagingArguments {page, size, ordering}`, null at the ends.
+pub(crate) fn paging_result(ids: &[String], page: usize, size: usize) -> Value {
+    let total = ids.len();
+    let pages = total.div_ceil(size);
+    let content: Vec<&String> = ids
+        .iter()
+        .skip(page.saturating_mul(size))
+        .take(size)
+        .collect();
+    let arguments = |p: usize| json!({"page": p, "size": size, "ordering": []});
+    json!({
+        "content": content,
+        "number": page,
+        "size": size,
+        "previous": if page > 0 { arguments(page - 1) } else { Value::Null },
+        "next": if page + 1 < pages { arguments(page + 1) } else { Value::Null },
+        "totalElements": total,
+        "totalPages": pages,
+    })
 }
 
 /// Why the component refuses a message.
@@ -361,10 +456,45 @@ impl NgdpSimulator {
     /// blocking thread), each member validated by the component; all stored, or none.
     async fn accept_batch(self: Arc<Self>, request: Request) -> Response {
         use futures_util::TryStreamExt as _;
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let stream = request
             .into_body()
             .into_data_stream()
             .map_err(std::io::Error::other);
+        let stream: std::pin::Pin<
+            Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>,
+        > = if crate::ngdp::multipart::is_multipart(&content_type) {
+            // The archive is the part named `file`; forwarded chunk by chunk.
+            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+            tokio::spawn(async move {
+                let sink_tx = tx.clone();
+                let forwarded = crate::ngdp::multipart::forward_file_part(
+                    &content_type,
+                    stream,
+                    MAX_SEND_BYTES as u64,
+                    move |chunk| {
+                        let tx = sink_tx.clone();
+                        async move {
+                            tx.send(chunk.map_err(|e| std::io::Error::other(e.to_string())))
+                                .await
+                                .is_ok()
+                        }
+                    },
+                )
+                .await;
+                if let Err(e) = forwarded {
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                }
+            });
+            Box::pin(tokio_stream_from(rx))
+        } else {
+            Box::pin(stream)
+        };
         let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
         let sim = self.clone();
         let read = tokio::task::spawn_blocking(move || sim.read_batch(reader)).await;
@@ -373,28 +503,41 @@ impl NgdpSimulator {
             Ok(Err(bad)) => {
                 return json_response(
                     StatusCode::BAD_REQUEST,
-                    &json!({"error": "INVALID_MEMO", "member": bad.member,
-                            "message": format!("{}: {}", bad.member, bad.message),
-                            "problems": bad.problems}),
+                    &invalid_memo_body(
+                        &format!("{}: {}", bad.member, bad.message),
+                        Some(&bad.member),
+                        &bad.problems,
+                    ),
                 );
             }
             Err(e) => return internal(&e.to_string()),
         };
-        let mut receipts = Vec::with_capacity(members.len());
+        let count = members.len();
+        let mut repeated = None;
         for (uuid, body) in members {
             let first = self.state.add_sent(&uuid, body);
             tracing::debug!(%uuid, first, "message sent to NgDP in a batch");
             if first {
                 self.push_business_receipt(&uuid);
+            } else {
+                repeated.get_or_insert(uuid);
             }
-            receipts.push(self.received_receipt(&uuid));
         }
-        tracing::info!(messages = receipts.len(), "batch sent to NgDP");
+        tracing::info!(messages = count, "batch sent to NgDP");
         if self.take_drop() {
             tracing::info!("dropping the connection without an answer (--drop-first-sends)");
             return dropped_connection();
         }
-        json_response(StatusCode::CREATED, &receipts)
+        if let Some(refused) = repeated.and_then(|u| self.resend_refusal(&u)) {
+            return refused;
+        }
+        // One Receipt for the whole transmission (SendMemo: 201 `Receipt`). Which messageUUID
+        // a batch's receipt names is not published; this one names none.
+        let mut receipt = self.received_receipt("");
+        if let Some(o) = receipt.as_object_mut() {
+            o.remove("messageUUID");
+        }
+        json_response(StatusCode::CREATED, &receipt)
     }
 
     /// Every member of the batch, validated; the first bad one ends the reading.
@@ -501,19 +644,34 @@ impl NgdpSimulator {
 
     /// Whether this answer is one of the first `--drop-first-sends` to drop.
     fn take_drop(&self) -> bool {
-        self.drops_left
-            .fetch_update(
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-                |n| n.checked_sub(1),
-            )
-            .is_ok()
+        super::receipts::take_one(&self.drops_left)
+    }
+
+    /// The answer to a send of a messageUUID the simulator has already, unless it is 201.
+    fn resend_refusal(&self, uuid: &str) -> Option<Response> {
+        let message = format!("a message with messageUUID {uuid} has been received already");
+        match self.resend_answer {
+            super::ResendAnswer::Created => None,
+            super::ResendAnswer::BadRequest => Some(error(
+                StatusCode::BAD_REQUEST,
+                "DUPLICATE_MESSAGE_UUID",
+                &message,
+            )),
+            super::ResendAnswer::Conflict => Some(error(
+                StatusCode::CONFLICT,
+                "DUPLICATE_MESSAGE_UUID",
+                &message,
+            )),
+        }
     }
 
     /// A RECEIVED receipt for a message NgDP took.
     fn received_receipt(&self, uuid: &str) -> Value {
         json!({
             "messageUUID": uuid,
+            "messageId": null,
+            "errorCode": null,
+            "errorMessage": null,
             "receiptStatus": "RECEIVED",
             "timeStamp": humantime::format_rfc3339_seconds(
                 std::time::UNIX_EPOCH
@@ -536,27 +694,52 @@ fn dropped_connection() -> Response {
         .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
+/// An `ErrorMessage` for a message the validator refuses: one field error per problem. The
+/// codes NgDP uses are not published; the simulator's are its own.
 fn invalid_memo(message: &str, problems: Value) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
-        &json!({"error": "INVALID_MEMO", "message": message, "problems": problems}),
+        &invalid_memo_body(message, None, &problems),
     )
 }
 
-/// The component's reason for refusing a receipt, for a person.
-fn receipt_error(e: &wit::ReceiptError) -> String {
-    match e {
-        wit::ReceiptError::NotJson(m) => format!("not JSON: {m}"),
-        wit::ReceiptError::NotObject => "not a JSON object".to_owned(),
-        wit::ReceiptError::Missing(field) => format!("{field} is missing"),
-        wit::ReceiptError::WrongType(w) => format!("{} must be {}", w.field, w.expected),
-        wit::ReceiptError::Invalid(f) => {
-            format!("{} {:?} is not acceptable: {}", f.field, f.value, f.reason)
-        }
+fn invalid_memo_body(message: &str, member: Option<&str>, problems: &Value) -> Value {
+    let fields: Vec<Value> = problems
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| {
+                    json!({"resource": member.unwrap_or("memo"), "field": p["path"],
+                           "code": p.get("code").cloned().unwrap_or(p["severity"].clone()),
+                           "message": p["message"], "rejectedValue": null})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut body = json!({"code": "INVALID_MEMO", "message": message, "fieldErrors": fields});
+    if let Some(m) = member {
+        body["member"] = json!(m);
     }
+    body
 }
 
-fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
+/// The `Receipt` member a warning of the component's receipt reader names.
+fn warned_field(warning: &str) -> &'static str {
+    [
+        "transmissionId",
+        "messageUUID",
+        "messageId",
+        "errorCode",
+        "errorMessage",
+        "timeStamp",
+        "receiptStatus",
+    ]
+    .into_iter()
+    .find(|f| warning.contains(f))
+    .unwrap_or("")
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     Response::builder()
         .status(status)
@@ -565,14 +748,19 @@ fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response 
         .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
-fn empty(status: StatusCode) -> Response {
+pub(crate) fn empty(status: StatusCode) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     r
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    json_response(status, &json!({"error": code, "message": message}))
+/// NgDP's error body, `ErrorMessage {code, message, fieldErrors}` (NgDP OpenAPI document
+/// 1.68.0; `docs/ngdp-wire.md`).
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(
+        status,
+        &json!({"code": code, "message": message, "fieldErrors": []}),
+    )
 }
 
 fn internal(message: &str) -> Response {

@@ -6,7 +6,11 @@
 //!   with the registered `Authorization` header, resent with doubling waits until it is
 //!   answered 200 (see [`push`]); receipt files go to the receipt endpoint the same way;
 //! - the API (`REST_PULL`, and receipts in both modes): list, fetch and delete messages, and
-//!   accept business receipts, checked by the component (see [`api`]).
+//!   accept business receipts, checked by the component (see [`api`]); take messages sent to
+//!   NgDP, singly or in batches; serve the receipts waiting for a sender ([`receipts`]). It
+//!   answers in the shapes NgDP's OpenAPI document 1.68.0 publishes (`docs/ngdp-wire.md`),
+//!   and where NgDP's behaviour is not published it plays each plausible variant behind a
+//!   switch ([`ResendAnswer`], [`NgdpConfig::receipts_bulk_absent`]).
 //!
 //! `GET /_sim/status` shows what happened ([`state::Status`]). The component reads each
 //! message's UUID, checks receipts and compares credentials; the host moves the bytes.
@@ -14,6 +18,7 @@
 pub mod api;
 pub mod folder;
 pub mod push;
+pub mod receipts;
 pub mod state;
 pub mod tls;
 
@@ -95,6 +100,28 @@ pub struct NgdpConfig {
     /// A test hook: the first N sends are stored, then the connection is dropped without an
     /// answer, like a response lost in transit.
     pub drop_first_sends: usize,
+    /// How a send of a messageUUID NgDP already has is answered (not published).
+    pub resend_answer: ResendAnswer,
+    /// `GET receipts-bulk/` answers 404, as for a system that may not use it.
+    pub receipts_bulk_absent: bool,
+    /// A test hook: the first N business receipts posted are answered 503.
+    pub fail_business_receipts: usize,
+    /// A test hook: the first N `DELETE receipts/{id}` are answered 500.
+    pub fail_receipt_deletes: usize,
+}
+
+/// How the simulator answers a send (single or batch) whose messageUUID it already has. NgDP's
+/// OpenAPI document 1.68.0 documents no 409 for SendMemo and does not say what happens, so
+/// each plausible answer is a variant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResendAnswer {
+    /// 201 with a receipt again (the message is stored once).
+    #[default]
+    Created,
+    /// 400 with an `ErrorMessage` whose code says duplicate.
+    BadRequest,
+    /// 409 with an `ErrorMessage`.
+    Conflict,
 }
 
 /// The simulator.
@@ -117,9 +144,17 @@ pub struct NgdpSimulator {
     /// Where the business receipt for each message sent to the simulator goes (NgDP tells the
     /// sender how the recipient's system took it), when `--receipt-target` is given.
     receipt_target: Option<reqwest::Url>,
-    /// Business receipts waiting for a pull-mode sender (`GET receipts/`), by transmission
-    /// id, when there is no receipt endpoint to push them to.
-    receipt_queue: std::sync::Mutex<Vec<(String, serde_json::Value)>>,
+    /// Receipts waiting for a pull-mode sender (`GET receipts/`), when there is no receipt
+    /// endpoint to push them to.
+    receipt_queue: std::sync::Mutex<Vec<receipts::Waiting>>,
+    /// See [`NgdpConfig::resend_answer`].
+    resend_answer: ResendAnswer,
+    /// `GET receipts-bulk/` is served.
+    receipts_bulk: bool,
+    /// Business receipts still to answer 503.
+    receipt_failures: std::sync::atomic::AtomicUsize,
+    /// Receipt deletions still to answer 500.
+    receipt_delete_failures: std::sync::atomic::AtomicUsize,
 }
 
 /// How the pushes ended.
@@ -201,6 +236,20 @@ impl NgdpSimulator {
             }
         }
         let mut receipt_pushes = Vec::new();
+        let mut queued = Vec::new();
+        if let (None, Some(dir)) = (&config.receipt_target, &config.receipts_dir) {
+            // No endpoint to push them to: they wait for the system to pull them.
+            for path in folder::files_with_extension(dir, "json")? {
+                let text = std::fs::read_to_string(&path).map_err(|source| FolderError {
+                    path: path.clone(),
+                    source,
+                })?;
+                queued.push(receipts::Waiting {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    receipt: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+                });
+            }
+        }
         if let (Some(target), Some(dir)) = (&config.receipt_target, &config.receipts_dir) {
             let url = parse_url("--receipt-target", target)?;
             for path in folder::files_with_extension(dir, "json")? {
@@ -243,7 +292,13 @@ impl NgdpSimulator {
             clock,
             state,
             drops_left: std::sync::atomic::AtomicUsize::new(config.drop_first_sends),
-            receipt_queue: std::sync::Mutex::default(),
+            receipt_queue: std::sync::Mutex::new(queued),
+            resend_answer: config.resend_answer,
+            receipts_bulk: !config.receipts_bulk_absent,
+            receipt_failures: std::sync::atomic::AtomicUsize::new(config.fail_business_receipts),
+            receipt_delete_failures: std::sync::atomic::AtomicUsize::new(
+                config.fail_receipt_deletes,
+            ),
             receipt_target: match &config.receipt_target {
                 Some(t) => Some(parse_url("--receipt-target", t)?),
                 None => None,
@@ -371,10 +426,7 @@ impl NgdpSimulator {
         });
         let Some(url) = self.receipt_target.clone() else {
             // No endpoint: the sender pulls it (`GET receipts/`).
-            self.receipt_queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((transmission, receipt));
+            self.queue_receipt(receipt);
             return;
         };
         let body = receipt.to_string();
@@ -408,39 +460,6 @@ impl NgdpSimulator {
                 tokio::time::sleep(rule.wait_after(attempt)).await;
             }
         });
-    }
-}
-
-impl NgdpSimulator {
-    /// `GET receipts/`: the business receipts waiting for a pull-mode sender.
-    pub(crate) fn waiting_receipts(&self) -> axum::response::Response {
-        let queue = self
-            .receipt_queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let receipts: Vec<&serde_json::Value> = queue.iter().map(|(_, r)| r).collect();
-        let body = serde_json::json!({ "receipts": receipts }).to_string();
-        axum::response::IntoResponse::into_response((
-            axum::http::StatusCode::OK,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body,
-        ))
-    }
-
-    /// `DELETE receipts/{transmissionId}`: the sender stored it.
-    pub(crate) fn delete_receipt(&self, id: &str) -> axum::response::Response {
-        let mut queue = self
-            .receipt_queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = queue.len();
-        queue.retain(|(t, _)| !t.eq_ignore_ascii_case(id));
-        let status = if queue.len() < before {
-            axum::http::StatusCode::NO_CONTENT
-        } else {
-            axum::http::StatusCode::NOT_FOUND
-        };
-        axum::response::IntoResponse::into_response(status)
     }
 }
 
