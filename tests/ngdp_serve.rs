@@ -217,8 +217,14 @@ fn refuses_what_ngdp_must_resend_or_fix() {
         .send()
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let metrics = client()
+    // Metrics are on the API listener, never on the public one NgDP reaches.
+    let public = client()
         .get(format!("{}/metrics", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(public.status().as_u16(), 404);
+    let metrics = client()
+        .get(format!("{}/metrics", server.api_url))
         .send()
         .unwrap()
         .text()

@@ -1,5 +1,6 @@
 //! The `dpost` command line: argument parsing (clap) and one module per command group.
 
+mod api;
 mod component;
 mod config;
 mod contact_points;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Simulators of the services, for offline tests and demos.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// The platform API: clients' tokens, the OpenAPI document.
+    #[command(subcommand)]
+    Api(api::ApiCommand),
 }
 
 impl Cli {
@@ -102,6 +106,7 @@ impl Cli {
             Command::Memo(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),
             Command::Sim(cmd) => cmd.run(),
+            Command::Api(cmd) => cmd.run(),
         }
     }
 }

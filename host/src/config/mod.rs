@@ -15,6 +15,7 @@
 //! path = "dpost.db"
 //! ```
 
+pub mod api;
 pub mod digipost;
 pub mod ngdp;
 
@@ -58,6 +59,9 @@ pub struct Config {
     /// `[ngdp]`: Danish Digital Post systems, contact points and mailboxes.
     #[serde(default)]
     pub ngdp: ngdp::NgdpTable,
+    /// `[api]`: the platform API's listener and clients.
+    #[serde(default)]
+    pub api: api::ApiTable,
 }
 
 /// `[store]`: where the embedded store lives.
