@@ -250,11 +250,11 @@ fn a_platform_lists_fetches_acknowledges_and_routes() {
     let pending: Value = get(&server, Some(&token), "/api/v1/messages?state=pending")
         .json()
         .unwrap();
-    assert_eq!(uuids(&pending), [b.clone()], "a left the pending list");
+    assert_eq!(uuids(&pending), vec![b.clone()], "a left the pending list");
     let acked: Value = get(&server, Some(&token), "/api/v1/messages?state=acknowledged")
         .json()
         .unwrap();
-    assert_eq!(uuids(&acked), [a.clone()]);
+    assert_eq!(uuids(&acked), vec![a.clone()]);
     assert_eq!(
         acked["messages"][0]["acknowledgement"]["caseReference"],
         "2024-1234"
@@ -416,7 +416,7 @@ fn scopes_and_mailbox_restrictions_refuse_what_they_must() {
     let page: Value = get(&server, Some(DAYCARE_ONLY), "/api/v1/messages")
         .json()
         .unwrap();
-    assert_eq!(uuids(&page), [daycare.clone()]);
+    assert_eq!(uuids(&page), vec![daycare.clone()]);
     for path in [
         format!("/api/v1/messages/{standard}"),
         format!("/api/v1/messages/{standard}/memo"),

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::files::{self, StoredFile};
-use super::problem::Problem;
+use super::problem::{Problem, ProblemDetails};
 use super::{ApiState, with_store};
 use crate::config::api::Scope;
 use crate::store::handover::{Ack, AckState, AuditEntry, FeedEntry, FeedQuery};
@@ -437,9 +437,9 @@ fn summary(e: FeedEntry) -> MessageSummary {
     security(("bearer" = ["messages:read"])),
     responses(
         (status = 200, description = "A page, in sequence order", body = MessagePage),
-        (status = 400, description = "A parameter that cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without messages:read, or a mailbox the client may not see", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Without messages:read, or a mailbox the client may not see", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -525,9 +525,9 @@ async fn visible_message(
     security(("bearer" = ["messages:read"])),
     responses(
         (status = 200, description = "The message", body = MessageDetail),
-        (status = 401, description = "No token, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without messages:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such message, or one in a mailbox the client may not see", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such message, or one in a mailbox the client may not see", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn show(
@@ -633,10 +633,10 @@ fn history(a: AuditEntry) -> HistoryEntry {
         (status = 200, description = "The MeMo XML; ETag is its SHA-256", content_type = "application/xml", body = Vec<u8>),
         (status = 206, description = "The range asked for", content_type = "application/xml", body = Vec<u8>),
         (status = 304, description = "Unchanged (If-None-Match)"),
-        (status = 401, description = "No token, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without messages:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such message", body = Problem, content_type = "application/problem+json"),
-        (status = 416, description = "A range outside the file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such message", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 416, description = "A range outside the file", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn memo(
@@ -681,10 +681,10 @@ pub async fn memo(
         (status = 200, description = "The file, with its own Content-Type; ETag is its SHA-256", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 304, description = "Unchanged (If-None-Match)"),
-        (status = 401, description = "No token, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without messages:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such message or file", body = Problem, content_type = "application/problem+json"),
-        (status = 416, description = "A range outside the file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such message or file", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 416, description = "A range outside the file", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn file(
@@ -763,12 +763,12 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     security(("bearer" = ["messages:ack"])),
     responses(
         (status = 200, description = "Acknowledged and committed; a repeat answers the first acknowledgement", body = Acknowledgement),
-        (status = 400, description = "A body that cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without messages:ack", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such message", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Not recorded (the store failed); repeat it", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A body that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Without messages:ack", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such message", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Not recorded (the store failed); repeat it", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn ack(
@@ -829,13 +829,13 @@ pub async fn ack(
     security(("bearer" = ["messages:ack"])),
     responses(
         (status = 200, description = "Moved and committed; it takes a new place at the end of the feed", body = Routed),
-        (status = 400, description = "A body that cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without messages:ack", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such message", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A mailbox that is not configured", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Not recorded (the store failed); repeat it", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A body that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Without messages:ack", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such message", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A mailbox that is not configured", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Not recorded (the store failed); repeat it", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn route(

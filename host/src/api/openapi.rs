@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::problem::Problem;
+use super::problem::ProblemDetails;
 
 /// The parts of the document no handler carries.
 #[derive(OpenApi)]
@@ -21,7 +21,7 @@ use super::problem::Problem;
             Walkthrough: docs/api.md.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem)),
+    components(schemas(ProblemDetails)),
     modifiers(&Bearer),
     tags(
         (name = "messages", description = "Received NgDP messages"),

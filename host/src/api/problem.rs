@@ -13,10 +13,21 @@ use utoipa::ToSchema;
 /// The media type of a problem.
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// A problem, as handlers return it (boxed: errors stay small on the happy path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem(Box<ProblemDetails>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
 /// A problem, as answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Problem {
+pub struct ProblemDetails {
     /// What kind of problem: `urn:dpost:problem:<kind>`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -39,7 +50,7 @@ pub struct Problem {
 
 impl Problem {
     fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Problem {
-        Problem {
+        Problem(Box::new(ProblemDetails {
             kind: format!("urn:dpost:problem:{kind}"),
             title: title.to_owned(),
             status: status.as_u16(),
@@ -47,18 +58,18 @@ impl Problem {
             instance: None,
             field: None,
             required_scope: None,
-        }
+        }))
     }
 
     /// The parameter, header or body member at fault.
     pub fn at(mut self, field: impl Into<String>) -> Problem {
-        self.field = Some(field.into());
+        self.0.field = Some(field.into());
         self
     }
 
     /// The request path it concerns.
     pub fn on(mut self, path: impl Into<String>) -> Problem {
-        self.instance = Some(path.into());
+        self.0.instance = Some(path.into());
         self
     }
 
@@ -86,7 +97,7 @@ impl Problem {
     /// 403: a known client without the scope an endpoint needs.
     pub fn forbidden(detail: impl Into<String>, scope: &str) -> Problem {
         let mut p = Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail);
-        p.required_scope = Some(scope.to_owned());
+        p.0.required_scope = Some(scope.to_owned());
         p
     }
 
@@ -171,7 +182,7 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let body = serde_json::to_string(&self).unwrap_or_else(|_| {
+        let body = serde_json::to_string(&*self.0).unwrap_or_else(|_| {
             format!(
                 r#"{{"type":"about:blank","title":"Error","status":{}}}"#,
                 self.status
