@@ -47,16 +47,7 @@ fn create_token(config: &Path, name: &str, scopes: &[&str]) -> String {
 
 /// A MeMo with `uuid`, one file holding `content`, addressed to `contact_point` if given.
 fn memo(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
-    let xml = serve::message(uuid, content);
-    let Some(cp) = contact_point else { return xml };
-    String::from_utf8(xml)
-        .unwrap()
-        .replacen(
-            "</memo:Recipient>",
-            &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
-            1,
-        )
-        .into_bytes()
+    serve::message_to(uuid, contact_point, content)
 }
 
 fn push(server: &Server, xml: Vec<u8>) {
@@ -606,5 +597,69 @@ fn the_openapi_document_agrees_with_the_committed_one() {
             assert!(op["security"][0]["bearer"].is_array(), "{method} {path}");
             assert!(op["responses"]["401"].is_object(), "{method} {path}");
         }
+    }
+}
+
+#[test]
+fn a_token_is_added_to_the_generated_configuration_with_its_comments_kept() {
+    let dir = scratch_dir("api-config-init");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("dpost.toml");
+    let out = run_dpost(["config", "init", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = std::fs::read_to_string(&config).unwrap();
+    assert!(before.contains("[api]\n"), "a commented [api] section");
+    let token = create_token(&config, "casework", &["messages:read", "messages:ack"]);
+    let after = std::fs::read_to_string(&config).unwrap();
+    let entry = format!(
+        "\n[[api.clients]]\nname = \"casework\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\", \"messages:ack\"]\n",
+        sha256_hex(token.as_bytes())
+    );
+    assert!(
+        after.contains(&format!("listen = \"127.0.0.1:8081\"\n{entry}")),
+        "{after}"
+    );
+    assert_eq!(
+        after.replacen(&entry, "", 1),
+        before,
+        "only the entry was added"
+    );
+    let out = run_with_config(&config, &["config", "check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A second client of the same name, an unknown scope or mailbox: refused, nothing written.
+    for args in [
+        vec![
+            "api",
+            "token",
+            "create",
+            "casework",
+            "--scope",
+            "messages:read",
+        ],
+        vec!["api", "token", "create", "other", "--scope", "read-all"],
+        vec![
+            "api",
+            "token",
+            "create",
+            "other",
+            "--scope",
+            "admin",
+            "--mailbox",
+            "nowhere",
+        ],
+    ] {
+        let out = run_with_config(&config, &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "no token printed for {args:?}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), after, "{args:?}");
     }
 }
