@@ -663,3 +663,50 @@ fn a_token_is_added_to_the_generated_configuration_with_its_comments_kept() {
         assert_eq!(std::fs::read_to_string(&config).unwrap(), after, "{args:?}");
     }
 }
+
+#[test]
+fn the_api_serves_https_when_given_a_certificate() {
+    let config = config("tls").write();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[api]\n",
+        &format!(
+            "[api]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            fixture("keys/server.cert.pem").display(),
+            fixture("keys/server.key.pem").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&config);
+    assert!(
+        server.url.starts_with("http://"),
+        "the push listener stays as configured"
+    );
+    assert!(
+        server.api_url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.api_url
+    );
+    let m = uuid(0xe1);
+    push(&server, memo(&m, None, b"over TLS"));
+    // The test certificate names no host; this test is about TLS being served, not trust.
+    let tls_client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let page: Value = tls_client
+        .get(format!("{}/api/v1/messages", server.api_url))
+        .bearer_auth(READER)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(uuids(&page), vec![m]);
+    let plain = client()
+        .get(format!(
+            "{}/api/v1/messages",
+            server.api_url.replace("https://", "http://")
+        ))
+        .bearer_auth(READER)
+        .send();
+    assert!(plain.map(|r| r.status().as_u16() != 200).unwrap_or(true));
+}
