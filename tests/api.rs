@@ -710,3 +710,83 @@ fn the_api_serves_https_when_given_a_certificate() {
         .send();
     assert!(plain.map(|r| r.status().as_u16() != 200).unwrap_or(true));
 }
+
+/// A number (kB) from `/proc/<pid>/status`.
+#[cfg(target_os = "linux")]
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"))
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_large_file_streams_in_bounded_memory() {
+    const SIZE: usize = 32 * 1024 * 1024;
+    let config = serve::config("api-large")
+        .max_message_bytes(64 * 1024 * 1024)
+        .api_extra(&format!(
+            "[[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+            sha256_hex(READER.as_bytes())
+        ))
+        .write();
+    let server = Server::start(&config);
+    let content: Vec<u8> = (0..SIZE as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let m = uuid(0xf1);
+    push(&server, memo(&m, None, &content));
+    let pid = server.child.id();
+    // Reset the peak (VmHWM) to the current resident size, so that the peak read afterwards
+    // is the download's own.
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+    let before = proc_status_kib(pid, "VmRSS:");
+    for _ in 0..2 {
+        let mut r = get(
+            &server,
+            Some(READER),
+            &format!("/api/v1/messages/{m}/files/1"),
+        );
+        assert_eq!(r.status().as_u16(), 200);
+        let mut hashing = Sha256Writer::default();
+        let n = std::io::copy(&mut r, &mut hashing).unwrap();
+        assert_eq!(n as usize, SIZE);
+        assert_eq!(hashing.hex(), sha256_hex(&content));
+    }
+    let peak = proc_status_kib(pid, "VmHWM:");
+    let grew = peak.saturating_sub(before);
+    eprintln!("resident before {before} kB, peak while serving {peak} kB");
+    assert!(
+        grew < 8 * 1024,
+        "serving a {SIZE}-byte file twice grew serve's resident memory by {grew} kB"
+    );
+}
+
+/// Hashes what is written to it.
+#[derive(Default)]
+struct Sha256Writer(sha2::Sha256);
+
+impl Sha256Writer {
+    fn hex(self) -> String {
+        use sha2::Digest as _;
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl std::io::Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
