@@ -1238,6 +1238,42 @@ mod schema_verdicts {
         );
     }
 
+    /// Every single move of one header element to any other place gives exactly one error,
+    /// out-of-order, naming the moved element or the one it jumped over.
+    #[test]
+    fn any_one_move_gives_one_order_error() {
+        let lines: Vec<&str> = BASE.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.starts_with("<memo:messageType>"))
+            .unwrap();
+        let last = lines
+            .iter()
+            .position(|l| l.starts_with("<memo:legalNotification>"))
+            .unwrap();
+        for from in first..=last {
+            for to in first..=last {
+                if from == to {
+                    continue;
+                }
+                let mut moved = lines.clone();
+                let line = moved.remove(from);
+                moved.insert(to, line);
+                let doc = moved.join("\n");
+                let problems = errors_of(&doc);
+                assert_eq!(problems.len(), 1, "{line} to {to}: {problems:#?}");
+                assert_eq!(problems[0].code, Code::OutOfOrder, "{problems:#?}");
+                let named = problems[0].path.rsplit('/').next().unwrap_or("");
+                assert!(
+                    doc.lines()
+                        .nth(problems[0].position.line as usize - 1)
+                        .is_some_and(|l| l.starts_with(&format!("<memo:{named}>"))),
+                    "{line} to {to}: {problems:#?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn stray_text_is_reported_on_its_own_line() {
         let doc = BASE.replacen(

@@ -647,6 +647,7 @@ impl Machine {
             } else {
                 blame = Some((o.furthest, o.furthest_at, x, false));
                 o.furthest = x;
+                o.furthest_at = x_at;
             }
         }
         if index >= o.furthest {
