@@ -11,7 +11,9 @@
 //! is taken from the official full examples (`tests/fixtures/memo/`). MeMo 1.2 differs in
 //! three places its examples show: `Representative` under Sender, `originalRepresentative` in
 //! ForwardData, and `mandatory`/`legalNotification` optional. `docs/memo-schema.md` says what
-//! is checked and why. 261 element paths below `Message` in 1.1 (a test counts them).
+//! is checked and why. 261 element paths below `Message` in 1.1; a test checks each one's
+//! namespace, cardinality and facet against `guest/schema-model/paths.txt`, which
+//! `tools/memo_schema_model.py` wrote from the model.
 //!
 //! The table is static and small: one slice per complex type, looked up by a linear scan over
 //! at most a dozen children, so the reader allocates nothing per element for it.
@@ -672,6 +674,82 @@ mod tests {
     fn no_type_has_more_children_than_the_reader_counts() {
         assert!(Ty::ALL.iter().all(|t| t.children().len() <= MAX_CHILDREN));
         assert!(Ty::ALL.iter().any(|t| t.children().len() == MAX_CHILDREN));
+    }
+
+    /// The facet of a child in the vocabulary of `guest/schema-model/paths.txt`.
+    fn facet(kind: Kind) -> String {
+        match kind {
+            Kind::Complex(_) => "complex".into(),
+            Kind::Content => "base64".into(),
+            Kind::Simple(v) => match v {
+                Value::Text(n) => format!("string:{n}"),
+                Value::Id
+                | Value::Known(_)
+                | Value::MimeType
+                | Value::Filename
+                | Value::Url
+                | Value::Cpr
+                | Value::Cvr => format!("string:{MAX_STRING}"),
+                Value::Language => "string:2".into(),
+                Value::Uuid4 => "uuid4".into(),
+                Value::DateTime => "utc".into(),
+                Value::Date => "date".into(),
+                Value::Boolean => "boolean".into(),
+                Value::Enumeration(_) => "enum".into(),
+                Value::Integer(n) => format!("integer:{n}"),
+            },
+        }
+    }
+
+    /// The table agrees with the MeMo 1.1 schema model on every element path: the same
+    /// paths, and for each its namespace, cardinality and facet.
+    #[test]
+    fn the_table_agrees_with_the_schema_model_on_every_path() {
+        let model = include_str!("../../schema-model/paths.txt");
+        let mut seen = Vec::new();
+        for line in model.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split(' ').collect();
+            let [path, uri, min, max, want] = f.as_slice() else {
+                panic!("{line}")
+            };
+            let names: Vec<&str> = path.split('/').skip(2).collect();
+            let mut ty = Ty::Message;
+            let mut found = None;
+            for (i, name) in names.iter().enumerate() {
+                let child = ty
+                    .children()
+                    .iter()
+                    .find(|c| c.name == *name && !c.since_1_2)
+                    .unwrap_or_else(|| panic!("{path}: no {name} in {ty:?}"));
+                if i + 1 == names.len() {
+                    found = Some(child);
+                } else if let Kind::Complex(t) = child.kind {
+                    ty = t;
+                }
+            }
+            let child = found.unwrap_or_else(|| panic!("{line}"));
+            let max = if *max == "*" {
+                u32::MAX
+            } else {
+                max.parse().unwrap()
+            };
+            assert_eq!(
+                (
+                    child.ns.uri(),
+                    child.min_count(MemoVersion::V1_1).to_string(),
+                    child.max,
+                    facet(child.kind)
+                ),
+                (*uri, min.to_string(), max, want.to_string()),
+                "{path}"
+            );
+            seen.push(path.to_string());
+        }
+        let mut table = Vec::new();
+        paths(Ty::Message, "/Message", MemoVersion::V1_1, &mut table);
+        seen.sort();
+        table.sort();
+        assert_eq!(seen, table);
     }
 
     #[test]
