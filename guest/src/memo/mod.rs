@@ -11,8 +11,9 @@
 //!   byte-order mark, comments and processing instructions. DTDs and entity declarations are
 //!   refused.
 //!
-//! Structure and values are checked against the rules in `docs/design.md`; see
-//! [`constants`] for each limit's source.
+//! Structure and values are checked against MeMo's XML Schema set ([`schema`], every element
+//! of the MeMo namespace and the namespaces it imports) and NgDP's business rules
+//! (`docs/memo-schema.md`); see [`constants`] for each limit's source.
 
 pub mod constants;
 pub mod content;
@@ -24,6 +25,7 @@ pub mod schema;
 pub mod tokenizer;
 pub mod tree;
 pub mod validate;
+pub mod values;
 pub mod whole;
 pub mod writer;
 

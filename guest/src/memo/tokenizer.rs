@@ -49,9 +49,11 @@ pub enum Token<'a> {
         /// Local name.
         local: &'a str,
     },
-    /// A piece of character data, references expanded and line ends normalised. A piece may
-    /// end in the middle of a UTF-8 sequence; the next piece continues it.
-    Text(&'a [u8]),
+    /// A piece of character data, references expanded and line ends normalised, and where it
+    /// starts (for a piece that starts with a reference or CDATA section: where that starts),
+    /// so that stray text is reported where it stands. A piece may end in the middle of a
+    /// UTF-8 sequence; the next piece continues it.
+    Text(&'a [u8], Position),
 }
 
 /// A fatal error: the input is not XML this reader accepts.
@@ -147,6 +149,8 @@ pub struct Tokenizer {
     markup: Vec<u8>,
     /// Text piece being collected.
     text: Vec<u8>,
+    /// Where the text piece being collected starts.
+    text_at: Position,
     line: u32,
     column: u32,
     /// Where the current markup's `<` is.
@@ -194,6 +198,7 @@ impl Tokenizer {
             state: State::Bom(0),
             markup: Vec::new(),
             text: Vec::new(),
+            text_at: Position { line: 1, column: 1 },
             line: 1,
             column: 1,
             mark: Position { line: 1, column: 1 },
@@ -335,6 +340,9 @@ impl Tokenizer {
         }
         if !run.is_empty() {
             self.after_cr = false;
+            if self.text.is_empty() {
+                self.text_at = self.here();
+            }
             // Outside the root only whitespace may stand; refuse anything else where it is, not
             // when the text is handed on, so that the position does not depend on chunking.
             if self.open.is_empty() {
@@ -359,6 +367,9 @@ impl Tokenizer {
         match b {
             b'\r' => {
                 self.after_cr = true;
+                if self.text.is_empty() {
+                    self.text_at = self.here();
+                }
                 self.text.push(b'\n');
                 self.line = self.line.saturating_add(1);
                 self.column = 1;
@@ -403,7 +414,7 @@ impl Tokenizer {
             self.text.clear();
             return Ok(());
         }
-        let r = sink(Token::Text(&self.text));
+        let r = sink(Token::Text(&self.text, self.text_at));
         self.text.clear();
         r
     }
@@ -467,12 +478,19 @@ impl Tokenizer {
             _ => {}
         }
         self.advance(b);
+        if matches!(self.state, State::CData(_)) && self.text.is_empty() {
+            // A piece that starts inside a CDATA section is placed at the section.
+            self.text_at = self.mark;
+        }
         match self.state {
             State::Bom(_) | State::Text => {}
             State::Reference => {
                 if b == b';' {
                     self.state = State::Text;
                     let name = std::mem::take(&mut self.markup);
+                    if self.text.is_empty() {
+                        self.text_at = self.mark;
+                    }
                     let r = expand_reference(&name, &mut self.text);
                     self.markup = name;
                     self.markup.clear();
@@ -947,7 +965,7 @@ mod tests {
                     position.column,
                 )),
                 Token::End { namespace, local } => out.push(T::E(namespace.into(), local.into())),
-                Token::Text(b) => match out.last_mut() {
+                Token::Text(b, _) => match out.last_mut() {
                     Some(T::X(v)) => v.extend_from_slice(b),
                     _ => out.push(T::X(b.to_vec())),
                 },
@@ -1067,7 +1085,7 @@ mod tests {
         let mut biggest = 0;
         let mut total = 0;
         let mut sink = |tok: Token<'_>| {
-            if let Token::Text(b) = tok {
+            if let Token::Text(b, _) = tok {
                 biggest = biggest.max(b.len());
                 total += b.len();
             }

@@ -24,8 +24,8 @@ use crate::runtime::{Runtime, RuntimeOptions};
 #[derive(Debug, Subcommand)]
 pub enum MemoCommand {
     /// Check MeMo files against MeMo 1.1/1.2. Prints each problem as FILE:LINE:COL: PATH:
-    /// message (FILE!MEMBER:LINE:COL: ... for a member of a `.tar.lzma` batch). Exits 0 when all are valid, 1 when one is invalid, 2 when one cannot be read
-    /// or is not XML.
+    /// message (FILE!MEMBER:LINE:COL: ... for a member of a `.tar.lzma` batch). Exits 0 when all are valid, 1 when one is invalid (well-formed XML whose root
+    /// is not a MeMo Message included), 2 when one cannot be read or is not XML.
     Validate {
         /// The files.
         #[arg(required = true)]
@@ -174,15 +174,28 @@ fn report(
             }
         }
         Err(e) => {
-            *exit = Exit::Error;
             let (line, column, message) = match e.downcast_ref::<MemoError>() {
                 Some(MemoError::NotMemo {
                     line,
                     column,
                     message,
-                    ..
-                }) => (*line, *column, message.clone()),
-                _ => (0, 0, format!("{e:#}")),
+                    kind,
+                }) => {
+                    // Well-formed XML whose root is not MeMo's Message was read and judged:
+                    // it is an invalid message (1), not an unreadable file (2).
+                    if matches!(kind, wit::ReadErrorKind::NotMemo(_)) {
+                        if *exit == Exit::Ok {
+                            *exit = Exit::CheckFailed;
+                        }
+                    } else {
+                        *exit = Exit::Error;
+                    }
+                    (*line, *column, message.clone())
+                }
+                _ => {
+                    *exit = Exit::Error;
+                    (0, 0, format!("{e:#}"))
+                }
             };
             if json {
                 reports.push(json!({ "file": name, "valid": false, "error": { "line": line, "column": column, "message": message } }));
