@@ -1,0 +1,108 @@
+//! `dpost memo …` tools that tell the truth (issue 14): UTF-16 messages read, extract that
+//! refuses what validate refuses, unique names in a folder that already holds them, commands
+//! that end quietly on a closed pipe, errors of `memo new` that name the spec key.
+
+use dpost_tests::*;
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+const FULL_1_2: &str = "memo/MeMo_v1.2_Full_Example.xml";
+const MIN_1_2: &str = "memo/MeMo_v1.2_Minimum_Example.xml";
+
+/// A fixture's text, without its UTF-8 byte-order mark.
+fn fixture_text(relative: &str) -> String {
+    let s = std::fs::read_to_string(fixture(relative)).unwrap();
+    s.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(s)
+}
+
+/// `text` as UTF-16 with a byte-order mark.
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    std::iter::once(0xFEFF)
+        .chain(text.encode_utf16())
+        .flat_map(|u| {
+            if big_endian {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn utf16_messages_validate_show_and_extract_like_their_utf8_originals() {
+    let dir = scratch_dir("cli-memo-utf16");
+    let original = fixture(FULL_1_2);
+    let source = fixture_text(FULL_1_2).replacen("encoding=\"UTF-8\"", "encoding=\"UTF-16\"", 1);
+    let show = |file: &std::path::Path| {
+        let out = run_dpost(["memo", "show", "--json", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["file"] = serde_json::Value::Null;
+        v
+    };
+    let want = show(&original);
+    for (name, big_endian) in [("le.xml", false), ("be.xml", true)] {
+        let file = dir.join(name);
+        std::fs::write(&file, utf16(&source, big_endian)).unwrap();
+        let out = run_dpost(["memo", "validate", file.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(show(&file), want, "{name}");
+        let ex = dir.join(format!("{name}.out"));
+        let _ = std::fs::remove_dir_all(&ex);
+        let out = run_dpost([
+            "memo",
+            "extract",
+            file.to_str().unwrap(),
+            "--out",
+            ex.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read(ex.join("Pladsanvisning.pdf")).unwrap(),
+            b"This is a test"
+        );
+    }
+}
+
+#[test]
+fn other_encodings_are_refused_by_name() {
+    let dir = scratch_dir("cli-memo-encodings");
+    let latin1 = dir.join("latin1.xml");
+    let source = fixture_text(MIN_1_2).replacen("encoding=\"UTF-8\"", "encoding=\"ISO-8859-1\"", 1);
+    std::fs::write(
+        &latin1,
+        source.chars().map(|c| c as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let out = run_dpost(["memo", "validate", latin1.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("the encoding \"ISO-8859-1\" is not supported"),
+        "{}",
+        text(&out.stdout)
+    );
+    let utf32 = dir.join("utf32.xml");
+    let mut bytes = vec![0xFF, 0xFE, 0, 0];
+    bytes.extend(
+        fixture_text(MIN_1_2)
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes()),
+    );
+    std::fs::write(&utf32, bytes).unwrap();
+    let out = run_dpost(["memo", "validate", utf32.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("UTF-32"),
+        "{}",
+        text(&out.stdout)
+    );
+}
