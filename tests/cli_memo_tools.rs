@@ -106,3 +106,80 @@ fn other_encodings_are_refused_by_name() {
         text(&out.stdout)
     );
 }
+
+/// `dpost ARGS` with standard output a pipe whose reading end is already closed, as after
+/// `| head -1` has read its line: every write fails with EPIPE, deterministically.
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    dpost_command()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn no_command_panics_on_a_closed_pipe() {
+    let dir = scratch_dir("cli-memo-pipe");
+    let bad = dir.join("bad.xml");
+    std::fs::write(
+        &bad,
+        fixture_text(MIN_1_2).replace("2211771212", "22117712"),
+    )
+    .unwrap();
+    let config = ConfigFile::in_dir(dir.join("config")).write();
+    let config = config.to_str().unwrap();
+    let full = fixture(FULL_1_2);
+    let cases: [&[&str]; 6] = [
+        &["memo", "validate", bad.to_str().unwrap()],
+        &["memo", "validate", "--json", bad.to_str().unwrap()],
+        &["memo", "show", full.to_str().unwrap()],
+        &["message", "list", "--json", "--config", config],
+        &["mailbox", "list", "--config", config],
+        &["component", "info"],
+    ];
+    for args in cases {
+        let out = run_into_closed_pipe(args);
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        // What a shell shows for a program that SIGPIPE ended; the job's verdict is unknown.
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: nothing to tell: {stderr}");
+    }
+    for args in [&["--help"][..], &["memo", "validate", "--help"]] {
+        let out = run_into_closed_pipe(args);
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_well_formed_document_in_another_namespace_is_invalid_not_unreadable() {
+    let dir = scratch_dir("cli-memo-foreign");
+    let foreign = dir.join("foreign.xml");
+    std::fs::write(
+        &foreign,
+        fixture_text(MIN_1_2).replace("https://DigitalPost.dk/MeMo-1", "urn:example:other"),
+    )
+    .unwrap();
+    let out = run_dpost(["memo", "validate", foreign.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("not a MeMo Message"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Unreadable still outranks invalid, whatever the order of the files.
+    let broken = dir.join("broken.xml");
+    std::fs::write(&broken, "not XML at all").unwrap();
+    let out = run_dpost([
+        "memo",
+        "validate",
+        broken.to_str().unwrap(),
+        foreign.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+}

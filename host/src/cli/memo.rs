@@ -25,7 +25,7 @@ use crate::runtime::{Runtime, RuntimeOptions};
 pub enum MemoCommand {
     /// Check MeMo files against MeMo 1.1/1.2. Prints each problem as FILE:LINE:COL: PATH:
     /// message (FILE!MEMBER:LINE:COL: ... for a member of a `.tar.lzma` batch). Exits 0 when all are valid, 1 when one is invalid, 2 when one cannot be read
-    /// or is not XML.
+    /// or is not XML (a well-formed document that is not a MeMo `Message` is invalid: 1).
     Validate {
         /// The files.
         #[arg(required = true)]
@@ -105,23 +105,27 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
         if batch::is_batch(file) {
             // A batch: every member validated, streamed, reported as FILE!MEMBER.
             let mut instance = runtime.instantiate(Keystore::new())?;
+            let mut printed = Ok(());
             let result = open(file).and_then(|source| {
                 batch::for_each_member(source, |member, reader| {
                     let outcome = read_stream(&mut instance, reader, DEFAULT_CHUNK, |_| Ok(()))
                         .map_err(anyhow::Error::from);
-                    report(
+                    printed = report(
                         &format!("{name}!{member}"),
                         outcome,
                         json,
                         &mut exit,
                         &mut reports,
                     );
+                    // Stop at the first report that could not be printed; `printed` says why.
+                    anyhow::ensure!(printed.is_ok(), "standard output failed");
                     Ok(())
                 })
                 .map_err(anyhow::Error::from)
             });
+            printed?;
             if let Err(e) = result {
-                report(&name, Err(e), json, &mut exit, &mut reports);
+                report(&name, Err(e), json, &mut exit, &mut reports)?;
             }
             continue;
         }
@@ -133,10 +137,10 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
             }
             Err(e) => Err(e),
         };
-        report(&name, outcome, json, &mut exit, &mut reports);
+        report(&name, outcome, json, &mut exit, &mut reports)?;
     }
     if json {
-        println!("{}", serde_json::Value::Array(reports));
+        outln!("{}", serde_json::Value::Array(reports))?;
     }
     Ok(exit)
 }
@@ -148,7 +152,7 @@ fn report(
     json: bool,
     exit: &mut Exit,
     reports: &mut Vec<serde_json::Value>,
-) {
+) -> anyhow::Result<()> {
     match outcome {
         Ok(ReadOutcome { summary, .. }) => {
             let valid = !summary
@@ -162,19 +166,27 @@ fn report(
                 reports.push(json!({ "file": name, "valid": valid, "problems": memo_json::problems(&summary.problems) }));
             } else {
                 for p in &summary.problems {
-                    println!(
+                    outln!(
                         "{name}:{}:{}: {}: {}: {}",
                         p.line,
                         p.column,
                         p.path,
                         crate::memo::json::wit_name(&p.severity),
                         p.message
-                    );
+                    )?;
                 }
             }
         }
         Err(e) => {
-            *exit = Exit::Error;
+            if is_not_memo(&e) {
+                // Well-formed XML, just not a MeMo: an invalid message (1), like any other.
+                // Only what cannot be read as XML at all is 2.
+                if *exit == Exit::Ok {
+                    *exit = Exit::CheckFailed;
+                }
+            } else {
+                *exit = Exit::Error;
+            }
             let (line, column, message) = match e.downcast_ref::<MemoError>() {
                 Some(MemoError::NotMemo {
                     line,
@@ -187,12 +199,25 @@ fn report(
             if json {
                 reports.push(json!({ "file": name, "valid": false, "error": { "line": line, "column": column, "message": message } }));
             } else if line > 0 {
-                println!("{name}:{line}:{column}: error: {message}");
+                outln!("{name}:{line}:{column}: error: {message}")?;
             } else {
-                println!("{name}: error: {message}");
+                outln!("{name}: error: {message}")?;
             }
         }
     }
+    Ok(())
+}
+
+/// Whether reading stopped because the root element is not a MeMo `Message`: the document is
+/// XML, and the verdict is "invalid", not "unreadable".
+fn is_not_memo(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<MemoError>(),
+        Some(MemoError::NotMemo {
+            kind: wit::ReadErrorKind::NotMemo(_),
+            ..
+        })
+    )
 }
 
 /// A document and its files as `show` lists them.
@@ -255,14 +280,14 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
     .with_context(|| file.display().to_string())?;
     let header = header.context("the message has no header")?;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "file": file.display().to_string(), "header": memo_json::header(&header), "created": created,
                 "documents": documents, "problems": memo_json::problems(&outcome.summary.problems),
                 "valid": outcome.is_valid(),
             })
-        );
+        )?;
         return Ok(Exit::Ok);
     }
     let party = |id_type: &str, id: &str, label: Option<&str>| match label {
@@ -277,29 +302,29 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
         wit::MessageType::Digitalpost => "DIGITALPOST",
         wit::MessageType::Nemsms => "NEMSMS",
     };
-    println!("MeMo {version} {kind} {}", header.message_uuid);
-    println!("label:        {}", header.label);
+    outln!("MeMo {version} {kind} {}", header.message_uuid)?;
+    outln!("label:        {}", header.label)?;
     if let Some(n) = &header.notification {
-        println!("notification: {n}");
+        outln!("notification: {n}")?;
     }
     let s = &header.sender;
-    println!(
+    outln!(
         "sender:       {}",
         party(&s.id_type, &s.sender_id, Some(&s.label))
-    );
+    )?;
     let r = &header.recipient;
-    println!(
+    outln!(
         "recipient:    {}",
         party(&r.id_type, &r.recipient_id, r.label.as_deref())
-    );
+    )?;
     if let Some(cp) = r.contact_point.as_ref() {
-        println!("contact point: {}", cp.contact_point_id);
+        outln!("contact point: {}", cp.contact_point_id)?;
     }
     for reply in &header.reply_data {
-        println!("reply to:     {}", reply.message_uuid);
+        outln!("reply to:     {}", reply.message_uuid)?;
     }
     if let Some(c) = &created {
-        println!("created:      {c}");
+        outln!("created:      {c}")?;
     }
     for d in &documents {
         let kind = match d.kind {
@@ -307,18 +332,21 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
             wit::DocumentKind::Additional => "additional",
             wit::DocumentKind::Technical => "technical",
         };
-        println!(
+        outln!(
             "{kind} document{}",
             d.label
                 .as_ref()
                 .map(|l| format!(": {l}"))
                 .unwrap_or_default()
-        );
+        )?;
         for f in &d.files {
-            println!(
+            outln!(
                 "  {}  {}  {}  {} bytes",
-                f.filename, f.encoding_format, f.language, f.size
-            );
+                f.filename,
+                f.encoding_format,
+                f.language,
+                f.size
+            )?;
         }
     }
     let errors = outcome
@@ -328,7 +356,7 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
         .filter(|p| p.severity == wit::Severity::Error)
         .count();
     let warnings = outcome.summary.problems.len() - errors;
-    println!("problems:     {errors} errors, {warnings} warnings (dpost memo validate lists them)");
+    outln!("problems:     {errors} errors, {warnings} warnings (dpost memo validate lists them)")?;
     Ok(Exit::Ok)
 }
 
@@ -360,13 +388,13 @@ fn extract(file: &Path, out: &Path, json: bool) -> anyhow::Result<Exit> {
             .iter()
             .map(|(p, s)| json!({ "path": p.display().to_string(), "size": s }))
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({ "file": file.display().to_string(), "written": files })
-        );
+        )?;
     } else {
         for (path, size) in &written {
-            println!("{}  {size} bytes", path.display());
+            outln!("{}  {size} bytes", path.display())?;
         }
     }
     Ok(Exit::Ok)
@@ -426,7 +454,7 @@ fn extract_from(
 fn new(spec_path: &Path, files: &[PathBuf], output: &Path) -> anyhow::Result<Exit> {
     Ok(match write_from_spec(spec_path, files, output)? {
         Some(uuid) => {
-            println!("{uuid}");
+            outln!("{uuid}")?;
             Exit::Ok
         }
         None => Exit::CheckFailed,
@@ -508,7 +536,7 @@ pub(super) fn write_from_spec(
     let mut check = runtime.instantiate(Keystore::new())?;
     let outcome = read_stream(&mut check, open(&tmp)?, DEFAULT_CHUNK, |_| Ok(()))?;
     for p in &outcome.summary.problems {
-        eprintln!(
+        errln!(
             "{}:{}:{}: {}: {}: {}",
             spec_path.display(),
             p.line,
@@ -520,7 +548,7 @@ pub(super) fn write_from_spec(
     }
     if !outcome.is_valid() {
         let _ = std::fs::remove_file(&tmp);
-        eprintln!("error: the message would be invalid; nothing written");
+        errln!("error: the message would be invalid; nothing written");
         return Ok(None);
     }
     std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;
