@@ -183,3 +183,119 @@ fn a_well_formed_document_in_another_namespace_is_invalid_not_unreadable() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
 }
+
+fn extract(message: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    run_dpost([
+        "memo",
+        "extract",
+        message.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// Every entry of `dir` by name, sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn extract_refuses_broken_content_and_leaves_nothing() {
+    let dir = scratch_dir("cli-memo-extract-broken");
+    // The last of the full example's files broken: the ones before it decoded fine, and
+    // must not stay behind either.
+    let source = fixture_text(FULL_1_2);
+    let at = source.rfind("VGhpcyBpcyBhIHRlc3Q=").unwrap();
+    let mut broken = source.clone();
+    broken.replace_range(at..at + 20, "VGhp!yBpcyBhIHRlc3Q=");
+    let message = dir.join("broken.xml");
+    std::fs::write(&message, &broken).unwrap();
+    let out_dir = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = extract(&message, &out_dir);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:", message.display())) && stderr.contains("not valid base64"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nothing of this message was extracted"),
+        "{stderr}"
+    );
+    assert_eq!(listing(&out_dir), Vec::<String>::new());
+
+    // Cut off in the middle of the second file's content: unreadable, and nothing stays.
+    let cut = source
+        .match_indices("VGhpcyBpcyBhIHRlc3Q=")
+        .nth(1)
+        .unwrap()
+        .0
+        + 8;
+    let truncated = dir.join("truncated.xml");
+    std::fs::write(&truncated, &source[..cut]).unwrap();
+    let out = extract(&truncated, &out_dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("truncated.xml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(listing(&out_dir), Vec::<String>::new());
+}
+
+#[test]
+fn extract_into_a_folder_that_holds_the_names_makes_them_unique() {
+    let dir = scratch_dir("cli-memo-extract-again");
+    let message = fixture(MIN_1_2);
+    let out_dir = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    assert!(extract(&message, &out_dir).status.success());
+    let out = extract(&message, &out_dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        listing(&out_dir),
+        ["Pladsanvisning (2).pdf", "Pladsanvisning.pdf"]
+    );
+    assert!(text(&out.stdout).contains("Pladsanvisning (2).pdf"));
+    for name in listing(&out_dir) {
+        assert_eq!(
+            std::fs::read(out_dir.join(name)).unwrap(),
+            b"This is a test"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn extract_never_writes_through_a_planted_symlink() {
+    let dir = scratch_dir("cli-memo-extract-symlink");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, out_dir.join("Pladsanvisning.pdf")).unwrap();
+    // A dangling link too: following it would create a file outside the folder.
+    let outside = dir.join("created-outside.pdf");
+    std::os::unix::fs::symlink(&outside, out_dir.join("Pladsanvisning (2).pdf")).unwrap();
+    let out = extract(&fixture(MIN_1_2), &out_dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert!(!outside.exists());
+    assert!(
+        std::fs::symlink_metadata(out_dir.join("Pladsanvisning.pdf"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("Pladsanvisning (3).pdf")).unwrap(),
+        b"This is a test"
+    );
+}

@@ -1,7 +1,7 @@
 //! `dpost memo …`: validate, show, extract and write MeMo messages.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write as _};
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Exit;
 use crate::bindings::memo_wit as wit;
 use crate::keystore::Keystore;
-use crate::memo::extract::{Names, create_in};
+use crate::memo::extract::{Extraction, Names};
 use crate::memo::json as memo_json;
 use crate::memo::spec::{Spec, mime_type};
 use crate::memo::stream::DEFAULT_CHUNK;
@@ -44,8 +44,11 @@ pub enum MemoCommand {
         json: bool,
     },
     /// Write every file's decoded content into a folder (for a `.tar.lzma` batch, each
-    /// message's into DIR/<member-stem>/). Names are made safe and unique; nothing is written
-    /// outside the folder and nothing is overwritten.
+    /// message's into DIR/<member-stem>/). Names are made safe and unique, also against what
+    /// the folder already holds (name (2).pdf, ...); nothing is written outside the folder and
+    /// nothing is overwritten or written through a link. All or nothing: a message whose
+    /// content does not decode is refused (exit 1), one cut off is unreadable (exit 2), and
+    /// then none of its files is left behind.
     Extract {
         /// The MeMo file.
         file: PathBuf,
@@ -365,90 +368,115 @@ fn extract(file: &Path, out: &Path, json: bool) -> anyhow::Result<Exit> {
     let runtime = runtime()?;
     let mut instance = runtime.instantiate(Keystore::new())?;
     let mut written: Vec<(PathBuf, u64)> = Vec::new();
+    let mut refused: Vec<(String, Vec<wit::Problem>)> = Vec::new();
+    let name = file.display().to_string();
     if batch::is_batch(file) {
         // A batch: each member's files into OUT/<member-stem>/, streamed.
         let mut stems = Names::default();
         batch::for_each_member(open(file)?, |member, reader| {
-            let stem = stems.unique(batch::member_stem(member));
-            let dir = create_dir_in(out, &stem)?;
-            written.extend(
-                extract_from(&mut instance, reader, &dir)
-                    .with_context(|| format!("{}!{member}", file.display()))?,
-            );
+            let dir = stems
+                .create_dir(out, batch::member_stem(member))
+                .with_context(|| format!("cannot create a folder in {}", out.display()))?;
+            let extracted = extract_from(&mut instance, reader, &dir);
+            match extracted {
+                Ok(Extracted::Written(files)) => written.extend(files),
+                Ok(Extracted::Refused(problems)) => {
+                    // Nothing of this member was written: its folder goes too.
+                    let _ = std::fs::remove_dir(&dir);
+                    refused.push((format!("{name}!{member}"), problems));
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir(&dir);
+                    return Err(e.context(format!("{name}!{member}")));
+                }
+            }
             Ok(())
         })
         .map_err(anyhow::Error::from)
-        .with_context(|| file.display().to_string())?;
+        .with_context(|| name.clone())?;
     } else {
-        written = extract_from(&mut instance, open(file)?, out)
-            .with_context(|| file.display().to_string())?;
+        match extract_from(&mut instance, open(file)?, out).with_context(|| name.clone())? {
+            Extracted::Written(files) => written = files,
+            Extracted::Refused(problems) => refused.push((name.clone(), problems)),
+        }
+    }
+    for (message, problems) in &refused {
+        for p in problems {
+            errln!(
+                "{message}:{}:{}: {}: error: {}",
+                p.line,
+                p.column,
+                p.path,
+                p.message
+            );
+        }
+        errln!(
+            "error: {message}: a file's content is broken; nothing of this message was extracted"
+        );
     }
     if json {
         let files: Vec<_> = written
             .iter()
             .map(|(p, s)| json!({ "path": p.display().to_string(), "size": s }))
             .collect();
+        let refused: Vec<_> = refused
+            .iter()
+            .map(|(m, ps)| json!({ "message": m, "problems": memo_json::problems(ps) }))
+            .collect();
         outln!(
             "{}",
-            json!({ "file": file.display().to_string(), "written": files })
+            json!({ "file": name, "written": files, "refused": refused })
         )?;
     } else {
         for (path, size) in &written {
             outln!("{}  {size} bytes", path.display())?;
         }
     }
-    Ok(Exit::Ok)
+    Ok(if refused.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
 }
 
-/// A fresh folder `name` (made safe by [`Names`]) inside `out`; never an existing one.
-fn create_dir_in(out: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let dir = out.join(name);
-    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+/// What reading one message into a folder came to.
+enum Extracted {
+    /// Every file, moved into place: its path and size.
+    Written(Vec<(PathBuf, u64)>),
+    /// A file's content does not decode (these problems say where); nothing was left behind.
+    Refused(Vec<wit::Problem>),
 }
 
-/// Every file of the message read from `source`, decoded into `out`.
+/// Every file of the message read from `source`, decoded into `out`, all or nothing: files
+/// are moved into place only when the whole message was read and every content decoded. A
+/// message cut off mid-way is an error, and what it wrote is removed.
 fn extract_from(
     instance: &mut crate::runtime::Instance,
     source: impl std::io::Read,
     out: &Path,
-) -> anyhow::Result<Vec<(PathBuf, u64)>> {
-    let mut names = Names::default();
-    let mut current: Option<(BufWriter<File>, PathBuf)> = None;
-    let mut written: Vec<(PathBuf, u64)> = Vec::new();
-    let result = read_stream(instance, source, DEFAULT_CHUNK, |event| {
+) -> anyhow::Result<Extracted> {
+    let mut extraction = Extraction::new(out);
+    let outcome = read_stream(instance, source, DEFAULT_CHUNK, |event| {
         match event {
-            wit::Event::FileStart(f) => {
-                let name = names.unique(&f.filename);
-                let (handle, path) = create_in(out, &name)
-                    .with_context(|| format!("cannot create {}", out.join(&name).display()))?;
-                current = Some((BufWriter::new(handle), path));
-            }
-            wit::Event::FileData(bytes) => {
-                if let Some((w, path)) = current.as_mut() {
-                    w.write_all(&bytes)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                }
-            }
-            wit::Event::FileEnd(size) => {
-                if let Some((mut w, path)) = current.take() {
-                    w.flush()
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    written.push((path, size));
-                }
-            }
+            wit::Event::FileStart(f) => extraction.begin_file(&f.filename)?,
+            wit::Event::FileData(bytes) => extraction.write(&bytes)?,
+            wit::Event::FileEnd(_) => extraction.end_file()?,
             _ => {}
         }
         Ok(())
-    });
-    if let Err(e) = result {
-        // A file cut off mid-way would look complete to whoever opens it.
-        if let Some((_, path)) = current.take() {
-            let _ = std::fs::remove_file(&path);
-        }
-        return Err(anyhow::Error::from(e));
+    })?;
+    // What validate calls an error in a content: a file that would be written cut short or
+    // wrongly decoded. Other problems (a header rule) do not make the files wrong.
+    let broken: Vec<wit::Problem> = outcome
+        .summary
+        .problems
+        .into_iter()
+        .filter(|p| p.code == wit::ProblemCode::InvalidBase64)
+        .collect();
+    if !broken.is_empty() {
+        return Ok(Extracted::Refused(broken));
     }
-    Ok(written)
+    Ok(Extracted::Written(extraction.commit()?))
 }
 
 fn new(spec_path: &Path, files: &[PathBuf], output: &Path) -> anyhow::Result<Exit> {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::Exit;
 use crate::config::ConfigFile;
-use crate::memo::extract::{Names, create_in};
+use crate::memo::extract::Names;
 use crate::store::Store;
 
 fn open_store(config: &Path) -> anyhow::Result<Store> {
@@ -258,9 +258,8 @@ impl MessageCommand {
                 let mut names = Names::default();
                 let copy =
                     |from: &Path, name: &str, names: &mut Names| -> anyhow::Result<PathBuf> {
-                        let unique = names.unique(name);
-                        let (mut to, path) = create_in(&out, &unique).with_context(|| {
-                            format!("cannot create {}", out.join(&unique).display())
+                        let (mut to, path) = names.create(&out, name).with_context(|| {
+                            format!("cannot create {name:?} in {}", out.display())
                         })?;
                         let mut src = std::fs::File::open(from)
                             .with_context(|| format!("cannot read {}", from.display()))?;
