@@ -299,3 +299,86 @@ fn extract_never_writes_through_a_planted_symlink() {
         b"This is a test"
     );
 }
+
+#[test]
+fn memo_new_errors_name_the_spec_key_or_the_file() {
+    let dir = scratch_dir("cli-memo-new-errors");
+    let spec = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    };
+    let good = "label = \"Svar\"\nnotification = \"Post\"\n[sender]\nid = \"12345678\"\nid_type = \"CVR\"\nlabel = \"Kommunen\"\n[recipient]\nid = \"2211771212\"\nid_type = \"CPR\"\n";
+    let letter = dir.join("brev.txt");
+    std::fs::write(&letter, "hej").unwrap();
+    let colon = dir.join("bilag:1.txt");
+    std::fs::write(&colon, "bilag").unwrap();
+    let empty = dir.join("tom.txt");
+    std::fs::write(&empty, "").unwrap();
+    let output = dir.join("out.xml");
+    let new = |spec: &std::path::Path, files: &[&std::path::Path]| {
+        let mut args = vec![
+            "memo".to_string(),
+            "new".into(),
+            "--spec".into(),
+            spec.display().to_string(),
+        ];
+        for f in files {
+            args.push("--file".into());
+            args.push(f.display().to_string());
+        }
+        args.extend(["-o".into(), output.display().to_string()]);
+        run_dpost(&args)
+    };
+    let s = |spec: &std::path::Path| spec.display().to_string();
+
+    let bad_values = spec(
+        "values.toml",
+        &good
+            .replace("12345678", "1234")
+            .replace(
+                "id_type = \"CPR\"\n",
+                "id_type = \"CPR\"\ncontact_point = \"nope\"\n",
+            )
+            .replace("label = \"Svar\"", "label = \"Svar\"\nlanguage = \"dansk\""),
+    );
+    let out = new(&bad_values, &[&letter, &colon]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for want in [
+        format!("{}: sender.id: error:", s(&bad_values)),
+        format!("{}: recipient.contact_point: error:", s(&bad_values)),
+        format!("{}: language: error:", s(&bad_values)),
+        format!("--file {}: error:", colon.display()),
+    ] {
+        assert!(stderr.contains(&want), "{want:?} in {stderr}");
+    }
+    assert!(!stderr.contains("/Message/"), "no XML paths: {stderr}");
+    assert_eq!(stderr.matches(": language: error:").count(), 1, "{stderr}");
+    assert!(!output.exists());
+
+    let control = spec("control.toml", &good.replace("Svar", "Svar\\u0001"));
+    let out = new(&control, &[&letter]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: label: contains U+0001", s(&control))),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("WriteError"),
+        "no Rust debug text: {stderr}"
+    );
+
+    let ok = spec("ok.toml", good);
+    let out = new(&ok, &[&letter, &empty]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("--file {}: ", empty.display())) && stderr.contains("empty"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("WriteError"),
+        "no Rust debug text: {stderr}"
+    );
+    assert!(!output.exists());
+}

@@ -13,12 +13,14 @@ use crate::bindings::memo_wit as wit;
 use crate::keystore::Keystore;
 use crate::memo::extract::{Extraction, Names};
 use crate::memo::json as memo_json;
+use crate::memo::origin::{Counting, Origin, document_at, origin};
 use crate::memo::spec::{Spec, mime_type};
 use crate::memo::stream::DEFAULT_CHUNK;
 use crate::memo::writer::Writer;
 use crate::memo::{MemoError, ReadOutcome, read_stream};
 use crate::ngdp::batch;
 use crate::runtime::{Runtime, RuntimeOptions};
+use dpost_guest::memo::tokenizer::is_xml_char;
 
 /// MeMo commands.
 #[derive(Debug, Subcommand)]
@@ -501,6 +503,7 @@ pub(super) fn write_from_spec(
     let text = std::fs::read_to_string(spec_path)
         .with_context(|| format!("cannot read {}", spec_path.display()))?;
     let spec = Spec::parse(spec_path, &text)?;
+    spec.check_characters(spec_path)?;
     let header = spec.header(spec_path, uuid::Uuid::new_v4().to_string())?;
     let created = match &spec.created {
         Some(c) => c.clone(),
@@ -510,9 +513,11 @@ pub(super) fn write_from_spec(
     let mut instance = runtime.instantiate(Keystore::new())?;
     // Write beside the target and rename, so a failed run never leaves half a message.
     let tmp = output.with_extension("xml.partial");
-    let out = BufWriter::new(
+    let out = Counting::new(BufWriter::new(
         File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
-    );
+    ));
+    // Where each document begins in the XML, to tell which --file a problem is about.
+    let mut starts: Vec<(u32, u32)> = Vec::new();
     let write = || -> anyhow::Result<()> {
         let mut writer = Writer::new(&mut instance, out)?;
         writer.header(&header)?;
@@ -524,10 +529,17 @@ pub(super) fn write_from_spec(
                 .map(str::to_owned)
                 .with_context(|| {
                     format!(
-                        "{} has no file name that can go in a message",
+                        "--file {}: has no file name that can go in a message",
                         path.display()
                     )
                 })?;
+            if let Some(c) = filename.chars().find(|&c| !is_xml_char(c)) {
+                anyhow::bail!(
+                    "--file {}: the name contains U+{:04X}, a character an XML message cannot carry",
+                    path.display(),
+                    c as u32
+                );
+            }
             let kind = if i == 0 {
                 wit::DocumentKind::Main
             } else {
@@ -538,6 +550,7 @@ pub(super) fn write_from_spec(
                 (0, None) => spec.label.clone(),
                 _ => filename.clone(),
             };
+            starts.push(writer.output().map_or((0, 0), Counting::position));
             writer.begin_document(&wit::DocumentInfo {
                 kind,
                 id: None,
@@ -550,7 +563,7 @@ pub(super) fn write_from_spec(
             };
             writer
                 .file(&info, open(path)?)
-                .with_context(|| path.display().to_string())?;
+                .with_context(|| format!("--file {}", path.display()))?;
             writer.end_document(&[])?;
         }
         writer.finish()?;
@@ -563,16 +576,28 @@ pub(super) fn write_from_spec(
     // The writer keeps MeMo's structure; the validator checks every value rule too.
     let mut check = runtime.instantiate(Keystore::new())?;
     let outcome = read_stream(&mut check, open(&tmp)?, DEFAULT_CHUNK, |_| Ok(()))?;
+    // Each problem told as what the person wrote: a spec key or a --file; once, though the
+    // same key (language) goes into every file.
+    let mut told: Vec<String> = Vec::new();
     for p in &outcome.summary.problems {
-        errln!(
-            "{}:{}:{}: {}: {}: {}",
-            spec_path.display(),
-            p.line,
-            p.column,
-            p.path,
+        let document = document_at(&starts, (p.line, p.column));
+        let source = match origin(&p.path, document) {
+            Origin::Key(key) => format!("{}: {key}", spec_path.display()),
+            Origin::File(i) => match files.get(i) {
+                Some(f) => format!("--file {}", f.display()),
+                None => format!("{}: {}", spec_path.display(), p.path),
+            },
+            Origin::Message => format!("{}: {}", spec_path.display(), p.path),
+        };
+        let line = format!(
+            "{source}: {}: {}",
             crate::memo::json::wit_name(&p.severity),
             p.message
         );
+        if !told.contains(&line) {
+            errln!("{line}");
+            told.push(line);
+        }
     }
     if !outcome.is_valid() {
         let _ = std::fs::remove_file(&tmp);
