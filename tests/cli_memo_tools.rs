@@ -382,3 +382,24 @@ fn memo_new_errors_name_the_spec_key_or_the_file() {
     );
     assert!(!output.exists());
 }
+
+#[test]
+fn serve_receives_a_utf16_message() {
+    use dpost_tests::serve::{self, Server};
+    let config = serve::config("memo-utf16").write();
+    let server = Server::start(&config);
+    let id = serve::uuid(16);
+    let content = b"%PDF-1.4 brev".to_vec();
+    let utf8 = String::from_utf8(serve::message(&id, &content)).unwrap();
+    let utf8 = utf8.strip_prefix('\u{feff}').unwrap_or(&utf8);
+    let declared = utf8.replacen("encoding=\"UTF-8\"", "encoding=\"UTF-16\"", 1);
+    assert_ne!(declared, utf8, "the fixture declares UTF-8");
+    let r = server.post_xml(utf16(&declared, false));
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    let stored = serve::show(&config, &id).expect("stored");
+    assert_eq!(stored["message"]["valid"], true, "{stored}");
+    assert_eq!(
+        stored["message"]["files"][0]["sha256"],
+        sha256_hex(&content)
+    );
+}
