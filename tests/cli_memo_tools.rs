@@ -58,13 +58,7 @@ fn utf16_messages_validate_show_and_extract_like_their_utf8_originals() {
         assert_eq!(show(&file), want, "{name}");
         let ex = dir.join(format!("{name}.out"));
         let _ = std::fs::remove_dir_all(&ex);
-        let out = run_dpost([
-            "memo",
-            "extract",
-            file.to_str().unwrap(),
-            "--out",
-            ex.to_str().unwrap(),
-        ]);
+        let out = extract(&file, &ex);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert_eq!(
             std::fs::read(ex.join("Pladsanvisning.pdf")).unwrap(),

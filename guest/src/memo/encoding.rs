@@ -240,24 +240,22 @@ pub fn is_unicode_name(declared: &str) -> bool {
     )
 }
 
+/// `s` as UTF-16 bytes in `order`, with a byte-order mark first when `bom`: test input.
+#[cfg(test)]
+pub(crate) fn utf16(s: &str, order: ByteOrder, bom: bool) -> Vec<u8> {
+    bom.then_some(0xFEFF)
+        .into_iter()
+        .chain(s.encode_utf16())
+        .flat_map(|u| match order {
+            ByteOrder::Little => u.to_le_bytes(),
+            ByteOrder::Big => u.to_be_bytes(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utf16(s: &str, order: ByteOrder, bom: bool) -> Vec<u8> {
-        let units = bom
-            .then_some(0xFEFF)
-            .into_iter()
-            .chain(s.encode_utf16())
-            .collect::<Vec<u16>>();
-        units
-            .iter()
-            .flat_map(|u| match order {
-                ByteOrder::Little => u.to_le_bytes(),
-                ByteOrder::Big => u.to_be_bytes(),
-            })
-            .collect()
-    }
 
     #[test]
     fn first_bytes_tell_the_encoding() {

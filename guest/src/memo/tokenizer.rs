@@ -1137,17 +1137,13 @@ mod tests {
     }
 
     fn utf16(doc: &str, big_endian: bool, bom: bool) -> Vec<u8> {
-        let bom = bom.then_some(0xFEFF);
-        bom.into_iter()
-            .chain(doc.encode_utf16())
-            .flat_map(|u| {
-                if big_endian {
-                    u.to_be_bytes()
-                } else {
-                    u.to_le_bytes()
-                }
-            })
-            .collect()
+        use crate::memo::encoding::ByteOrder;
+        let order = if big_endian {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        crate::memo::encoding::utf16(doc, order, bom)
     }
 
     #[test]
