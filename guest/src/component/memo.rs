@@ -291,6 +291,10 @@ fn read_error(e: reader::ReadError) -> wit::ReadError {
             SyntaxError::DuplicateAttribute(a) => W::DuplicateAttribute(a),
             SyntaxError::InvalidUtf8 => W::InvalidUtf8,
             SyntaxError::UnsupportedEncoding(enc) => W::UnsupportedEncoding(enc),
+            // Not new cases in the WIT (that would break every embedder): the text says which.
+            e @ (SyntaxError::EncodingMismatch { .. } | SyntaxError::InvalidUtf16(_)) => {
+                W::Malformed(e.to_string())
+            }
             SyntaxError::MarkupTooLong => W::MarkupTooLong,
             SyntaxError::TooDeep => W::TooDeep,
             SyntaxError::TextOutsideRoot => W::TextOutsideRoot,

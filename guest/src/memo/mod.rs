@@ -8,8 +8,8 @@
 //!   streams; [`write_message`] is its one-call form.
 //! - [`receipt`] builds and reads NgDP's business receipt JSON.
 //! - MeMo 1.1 and 1.2 are accepted, with any namespace prefix or a default namespace, a
-//!   byte-order mark, comments and processing instructions. DTDs and entity declarations are
-//!   refused.
+//!   byte-order mark, comments and processing instructions, in UTF-8 or UTF-16 ([`encoding`]).
+//!   DTDs and entity declarations are refused.
 //!
 //! Structure and values are checked against MeMo's XML Schema set ([`schema`], every element
 //! of the MeMo namespace and the namespaces it imports) and NgDP's business rules
@@ -17,6 +17,7 @@
 
 pub mod constants;
 pub mod content;
+pub mod encoding;
 pub mod model;
 pub mod problem;
 pub mod reader;

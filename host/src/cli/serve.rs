@@ -231,10 +231,11 @@ fn ignore_file_size_signal() {
 /// it when they ask for port 0).
 fn announce(url: &str, environment: &str, systems: &[String]) {
     use std::io::Write as _;
-    println!("listening on {url}");
+    // A service keeps serving when nobody reads its announcement.
+    let _ = outln!("listening on {url}");
     let _ = std::io::stdout().flush();
     tracing::info!(%url, %environment, ?systems, "dpost serve started");
     for s in systems {
-        eprintln!("  message endpoint: {url}/api/MeMoV1/memos/?system-uuid={s}");
+        errln!("  message endpoint: {url}/api/MeMoV1/memos/?system-uuid={s}");
     }
 }
