@@ -183,12 +183,14 @@ pub fn variants(
             let pairs: Vec<usize> = node
                 .map(|n| {
                     (0..n.children.len().saturating_sub(1))
-                        .filter(|&i| n.children[i].name != n.children[i + 1].name)
+                        .filter(|&i| {
+                            n.children.get(i).map(|c| &c.name)
+                                != n.children.get(i + 1).map(|c| &c.name)
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            if !pairs.is_empty() {
-                let i = *rng.pick(&pairs);
+            if let Some(&i) = rng.pick_from(&pairs) {
                 let mut root = base.root.clone();
                 let mut expected = Vec::new();
                 if let Some(node) = root.at_mut(&route) {
@@ -196,10 +198,12 @@ pub fn variants(
                     for k in [i, i + 1] {
                         let mut r = route.clone();
                         r.push(k);
-                        expected.push(Expected {
-                            paths: vec![node.children[k].path.clone()],
-                            route: r,
-                        });
+                        if let Some(swapped) = node.children.get(k) {
+                            expected.push(Expected {
+                                paths: vec![swapped.path.clone()],
+                                route: r,
+                            });
+                        }
                     }
                 }
                 out.push(variant(Facet::Order, "", root, expected));
@@ -305,13 +309,14 @@ pub fn variants(
             let mut extra_route = parent_route.clone();
             if let Some(parent) = root.at_mut(&parent_route) {
                 let same: Vec<usize> = (0..parent.children.len())
-                    .filter(|&i| parent.children[i].path == el.path)
+                    .filter(|&i| parent.children.get(i).is_some_and(|c| c.path == el.path))
                     .collect();
                 let last = same.last().copied().unwrap_or(0);
-                let copy = parent.children[last].clone();
                 let add = (max as usize + 1).saturating_sub(same.len());
-                for k in 0..add {
-                    parent.children.insert(last + 1 + k, copy.clone());
+                if let Some(copy) = parent.children.get(last).cloned() {
+                    for k in 0..add {
+                        parent.children.insert(last + 1 + k, copy.clone());
+                    }
                 }
                 // The first occurrence over the maximum.
                 extra_route.push(last + 1 + (max as usize).saturating_sub(same.len()));

@@ -29,8 +29,16 @@ impl Prng {
         self.next_u64() % 100 < percent
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    /// One of `items`, which are never empty (a const-sized array of at least one).
+    pub fn pick<'a, T, const N: usize>(&mut self, items: &'a [T; N]) -> &'a T {
+        const { assert!(N > 0, "pick from an empty array") };
+        let i = self.range(0, N.saturating_sub(1) as u64) as usize;
+        &items[i % N]
+    }
+
+    /// One of `items`, or `None` when there are none.
+    pub fn pick_from<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
         let i = self.range(0, items.len().saturating_sub(1) as u64) as usize;
-        &items[i]
+        items.get(i)
     }
 }

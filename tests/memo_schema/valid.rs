@@ -166,9 +166,10 @@ impl<'t> Generator<'t> {
             }
             let i = children.iter().position(|c| c.name() == first);
             let j = children.iter().position(|c| c.name() == second);
+            let present = |k: Option<usize>| k.and_then(|k| counts.get(k)).is_some_and(|n| *n > 0);
             if let (Some(i), Some(j)) = (i, j)
-                && counts[i] > 0
-                && counts[j] > 0
+                && present(Some(i))
+                && present(Some(j))
             {
                 let keep_first = if parent == "Action" {
                     self.action_toggle = !self.action_toggle;
@@ -178,7 +179,9 @@ impl<'t> Generator<'t> {
                 } else {
                     self.rng.chance(50)
                 };
-                counts[if keep_first { j } else { i }] = 0;
+                if let Some(n) = counts.get_mut(if keep_first { j } else { i }) {
+                    *n = 0;
+                }
             }
         }
         for (c, n) in children.iter().zip(counts) {
@@ -197,7 +200,9 @@ impl<'t> Generator<'t> {
     }
 
     fn text(&mut self, len: usize) -> String {
-        let mut s: String = (0..len).map(|_| *self.rng.pick(TEXT)).collect();
+        let mut s: String = (0..len)
+            .map(|_| self.rng.pick_from(TEXT).copied().unwrap_or('x'))
+            .collect();
         // No whitespace at either end: a validator may collapse it for some types.
         for edge in [0, len.saturating_sub(1)] {
             if s.chars().nth(edge) == Some(' ') {
@@ -354,7 +359,11 @@ impl<'t> Generator<'t> {
                 } else {
                     &["true", "false", "1", "0"]
                 };
-                (*self.rng.pick(choices)).into()
+                self.rng
+                    .pick_from(choices)
+                    .copied()
+                    .unwrap_or("true")
+                    .into()
             }
             Kind::Integer => {
                 let max = el.max_inclusive.unwrap_or(999);
@@ -385,7 +394,7 @@ impl<'t> Generator<'t> {
                 } else if el.name() == "messageType" {
                     "DIGITALPOST".into()
                 } else {
-                    self.rng.pick(values).clone()
+                    self.rng.pick_from(values).cloned().unwrap_or_default()
                 }
             }
         }
