@@ -2,7 +2,6 @@
 //! broken, and says where the validator must report it (a path and the line of an element).
 
 use super::document::Node;
-use super::prng::Prng;
 use super::table::{Element, Kind, Table, Version};
 use super::valid::{Message, left_out_in};
 
@@ -18,7 +17,7 @@ pub enum Facet {
     Pattern,
     /// One occurrence more than `max_occurs`.
     TooMany,
-    /// Two neighbouring siblings swapped.
+    /// Two neighbouring siblings with different names swapped (every such pair).
     Order,
     /// An element the schema does not declare, in the parent's namespace.
     UnknownElement,
@@ -106,9 +105,7 @@ pub fn variants(
     table: &Table,
     version: Version,
     bases: &[Message],
-    seed: u64,
 ) -> Result<Vec<Variant>, String> {
-    let mut rng = Prng::new(seed);
     let mut out = Vec::new();
     let short = |path: &str| {
         path.trim_start_matches('/')
@@ -178,19 +175,23 @@ pub fn variants(
                 }],
             ));
 
-            // Order: one pair of neighbours with different names, chosen by the seed.
+            // Order: every pair of neighbours with different names, swapped one pair at a time.
             let node = base.root.at(&route);
-            let pairs: Vec<usize> = node
+            let pairs: Vec<(usize, String)> = node
                 .map(|n| {
-                    (0..n.children.len().saturating_sub(1))
-                        .filter(|&i| {
-                            n.children.get(i).map(|c| &c.name)
-                                != n.children.get(i + 1).map(|c| &c.name)
+                    n.children
+                        .windows(2)
+                        .enumerate()
+                        .filter_map(|(i, w)| match w {
+                            [a, b] if a.name != b.name => {
+                                Some((i, format!("-{}-{}", a.name, b.name)))
+                            }
+                            _ => None,
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            if let Some(&i) = rng.pick_from(&pairs) {
+            for (i, tag) in pairs {
                 let mut root = base.root.clone();
                 let mut expected = Vec::new();
                 if let Some(node) = root.at_mut(&route) {
@@ -206,7 +207,7 @@ pub fn variants(
                         }
                     }
                 }
-                out.push(variant(Facet::Order, "", root, expected));
+                out.push(variant(Facet::Order, &tag, root, expected));
             }
         }
 
