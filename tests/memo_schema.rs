@@ -221,6 +221,60 @@ fn valid_messages_cover_every_path_in_both_versions() {
 }
 
 #[test]
+fn every_facet_is_broken_on_every_path_it_applies_to() {
+    let t = table();
+    for version in Version::ALL {
+        let variants = invalid_variants(&t, version);
+        let made: BTreeSet<(Facet, &str)> = variants
+            .iter()
+            .map(|v| (v.facet, v.target.as_str()))
+            .collect();
+        let mut lacking = Vec::new();
+        for el in &t.elements {
+            if !el.exists_in(version) || left_out_in(version, &el.path) {
+                continue;
+            }
+            let mut wanted = vec![Facet::UnknownAttribute];
+            if el.kind == table::Kind::Complex {
+                wanted.push(Facet::UnknownElement);
+            }
+            if el.from_model && el.path != "/Message" {
+                if el.min(version) >= 1 {
+                    wanted.push(Facet::Missing);
+                }
+                if el.max_length.is_some() {
+                    wanted.push(Facet::TooLong);
+                }
+                if el.max.is_some() {
+                    wanted.push(Facet::TooMany);
+                }
+                if !matches!(el.kind, table::Kind::Complex | table::Kind::String) {
+                    wanted.push(Facet::Pattern);
+                }
+            }
+            for f in wanted {
+                if !made.contains(&(f, el.path.as_str())) {
+                    lacking.push(format!("{f:?} {}", el.path));
+                }
+            }
+        }
+        assert!(
+            lacking.is_empty(),
+            "{version:?}: no variant for {lacking:#?}"
+        );
+        let order = variants.iter().filter(|v| v.facet == Facet::Order).count();
+        let root = variants
+            .iter()
+            .filter(|v| v.facet == Facet::RootAttribute)
+            .count();
+        assert!(
+            order > 0 && root > 0,
+            "{version:?}: order {order}, root attributes {root}"
+        );
+    }
+}
+
+#[test]
 fn generation_is_deterministic() {
     let t = table();
     let render = |version| -> Vec<String> {

@@ -38,6 +38,8 @@ pub struct Expected {
 #[derive(Debug, Clone)]
 pub struct Variant {
     pub facet: Facet,
+    /// The element path whose facet is broken.
+    pub target: String,
     pub message: Message,
     /// Any one of these satisfies the oracle.
     pub expected: Vec<Expected>,
@@ -124,6 +126,7 @@ pub fn variants(
         };
         let variant = |facet: Facet, tag: &str, root: Node, expected: Vec<Expected>| Variant {
             facet,
+            target: el.path.clone(),
             message: Message {
                 name: format!(
                     "{}-{:?}-{}{tag}",
