@@ -27,6 +27,8 @@ pub struct Reading {
     /// The reader gave up (not XML / not MeMo): its message.
     pub refused: Option<String>,
     pub header: Option<wit::Header>,
+    /// Each document as it started: kind, id, label.
+    pub documents: Vec<(wit::DocumentKind, Option<String>, Option<String>)>,
     pub files: Vec<ReadFile>,
 }
 
@@ -73,9 +75,11 @@ pub fn read(instance: &mut Instance, xml: &[u8], chunk: usize) -> Result<Reading
     let mut current: Option<(wit::FileInfo, Sha256, u64)> = None;
     let mut files = Vec::new();
     let mut header = None;
+    let mut documents = Vec::new();
     let outcome = read_stream(instance, xml, chunk, |event| {
         match event {
             wit::Event::Header(h) => header = Some(h),
+            wit::Event::DocumentStart(d) => documents.push((d.kind, d.id, d.label)),
             wit::Event::FileStart(info) => current = Some((info, Sha256::new(), 0)),
             wit::Event::FileData(d) => {
                 if let Some((_, hash, size)) = current.as_mut() {
@@ -111,6 +115,7 @@ pub fn read(instance: &mut Instance, xml: &[u8], chunk: usize) -> Result<Reading
         Err(e) => return Err(format!("the component failed: {e}")),
     }
     reading.header = header;
+    reading.documents = documents;
     reading.files = files;
     Ok(reading)
 }
@@ -121,22 +126,100 @@ pub fn judge_valid(root: &Node, expected: &[ExpectedFile], reading: &Reading) ->
     if reading.errors().next().is_some() || reading.refused.is_some() {
         wrong.push("rejected".to_string());
     }
-    let text = |path: &str| {
+    let optional = |path: &str| {
         root.find(path)
             .and_then(|r| root.at(&r).and_then(|n| n.text.clone()))
-            .unwrap_or_default()
     };
     match &reading.header {
         None => wrong.push("no header event".into()),
         Some(h) => {
-            if h.message_uuid != text("/Message/MessageHeader/messageUUID") {
-                wrong.push(format!("show: messageUUID {:?}", h.message_uuid));
-            }
-            if h.label != text("/Message/MessageHeader/label") {
-                wrong.push(format!("show: label {:?}", h.label));
+            let version = match h.memo_version {
+                wit::MemoVersion::V11 => "1.1",
+                wit::MemoVersion::V12 => "1.2",
+            };
+            let message_type = match h.message_type {
+                wit::MessageType::Digitalpost => "DIGITALPOST",
+                wit::MessageType::Nemsms => "NEMSMS",
+            };
+            let version_attribute = root
+                .attributes
+                .iter()
+                .find(|(k, _)| k == "memoVersion")
+                .map(|(_, v)| v.as_str());
+            let shown: [(&str, Option<&str>, Option<String>); 8] = [
+                (
+                    "memoVersion",
+                    Some(version),
+                    version_attribute.map(String::from),
+                ),
+                (
+                    "messageType",
+                    Some(message_type),
+                    optional("/Message/MessageHeader/messageType"),
+                ),
+                (
+                    "messageUUID",
+                    Some(&h.message_uuid),
+                    optional("/Message/MessageHeader/messageUUID"),
+                ),
+                (
+                    "label",
+                    Some(&h.label),
+                    optional("/Message/MessageHeader/label"),
+                ),
+                (
+                    "notification",
+                    h.notification.as_deref(),
+                    optional("/Message/MessageHeader/notification"),
+                ),
+                (
+                    "senderID",
+                    Some(&h.sender.sender_id),
+                    optional("/Message/MessageHeader/Sender/senderID"),
+                ),
+                (
+                    "Sender/label",
+                    Some(&h.sender.label),
+                    optional("/Message/MessageHeader/Sender/label"),
+                ),
+                (
+                    "recipientID",
+                    Some(&h.recipient.recipient_id),
+                    optional("/Message/MessageHeader/Recipient/recipientID"),
+                ),
+            ];
+            for (what, got, generated) in shown {
+                if got != generated.as_deref() {
+                    wrong.push(format!("show: {what} {got:?}, generated {generated:?}"));
+                }
             }
         }
     }
+    let mut documents = Vec::new();
+    if let Some(body) = root.children.iter().find(|c| c.name == "MessageBody") {
+        for d in &body.children {
+            let (kind, id) = match d.name.as_str() {
+                "MainDocument" => (wit::DocumentKind::Main, "mainDocumentID"),
+                "AdditionalDocument" => (wit::DocumentKind::Additional, "additionalDocumentID"),
+                "TechnicalDocument" => (wit::DocumentKind::Technical, "technicalDocumentID"),
+                _ => continue,
+            };
+            let child = |name: &str| {
+                d.children
+                    .iter()
+                    .find(|c| c.name == name)
+                    .and_then(|c| c.text.clone())
+            };
+            documents.push((kind, child(id), child("label")));
+        }
+    }
+    if documents != reading.documents {
+        wrong.push(format!(
+            "show: documents differ\n        generated: {documents:?}\n        read:      {:?}",
+            reading.documents
+        ));
+    }
+
     let want: Vec<ReadFile> = expected
         .iter()
         .map(|f| ReadFile {
