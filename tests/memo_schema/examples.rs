@@ -33,7 +33,7 @@ pub fn occurrences(xml: &str) -> Result<Vec<Occurrence>, String> {
             continue;
         }
         let n = skip_to(rest, ">")?;
-        let tag = rest.get(1..n - 1).unwrap_or_default();
+        let tag = rest.get(1..n.saturating_sub(1)).unwrap_or_default();
         rest = rest.get(n..).unwrap_or_default();
         if tag.starts_with('/') {
             open.pop();
@@ -54,7 +54,7 @@ pub fn occurrences(xml: &str) -> Result<Vec<Occurrence>, String> {
             parent,
         });
         if !tag.ends_with('/') {
-            open.push(out.len() - 1);
+            open.push(out.len().saturating_sub(1));
         }
     }
     Ok(out)

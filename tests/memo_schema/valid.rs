@@ -293,7 +293,7 @@ impl<'t> Generator<'t> {
             "filename" => {
                 let stem = if plan.boundary {
                     // Exactly the maximum, extension included.
-                    let len = el.max_length.unwrap_or(256) - 4;
+                    let len = el.max_length.unwrap_or(256).saturating_sub(4);
                     (0..len)
                         .map(|_| *self.rng.pick(&['a', 'b', 'æ', 'ø', '1', '-', '_']))
                         .collect()
@@ -315,7 +315,7 @@ impl<'t> Generator<'t> {
             "url" => {
                 let prefix = "https://post.example.dk/";
                 let len = if plan.boundary {
-                    el.max_length.unwrap_or(256) - prefix.len()
+                    el.max_length.unwrap_or(256).saturating_sub(prefix.len())
                 } else {
                     self.rng.range(0, 30) as usize
                 };
