@@ -111,7 +111,6 @@ impl<'t> Generator<'t> {
         };
         Ok(Message {
             name: name.to_string(),
-
             root,
             style,
         })
