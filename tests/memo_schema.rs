@@ -147,7 +147,7 @@ fn the_table_has_261_model_paths_in_every_namespace() {
 }
 
 #[test]
-fn the_official_examples_use_only_table_paths_in_table_order() {
+fn the_official_examples_use_only_table_paths_in_table_order_and_namespaces() {
     let t = table();
     for (file, version) in [
         ("memo/MeMo_v1.1_Full_Example.xml", Version::V1_1),
@@ -165,6 +165,7 @@ fn the_official_examples_use_only_table_paths_in_table_order() {
         );
         let mut unknown = BTreeSet::new();
         let mut misordered = Vec::new();
+        let mut other_namespace = Vec::new();
         // The position of the last child seen under each parent occurrence.
         let mut last: BTreeMap<usize, (usize, String)> = BTreeMap::new();
         for o in &found {
@@ -172,6 +173,12 @@ fn the_official_examples_use_only_table_paths_in_table_order() {
                 unknown.insert(o.path.clone());
                 continue;
             };
+            if o.prefix != el.prefix {
+                other_namespace.push(format!(
+                    "{} is {}:, the table says {}:",
+                    o.path, o.prefix, el.prefix
+                ));
+            }
             let Some(parent) = o.parent else { continue };
             let position = t
                 .children(el.parent())
@@ -193,6 +200,10 @@ fn the_official_examples_use_only_table_paths_in_table_order() {
         assert!(
             misordered.is_empty(),
             "{file}: out of the table's order: {misordered:#?}"
+        );
+        assert!(
+            other_namespace.is_empty(),
+            "{file}: namespaces: {other_namespace:#?}"
         );
     }
 }

@@ -126,10 +126,20 @@ def literal(node):
 
 
 def load(model_dir):
-    """Every dataclass in the model: name -> (element name, namespace, fields)."""
+    """Every dataclass in the model, by (module, class name) -- class names repeat across
+    modules (kle, form and grd each have a `Label`) -- and each module's imported names."""
     classes = {}
+    imports = {}
     for path in sorted(Path(model_dir).glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        module = path.stem
+        imports[module] = {}
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.startswith(
+                    "python_serviceplatformen.memo."):
+                for alias in stmt.names:
+                    imports[module][alias.asname or alias.name] = (
+                        stmt.module.rsplit(".", 1)[1], alias.name)
         module_ns = None
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and stmt.targets[0].id == "__NAMESPACE__":
@@ -159,8 +169,16 @@ def load(model_dir):
                         # metadata omits "required" (FORMdata/activityFacet).
                         "required": md.get("required", False) or not has_default,
                     })
-            classes[stmt.name] = {"meta": meta, "fields": fields, "enum": enum}
-    return classes
+            classes[(module, stmt.name)] = {"meta": meta, "fields": fields, "enum": enum,
+                                            "module": module}
+    return classes, imports
+
+
+def resolve(classes, imports, module, name):
+    """The class a type name means inside `module`: its own, else the one it imports."""
+    if (module, name) in classes:
+        return (module, name)
+    return imports.get(module, {}).get(name)
 
 
 def type_name(annotation):
@@ -200,8 +218,9 @@ def kind_of(classes, field, child_class):
     return "string", md.get("max_length"), None
 
 
-def walk(classes, class_name, path, out):
-    cls = classes[class_name]
+def walk(classes, imports, key, path, out):
+    cls = classes[key]
+    class_name = key[1]
     by_name = {}
     for f in cls["fields"]:
         if f["md"].get("type") == "Element":
@@ -211,8 +230,8 @@ def walk(classes, class_name, path, out):
         raise SystemExit(f"ORDER for {class_name} is {order}, model has {sorted(by_name)}")
     for name in order:
         f = by_name[name]
-        child_type = type_name(f["annotation"])
-        child_class = classes.get(child_type)
+        child_key = resolve(classes, imports, cls["module"], type_name(f["annotation"]))
+        child_class = classes.get(child_key) if child_key else None
         ns = f["md"].get("namespace") or cls["meta"]["namespace"]
         if child_class is not None and not child_class["enum"] and child_class["meta"].get(
                 "namespace") and "namespace" not in f["md"]:
@@ -230,13 +249,13 @@ def walk(classes, class_name, path, out):
         for row in AFTER.get(child_path, []):
             out.append(row)
         if kind == "complex":
-            walk(classes, child_type, child_path, out)
+            walk(classes, imports, child_key, child_path, out)
 
 
 def main():
-    classes = load(sys.argv[1])
+    classes, imports = load(sys.argv[1])
     out = [["/Message", "memo", "1", "1", "1", "complex", "", "", "1.1", "model"]]
-    walk(classes, "Message", "/Message", out)
+    walk(classes, imports, ("core", "Message"), "/Message", out)
     print("# path\tprefix\tmin_1.1\tmin_1.2\tmax\tkind\tmax_length\tmax_inclusive\tsince"
           "\tsource")
     for row in out:

@@ -6,6 +6,8 @@
 #[derive(Debug)]
 pub struct Occurrence {
     pub path: String,
+    /// The prefix as written (the examples use the table's prefixes), empty when none.
+    pub prefix: String,
     pub parent: Option<usize>,
 }
 
@@ -43,7 +45,7 @@ pub fn occurrences(xml: &str) -> Result<Vec<Occurrence>, String> {
             .split(|c: char| c.is_whitespace() || c == '/')
             .next()
             .unwrap_or_default();
-        let local = name.rsplit(':').next().unwrap_or_default();
+        let (prefix, local) = name.split_once(':').unwrap_or(("", name));
         let parent = open.last().copied();
         let parent_path = parent
             .and_then(|p| out.get(p))
@@ -51,6 +53,7 @@ pub fn occurrences(xml: &str) -> Result<Vec<Occurrence>, String> {
             .unwrap_or_default();
         out.push(Occurrence {
             path: format!("{parent_path}/{local}"),
+            prefix: prefix.to_string(),
             parent,
         });
         if !tag.ends_with('/') {
