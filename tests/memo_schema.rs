@@ -69,7 +69,13 @@ fn full_messages(table: &Table, version: Version) -> Vec<Message> {
                 version.attribute(),
                 u8::from(alternative)
             );
-            g.message(&name, plan).unwrap_or_else(|e| panic!("{e}"))
+            let mut m = g.message(&name, plan).unwrap_or_else(|e| panic!("{e}"));
+            // The second writes MeMo as the default namespace, so half the variants (facets.rs
+            // alternates the bases) are read without the `memo:` prefix.
+            if alternative {
+                m.style = document::MemoPrefix::Default;
+            }
+            m
         })
         .collect()
 }

@@ -114,12 +114,16 @@ pub fn variants(
             .trim_start_matches("Message/")
             .replace('/', ".")
     };
-    for el in &table.elements {
+    for (index, el) in table.elements.iter().enumerate() {
         if !el.exists_in(version) || left_out_in(version, &el.path) {
             continue;
         }
+        // Alternate the bases, so every facet is tried in both of their styles.
         let Some((base, route)) = bases
             .iter()
+            .cycle()
+            .skip(index % bases.len().max(1))
+            .take(bases.len())
             .find_map(|b| b.root.find(&el.path).map(|r| (b, r)))
         else {
             return Err(format!("no full {version:?} message holds {}", el.path));
