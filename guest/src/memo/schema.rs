@@ -13,7 +13,7 @@
 //! ForwardData, and `mandatory`/`legalNotification` optional. `docs/memo-schema.md` says what
 //! is checked and why. 261 element paths below `Message` in 1.1; a test checks each one's
 //! namespace, cardinality and facet against `guest/schema-model/paths.txt`, which
-//! `tools/memo_schema_model.py` wrote from the model.
+//! `guest/schema-model/derive.py` wrote from the model.
 //!
 //! The table is static and small: one slice per complex type, looked up by a linear scan over
 //! at most a dozen children, so the reader allocates nothing per element for it.

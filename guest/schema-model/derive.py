@@ -8,7 +8,7 @@ need xsdata), it parses them. The model is not part of this repository and not p
 the output is committed as guest/schema-model/paths.txt, which a test in
 guest/src/memo/schema.rs compares with dpost's own schema table.
 
-    python3 tools/memo_schema_model.py path/to/memo/*.py > guest/schema-model/paths.txt
+    python3 guest/schema-model/derive.py path/to/memo/*.py > guest/schema-model/paths.txt
 
 One line per path below Message, in the model's field order (not the schema's sequence order,
 which the model does not keep):
@@ -118,7 +118,7 @@ def main():
     walk(classes, resolve(classes, "core.py", "Message"), "/Message", out)
     print("# MeMo 1.1 element paths and facets, from the xsdata model of the MeMo XSDs")
     print("# (itk-dev-rpa/python-serviceplatformen, commit a82f755, MIT licence: LICENSE beside")
-    print("# this file). Written by tools/memo_schema_model.py. PATH NAMESPACE MIN MAX TYPE")
+    print("# this file). Written by guest/schema-model/derive.py. PATH NAMESPACE MIN MAX TYPE")
     for row in out:
         print(" ".join(str(x) for x in row))
 
