@@ -332,7 +332,11 @@ fn memo_new_errors_name_the_spec_key_or_the_file() {
             .replace("12345678", "1234")
             .replace(
                 "id_type = \"CPR\"\n",
-                "id_type = \"CPR\"\ncontact_point = \"nope\"\n",
+                // The schema makes contactPointID a string of at most 256 characters.
+                &format!(
+                    "id_type = \"CPR\"\ncontact_point = \"{}\"\n",
+                    "x".repeat(257)
+                ),
             )
             .replace("label = \"Svar\"", "label = \"Svar\"\nlanguage = \"dansk\""),
     );
