@@ -197,7 +197,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A `dpost.toml` for `dpost serve` and the `dpost ngdp` commands: a store beside it, a
-/// `[serve]` section listening on 127.0.0.1:0, and one NgDP test system. Defaults: a `push`
+/// `[serve]` section and an `[api]` section each listening on 127.0.0.1:0, and one NgDP test system. Defaults: a `push`
 /// system [`serve::SYSTEM`] with inbound authorization [`serve::AUTH`] and API token `token`,
 /// NgDP's API at a closed port (never answered), the one mailbox `standard`, and the default
 /// message size limit.
@@ -211,6 +211,7 @@ pub struct ConfigFile {
     max_message_bytes: Option<u64>,
     serve_extra: String,
     system_extra: String,
+    api_extra: String,
     contact_points: Vec<(String, String)>,
 }
 
@@ -227,6 +228,7 @@ impl ConfigFile {
             max_message_bytes: None,
             serve_extra: String::new(),
             system_extra: String::new(),
+            api_extra: String::new(),
             contact_points: Vec::new(),
         }
     }
@@ -271,6 +273,12 @@ impl ConfigFile {
     /// Lines added to the system's table as they are (e.g. `receipt_listing = "bulk"`).
     pub fn system_extra(mut self, lines: &str) -> ConfigFile {
         self.system_extra = lines.into();
+        self
+    }
+
+    /// Lines added after `[api]` as they are (e.g. `[[api.clients]]` entries).
+    pub fn api_extra(mut self, lines: &str) -> ConfigFile {
+        self.api_extra = lines.into();
         self
     }
 
@@ -324,6 +332,7 @@ impl ConfigFile {
             )
             .unwrap();
         }
+        writeln!(text, "[api]\nlisten = \"127.0.0.1:0\"\n{}", self.api_extra).unwrap();
         let config = self.dir.join("dpost.toml");
         std::fs::write(&config, text).unwrap();
         config
@@ -447,6 +456,8 @@ pub mod serve {
         pub child: Child,
         /// `http://127.0.0.1:PORT`.
         pub url: String,
+        /// The platform API's `http://127.0.0.1:PORT`.
+        pub api_url: String,
     }
 
     impl Server {
@@ -462,12 +473,25 @@ pub mod serve {
                 .args(["serve", "--config", config.to_str().unwrap()])
                 .stderr(Stdio::null());
             adjust(&mut command);
-            let (child, line, _) = spawn_until_first_line(&mut command, "dpost serve");
+            let (child, line, mut out) = spawn_until_first_line(&mut command, "dpost serve");
             let url = line
                 .strip_prefix("listening on ")
                 .unwrap_or_else(|| panic!("first line: {line:?}"))
                 .to_owned();
-            Server { child, url }
+            // The second line: where the platform API listens.
+            let mut second = String::new();
+            use std::io::BufRead as _;
+            let _ = out.read_line(&mut second);
+            let api_url = second
+                .trim()
+                .strip_prefix("api listening on ")
+                .unwrap_or_else(|| panic!("second line: {second:?}"))
+                .to_owned();
+            Server {
+                child,
+                url,
+                api_url,
+            }
         }
 
         /// The message endpoint.
@@ -589,6 +613,22 @@ pub mod serve {
             );
         assert!(xml.contains(uuid), "fixture changed");
         xml.into_bytes()
+    }
+
+    /// [`message`], addressed to `contact_point` when one is given.
+    pub fn message_to(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
+        let xml = message(uuid, content);
+        let Some(cp) = contact_point else {
+            return xml;
+        };
+        String::from_utf8(xml)
+            .unwrap()
+            .replacen(
+                "</memo:Recipient>",
+                &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
+                1,
+            )
+            .into_bytes()
     }
 
     /// `dpost message show UUID --json`, when the message is stored.

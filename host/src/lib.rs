@@ -4,6 +4,7 @@
 //! the WebAssembly runtime, private keys, the clock, the network and, in later parts, the
 //! durable store and the simulators of both services.
 
+pub mod api;
 pub mod bindings;
 pub mod cli;
 pub mod clock;

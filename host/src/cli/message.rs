@@ -7,9 +7,11 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::Exit;
+use crate::clock;
 use crate::config::ConfigFile;
 use crate::memo::extract::Names;
 use crate::store::Store;
+use crate::store::handover::{AckState, FeedQuery};
 
 fn open_store(config: &Path) -> anyhow::Result<Store> {
     let file = ConfigFile::load(config.exists().then_some(config))?;
@@ -64,6 +66,9 @@ pub enum MessageCommand {
         /// Only messages that failed validation.
         #[arg(long)]
         invalid: bool,
+        /// Only messages not acknowledged yet, oldest first (the API's pending list).
+        #[arg(long)]
+        pending: bool,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: u32,
@@ -94,6 +99,29 @@ pub enum MessageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Acknowledge a message: the platform has it (as `POST /api/v1/messages/{uuid}/ack`).
+    /// A message acknowledged before keeps its first acknowledgement.
+    Ack {
+        /// The messageUUID.
+        uuid: String,
+        /// The case it now belongs to.
+        #[arg(long = "case", value_name = "REF")]
+        case_reference: Option<String>,
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+    },
+    /// Move a message to another configured mailbox (as `POST /api/v1/messages/{uuid}/route`).
+    Route {
+        /// The messageUUID.
+        uuid: String,
+        /// The mailbox.
+        #[arg(long, value_name = "MAILBOX")]
+        to: String,
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+    },
     /// Copy a message (the MeMo as received, and each document file) into a folder.
     Export {
         /// The messageUUID.
@@ -105,6 +133,14 @@ pub enum MessageCommand {
         #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
         config: PathBuf,
     },
+}
+
+/// Who the audit record names for a command run by hand.
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+    )
 }
 
 fn when(unix: i64) -> String {
@@ -121,11 +157,27 @@ impl MessageCommand {
                 config,
                 mailbox,
                 invalid,
+                pending,
                 limit,
                 json,
             } => {
-                let messages =
-                    open_store(&config)?.ngdp_messages(mailbox.as_deref(), invalid, limit)?;
+                let mut store = open_store(&config)?;
+                let messages = if pending {
+                    let feed = store.handover_feed(&FeedQuery {
+                        visible: mailbox.map(|m| vec![m]),
+                        state: AckState::Pending,
+                        invalid: invalid.then_some(true),
+                        limit,
+                        ..Default::default()
+                    })?;
+                    let mut messages = Vec::with_capacity(feed.len());
+                    for e in feed {
+                        messages.extend(store.ngdp_message(&e.uuid)?);
+                    }
+                    messages
+                } else {
+                    store.ngdp_messages(mailbox.as_deref(), invalid, limit)?
+                };
                 if json {
                     outln!("{}", serde_json::to_string(&messages)?)?;
                 } else {
@@ -246,6 +298,50 @@ impl MessageCommand {
                         receipt["errorMessage"].as_str().unwrap_or("")
                     )?;
                 }
+                Ok(Exit::Ok)
+            }
+            MessageCommand::Ack {
+                uuid,
+                case_reference,
+                config,
+            } => {
+                let case = case_reference
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty());
+                let acked = open_store(&config)?
+                    .handover_ack(&uuid, None, &cli_actor(), case, clock::system().now_unix())?
+                    .with_context(|| format!("no message {uuid} is stored"))?;
+                let a = &acked.ack;
+                outln!(
+                    "{} {uuid} (by {} at {}{})",
+                    if acked.new {
+                        "acknowledged"
+                    } else {
+                        "already acknowledged:"
+                    },
+                    a.actor,
+                    when(a.at),
+                    a.case_reference
+                        .as_deref()
+                        .map(|c| format!(", case {c}"))
+                        .unwrap_or_default()
+                )?;
+                Ok(Exit::Ok)
+            }
+            MessageCommand::Route { uuid, to, config } => {
+                let file = ConfigFile::load(config.exists().then_some(config.as_path()))?;
+                let (mailboxes, _) = file.config.ngdp.mailboxes();
+                if !mailboxes.contains(&to) {
+                    anyhow::bail!(
+                        "{to:?} is not a configured mailbox ([ngdp] mailboxes: {})",
+                        mailboxes.join(", ")
+                    );
+                }
+                let routed = Store::open(&file.store_path())?
+                    .handover_route(&uuid, None, &to, &cli_actor(), clock::system().now_unix())?
+                    .with_context(|| format!("no message {uuid} is stored"))?;
+                outln!("{uuid}: {} -> {}", routed.from, routed.to)?;
                 Ok(Exit::Ok)
             }
             MessageCommand::Export { uuid, out, config } => {

@@ -4,6 +4,7 @@
 #[macro_use]
 mod output;
 
+mod api;
 mod component;
 mod config;
 mod contact_points;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Simulators of the services, for offline tests and demos.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// The platform API: clients' tokens, the OpenAPI document.
+    #[command(subcommand)]
+    Api(api::ApiCommand),
 }
 
 impl Cli {
@@ -107,6 +111,7 @@ impl Cli {
             Command::Memo(cmd) => cmd.run(),
             Command::Component(cmd) => cmd.run(),
             Command::Sim(cmd) => cmd.run(),
+            Command::Api(cmd) => cmd.run(),
         }
     }
 }

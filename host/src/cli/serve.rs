@@ -10,6 +10,7 @@ use clap::Args;
 use tokio::sync::Notify;
 
 use super::Exit;
+use crate::api::ApiState;
 use crate::clock::{self, Clock};
 use crate::config::ConfigFile;
 use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
@@ -21,6 +22,7 @@ use crate::ngdp::{Receiving, outbox, pull};
 use crate::runtime::pool::InstancePool;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::Store;
+use axum_server::Handle;
 
 /// The configuration file and environment every NgDP command takes.
 #[derive(Debug, Clone, Args)]
@@ -54,6 +56,9 @@ pub struct ServeCommand {
     /// Listen here instead of `[serve] listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// The platform API listens here instead of `[api] listen`.
+    #[arg(long, value_name = "ADDR")]
+    api_listen: Option<String>,
 }
 
 /// Everything the receiving side runs on, built from the configuration.
@@ -116,6 +121,14 @@ impl ServeCommand {
             .listen
             .parse()
             .with_context(|| format!("{:?} is not an address", serve.listen))?;
+        let mut api = file.api()?;
+        if let Some(l) = self.api_listen {
+            api.listen = l;
+        }
+        let api_addr: SocketAddr = api
+            .listen
+            .parse()
+            .with_context(|| format!("{:?} is not an address", api.listen))?;
         ignore_file_size_signal();
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -124,7 +137,7 @@ impl ServeCommand {
             let svc = service(&file, ngdp, &serve, clock::system())?;
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
-            let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics, body_read_timeout: serve.body_read_timeout }));
+            let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics: metrics.clone(), body_read_timeout: serve.body_read_timeout }));
             let wake = Arc::new(Notify::new());
             tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), receiving.pool.clone(), wake));
             for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
@@ -160,42 +173,31 @@ impl ServeCommand {
                 anyhow::Ok(())
             };
             let systems: Vec<_> = receiving.settings.systems.iter().map(|s| s.id.clone()).collect();
-            match &serve.tls {
-                None => {
-                    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-                    listener.set_nonblocking(true)?;
-                    let bound = listener.local_addr()?;
-                    let handle = axum_server::Handle::new();
-                    let h = handle.clone();
-                    tokio::spawn(async move {
-                        let _ = shutdown.await;
-                        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-                    });
-                    let mut server = axum_server::from_tcp(listener).handle(handle);
-                    slow_client_limits(server.http_builder(), serve.header_read_timeout);
-                    let serving = tokio::spawn(server.serve(app.into_make_service()));
-                    announce(&format!("http://{bound}"), &receiving.settings.environment, &systems);
-                    serving.await??;
-                }
-                Some((cert, key)) => {
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                        .await
-                        .with_context(|| format!("the TLS certificate {} or key {}", cert.display(), key.display()))?;
-                    let handle = axum_server::Handle::new();
-                    let h = handle.clone();
-                    tokio::spawn(async move {
-                        let _ = shutdown.await;
-                        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-                    });
-                    let mut server = axum_server::bind_rustls(addr, tls).handle(handle.clone());
-                    slow_client_limits(server.http_builder(), serve.header_read_timeout);
-                    let serving = tokio::spawn(server.serve(app.into_make_service()));
-                    if let Some(bound) = handle.listening().await {
-                        announce(&format!("https://{bound}"), &receiving.settings.environment, &systems);
-                    }
-                    serving.await??;
-                }
+            let api_state = Arc::new(ApiState {
+                store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
+                clients: api.clients.clone(),
+                mailboxes: receiving.settings.mailboxes.clone(),
+                clock: receiving.clock.clone(),
+                metrics,
+            });
+            let push = Handle::new();
+            let api_handle = Handle::new();
+            let (p, a) = (push.clone(), api_handle.clone());
+            tokio::spawn(async move {
+                let _ = shutdown.await;
+                p.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+                a.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+            });
+            let (push_url, serving_push) = listen(addr, serve.tls.as_ref(), app, serve.header_read_timeout, push).await?;
+            let (api_url, serving_api) = listen(api_addr, api.tls.as_ref(), crate::api::router(api_state), serve.header_read_timeout, api_handle)
+                .await
+                .context("the API listener ([api] listen)")?;
+            announce(&push_url, &api_url, &receiving.settings.environment, &systems, api.clients.len());
+            // Either listener failing ends the service: a gateway whose platform cannot
+            // reach it must not look healthy to NgDP.
+            tokio::select! {
+                r = serving_push => r??,
+                r = serving_api => r??,
             }
             anyhow::Ok(())
         })?;
@@ -227,15 +229,68 @@ fn ignore_file_size_signal() {
     }
 }
 
-/// The first line on standard output says where the service listens (tests and scripts read
-/// it when they ask for port 0).
-fn announce(url: &str, environment: &str, systems: &[String]) {
+/// Serve `app` on `addr`, over TLS when `tls` names a certificate and key; returns the URL it
+/// listens at (the real port when `addr` asks for port 0) and the serving task.
+async fn listen(
+    addr: SocketAddr,
+    tls: Option<&(PathBuf, PathBuf)>,
+    app: axum::Router,
+    header_read_timeout: std::time::Duration,
+    handle: Handle,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    match tls {
+        None => {
+            let listener = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            listener.set_nonblocking(true)?;
+            let bound = listener.local_addr()?;
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            slow_client_limits(server.http_builder(), header_read_timeout);
+            Ok((
+                format!("http://{bound}"),
+                tokio::spawn(server.serve(app.into_make_service())),
+            ))
+        }
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "the TLS certificate {} or key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let mut server = axum_server::bind_rustls(addr, tls).handle(handle.clone());
+            slow_client_limits(server.http_builder(), header_read_timeout);
+            let serving = tokio::spawn(server.serve(app.into_make_service()));
+            match handle.listening().await {
+                Some(bound) => Ok((format!("https://{bound}"), serving)),
+                None => match serving.await {
+                    Ok(Err(e)) => {
+                        Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}")))
+                    }
+                    _ => anyhow::bail!("cannot listen on {addr}"),
+                },
+            }
+        }
+    }
+}
+
+/// The first line on standard output says where the push listener listens, the second
+/// where the API does (tests and scripts read them when they ask for port 0).
+fn announce(url: &str, api_url: &str, environment: &str, systems: &[String], clients: usize) {
     use std::io::Write as _;
-    // A service keeps serving when nobody reads its announcement.
-    let _ = outln!("listening on {url}");
+    // One write for both lines (a reader may take the first and close the pipe), and a
+    // service keeps serving when nobody reads its announcement.
+    let _ = out!("listening on {url}\napi listening on {api_url}\n");
     let _ = std::io::stdout().flush();
-    tracing::info!(%url, %environment, ?systems, "dpost serve started");
+    tracing::info!(%url, %api_url, %environment, ?systems, "dpost serve started");
     for s in systems {
         errln!("  message endpoint: {url}/api/MeMoV1/memos/?system-uuid={s}");
     }
+    errln!(
+        "  platform API: {api_url}/api/v1/ ({clients} client(s) configured), metrics: {api_url}/metrics"
+    );
 }

@@ -15,6 +15,7 @@
 //! path = "dpost.db"
 //! ```
 
+pub mod api;
 pub mod digipost;
 pub mod ngdp;
 
@@ -58,6 +59,9 @@ pub struct Config {
     /// `[ngdp]`: Danish Digital Post systems, contact points and mailboxes.
     #[serde(default)]
     pub ngdp: ngdp::NgdpTable,
+    /// `[api]`: the platform API's listener and clients.
+    #[serde(default)]
+    pub api: api::ApiTable,
 }
 
 /// `[store]`: where the embedded store lives.
@@ -163,6 +167,22 @@ impl ConfigFile {
         match self.path.as_deref().and_then(Path::parent) {
             Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
             _ => p.to_owned(),
+        }
+    }
+
+    /// A listener's certificate chain and key (`tls_cert`, `tls_key` in `table`): both or
+    /// neither, taken relative to this file.
+    pub fn tls_files(
+        &self,
+        table: &str,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+    ) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+        match (cert, key) {
+            (Some(c), Some(k)) => Ok(Some((self.resolve_path(c), self.resolve_path(k)))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(self.error(table, "tls_cert", "tls_cert needs tls_key")),
+            (None, Some(_)) => Err(self.error(table, "tls_key", "tls_key needs tls_cert")),
         }
     }
 

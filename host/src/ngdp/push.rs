@@ -3,7 +3,7 @@
 //! - `POST <base>/api/MeMoV1/memos/?system-uuid=<id>`: a MeMo, as `multipart/form-data` with
 //!   a part named `file`, or as a raw XML body.
 //! - `POST <base>/api/MeMoV1/<id>/receipt`: a receipt (JSON) for a message we sent.
-//! - `GET /healthz`, `GET /metrics`.
+//! - `GET /healthz`. (`/metrics` is on the API listener, never on this public one.)
 //!
 //! Answers: 401 without the right `Authorization` (compared in constant time by the
 //! component), 404 for an unknown system, 413 over the size limit, 400 when there is no MeMo
@@ -57,34 +57,12 @@ pub struct PushService {
 pub fn router(service: Arc<PushService>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .fallback(dispatch)
         .with_state(service)
 }
 
 async fn healthz() -> &'static str {
     "ok\n"
-}
-
-async fn metrics(State(s): State<Arc<PushService>>) -> Response {
-    let store = s.receiving.store.clone();
-    let pending = tokio::task::spawn_blocking(move || {
-        store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pending_receipts()
-    })
-    .await
-    .ok()
-    .and_then(Result::ok);
-    if let Some(p) = pending {
-        s.metrics.receipts_pending.set(p as i64);
-    }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
-    )
-        .into_response()
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {

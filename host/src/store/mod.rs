@@ -15,6 +15,7 @@
 //! service how far its tables are, so services add tables without coordinating numbers.
 
 pub mod digipost;
+pub mod handover;
 pub mod ngdp;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct Migration {
 const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("digipost", digipost::MIGRATIONS),
     ("ngdp", ngdp::MIGRATIONS),
+    // After ngdp: its tables refer to ngdp_messages.
+    ("handover", handover::MIGRATIONS),
 ];
 
 /// An open store.

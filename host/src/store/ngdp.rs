@@ -121,7 +121,41 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         ALTER TABLE ngdp_outbox ADD COLUMN claimed_until INTEGER;
     ",
     },
+    Migration {
+        version: 4,
+        // The platform API's feed (issue 15): every message gets a place in one strictly
+        // increasing sequence, taken from a counter when its row is committed (see
+        // `insert_message_rows`). Messages stored before keep their insertion order (the
+        // rowid: rows are never deleted), and the counter starts after them.
+        sql: "
+        ALTER TABLE ngdp_messages ADD COLUMN seq INTEGER;
+        UPDATE ngdp_messages SET seq = rowid;
+        CREATE UNIQUE INDEX ngdp_messages_seq ON ngdp_messages (seq);
+        CREATE TABLE ngdp_sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO ngdp_sequence (name, value) SELECT 'messages', COALESCE(MAX(seq), 0) FROM ngdp_messages;
+    ",
+    },
 ];
+
+/// The next number of the message sequence, inside the caller's write transaction.
+///
+/// Why a reader paging by this number never misses a message nor sees one twice: SQLite lets
+/// one writer at a time hold the database's write lock, from its first write until its
+/// commit, and this counter is only ever advanced by a write (the insert before it, or a
+/// route). So a number is taken while that lock is held, and every number taken later
+/// belongs to a transaction that began writing after this one committed (or rolled back,
+/// which leaves a gap in the numbers but no message behind it). Commit order is number
+/// order: a reader's snapshot always holds every committed number up to the largest it
+/// sees, and a message committed after the reader looked gets a number larger than any it
+/// saw. The group commit (`ngdp::group_commit`) puts many messages in one transaction;
+/// they take consecutive numbers in it and become visible together.
+pub(crate) fn next_message_seq(tx: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "UPDATE ngdp_sequence SET value = value + 1 WHERE name = 'messages' RETURNING value",
+        [],
+        |r| r.get(0),
+    )
+}
 
 /// Where the `DELETE memos/{id}` of a pulled message stands (`ngdp_outbox.delete_memo`).
 pub mod memo_deletion {
@@ -862,6 +896,11 @@ fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqli
     if inserted == 0 {
         return Ok(false);
     }
+    let seq = next_message_seq(tx)?;
+    tx.execute(
+        "UPDATE ngdp_messages SET seq = ?1 WHERE uuid = ?2",
+        params![seq, m.uuid],
+    )?;
     tx.execute(
         "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
         params![m.mailbox, m.received_at],

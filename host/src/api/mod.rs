@@ -1,0 +1,118 @@
+//! The platform API (issue 15): a second listener of `dpost serve`, `[api] listen` (default
+//! 127.0.0.1:8081), apart from the public push listener NgDP reaches. A case-management
+//! platform takes received messages over here: `/api/v1/...`, JSON in camelCase, bearer
+//! tokens per client (`[[api.clients]]`), every error an RFC 9457 problem, and an OpenAPI
+//! 3.1 document generated from this code. `/metrics` is here too, never on the public side.
+//!
+//! The API reads and writes the store through a connection of its own: SQLite in WAL mode
+//! lets its reads run beside the push listener's commits, so a busy platform never holds up
+//! receiving mail.
+
+pub mod auth;
+pub mod files;
+pub mod messages;
+pub mod openapi;
+pub mod problem;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::http::{Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::clock::Clock;
+use crate::config::api::ApiClient;
+use crate::ngdp::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use problem::Problem;
+
+/// What the API's handlers share.
+pub struct ApiState {
+    /// The API's own connection to the store.
+    pub store: Arc<Mutex<Store>>,
+    /// The configured clients.
+    pub clients: Vec<ApiClient>,
+    /// The configured mailboxes (where a message may be routed).
+    pub mailboxes: Vec<String>,
+    /// The host's clock: acknowledgement and route times.
+    pub clock: Arc<dyn Clock>,
+    /// The service's metrics, shared with the push listener.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The documented routes, with their OpenAPI description.
+pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(messages::list))
+        .routes(routes!(messages::show))
+        .routes(routes!(messages::memo))
+        .routes(routes!(messages::file))
+        .routes(routes!(messages::ack))
+        .routes(routes!(messages::route))
+        .routes(routes!(openapi::serve))
+}
+
+/// The API listener's router.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let (api, _) = routes().split_for_parts();
+    api.route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Problem {
+    Problem::not_found(format!(
+        "{} is not a path of this API; see /api/v1/openapi.json",
+        uri.path()
+    ))
+    .on(uri.path())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    Problem::method_not_allowed(format!("{} does not take {method}", uri.path())).on(uri.path())
+}
+
+async fn metrics(axum::extract::State(s): axum::extract::State<Arc<ApiState>>) -> Response {
+    if let Ok(pending) = with_store(&s, |st| st.ngdp_pending_receipts()).await {
+        s.metrics.receipts_pending.set(pending as i64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Run `f` on the API's store connection, on a blocking thread (SQLite blocks). A store
+/// failure is logged in full and answered as a 503 without its details (paths, SQL).
+pub(crate) async fn with_store<R: Send + 'static>(
+    s: &Arc<ApiState>,
+    f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, Problem> {
+    let store = s.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
+    })
+    .await;
+    match done {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "the API's store request failed");
+            Err(Problem::unavailable(
+                "the store cannot be read or written just now; repeat the request",
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the API's store request did not finish");
+            Err(Problem::unavailable(
+                "the request could not be completed; repeat it",
+            ))
+        }
+    }
+}
