@@ -15,6 +15,7 @@
 //! service how far its tables are, so services add tables without coordinating numbers.
 
 pub mod digipost;
+pub mod events;
 pub mod handover;
 pub mod ngdp;
 
@@ -73,6 +74,7 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("ngdp", ngdp::MIGRATIONS),
     // After ngdp: its tables refer to ngdp_messages.
     ("handover", handover::MIGRATIONS),
+    ("events", events::MIGRATIONS),
 ];
 
 /// An open store.
