@@ -9,6 +9,7 @@
 //! receiving mail.
 
 pub mod auth;
+pub mod events;
 pub mod files;
 pub mod messages;
 pub mod openapi;
@@ -53,6 +54,8 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(messages::file))
         .routes(routes!(messages::ack))
         .routes(routes!(messages::route))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
         .routes(routes!(openapi::serve))
 }
 

@@ -25,6 +25,7 @@ use super::problem::ProblemDetails;
     modifiers(&Bearer),
     tags(
         (name = "messages", description = "Received NgDP messages"),
+        (name = "events", description = "What happened, in order: a feed and a Server-Sent Events stream"),
         (name = "meta", description = "This document"),
     )
 )]
