@@ -18,6 +18,7 @@ pub mod digipost;
 pub mod events;
 pub mod handover;
 pub mod ngdp;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,6 +76,8 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     // After ngdp: its tables refer to ngdp_messages.
     ("handover", handover::MIGRATIONS),
     ("events", events::MIGRATIONS),
+    // After events: deliveries refer to them.
+    ("webhooks", webhooks::MIGRATIONS),
 ];
 
 /// An open store.

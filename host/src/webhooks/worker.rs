@@ -1,0 +1,193 @@
+//! The delivery worker of `dpost serve`: moves each webhook's cursor (creating deliveries),
+//! then posts what is due, one delivery at a time per round, signed, with a time limit.
+//!
+//! Any answer but 2xx, and any network failure or timeout, is a failed attempt: tried again
+//! after [`super::backoff::delay`], until the webhook's give-up time since the delivery's
+//! first attempt has passed; then it is kept as `failed` with the last reason, for
+//! `GET /api/v1/webhooks/deliveries?state=failed` and `dpost webhooks list`, and can be
+//! retried. Redirects are not followed: a signed event goes only where it was configured.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::api::events::EventBody;
+use crate::clock::Clock;
+use crate::config::webhooks::Webhook;
+use crate::ngdp::metrics::Metrics;
+use crate::store::webhooks::{Delivery, WebhookFilter};
+use crate::store::{Store, StoreError};
+
+/// How often the worker looks for new events and due deliveries when it has nothing to do.
+pub const TICK: Duration = Duration::from_millis(500);
+/// Events a webhook's cursor moves over per round.
+const ENQUEUE_PAGE: u32 = 500;
+/// Deliveries of one webhook attempted per round, so that one busy webhook does not keep
+/// the others waiting for long.
+const DELIVERY_PAGE: u32 = 32;
+
+/// The worker's parts.
+pub struct Worker {
+    /// Its own connection to the store.
+    pub store: Arc<Mutex<Store>>,
+    /// The configured webhooks.
+    pub hooks: Vec<Webhook>,
+    /// The host's clock: attempt times, signature timestamps, give-up times.
+    pub clock: Arc<dyn Clock>,
+    /// Backlog and failures.
+    pub metrics: Arc<Metrics>,
+    /// The jitter's seed (`super::backoff`).
+    pub seed: u64,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Anything else, said for an operator.
+    Failed(String),
+}
+
+impl Worker {
+    /// Run until the process ends. A store that cannot be read is logged and tried again at
+    /// the next tick; it never stops the worker.
+    pub async fn run(self) {
+        let http = match reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("dpost/", env!("CARGO_PKG_VERSION"), " webhooks"))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks: no HTTP client; nothing will be delivered");
+                return;
+            }
+        };
+        loop {
+            match self.round(&http).await {
+                Ok(0) => tokio::time::sleep(TICK).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: the store cannot be used just now");
+                    tokio::time::sleep(TICK).await;
+                }
+            }
+        }
+    }
+
+    /// One round over every webhook; the number of attempts made.
+    pub async fn round(&self, http: &reqwest::Client) -> Result<usize, StoreError> {
+        let mut attempts = 0;
+        for hook in &self.hooks {
+            let filter = WebhookFilter {
+                events: hook.events.clone(),
+                mailboxes: hook.mailboxes.clone(),
+            };
+            let (name, now) = (hook.name.clone(), self.clock.now_unix());
+            let due = self
+                .blocking(move |st| {
+                    st.webhooks_enqueue(&name, &filter, ENQUEUE_PAGE, now)?;
+                    st.webhooks_due(&name, now, DELIVERY_PAGE)
+                })
+                .await?;
+            for d in due {
+                let outcome = attempt(http, hook, &d, self.clock.now_unix()).await;
+                attempts += 1;
+                self.record(hook, &d, outcome).await?;
+            }
+        }
+        let backlog = self.blocking(|st| st.webhooks_backlog()).await?;
+        self.metrics.webhook_backlog.set(backlog as i64);
+        Ok(attempts)
+    }
+
+    async fn record(
+        &self,
+        hook: &Webhook,
+        d: &Delivery,
+        outcome: Attempt,
+    ) -> Result<(), StoreError> {
+        let (id, now) = (d.id, self.clock.now_unix());
+        match outcome {
+            Attempt::Delivered => {
+                self.blocking(move |st| st.webhooks_delivered(id, now))
+                    .await
+            }
+            Attempt::Failed(reason) => {
+                self.metrics.webhook_failures.inc();
+                let attempts = d.attempts + 1;
+                let next = now + super::backoff::delay(self.seed, id, attempts);
+                let give_up = next > d.window_start.saturating_add(hook.give_up_after_seconds);
+                let reason = if give_up {
+                    tracing::warn!(webhook = %hook.name, delivery = id, %reason, "webhooks: given up");
+                    format!("given up after {attempts} attempt(s); the last: {reason}")
+                } else {
+                    tracing::info!(webhook = %hook.name, delivery = id, %reason, "webhooks: attempt failed");
+                    reason
+                };
+                self.blocking(move |st| st.webhooks_attempt_failed(id, &reason, next, give_up))
+                    .await
+            }
+        }
+    }
+
+    async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || {
+            f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+        .await
+        {
+            Ok(r) => r,
+            // Only a panic in `f` lands here; the lock survives it (see PoisonError above).
+            Err(e) => Err(StoreError::Corrupt {
+                path: std::path::PathBuf::new(),
+                what: format!("a webhook store task did not finish: {e}"),
+            }),
+        }
+    }
+}
+
+/// The body of delivery `d`: its event as the API shows it.
+pub fn body(d: &Delivery) -> Vec<u8> {
+    serde_json::to_vec(&EventBody::from(d.event.clone())).unwrap_or_default()
+}
+
+/// The `webhook-id` of `d`: the same on every attempt, so a receiver de-duplicates by it.
+pub fn message_id(d: &Delivery) -> String {
+    format!("evt_{}", d.event.seq)
+}
+
+/// Post `d` to `hook` once, signed at `now`.
+pub async fn attempt(http: &reqwest::Client, hook: &Webhook, d: &Delivery, now: i64) -> Attempt {
+    let body = body(d);
+    let id = message_id(d);
+    let signature = hook.secret.sign(&id, now, &body);
+    let sent = http
+        .post(hook.url.clone())
+        .timeout(hook.timeout)
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Attempt::Delivered,
+        Ok(r) => Attempt::Failed(format!(
+            "the endpoint answered HTTP {}",
+            r.status().as_u16()
+        )),
+        Err(e) if e.is_timeout() => {
+            Attempt::Failed(format!("no answer within {} s", hook.timeout.as_secs()))
+        }
+        Err(e) if e.is_connect() => {
+            Attempt::Failed("the endpoint cannot be reached (connection failed)".into())
+        }
+        Err(_) => Attempt::Failed("the request failed before an answer came".into()),
+    }
+}
