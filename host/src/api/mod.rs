@@ -14,6 +14,7 @@ pub mod files;
 pub mod messages;
 pub mod openapi;
 pub mod problem;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -56,6 +57,8 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(messages::route))
         .routes(routes!(events::list))
         .routes(routes!(events::stream))
+        .routes(routes!(webhooks::list))
+        .routes(routes!(webhooks::retry))
         .routes(routes!(openapi::serve))
 }
 

@@ -210,6 +210,11 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     if let Err(e) = file.serve() {
         problems.push(e.to_string());
     }
+    if let Err(e) = file.api() {
+        problems.push(e.to_string());
+    }
+    let (_, webhooks) = file.webhooks_checked(|name| std::env::var(name).ok());
+    problems.extend(webhooks.iter().map(ToString::to_string));
     if problems.is_empty() {
         println!("{}: ok", config.display());
         Ok(Exit::Ok)

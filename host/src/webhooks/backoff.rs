@@ -24,6 +24,22 @@ pub fn delay(seed: u64, delivery: i64, attempt: u32) -> i64 {
     (full - half) + (draw % (half as u64 + 1)) as i64
 }
 
+/// A seed for `dpost serve`: random, so two gateways behind one endpoint spread apart too.
+/// Should the system's generator fail, the process id and time still differ per start.
+pub fn random_seed() -> u64 {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 8];
+    match ring::rand::SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            mix(t ^ u64::from(std::process::id()))
+        }
+    }
+}
+
 /// SplitMix64's finaliser: a well-spread 64-bit hash.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -49,6 +49,28 @@ pub enum Attempt {
 }
 
 impl Worker {
+    /// A worker on a store connection of its own, each webhook's cursor set (a webhook new
+    /// to the store starts at the end of the log), with a random jitter seed.
+    pub fn start(
+        store_path: &std::path::Path,
+        hooks: Vec<Webhook>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Worker, StoreError> {
+        let mut store = Store::open(store_path)?;
+        let now = clock.now_unix();
+        for hook in &hooks {
+            store.webhooks_enqueue(&hook.name, &WebhookFilter::default(), 0, now)?;
+        }
+        Ok(Worker {
+            store: Arc::new(Mutex::new(store)),
+            hooks,
+            clock,
+            metrics,
+            seed: super::backoff::random_seed(),
+        })
+    }
+
     /// Run until the process ends. A store that cannot be read is logged and tried again at
     /// the next tick; it never stops the worker.
     pub async fn run(self) {
