@@ -14,6 +14,7 @@
 
 use rusqlite::params;
 
+use super::handover::visible_json;
 use super::{Migration, Store, StoreError};
 
 /// The event tables.
@@ -118,9 +119,17 @@ pub(crate) fn record(tx: &rusqlite::Connection, e: &NewEvent<'_>) -> rusqlite::R
     )
 }
 
-/// `visible` as the SQL takes it: JSON text of the list, or NULL for every mailbox.
-fn visible_json(visible: Option<&[String]>) -> Option<String> {
-    visible.map(|v| serde_json::Value::from(v.to_vec()).to_string())
+/// The event in columns `first..first + 6` of `r`: seq, type, at, mailbox, subject, payload.
+pub(super) fn read_event(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Event> {
+    let payload: String = r.get(first + 5)?;
+    Ok(Event {
+        seq: r.get(first)?,
+        kind: r.get(first + 1)?,
+        at: r.get(first + 2)?,
+        mailbox: r.get(first + 3)?,
+        subject: r.get(first + 4)?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    })
 }
 
 impl Store {
@@ -146,17 +155,8 @@ impl Store {
                    AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))
                  ORDER BY seq LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![after, visible, types, limit], |r| {
-                let payload: String = r.get(5)?;
-                Ok(Event {
-                    seq: r.get(0)?,
-                    kind: r.get(1)?,
-                    at: r.get(2)?,
-                    mailbox: r.get(3)?,
-                    subject: r.get(4)?,
-                    payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                })
-            })?;
+            let rows =
+                stmt.query_map(params![after, visible, types, limit], |r| read_event(r, 0))?;
             rows.collect::<Result<Vec<_>, _>>()
         })();
         result.map_err(|e| self.error(e))

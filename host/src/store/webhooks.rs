@@ -5,7 +5,7 @@
 
 use rusqlite::{OptionalExtension as _, params};
 
-use super::events::{Event, EventType};
+use super::events::{Event, EventType, read_event};
 use super::{Migration, Store, StoreError};
 
 /// The outbox tables.
@@ -90,7 +90,6 @@ const SELECT: &str = "SELECT d.id, d.webhook, d.state, d.attempts, d.created_at,
     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
 
 fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
-    let payload: String = r.get(14)?;
     Ok(Delivery {
         id: r.get(0)?,
         webhook: r.get(1)?,
@@ -101,14 +100,7 @@ fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         next_attempt_at: r.get(6)?,
         last_error: r.get(7)?,
         delivered_at: r.get(8)?,
-        event: Event {
-            seq: r.get(9)?,
-            kind: r.get(10)?,
-            at: r.get(11)?,
-            mailbox: r.get(12)?,
-            subject: r.get(13)?,
-            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        },
+        event: read_event(r, 9)?,
     })
 }
 
@@ -145,18 +137,8 @@ impl Store {
                 let mut q = tx.prepare_cached(
                     "SELECT seq, type, at, mailbox, subject, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )?;
-                q.query_map(params![after, limit], |r| {
-                    let payload: String = r.get(5)?;
-                    Ok(Event {
-                        seq: r.get(0)?,
-                        kind: r.get(1)?,
-                        at: r.get(2)?,
-                        mailbox: r.get(3)?,
-                        subject: r.get(4)?,
-                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?
+                q.query_map(params![after, limit], |r| read_event(r, 0))?
+                    .collect::<Result<Vec<_>, _>>()?
             };
             let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(0);
