@@ -84,6 +84,20 @@ max_message_bytes = 157286400
 # guest_memory_limit_bytes = 67108864
 # guest_call_timeout_ms = 5000
 
+[api]
+# The platform API (docs/api.md): a second listener of `dpost serve`, for the case-management
+# platform, never the public one NgDP reaches. /metrics is served here too. Keep it on
+# loopback or a private network; for HTTPS give tls_cert and tls_key (PEM).
+# tls_cert = "api.crt"
+# tls_key = "api.key"
+# Clients, each with a bearer token of its own. Make one with
+#   dpost api token create casework --scope messages:read --scope messages:ack [--mailbox post]
+# which prints the token once and adds an [[api.clients]] entry below this table (name,
+# token_sha256, scopes, and mailboxes when given); only the token's SHA-256 is kept.
+# Scopes: messages:read, messages:ack, send, receipts, admin. With `mailboxes`, the client
+# sees only those mailboxes' messages, and any other as not found.
+listen = "127.0.0.1:8081"
+
 [ngdp]
 # The environment `dpost serve` uses unless --environment says otherwise.
 environment = "test"
