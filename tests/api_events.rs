@@ -360,3 +360,44 @@ fn an_event_whose_delivery_was_killed_is_delivered_after_restart() {
     let list = get_json(&server, ADMIN, "/api/v1/webhooks/deliveries");
     assert_eq!(list["deliveries"][0]["state"], "delivered", "{list}");
 }
+
+#[test]
+fn config_check_names_every_webhook_problem_with_its_key() {
+    let config = serve::config("events-check")
+        .api_extra(
+            "[[api.webhooks]]\nurl = \"http://casework.example/hook\"\nsecret_env = \"DPOST_TEST_UNSET_SECRET\"\n\
+             [[api.webhooks]]\nurl = \"https://casework.example/hook\"\nsecret_env = \"DPOST_TEST_BAD_SECRET\"\n",
+        )
+        .write();
+    let out = dpost_command()
+        .args(["config", "check", "--config", config.to_str().unwrap()])
+        .env_remove("DPOST_TEST_UNSET_SECRET")
+        .env("DPOST_TEST_BAD_SECRET", "hunter2")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for needle in [
+        "api.webhooks[0].url",
+        "is not https",
+        "api.webhooks[0].secret_env",
+        "DPOST_TEST_UNSET_SECRET is not set",
+        "api.webhooks[1].secret_env",
+        "whsec_",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+    assert!(
+        !text.contains("hunter2"),
+        "a secret is never printed: {text}"
+    );
+    let ok = dpost_command()
+        .args(["config", "check", "--config", config.to_str().unwrap()])
+        .env("DPOST_TEST_UNSET_SECRET", SECRET)
+        .env("DPOST_TEST_BAD_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(text.contains("is not https"), "{text}");
+    assert!(!text.contains("secret_env"), "{text}");
+}
