@@ -335,6 +335,17 @@ fn a_receiver_failing_twice_gets_the_event_exactly_once() {
         "the first is not repeated"
     );
     assert!(accepted.iter().all(signature_verifies));
+    let metrics = client()
+        .get(format!("{}/metrics", server.api_url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("dpost_webhook_failures_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("dpost_webhook_backlog "), "{metrics}");
 }
 
 #[test]
