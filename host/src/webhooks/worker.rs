@@ -213,3 +213,72 @@ pub async fn attempt(http: &reqwest::Client, hook: &Webhook, d: &Delivery, now: 
         Err(_) => Attempt::Failed("the request failed before an answer came".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OffsetClock;
+    use crate::store::events::EventType;
+
+    /// An endpoint nothing listens on (refused at once), a day's give-up time, and a clock
+    /// the test moves: attempts back off, and past the give-up time the delivery is kept as
+    /// failed with its reason.
+    #[tokio::test]
+    async fn a_dead_endpoint_is_retried_then_given_up_and_kept() {
+        let dir = std::env::temp_dir().join(format!("dpost-worker-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let clock = Arc::new(OffsetClock::new(0));
+        let hook = Webhook {
+            name: "dead".into(),
+            url: reqwest::Url::parse("http://127.0.0.1:9/hook").unwrap(),
+            secret: crate::webhooks::signature::Secret::parse(
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            )
+            .unwrap(),
+            events: Some(vec![EventType::DigipostDocumentArchived]),
+            mailboxes: None,
+            timeout: Duration::from_secs(5),
+            give_up_after_seconds: 24 * 3600,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let mut worker = Worker::start(&path, vec![hook], clock.clone(), metrics.clone()).unwrap();
+        worker.seed = 1;
+        let mut store = Store::open(&path).unwrap();
+        let doc = crate::store::digipost::NewDocument {
+            id: 1,
+            metadata: serde_json::json!({}),
+            content_type: None,
+            content: b"x".to_vec(),
+        };
+        store
+            .digipost_archive(5, &doc, &[], clock.now_unix())
+            .unwrap();
+        let http = reqwest::Client::new();
+        assert_eq!(worker.round(&http).await.unwrap(), 1);
+        assert_eq!(worker.round(&http).await.unwrap(), 0, "backing off");
+        assert_eq!(metrics.webhook_backlog.get(), 1);
+        let mut rounds = 1;
+        while store
+            .webhooks_deliveries(Some("failed"), 1)
+            .unwrap()
+            .is_empty()
+        {
+            clock.advance(super::super::backoff::MAX_SECONDS);
+            rounds += worker.round(&http).await.unwrap();
+            assert!(rounds < 100, "never given up");
+        }
+        let failed = store
+            .webhooks_deliveries(Some("failed"), 1)
+            .unwrap()
+            .remove(0);
+        assert!(failed.attempts >= 2);
+        let reason = failed.last_error.unwrap();
+        assert!(reason.starts_with("given up after"), "{reason}");
+        assert!(reason.contains("cannot be reached"), "{reason}");
+        assert_eq!(metrics.webhook_failures.get(), u64::from(failed.attempts));
+        assert_eq!(metrics.webhook_backlog.get(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
