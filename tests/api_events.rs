@@ -346,6 +346,42 @@ fn a_receiver_failing_twice_gets_the_event_exactly_once() {
         "{metrics}"
     );
     assert!(metrics.contains("dpost_webhook_backlog "), "{metrics}");
+
+    // What was delivered is not retried, through the API or the command line; an unknown
+    // delivery is a 404 problem.
+    let delivery = d["id"].as_i64().unwrap();
+    let retry = |id: i64| {
+        client()
+            .post(format!(
+                "{}/api/v1/webhooks/deliveries/{id}/retry",
+                server.api_url
+            ))
+            .bearer_auth(ADMIN)
+            .send()
+            .unwrap()
+    };
+    let r = retry(delivery);
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["requeued"], false);
+    let r = retry(999_999);
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let out = run_with_config(&config, &["webhooks", "list", "--json"]);
+    assert!(out.status.success());
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == "delivered")
+    );
+    let out = run_with_config(&config, &["webhooks", "retry", &delivery.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("has not failed"));
+    let out = run_with_config(&config, &["webhooks", "retry", "999999"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
