@@ -250,11 +250,13 @@ impl Store {
         result.map_err(|e| self.error(e))
     }
 
-    /// Deliveries not yet delivered nor given up.
-    pub fn webhooks_backlog(&mut self) -> Result<u64, StoreError> {
+    /// Deliveries of `webhooks` not yet delivered nor given up.
+    pub fn webhooks_backlog(&mut self, webhooks: &[String]) -> Result<u64, StoreError> {
+        let names = serde_json::Value::from(webhooks.to_vec()).to_string();
         let result = self.conn().query_row(
-            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
-            [],
+            "SELECT COUNT(*) FROM webhook_deliveries
+             WHERE state = 'pending' AND webhook IN (SELECT value FROM json_each(?1))",
+            [names],
             |r| r.get::<_, i64>(0),
         );
         result.map(|n| n as u64).map_err(|e| self.error(e))
@@ -317,7 +319,8 @@ mod tests {
         let due = s.webhooks_due("h", 6, 10).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].event.seq, wanted);
-        assert_eq!(s.webhooks_backlog().unwrap(), 1);
+        assert_eq!(s.webhooks_backlog(&["h".into()]).unwrap(), 1);
+        assert_eq!(s.webhooks_backlog(&["gone".into()]).unwrap(), 0);
     }
 
     #[test]
@@ -342,7 +345,7 @@ mod tests {
         let failed = s.webhooks_deliveries(Some("failed"), 10).unwrap();
         assert_eq!(failed[0].last_error.as_deref(), Some("HTTP 503"));
         assert_eq!(failed[0].attempts, 2);
-        assert_eq!(s.webhooks_backlog().unwrap(), 0);
+        assert_eq!(s.webhooks_backlog(&["h".into()]).unwrap(), 0);
         assert_eq!(s.webhooks_retry(d.id, 50).unwrap(), Some(true));
         assert_eq!(
             s.webhooks_retry(d.id, 50).unwrap(),

@@ -85,40 +85,64 @@ impl Worker {
                 return;
             }
         };
-        loop {
-            match self.round(&http).await {
-                Ok(0) => tokio::time::sleep(TICK).await,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhooks: the store cannot be used just now");
-                    tokio::time::sleep(TICK).await;
+        // One task per webhook: a slow or dead endpoint (each post waits up to its time
+        // limit) delays only its own deliveries, never another webhook's.
+        let worker = Arc::new(self);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..worker.hooks.len() {
+            let (w, http) = (worker.clone(), http.clone());
+            tasks.spawn(async move {
+                loop {
+                    match w.round_for(i, &http).await {
+                        Ok(0) => tokio::time::sleep(TICK).await,
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "webhooks: the store cannot be used just now");
+                            tokio::time::sleep(TICK).await;
+                        }
+                    }
                 }
-            }
+            });
         }
+        while tasks.join_next().await.is_some() {}
     }
 
-    /// One round over every webhook; the number of attempts made.
+    /// One round over every webhook, one after the other; the number of attempts made.
     pub async fn round(&self, http: &reqwest::Client) -> Result<usize, StoreError> {
         let mut attempts = 0;
-        for hook in &self.hooks {
-            let filter = WebhookFilter {
-                events: hook.events.clone(),
-                mailboxes: hook.mailboxes.clone(),
-            };
-            let (name, now) = (hook.name.clone(), self.clock.now_unix());
-            let due = self
-                .blocking(move |st| {
-                    st.webhooks_enqueue(&name, &filter, ENQUEUE_PAGE, now)?;
-                    st.webhooks_due(&name, now, DELIVERY_PAGE)
-                })
-                .await?;
-            for d in due {
-                let outcome = attempt(http, hook, &d, self.clock.now_unix()).await;
-                attempts += 1;
-                self.record(hook, &d, outcome).await?;
-            }
+        for i in 0..self.hooks.len() {
+            attempts += self.round_for(i, http).await?;
         }
-        let backlog = self.blocking(|st| st.webhooks_backlog()).await?;
+        Ok(attempts)
+    }
+
+    /// One round for webhook `i`: move its cursor, attempt what is due, update the backlog
+    /// gauge; the number of attempts made.
+    async fn round_for(&self, i: usize, http: &reqwest::Client) -> Result<usize, StoreError> {
+        let Some(hook) = self.hooks.get(i) else {
+            return Ok(0);
+        };
+        let filter = WebhookFilter {
+            events: hook.events.clone(),
+            mailboxes: hook.mailboxes.clone(),
+        };
+        let (name, now) = (hook.name.clone(), self.clock.now_unix());
+        let due = self
+            .blocking(move |st| {
+                st.webhooks_enqueue(&name, &filter, ENQUEUE_PAGE, now)?;
+                st.webhooks_due(&name, now, DELIVERY_PAGE)
+            })
+            .await?;
+        let mut attempts = 0;
+        for d in due {
+            let outcome = attempt(http, hook, &d, self.clock.now_unix()).await;
+            attempts += 1;
+            self.record(hook, &d, outcome).await?;
+        }
+        // Only the configured webhooks: deliveries of one removed from dpost.toml stay
+        // listed (and retryable once it is back) but are nobody's backlog.
+        let names: Vec<String> = self.hooks.iter().map(|h| h.name.clone()).collect();
+        let backlog = self.blocking(move |st| st.webhooks_backlog(&names)).await?;
         self.metrics.webhook_backlog.set(backlog as i64);
         Ok(attempts)
     }
