@@ -15,8 +15,9 @@
 //! in between repeats work; it never loses an event. So delivery is at least once, and a
 //! receiver de-duplicates by `webhook-id`.
 //!
-//! A failing endpoint never blocks receiving mail: the worker is a task of its own with its
-//! own store connection, each post has a time limit, and it writes only its own tables.
+//! A failing endpoint never blocks receiving mail: the worker runs one task per webhook on
+//! a store connection of its own, each post has a time limit, and it writes only its own
+//! tables, in short transactions.
 
 pub mod backoff;
 pub mod signature;
