@@ -521,7 +521,11 @@ async fn visible_message(
     })
     .await
     .map_err(|p| p.on(on))?;
-    found.ok_or_else(|| no_message(uuid, on))
+    // Checked again on the row itself: a move between the two queries above must not show
+    // a client a message that has just left its mailboxes.
+    found
+        .filter(|m| caller.0.sees(&m.mailbox))
+        .ok_or_else(|| no_message(uuid, on))
 }
 
 /// One message's metadata.

@@ -202,14 +202,14 @@ fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
-    println!("wrote {}", path.display());
-    println!("test system id: {system_id}");
-    println!("message endpoint: http://127.0.0.1:8080/api/MeMoV1/memos/?system-uuid={system_id}");
-    println!("start it with: dpost serve --config {}", path.display());
-    println!(
+    outln!("wrote {}", path.display())?;
+    outln!("test system id: {system_id}")?;
+    outln!("message endpoint: http://127.0.0.1:8080/api/MeMoV1/memos/?system-uuid={system_id}")?;
+    outln!("start it with: dpost serve --config {}", path.display())?;
+    outln!(
         "check the set-up step by step with: dpost doctor --config {}",
         path.display()
-    );
+    )?;
     Ok(Exit::Ok)
 }
 
@@ -217,7 +217,7 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     let file = match ConfigFile::load(Some(config)) {
         Ok(f) => f,
         Err(e) => {
-            println!("{e}");
+            outln!("{e}")?;
             return Ok(Exit::CheckFailed);
         }
     };
@@ -242,10 +242,12 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     let (_, webhooks) = file.webhooks_checked(|name| std::env::var(name).ok());
     problems.extend(webhooks.iter().map(ToString::to_string));
     if problems.is_empty() {
-        println!("{}: ok", config.display());
+        outln!("{}: ok", config.display())?;
         Ok(Exit::Ok)
     } else {
-        problems.iter().for_each(|p| println!("{p}"));
+        for p in &problems {
+            outln!("{p}")?;
+        }
         Ok(Exit::CheckFailed)
     }
 }

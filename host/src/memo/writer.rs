@@ -15,7 +15,7 @@ const CONTENT_CHUNK: usize = 192 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The description breaks MeMo's structure (the component's typed reason).
-    #[error("the message cannot be written: {0:?}")]
+    #[error("the message cannot be written: {}", describe(.0))]
     Memo(wit::WriteError),
     /// Reading a file or writing the output failed.
     #[error(transparent)]
@@ -23,6 +23,31 @@ pub enum WriteError {
     /// The component failed.
     #[error(transparent)]
     Guest(#[from] GuestError),
+}
+
+/// The component's reason in words.
+fn describe(e: &wit::WriteError) -> String {
+    use wit::WriteError as W;
+    match e {
+        W::OutOfOrder(o) => format!("{} cannot be called {}", o.call, o.state),
+        W::RequiredInV11(f) => format!("{f} is required in MeMo 1.1"),
+        W::NotInVersion(f) => format!("{f} exists only from MeMo 1.2"),
+        W::EmptyFile => "the file is empty, and NgDP refuses empty files".into(),
+        W::DocumentWithoutFiles => "a document needs at least one file".into(),
+        W::DocumentOrder(got) => format!(
+            "documents go main first (exactly one), then additional, then technical; got {got} here"
+        ),
+        W::TechnicalActions => "a technical document cannot carry actions".into(),
+        W::ActionChoice => {
+            "an action has either a reservation or an entry point URL, not both".into()
+        }
+        W::BodyRequired => "a DIGITALPOST message needs a body with a main document".into(),
+        W::InvalidCharacter(c) => format!(
+            "{} contains U+{:04X}, a character an XML message cannot carry",
+            c.field, c.code
+        ),
+        W::BadExtension(b) => format!("extension element {:?}: {}", b.name, b.reason),
+    }
 }
 
 impl From<wit::WriteError> for WriteError {
@@ -121,6 +146,11 @@ impl<'i, W: Write> Writer<'i, W> {
                 .writer()
                 .call_end_document(s, w, actions)
         })
+    }
+
+    /// Where the output goes (for what it has been given so far).
+    pub fn output(&self) -> Option<&W> {
+        self.out.as_ref()
     }
 
     /// Close the message and return the output.
