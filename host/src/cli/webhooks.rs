@@ -51,14 +51,14 @@ impl WebhooksCommand {
                         .into_iter()
                         .map(crate::api::webhooks::DeliveryBody::from)
                         .collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    outln!("{}", serde_json::to_string_pretty(&list)?)?;
                     return Ok(Exit::Ok);
                 }
                 if found.is_empty() {
-                    println!("no deliveries");
+                    outln!("no deliveries")?;
                 }
                 for d in found {
-                    println!(
+                    outln!(
                         "{:>6}  {:<9}  {:<26} #{} {}  attempts {}  {}",
                         d.id,
                         d.state,
@@ -67,9 +67,9 @@ impl WebhooksCommand {
                         d.event.subject,
                         d.attempts,
                         d.webhook
-                    );
+                    )?;
                     if let Some(e) = &d.last_error {
-                        println!("        {e}");
+                        outln!("        {e}")?;
                     }
                 }
                 Ok(Exit::Ok)
@@ -78,17 +78,17 @@ impl WebhooksCommand {
                 let now = crate::clock::system().now_unix();
                 match open_store(&config)?.webhooks_retry(id, now)? {
                     Some(true) => {
-                        println!("delivery {id} is queued again");
+                        outln!("delivery {id} is queued again")?;
                         Ok(Exit::Ok)
                     }
                     Some(false) => {
-                        println!(
+                        outln!(
                             "delivery {id} has not failed (it is pending or delivered): nothing to retry"
-                        );
+                        )?;
                         Ok(Exit::CheckFailed)
                     }
                     None => {
-                        eprintln!("no webhook delivery {id} is stored");
+                        errln!("no webhook delivery {id} is stored");
                         Ok(Exit::Error)
                     }
                 }
