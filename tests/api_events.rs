@@ -24,6 +24,7 @@ const SECRET_ENV: &str = "DPOST_TEST_WEBHOOK_SECRET";
 const SECRET: &str = "whsec_c2VjcmV0LWZvci10aGUtd2ViaG9vay10ZXN0cy0zMmI=";
 const READER: &str = "dpost_events-reader-token-for-tests-only";
 const ADMIN: &str = "dpost_events-admin-token-for-tests-only";
+const DAYCARE_ONLY: &str = "dpost_events-daycare-token-for-tests-only";
 /// The longest any one wait may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -143,13 +144,16 @@ fn config(name: &str, hook_url: &str) -> std::path::PathBuf {
     let extra = format!(
         "[[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n\
          [[api.clients]]\nname = \"ops\"\ntoken_sha256 = \"{}\"\nscopes = [\"admin\"]\n\
+         [[api.clients]]\nname = \"daycare-app\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\nmailboxes = [\"daycare\"]\n\
          [[api.webhooks]]\nname = \"platform\"\nurl = \"{hook_url}\"\nsecret_env = \"{SECRET_ENV}\"\n\
          events = [\"message.received\"]\ntimeout_seconds = 5\n",
         sha256_hex(READER.as_bytes()),
         sha256_hex(ADMIN.as_bytes()),
+        sha256_hex(DAYCARE_ONLY.as_bytes()),
     );
     serve::config(&format!("events-{name}"))
         .max_message_bytes(2_000_000)
+        .contact_point("241d39f6-998e-4929-b198-ccacbbf4b330", "daycare")
         .api_extra(&extra)
         .write()
 }
@@ -260,6 +264,9 @@ fn a_push_reaches_the_webhook_signed_the_feed_and_the_stream_which_resumes_witho
     assert_eq!(events.len(), 1, "{feed}");
     assert_eq!(events[0]["seq"], body["seq"]);
     assert_eq!(events[0]["type"], "message.received");
+    // A client restricted to another mailbox does not see it.
+    let theirs = get_json(&server, DAYCARE_ONLY, "/api/v1/events?after=0");
+    assert!(theirs["events"].as_array().unwrap().is_empty(), "{theirs}");
     let next = feed["next"].as_str().unwrap().to_owned();
     assert!(
         get_json(&server, READER, &next)["events"]
