@@ -19,3 +19,4 @@ pub mod portal;
 pub mod runtime;
 pub mod sim;
 pub mod store;
+pub mod webhooks;

@@ -274,7 +274,8 @@ pub struct Routed {
     pub mailbox: String,
 }
 
-fn time(unix: i64) -> String {
+/// `unix` as RFC 3339 (UTC, seconds).
+pub(crate) fn time(unix: i64) -> String {
     humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
     )

@@ -9,10 +9,12 @@
 //! receiving mail.
 
 pub mod auth;
+pub mod events;
 pub mod files;
 pub mod messages;
 pub mod openapi;
 pub mod problem;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -53,6 +55,10 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(messages::file))
         .routes(routes!(messages::ack))
         .routes(routes!(messages::route))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
+        .routes(routes!(webhooks::list))
+        .routes(routes!(webhooks::retry))
         .routes(routes!(openapi::serve))
 }
 

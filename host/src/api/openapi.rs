@@ -25,6 +25,8 @@ use super::problem::ProblemDetails;
     modifiers(&Bearer),
     tags(
         (name = "messages", description = "Received NgDP messages"),
+        (name = "events", description = "What happened, in order: a feed and a Server-Sent Events stream"),
+        (name = "webhooks", description = "Webhook deliveries: what was delivered, what is retried, what was given up"),
         (name = "meta", description = "This document"),
     )
 )]

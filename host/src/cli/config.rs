@@ -98,6 +98,18 @@ max_message_bytes = 157286400
 # sees only those mailboxes' messages, and any other as not found.
 listen = "127.0.0.1:8081"
 
+# Webhooks: dpost posts each event (message.received, message.invalid, receipt.received,
+# outgoing.status_changed, digipost.document_archived) to the platform, signed as Standard
+# Webhooks, retried with backoff until give_up_after_hours, then kept as failed for
+# `dpost webhooks list` / `retry`. The secret (whsec_ and base64) comes from the environment.
+# [[api.webhooks]]
+# url = "https://casework.example.dk/dpost/events"   # https (http only to a loopback address)
+# secret_env = "DPOST_WEBHOOK_SECRET"
+# events = ["message.received", "message.invalid"]    # default: every type
+# mailboxes = ["post"]                                 # default: every mailbox
+# timeout_seconds = 10
+# give_up_after_hours = 72
+
 [ngdp]
 # The environment `dpost serve` uses unless --environment says otherwise.
 environment = "test"
@@ -227,6 +239,8 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     if let Err(e) = file.api() {
         problems.push(e.to_string());
     }
+    let (_, webhooks) = file.webhooks_checked(|name| std::env::var(name).ok());
+    problems.extend(webhooks.iter().map(ToString::to_string));
     if problems.is_empty() {
         outln!("{}: ok", config.display())?;
         Ok(Exit::Ok)

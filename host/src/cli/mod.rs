@@ -20,6 +20,7 @@ mod ngdp_send;
 mod portal;
 mod serve;
 mod sim;
+mod webhooks;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -93,6 +94,9 @@ pub enum Command {
     /// The platform API: clients' tokens, the OpenAPI document.
     #[command(subcommand)]
     Api(api::ApiCommand),
+    /// Webhook deliveries: list them (with why they failed), retry a given-up one.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 impl Cli {
@@ -112,6 +116,7 @@ impl Cli {
             Command::Component(cmd) => cmd.run(),
             Command::Sim(cmd) => cmd.run(),
             Command::Api(cmd) => cmd.run(),
+            Command::Webhooks(cmd) => cmd.run(),
         }
     }
 }

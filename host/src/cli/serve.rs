@@ -122,6 +122,7 @@ impl ServeCommand {
             .parse()
             .with_context(|| format!("{:?} is not an address", serve.listen))?;
         let mut api = file.api()?;
+        let webhooks = file.webhooks(|name| std::env::var(name).ok())?;
         if let Some(l) = self.api_listen {
             api.listen = l;
         }
@@ -138,6 +139,12 @@ impl ServeCommand {
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
             let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics: metrics.clone(), body_read_timeout: serve.body_read_timeout }));
+            if !webhooks.is_empty() {
+                // Before the listeners open: a webhook's cursor starts where the log is now,
+                // so an event committed from here on is never taken for history.
+                let worker = crate::webhooks::worker::Worker::start(&file.store_path(), webhooks, receiving.clock.clone(), metrics.clone())?;
+                tokio::spawn(worker.run());
+            }
             let wake = Arc::new(Notify::new());
             tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), receiving.pool.clone(), wake));
             for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {

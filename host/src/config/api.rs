@@ -76,6 +76,9 @@ pub struct ApiTable {
     /// `[[api.clients]]`.
     #[serde(default)]
     pub clients: Vec<ClientTable>,
+    /// `[[api.webhooks]]` (resolved in `config::webhooks`).
+    #[serde(default)]
+    pub webhooks: Vec<super::webhooks::WebhookTable>,
 }
 
 /// One `[[api.clients]]` as written.

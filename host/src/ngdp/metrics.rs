@@ -30,6 +30,10 @@ pub struct Metrics {
     pub receipts_pending: Gauge,
     /// Seconds from end of body to durable commit.
     pub store_seconds: Histogram,
+    /// Webhook deliveries not yet delivered nor given up (set by the webhook worker).
+    pub webhook_backlog: Gauge,
+    /// Webhook delivery attempts that failed.
+    pub webhook_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -65,8 +69,22 @@ impl Default for Metrics {
             "Time to make a received message durable",
             store_seconds.clone(),
         );
+        let webhook_backlog = Gauge::default();
+        registry.register(
+            "webhook_backlog",
+            "Webhook deliveries waiting to be delivered",
+            webhook_backlog.clone(),
+        );
+        let webhook_failures = Counter::default();
+        registry.register(
+            "webhook_failures",
+            "Webhook delivery attempts that failed (non-2xx, timeout, network)",
+            webhook_failures.clone(),
+        );
         Metrics {
             registry,
+            webhook_backlog,
+            webhook_failures,
             received,
             rejected,
             receipts_received,

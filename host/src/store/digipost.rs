@@ -151,6 +151,21 @@ impl Store {
                     put(a, Some(document.id), i + 1)?;
                 }
             }
+            let subject = format!("{sender_id}/{}", document.id);
+            super::events::record(
+                &tx,
+                &super::events::NewEvent {
+                    kind: super::events::EventType::DigipostDocumentArchived,
+                    at: now,
+                    mailbox: None,
+                    subject: &subject,
+                    payload: serde_json::json!({
+                        "senderId": sender_id,
+                        "documentId": document.id,
+                        "attachments": attachments.len(),
+                    }),
+                },
+            )?;
             tx.commit()?;
             Ok(true)
         })();

@@ -146,7 +146,7 @@ pub struct HandoverState {
 }
 
 /// `visible` as the SQL takes it: JSON text of the list, or NULL for every mailbox.
-fn visible_json(visible: Option<&[String]>) -> Option<String> {
+pub(super) fn visible_json(visible: Option<&[String]>) -> Option<String> {
     visible.map(|v| serde_json::Value::from(v.to_vec()).to_string())
 }
 

@@ -15,8 +15,10 @@
 //! service how far its tables are, so services add tables without coordinating numbers.
 
 pub mod digipost;
+pub mod events;
 pub mod handover;
 pub mod ngdp;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,6 +75,9 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("ngdp", ngdp::MIGRATIONS),
     // After ngdp: its tables refer to ngdp_messages.
     ("handover", handover::MIGRATIONS),
+    ("events", events::MIGRATIONS),
+    // After events: deliveries refer to them.
+    ("webhooks", webhooks::MIGRATIONS),
 ];
 
 /// An open store.

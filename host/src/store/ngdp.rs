@@ -8,6 +8,7 @@
 
 use rusqlite::{OptionalExtension as _, params};
 
+use super::events::{self, EventType, NewEvent};
 use super::{Migration, Store, StoreError};
 
 /// The NgDP tables.
@@ -603,6 +604,23 @@ impl Store {
                     r.ngdp_id.as_deref().map(str::to_ascii_lowercase), warnings
                 ],
             )?;
+            let uuid = r.message_uuid.to_ascii_lowercase();
+            events::record(
+                &tx,
+                &NewEvent {
+                    kind: EventType::ReceiptReceived,
+                    at: now,
+                    mailbox: None,
+                    subject: &uuid,
+                    payload: serde_json::json!({
+                        "messageUuid": uuid,
+                        "systemId": r.system_id,
+                        "receiptStatus": r.receipt_status,
+                        "linked": linked,
+                        "links": { "outgoing": format!("/api/v1/outgoing/{uuid}") },
+                    }),
+                },
+            )?;
             // A receipt without a status does not change what the sent message's record says.
             if linked && !r.receipt_status.is_empty() {
                 tx.execute(
@@ -930,7 +948,37 @@ fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqli
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
         params![m.uuid, m.environment, m.system_id, m.receipt, m.received_at],
     )?;
+    record_received_events(tx, m)?;
     Ok(true)
+}
+
+/// `message.received` for every stored message, and `message.invalid` beside it for one
+/// that failed validation, in the transaction that stores it.
+fn record_received_events(tx: &rusqlite::Connection, m: &NewMessage) -> rusqlite::Result<()> {
+    let href = format!("/api/v1/messages/{}", m.uuid);
+    let payload = serde_json::json!({
+        "messageUuid": m.uuid,
+        "mailbox": m.mailbox,
+        "valid": m.valid,
+        "links": { "message": href },
+    });
+    let mut kinds = vec![EventType::MessageReceived];
+    if !m.valid {
+        kinds.push(EventType::MessageInvalid);
+    }
+    for kind in kinds {
+        events::record(
+            tx,
+            &NewEvent {
+                kind,
+                at: m.received_at,
+                mailbox: Some(&m.mailbox),
+                subject: &m.uuid,
+                payload: payload.clone(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
