@@ -12,6 +12,7 @@ pub mod auth;
 pub mod files;
 pub mod messages;
 pub mod openapi;
+pub mod outgoing;
 pub mod problem;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// The service's metrics, shared with the push listener.
     pub metrics: Arc<Metrics>,
+    /// What submitting messages for sending needs (`/api/v1/outgoing`).
+    pub sending: Arc<outgoing::Sending>,
 }
 
 /// The documented routes, with their OpenAPI description.
@@ -53,6 +56,9 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(messages::file))
         .routes(routes!(messages::ack))
         .routes(routes!(messages::route))
+        .routes(routes!(outgoing::submit, outgoing::list))
+        .routes(routes!(outgoing::show))
+        .routes(routes!(outgoing::retry))
         .routes(routes!(openapi::serve))
 }
 

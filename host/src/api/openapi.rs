@@ -25,6 +25,7 @@ use super::problem::ProblemDetails;
     modifiers(&Bearer),
     tags(
         (name = "messages", description = "Received NgDP messages"),
+        (name = "outgoing", description = "Messages sent through dpost, their status and receipts"),
         (name = "meta", description = "This document"),
     )
 )]

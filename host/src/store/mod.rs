@@ -17,6 +17,7 @@
 pub mod digipost;
 pub mod handover;
 pub mod ngdp;
+pub mod outgoing;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,6 +74,8 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("ngdp", ngdp::MIGRATIONS),
     // After ngdp: its tables refer to ngdp_messages.
     ("handover", handover::MIGRATIONS),
+    // After ngdp: sending records in ngdp_sent too.
+    ("outgoing", outgoing::MIGRATIONS),
 ];
 
 /// An open store.
