@@ -1,0 +1,240 @@
+//! Sending through the platform API end to end on loopback, with the NgDP simulator as NgDP
+//! and `dpost serve` as the gateway: a MeMo submitted → 202 → the sender task sends it (the
+//! simulator has it) → its status is sent, with NgDP's receipt; a resubmission is safe, another
+//! message under the same UUID is refused; an invalid MeMo is refused with every problem; a
+//! send NgDP refuses is failed with NgDP's reason and can be retried; scopes refuse.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dpost::clock;
+use dpost::sim::ngdp::{NgdpConfig, NgdpSimulator, RunningNgdp};
+use dpost_tests::serve::{self, Server};
+use dpost_tests::*;
+use serde_json::Value;
+
+const SYSTEM: &str = "5b0e8f7a-3c1d-4e2f-9a8b-0c1d2e3f4a5b";
+const NGDP_TOKEN: &str = "send-token";
+/// A client that may send.
+const SENDER: &str = "dpost_sender-token-for-tests-only";
+/// A client that may only read received messages.
+const READER: &str = "dpost_reader-token-for-tests-only";
+
+async fn start_sim(name: &str) -> RunningNgdp {
+    let dir = scratch_dir("api-outgoing").join(name).join("sim-messages");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = NgdpConfig {
+        messages_dir: dir,
+        api_credentials: Some((SYSTEM.into(), NGDP_TOKEN.into())),
+        ..NgdpConfig::default()
+    };
+    let sim = NgdpSimulator::new(config, shared_runtime(), clock::system()).expect("sim loads");
+    sim.start("127.0.0.1:0").await.expect("sim listens")
+}
+
+/// A configuration whose NgDP is `sim`, the system's token `ngdp_token`, with the two clients.
+fn setup(name: &str, sim: &RunningNgdp, ngdp_token: &str) -> PathBuf {
+    let clients = format!(
+        "[[api.clients]]\nname = \"casework\"\ntoken_sha256 = \"{}\"\nscopes = [\"send\"]\n\
+         [[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+        sha256_hex(SENDER.as_bytes()),
+        sha256_hex(READER.as_bytes()),
+    );
+    ConfigFile::in_dir(scratch_dir("api-outgoing").join(name).join("dpost"))
+        .api_base(&format!("{}/apis/v1", sim.base_url()))
+        .system(SYSTEM, ngdp_token)
+        .api_extra(&clients)
+        .write()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn submit_xml(server: &Server, token: &str, xml: Vec<u8>) -> reqwest::Response {
+    http()
+        .post(format!("{}/api/v1/outgoing", server.api_url))
+        .bearer_auth(token)
+        .header("Content-Type", "application/xml")
+        .body(xml)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get_json(server: &Server, token: &str, path: &str) -> (u16, Value) {
+    let r = http()
+        .get(format!("{}{path}", server.api_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The outgoing message `uuid` once its status is `wanted` (within 20 s).
+async fn wait_for(server: &Server, uuid: &str, wanted: &str, attempts: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = get_json(server, SENDER, &format!("/api/v1/outgoing/{uuid}")).await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] == wanted && body["attemptCount"].as_u64() >= Some(attempts) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} after 20 s: {body}",
+            body["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitted_memo_is_sent_and_its_status_shows_ngdps_receipt() {
+    let sim = start_sim("sent").await;
+    let config = setup("sent", &sim, NGDP_TOKEN);
+    let server = Server::start(&config);
+    let uuid = serve::uuid(0x0a01);
+    let xml = serve::message(&uuid, b"a letter");
+
+    // Without the scope: refused, nothing stored.
+    let r = submit_xml(&server, READER, xml.clone()).await;
+    assert_eq!(r.status().as_u16(), 403);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["requiredScope"], "send");
+    let (status, _) = get_json(&server, READER, "/api/v1/outgoing").await;
+    assert_eq!(status, 403);
+
+    let r = submit_xml(&server, SENDER, xml.clone()).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/outgoing/{uuid}"));
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["uuid"], uuid.as_str());
+    assert_eq!(accepted["submittedBy"], "api:casework");
+
+    let sent = wait_for(&server, &uuid, "sent", 1).await;
+    assert_eq!(sent["ngdpAnswer"]["receiptStatus"], "RECEIVED", "{sent}");
+    assert_eq!(sent["attemptCount"], 1);
+    assert_eq!(sent["attempts"][0]["outcome"], "taken");
+    assert_eq!(sent["attempts"][0]["batchSize"], 1);
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 1);
+    assert!(at_sim[0].uuid.eq_ignore_ascii_case(&uuid));
+    assert_eq!(at_sim[0].posts, 1);
+    assert_eq!(at_sim[0].bytes, xml.len() as u64);
+
+    // The same message again: its record, nothing sent again.
+    let r = submit_xml(&server, SENDER, xml.clone()).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["status"], "sent");
+    // Another message under the same UUID: refused.
+    let r = submit_xml(&server, SENDER, serve::message(&uuid, b"another letter")).await;
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.simulator.status().sent[0].posts, 1);
+
+    // An invalid MeMo: every problem, with its path and line; nothing queued.
+    let broken = String::from_utf8(serve::message(&serve::uuid(0x0a02), b"x"))
+        .unwrap()
+        .replace("2211771212", "22117712")
+        .replace("2024-05-03T12:00:00Z", "the third of May")
+        .into_bytes();
+    let r = submit_xml(&server, SENDER, broken).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["type"], "urn:dpost:problem:invalid-memo", "{p}");
+    let problems = p["problems"].as_array().expect("problems listed");
+    assert!(problems.len() >= 2, "{p}");
+    for problem in problems {
+        assert!(
+            problem["path"].is_string() && problem["line"].is_u64(),
+            "{problem}"
+        );
+        assert!(problem["message"].is_string(), "{problem}");
+    }
+
+    // The list: the one message, with a cursor that goes on after it.
+    let (status, page) = get_json(&server, SENDER, "/api/v1/outgoing?limit=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["messages"][0]["status"], "sent");
+    assert_eq!(page["hasMore"], false);
+    let (_, rest) = get_json(&server, SENDER, page["next"].as_str().unwrap()).await;
+    assert!(rest["messages"].as_array().unwrap().is_empty(), "{rest}");
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_ngdp_refuses_fails_with_its_reason_and_can_be_retried() {
+    let sim = start_sim("refused").await;
+    // NgDP does not know this token: every POST is refused (401).
+    let config = setup("refused", &sim, "not-the-token");
+    let server = Server::start(&config);
+    let uuid = serve::uuid(0x0b01);
+    let r = http()
+        .post(format!("{}/api/v1/outgoing", server.api_url))
+        .bearer_auth(SENDER)
+        .header("Content-Type", "application/xml")
+        .header("Idempotency-Key", "case-2024-1234-letter-1")
+        .body(serve::message(&uuid, b"a letter"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+
+    let failed = wait_for(&server, &uuid, "failed", 1).await;
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("401"), "{failed}");
+    assert_eq!(failed["attempts"][0]["outcome"], "refused");
+    assert_eq!(failed["idempotencyKey"], "case-2024-1234-letter-1");
+    assert!(sim.simulator.status().sent.is_empty());
+
+    // The same Idempotency-Key for another message: refused.
+    let r = http()
+        .post(format!("{}/api/v1/outgoing", server.api_url))
+        .bearer_auth(SENDER)
+        .header("Content-Type", "application/xml")
+        .header("Idempotency-Key", "case-2024-1234-letter-1")
+        .body(serve::message(&serve::uuid(0x0b02), b"other"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+
+    // Retried: queued again and tried again (and refused again, with the reason).
+    let retry = |token: &'static str| {
+        let url = format!("{}/api/v1/outgoing/{uuid}/retry", server.api_url);
+        async move { http().post(url).bearer_auth(token).send().await.unwrap() }
+    };
+    assert_eq!(retry(READER).await.status().as_u16(), 403);
+    assert_eq!(retry(SENDER).await.status().as_u16(), 202);
+    let again = wait_for(&server, &uuid, "failed", 2).await;
+    assert_eq!(again["attempts"].as_array().unwrap().len(), 2, "{again}");
+    // Not failed any more is not retried.
+    let (_, listed) = get_json(&server, SENDER, "/api/v1/outgoing?status=failed").await;
+    assert_eq!(listed["messages"].as_array().unwrap().len(), 1, "{listed}");
+    let missing = http()
+        .post(format!(
+            "{}/api/v1/outgoing/{}/retry",
+            server.api_url,
+            serve::uuid(0x0bff)
+        ))
+        .bearer_auth(SENDER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    sim.stop().await;
+}
