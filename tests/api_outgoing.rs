@@ -238,3 +238,109 @@ async fn a_send_ngdp_refuses_fails_with_its_reason_and_can_be_retried() {
     assert_eq!(missing.status().as_u16(), 404);
     sim.stop().await;
 }
+
+/// A multipart submission: the JSON description `spec` and the files, each `(name, bytes)`.
+async fn submit_parts(
+    server: &Server,
+    spec: &Value,
+    files: &[(&str, &[u8])],
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new().part(
+        "message",
+        reqwest::multipart::Part::text(spec.to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    for (name, bytes) in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()),
+        );
+    }
+    let mut request = http()
+        .post(format!("{}/api/v1/outgoing", server.api_url))
+        .bearer_auth(SENDER)
+        .multipart(form);
+    if let Some(k) = key {
+        request = request.header("Idempotency-Key", k);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_described_with_two_files_is_written_validated_and_sent() {
+    let sim = start_sim("multipart").await;
+    let config = setup("multipart", &sim, NGDP_TOKEN);
+    let server = Server::start(&config);
+    let uuid = serve::uuid(0x0c01);
+    let spec = serde_json::json!({
+        "message_uuid": uuid,
+        "label": "Svar på ansøgning",
+        "notification": "Post fra Kommunen",
+        "sender": { "id": "12345678", "id_type": "CVR", "label": "Kommunen" },
+        "recipient": { "id": "2211771212", "id_type": "CPR" },
+    });
+    let files: [(&str, &[u8]); 2] = [
+        ("brev.pdf", b"%PDF-1.4 a letter"),
+        ("bilag.txt", b"an appendix"),
+    ];
+    let r = submit_parts(&server, &spec, &files, None).await;
+    assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap());
+    let sent = wait_for(&server, &uuid, "sent", 1).await;
+    assert_eq!(sent["ngdpAnswer"]["receiptStatus"], "RECEIVED", "{sent}");
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 1);
+    assert!(at_sim[0].uuid.eq_ignore_ascii_case(&uuid));
+
+    // What was sent is kept: one MeMo holding both documents, main first.
+    let outgoing = serve::data_dir(&config).join("outgoing");
+    let kept: Vec<_> = std::fs::read_dir(&outgoing)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let xml = std::fs::read_to_string(&kept[0]).unwrap();
+    let (main, appendix) = (
+        xml.find("brev.pdf").unwrap(),
+        xml.find("bilag.txt").unwrap(),
+    );
+    assert!(
+        main < appendix && xml.contains("AdditionalDocument"),
+        "{xml}"
+    );
+
+    // The same request again: the same record, nothing new written or sent.
+    let r = submit_parts(&server, &spec, &files, None).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(std::fs::read_dir(&outgoing).unwrap().count(), 1);
+
+    // Without a messageUUID, an Idempotency-Key makes the retry safe.
+    let mut unnamed = spec.clone();
+    unnamed.as_object_mut().unwrap().remove("message_uuid");
+    let first: Value = submit_parts(&server, &unnamed, &files[..1], Some("letter-7"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = submit_parts(&server, &unnamed, &files[..1], Some("letter-7")).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let second: Value = r.json().await.unwrap();
+    assert_eq!(first["uuid"], second["uuid"]);
+
+    // A description MeMo cannot hold: 422, naming the part.
+    let mut bad = spec.clone();
+    bad["message_uuid"] = serve::uuid(0x0c02).into();
+    bad["recipient"]["id"] = "22117712".into();
+    let r = submit_parts(&server, &bad, &files, None).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["problems"].as_array().is_some_and(|a| !a.is_empty()) || p["field"] == "message",
+        "{p}"
+    );
+    // No file: 400.
+    let r = submit_parts(&server, &spec, &[], None).await;
+    assert_eq!(r.status().as_u16(), 400);
+    sim.stop().await;
+}

@@ -27,6 +27,8 @@ use super::messages::{cursor, parse_cursor, time};
 use super::problem::{Problem, ProblemDetails};
 use super::{ApiState, with_store};
 use crate::config::api::Scope;
+use crate::memo::spec::{Document, Spec};
+use crate::memo::writer::WriteError;
 use crate::ngdp::send::{self, CheckError};
 use crate::runtime::pool::InstancePool;
 use crate::store::outgoing::{NewOutgoing, Outgoing, OutgoingAttempt, Submitted, status};
@@ -54,6 +56,19 @@ pub struct Sending {
     pub wake: Arc<Notify>,
     /// How long network errors and 5xx are retried before a message is given up (seconds).
     pub give_up_seconds: i64,
+}
+
+/// A message described and its files (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Read part by part from the stream; this is its description.
+pub struct MultipartSubmission {
+    /// JSON: label, sender {id, id_type, label}, recipient {id, id_type}, and the other fields
+    /// of `dpost memo new`'s spec (docs/memo.md); message_uuid makes a retry safe.
+    #[schema(value_type = Object)]
+    message: String,
+    /// The documents, each with its file name; the first is the main document.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
 }
 
 /// An outgoing message as listed.
@@ -351,7 +366,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         ("system" = Option<String>, Query, description = "The sending system's id; may be left out when one system is configured"),
         ("Idempotency-Key" = Option<String>, Header, description = "A key of the client's own for this message; the messageUUID is one anyway"),
     ),
-    request_body(content = String, content_type = "application/xml", description = "The MeMo message"),
+    request_body(
+        description = "The MeMo message (application/xml); or (multipart/form-data) a part `message`, JSON with the fields of `dpost memo new`'s spec (docs/memo.md), then `file` parts, the first the main document",
+        content(
+            (String = "application/xml"),
+            (MultipartSubmission = "multipart/form-data"),
+        )
+    ),
     security(("bearer" = ["send"])),
     responses(
         (status = 202, description = "Validated and stored durably; queued for sending. Location: its status", body = OutgoingDetail),
@@ -386,18 +407,243 @@ pub async fn submit(
         .map(|t| t.trim().to_ascii_lowercase())
         .unwrap_or_default();
     let dir = sending.data_dir.join("outgoing");
-    let (spool, size, sha256) = match media.as_str() {
-        "application/xml" | "text/xml" => spool_body(body, &dir, sending.max_bytes)
-            .await
-            .map_err(|e| spool_problem(e, sending.max_bytes).on(&on))?,
-        _ => {
-            return Err(Problem::unsupported_media_type(
-                "send the MeMo message as application/xml",
-            )
-            .on(&on));
+    match media.as_str() {
+        "application/xml" | "text/xml" => {
+            let (spool, size, sha256) = spool_body(body, &dir, sending.max_bytes)
+                .await
+                .map_err(|e| spool_problem(e, sending.max_bytes).on(&on))?;
+            let fingerprint = sha256.clone();
+            let submission = Submission {
+                spool,
+                size,
+                sha256,
+                fingerprint,
+                system_id: system,
+                key,
+            };
+            store_submission(&s, &caller, &on, submission).await
         }
+        "multipart/form-data" => {
+            let boundary = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| multer::parse_boundary(v).ok())
+                .ok_or_else(|| {
+                    Problem::bad_request("the multipart body has no boundary")
+                        .at("Content-Type")
+                        .on(&on)
+                })?;
+            // Base64 makes the MeMo a third larger than its files.
+            let max_files = sending.max_bytes / 4 * 3;
+            let parts = spool_parts(body, boundary, &dir, max_files)
+                .await
+                .map_err(|p| p.on(&on))?;
+            let now = s.clock.now_unix();
+            let (spool, size, sha256) = compose(&sending, &parts, now)
+                .await
+                .map_err(|p| p.on(&on))?;
+            let submission = Submission {
+                spool,
+                size,
+                sha256,
+                fingerprint: parts.fingerprint.clone(),
+                system_id: system,
+                key,
+            };
+            let answer = store_submission(&s, &caller, &on, submission).await;
+            drop(parts);
+            answer
+        }
+        _ => Err(Problem::unsupported_media_type(
+            "send the MeMo message as application/xml, or its description and files as multipart/form-data",
+        )
+        .on(&on)),
+    }
+}
+
+/// A submission spooled and written as MeMo, to be validated and recorded.
+struct Submission {
+    spool: Spool,
+    size: u64,
+    sha256: String,
+    fingerprint: String,
+    system_id: String,
+    key: Option<String>,
+}
+
+/// The largest JSON description taken.
+const MAX_DESCRIPTION: usize = 64 * 1024;
+
+/// A multipart submission's parts, spooled in a folder of their own (removed when dropped).
+struct Parts {
+    folder: PathBuf,
+    description: Vec<u8>,
+    documents: Vec<Document>,
+    fingerprint: String,
+}
+
+impl Drop for Parts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// The file name a part gives, without any folder; `None` when there is nothing usable.
+fn part_filename(given: Option<&str>) -> Option<String> {
+    let name = given?.rsplit(['/', '\\']).next()?.trim();
+    (!name.is_empty() && !name.chars().any(char::is_control)).then(|| name.to_owned())
+}
+
+/// Stream a multipart body's parts to a spool folder: `message` (the JSON description, the
+/// fields of `dpost memo new`'s spec) and `file` parts in order (the first is the main
+/// document), at most `max` bytes of files. The fingerprint hashes every part as sent.
+async fn spool_parts(body: Body, boundary: String, dir: &Path, max: u64) -> Result<Parts, Problem> {
+    let unavailable = |e: std::io::Error| {
+        tracing::error!(error = %e, "a submitted file could not be spooled");
+        Problem::unavailable("the message could not be stored; repeat the request")
     };
-    store_submission(&s, &caller, &on, (spool, size, sha256), system, key).await
+    let folder = dir.join(format!(".submitted-{}", uuid::Uuid::new_v4()));
+    tokio::fs::create_dir_all(&folder)
+        .await
+        .map_err(unavailable)?;
+    let mut parts = Parts {
+        folder,
+        description: Vec::new(),
+        documents: Vec::new(),
+        fingerprint: String::new(),
+    };
+    let (mut hash, mut total, mut described) = (Sha256::new(), 0u64, false);
+    let broken =
+        |e: multer::Error| Problem::bad_request(format!("the multipart body cannot be read: {e}"));
+    let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    while let Some(mut field) = multipart.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+        match name.as_str() {
+            "message" if !described => {
+                described = true;
+                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                    if parts.description.len() + chunk.len() > MAX_DESCRIPTION {
+                        return Err(Problem::too_large(format!(
+                            "the description is at most {MAX_DESCRIPTION} bytes"
+                        ))
+                        .at("message"));
+                    }
+                    parts.description.extend_from_slice(&chunk);
+                }
+                hash.update((parts.description.len() as u64).to_be_bytes());
+                hash.update(&parts.description);
+            }
+            "file" => {
+                let Some(filename) = part_filename(field.file_name()) else {
+                    return Err(Problem::bad_request(
+                        "each file part needs a file name (Content-Disposition filename)",
+                    )
+                    .at("file"));
+                };
+                hash.update((filename.len() as u64).to_be_bytes());
+                hash.update(filename.as_bytes());
+                let path = parts.folder.join(parts.documents.len().to_string());
+                let mut file = tokio::fs::File::create(&path).await.map_err(unavailable)?;
+                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                    total += chunk.len() as u64;
+                    if total > max {
+                        return Err(Problem::too_large(format!(
+                            "the files are at most {max} bytes together"
+                        ))
+                        .at("file"));
+                    }
+                    hash.update(&chunk);
+                    file.write_all(&chunk).await.map_err(unavailable)?;
+                }
+                file.flush().await.map_err(unavailable)?;
+                hash.update([0xff]);
+                parts.documents.push(Document { filename, path });
+            }
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "a part {other:?} is not taken here: one `message` (JSON) and `file` parts"
+                ))
+                .at(other.to_owned()));
+            }
+        }
+    }
+    if !described {
+        return Err(
+            Problem::bad_request("the `message` part (the JSON description) is missing")
+                .at("message"),
+        );
+    }
+    if parts.documents.is_empty() {
+        return Err(
+            Problem::bad_request("at least one `file` part (the main document) is needed")
+                .at("file"),
+        );
+    }
+    parts.fingerprint = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(parts)
+}
+
+/// Write the MeMo the parts describe into a spool file beside them, fsynced.
+async fn compose(
+    sending: &Arc<Sending>,
+    parts: &Parts,
+    now: i64,
+) -> Result<(Spool, u64, String), Problem> {
+    let spec: Spec = serde_json::from_slice(&parts.description).map_err(|e| {
+        Problem::unprocessable(format!(
+            "the description is not the fields of a message: {e}"
+        ))
+        .at("message")
+    })?;
+    let header = spec
+        .header(Path::new("message"), uuid::Uuid::new_v4().to_string())
+        .map_err(|e| Problem::unprocessable(e.to_string()).at("message"))?;
+    let created = spec.created.clone().unwrap_or_else(|| time(now));
+    let spool = Spool {
+        path: parts.folder.join("message.xml"),
+        kept: false,
+    };
+    let (pool, path, documents) = (
+        sending.pool.clone(),
+        spool.path.clone(),
+        parts.documents.clone(),
+    );
+    let written = tokio::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let written = pool.with(|i| spec.write(i, &header, &created, &documents, out));
+        let out = match written {
+            Ok(Ok(out)) => out,
+            Ok(Err(WriteError::Memo(e))) => return Ok(Err(WriteError::Memo(e).to_string())),
+            Ok(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        };
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        let mut hash = Sha256::new();
+        std::io::copy(&mut std::fs::File::open(&path)?, &mut hash)?;
+        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Ok((size, hex)))
+    })
+    .await;
+    match written {
+        Ok(Ok(Ok((size, sha256)))) => Ok((spool, size, sha256)),
+        Ok(Ok(Err(refusal))) => Err(Problem::unprocessable(refusal).at("message")),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a message could not be written from its description");
+            Err(Problem::unavailable(
+                "the message could not be written; repeat the request",
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "writing a message from its description did not finish");
+            Err(Problem::unavailable(
+                "the message could not be written; repeat the request",
+            ))
+        }
+    }
 }
 
 /// Validate the spooled message, keep it, record it, and answer.
@@ -405,10 +651,16 @@ async fn store_submission(
     s: &Arc<ApiState>,
     caller: &Caller,
     on: &str,
-    (mut spool, size, sha256): (Spool, u64, String),
-    system_id: String,
-    key: Option<String>,
+    submission: Submission,
 ) -> Result<Response, Problem> {
+    let Submission {
+        mut spool,
+        size,
+        sha256,
+        fingerprint,
+        system_id,
+        key,
+    } = submission;
     let sending = s.sending.clone();
     let (pool, path) = (sending.pool.clone(), spool.path.clone());
     let checked = tokio::task::spawn_blocking(move || pool.with(|i| send::check(i, &path)))
@@ -506,6 +758,7 @@ async fn store_submission(
         path: kept.display().to_string(),
         size,
         sha256,
+        fingerprint,
         now,
         give_up_at: now + sending.give_up_seconds,
     };
@@ -518,7 +771,13 @@ async fn store_submission(
             tracing::info!(%uuid, client = %caller.0.name, "message queued for sending");
             (StatusCode::ACCEPTED, o)
         }
-        Submitted::Existing(o) => (StatusCode::OK, o),
+        Submitted::Existing(o) => {
+            // A retry: the copy just kept is the first one's, or a needless second.
+            if Path::new(&o.path) != kept {
+                let _ = tokio::fs::remove_file(&kept).await;
+            }
+            (StatusCode::OK, o)
+        }
         Submitted::Conflict(o) => {
             if Path::new(&o.path) != kept {
                 let _ = tokio::fs::remove_file(&kept).await;

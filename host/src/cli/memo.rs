@@ -13,9 +13,8 @@ use crate::bindings::memo_wit as wit;
 use crate::keystore::Keystore;
 use crate::memo::extract::{Names, create_in};
 use crate::memo::json as memo_json;
-use crate::memo::spec::{Spec, mime_type};
+use crate::memo::spec::{Document, Spec};
 use crate::memo::stream::DEFAULT_CHUNK;
-use crate::memo::writer::Writer;
 use crate::memo::{MemoError, ReadOutcome, read_stream};
 use crate::ngdp::batch;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -458,46 +457,26 @@ pub(super) fn write_from_spec(
         File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
     );
     let write = || -> anyhow::Result<()> {
-        let mut writer = Writer::new(&mut instance, out)?;
-        writer.header(&header)?;
-        writer.begin_body(&created)?;
-        for (i, path) in files.iter().enumerate() {
-            let filename = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_owned)
-                .with_context(|| {
-                    format!(
-                        "{} has no file name that can go in a message",
-                        path.display()
-                    )
-                })?;
-            let kind = if i == 0 {
-                wit::DocumentKind::Main
-            } else {
-                wit::DocumentKind::Additional
-            };
-            let label = match (i, &spec.main_label) {
-                (0, Some(l)) => l.clone(),
-                (0, None) => spec.label.clone(),
-                _ => filename.clone(),
-            };
-            writer.begin_document(&wit::DocumentInfo {
-                kind,
-                id: None,
-                label: Some(label),
-            })?;
-            let info = wit::FileInfo {
-                encoding_format: mime_type(path).to_owned(),
-                filename,
-                language: spec.language.clone(),
-            };
-            writer
-                .file(&info, open(path)?)
-                .with_context(|| path.display().to_string())?;
-            writer.end_document(&[])?;
-        }
-        writer.finish()?;
+        let documents = files
+            .iter()
+            .map(|path| {
+                let filename = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_owned)
+                    .with_context(|| {
+                        format!(
+                            "{} has no file name that can go in a message",
+                            path.display()
+                        )
+                    })?;
+                Ok(Document {
+                    filename,
+                    path: path.clone(),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        spec.write(&mut instance, &header, &created, &documents, out)?;
         Ok(())
     };
     if let Err(e) = write() {

@@ -15,7 +15,7 @@ const CONTENT_CHUNK: usize = 192 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The description breaks MeMo's structure (the component's typed reason).
-    #[error("the message cannot be written: {0:?}")]
+    #[error("the message cannot be written: {}", describe(.0))]
     Memo(wit::WriteError),
     /// Reading a file or writing the output failed.
     #[error(transparent)]
@@ -23,6 +23,29 @@ pub enum WriteError {
     /// The component failed.
     #[error(transparent)]
     Guest(#[from] GuestError),
+}
+
+/// The writer's refusal, for a person.
+fn describe(e: &wit::WriteError) -> String {
+    match e {
+        wit::WriteError::OutOfOrder(o) => format!("{} called {}", o.call, o.state),
+        wit::WriteError::RequiredInV11(f) => format!("MeMo 1.1 requires {f}"),
+        wit::WriteError::NotInVersion(f) => format!("{f} is not in this MeMo version"),
+        wit::WriteError::EmptyFile => "a file has no bytes".to_owned(),
+        wit::WriteError::DocumentWithoutFiles => "a document has no file".to_owned(),
+        wit::WriteError::DocumentOrder(d) => {
+            format!("documents go main (one), additional, technical: {d}")
+        }
+        wit::WriteError::TechnicalActions => "a technical document cannot have actions".to_owned(),
+        wit::WriteError::ActionChoice => {
+            "an action has both a reservation and an entry point".to_owned()
+        }
+        wit::WriteError::BodyRequired => "a DIGITALPOST message needs a body".to_owned(),
+        wit::WriteError::InvalidCharacter(c) => {
+            format!("{} holds U+{:04X}, which XML cannot carry", c.field, c.code)
+        }
+        wit::WriteError::BadExtension(b) => format!("extension {}: {}", b.name, b.reason),
+    }
 }
 
 impl From<wit::WriteError> for WriteError {

@@ -26,7 +26,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             environment     TEXT NOT NULL,
             path            TEXT NOT NULL,         -- the MeMo XML, fsynced before this row
             size            INTEGER NOT NULL,
-            sha256          TEXT NOT NULL,         -- of the MeMo: same UUID, same content?
+            sha256          TEXT NOT NULL,         -- of the MeMo
+            fingerprint     TEXT NOT NULL,         -- SHA-256 of the request as submitted: a retry or another message?
             status          TEXT NOT NULL,         -- queued | sending | sent | failed
             attempts        INTEGER NOT NULL DEFAULT 0,
             next_attempt_at INTEGER NOT NULL,
@@ -79,6 +80,10 @@ pub struct NewOutgoing {
     pub size: u64,
     /// Its SHA-256, hex.
     pub sha256: String,
+    /// The SHA-256 of the request as submitted (the XML body, or the multipart's parts): a
+    /// MeMo written from a description differs on every submission (its creation time), the
+    /// request does not.
+    pub fingerprint: String,
     /// When.
     pub now: i64,
     /// When retrying network errors and 5xx stops.
@@ -106,6 +111,8 @@ pub struct Outgoing {
     pub size: u64,
     /// Its SHA-256.
     pub sha256: String,
+    /// The SHA-256 of the request it came in.
+    pub fingerprint: String,
     /// [`status`].
     pub status: String,
     /// POSTs made.
@@ -166,7 +173,7 @@ pub enum SendResult {
 
 const COLUMNS: &str =
     "seq, uuid, idempotency_key, client, system_id, environment, path, size, sha256, status,
-    attempts, next_attempt_at, give_up_at, reason, answer, created_at, updated_at";
+    attempts, next_attempt_at, give_up_at, reason, answer, created_at, updated_at, fingerprint";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Outgoing> {
     Ok(Outgoing {
@@ -187,6 +194,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Outgoing> {
         answer: r.get(14)?,
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
+        fingerprint: r.get(17)?,
     })
 }
 
@@ -220,7 +228,8 @@ impl Store {
                     None => by(conn, "uuid", &uuid)?,
                 };
                 if let Some(e) = earlier {
-                    return Ok(if e.sha256 == m.sha256 && e.uuid == uuid {
+                    // The same request again is a retry, whatever UUID a description got.
+                    return Ok(if e.fingerprint == m.fingerprint {
                         Submitted::Existing(e)
                     } else {
                         Submitted::Conflict(e)
@@ -228,8 +237,8 @@ impl Store {
                 }
                 conn.execute(
                     "INSERT INTO outgoing (uuid, idempotency_key, client, system_id, environment, path, size,
-                        sha256, status, next_attempt_at, give_up_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9, ?10, ?9, ?9)",
+                        sha256, status, next_attempt_at, give_up_at, created_at, updated_at, fingerprint)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9, ?10, ?9, ?9, ?11)",
                     params![
                         uuid,
                         m.idempotency_key,
@@ -240,7 +249,8 @@ impl Store {
                         m.size as i64,
                         m.sha256,
                         m.now,
-                        m.give_up_at
+                        m.give_up_at,
+                        m.fingerprint
                     ],
                 )?;
                 let new = by(conn, "uuid", &uuid)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
@@ -464,6 +474,7 @@ mod tests {
             path: "/x.xml".into(),
             size: 1,
             sha256: sha.into(),
+            fingerprint: sha.into(),
             now: 10,
             give_up_at: 100,
         }
