@@ -19,6 +19,8 @@ const NGDP_TOKEN: &str = "send-token";
 const SENDER: &str = "dpost_sender-token-for-tests-only";
 /// A client that may only read received messages.
 const READER: &str = "dpost_reader-token-for-tests-only";
+/// A client that may read and retry receipts.
+const RECEIPTS: &str = "dpost_receipts-token-for-tests-only";
 
 async fn start_sim(name: &str) -> RunningNgdp {
     let dir = scratch_dir("api-outgoing").join(name).join("sim-messages");
@@ -33,19 +35,30 @@ async fn start_sim(name: &str) -> RunningNgdp {
     sim.start("127.0.0.1:0").await.expect("sim listens")
 }
 
-/// A configuration whose NgDP is `sim`, the system's token `ngdp_token`, with the two clients.
-fn setup(name: &str, sim: &RunningNgdp, ngdp_token: &str) -> PathBuf {
+/// A configuration whose NgDP is `sim`, the system's token `ngdp_token`, with the three
+/// clients; a push system, or a pull system pulling every second (receipts come that way).
+fn setup(name: &str, sim: &RunningNgdp, ngdp_token: &str, pull: bool) -> PathBuf {
     let clients = format!(
         "[[api.clients]]\nname = \"casework\"\ntoken_sha256 = \"{}\"\nscopes = [\"send\"]\n\
-         [[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+         [[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n\
+         [[api.clients]]\nname = \"receipts-desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"receipts\"]\n",
         sha256_hex(SENDER.as_bytes()),
         sha256_hex(READER.as_bytes()),
+        sha256_hex(RECEIPTS.as_bytes()),
     );
-    ConfigFile::in_dir(scratch_dir("api-outgoing").join(name).join("dpost"))
+    let config = ConfigFile::in_dir(scratch_dir("api-outgoing").join(name).join("dpost"))
         .api_base(&format!("{}/apis/v1", sim.base_url()))
         .system(SYSTEM, ngdp_token)
-        .api_extra(&clients)
-        .write()
+        .api_extra(&clients);
+    if pull {
+        config
+            .protocol("pull")
+            .authorization(None)
+            .system_extra("pull_interval_seconds = 1")
+            .write()
+    } else {
+        config.write()
+    }
 }
 
 fn http() -> reqwest::Client {
@@ -95,10 +108,33 @@ async fn wait_for(server: &Server, uuid: &str, wanted: &str, attempts: u64) -> V
     }
 }
 
+/// The business receipt owed for `uuid` once it is in `state` after `attempts` (within 20 s).
+async fn wait_for_receipt(server: &Server, uuid: &str, state: &str, attempts: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, page) = get_json(server, RECEIPTS, "/api/v1/receipts?direction=owed").await;
+        assert_eq!(status, 200, "{page}");
+        let found = page["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == uuid)
+            .cloned();
+        if let Some(r) = found
+            .as_ref()
+            .filter(|r| r["state"] == state && r["attempts"].as_u64() >= Some(attempts))
+        {
+            return r.clone();
+        }
+        assert!(Instant::now() < deadline, "not {state} after 20 s: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submitted_memo_is_sent_and_its_status_shows_ngdps_receipt() {
     let sim = start_sim("sent").await;
-    let config = setup("sent", &sim, NGDP_TOKEN);
+    let config = setup("sent", &sim, NGDP_TOKEN, true);
     let server = Server::start(&config);
     let uuid = serve::uuid(0x0a01);
     let xml = serve::message(&uuid, b"a letter");
@@ -165,6 +201,30 @@ async fn a_submitted_memo_is_sent_and_its_status_shows_ngdps_receipt() {
         assert!(problem["message"].is_string(), "{problem}");
     }
 
+    // NgDP's business receipt for it, pulled: in its status and in the receipts received.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let with_receipt = loop {
+        let (_, d) = get_json(&server, SENDER, &format!("/api/v1/outgoing/{uuid}")).await;
+        if !d["receipts"].as_array().unwrap().is_empty() {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no receipt pulled: {d}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        with_receipt["receipts"][0]["receipt"]["receiptStatus"], "COMPLETED",
+        "{with_receipt}"
+    );
+    let (status, _) = get_json(&server, SENDER, "/api/v1/receipts").await;
+    assert_eq!(status, 403, "send is not receipts");
+    let (status, page) = get_json(&server, RECEIPTS, "/api/v1/receipts?direction=received").await;
+    assert_eq!(status, 200);
+    let listed = page["receipts"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{page}");
+    assert_eq!(listed[0]["messageUuid"], uuid.as_str());
+    assert_eq!(listed[0]["receiptStatus"], "COMPLETED");
+    assert_eq!(listed[0]["message"], format!("/api/v1/outgoing/{uuid}"));
+
     // The list: the one message, with a cursor that goes on after it.
     let (status, page) = get_json(&server, SENDER, "/api/v1/outgoing?limit=10").await;
     assert_eq!(status, 200);
@@ -180,7 +240,7 @@ async fn a_submitted_memo_is_sent_and_its_status_shows_ngdps_receipt() {
 async fn a_send_ngdp_refuses_fails_with_its_reason_and_can_be_retried() {
     let sim = start_sim("refused").await;
     // NgDP does not know this token: every POST is refused (401).
-    let config = setup("refused", &sim, "not-the-token");
+    let config = setup("refused", &sim, "not-the-token", false);
     let server = Server::start(&config);
     let uuid = serve::uuid(0x0b01);
     let r = http()
@@ -225,6 +285,56 @@ async fn a_send_ngdp_refuses_fails_with_its_reason_and_can_be_retried() {
     // Not failed any more is not retried.
     let (_, listed) = get_json(&server, SENDER, "/api/v1/outgoing?status=failed").await;
     assert_eq!(listed["messages"].as_array().unwrap().len(), 1, "{listed}");
+    // A message pushed to dpost: its business receipt is refused by NgDP (the same 401),
+    // listed with the reason, and queued again through the API.
+    let received = serve::uuid(0x0b10);
+    let pushed = http()
+        .post(format!(
+            "{}/api/MeMoV1/memos/?system-uuid={SYSTEM}",
+            server.url
+        ))
+        .header("Authorization", serve::AUTH)
+        .header("Content-Type", "application/xml")
+        .body(serve::message(&received, b"incoming"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status().as_u16(), 200);
+    let refused = wait_for_receipt(&server, &received, "refused", 1).await;
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("401"),
+        "{refused}"
+    );
+    assert_eq!(refused["direction"], "owed");
+    assert_eq!(refused["message"], format!("/api/v1/messages/{received}"));
+    let retry_receipt = |token: &'static str, id: String| {
+        let url = format!("{}/api/v1/receipts/{id}/retry", server.api_url);
+        async move { http().post(url).bearer_auth(token).send().await.unwrap() }
+    };
+    assert_eq!(
+        retry_receipt(SENDER, received.clone())
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    let r = retry_receipt(RECEIPTS, received.clone()).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let requeued: Value = r.json().await.unwrap();
+    assert_eq!(requeued["state"], "pending");
+    let again = wait_for_receipt(&server, &received, "refused", 2).await;
+    assert_eq!(again["attempts"], 2, "{again}");
+    assert_eq!(
+        retry_receipt(RECEIPTS, serve::uuid(0x0bfe))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+
     let missing = http()
         .post(format!(
             "{}/api/v1/outgoing/{}/retry",
@@ -271,7 +381,7 @@ async fn submit_parts(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_described_with_two_files_is_written_validated_and_sent() {
     let sim = start_sim("multipart").await;
-    let config = setup("multipart", &sim, NGDP_TOKEN);
+    let config = setup("multipart", &sim, NGDP_TOKEN, false);
     let server = Server::start(&config);
     let uuid = serve::uuid(0x0c01);
     let spec = serde_json::json!({

@@ -14,6 +14,7 @@ pub mod messages;
 pub mod openapi;
 pub mod outgoing;
 pub mod problem;
+pub mod receipts;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -59,6 +60,8 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(outgoing::submit, outgoing::list))
         .routes(routes!(outgoing::show))
         .routes(routes!(outgoing::retry))
+        .routes(routes!(receipts::list))
+        .routes(routes!(receipts::retry))
         .routes(routes!(openapi::serve))
 }
 

@@ -26,6 +26,7 @@ use super::problem::ProblemDetails;
     tags(
         (name = "messages", description = "Received NgDP messages"),
         (name = "outgoing", description = "Messages sent through dpost, their status and receipts"),
+        (name = "receipts", description = "Business receipts owed to NgDP, and receipts NgDP sent"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -18,6 +18,7 @@ pub mod digipost;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
+pub mod receipts;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
