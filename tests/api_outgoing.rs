@@ -454,3 +454,37 @@ async fn a_message_described_with_two_files_is_written_validated_and_sent() {
     assert_eq!(r.status().as_u16(), 400);
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_queued_while_ngdp_is_away_survive_a_restart_and_go_as_one_batch() {
+    let sim = start_sim("batch").await;
+    let config = setup("batch", &sim, NGDP_TOKEN, false);
+    // NgDP unreachable at first (a closed port).
+    let text = std::fs::read_to_string(&config).unwrap();
+    let real = format!("{}/apis/v1", sim.base_url());
+    std::fs::write(&config, text.replace(&real, "http://127.0.0.1:9/apis/v1")).unwrap();
+    let mut server = Server::start(&config);
+    let uuids: Vec<String> = (0..3).map(|i| serve::uuid(0x0d01 + i)).collect();
+    for u in &uuids {
+        let r = submit_xml(&server, SENDER, serve::message(u, u.as_bytes())).await;
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    for u in &uuids {
+        let waiting = wait_for(&server, u, "queued", 1).await;
+        assert_eq!(waiting["attempts"][0]["outcome"], "retry", "{waiting}");
+    }
+    server.kill();
+    // Past their backoff: all three are due when the restarted sender first looks.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&config);
+    for u in &uuids {
+        let sent = wait_for(&server, u, "sent", 2).await;
+        let last = sent["attempts"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["outcome"], "taken", "{sent}");
+        assert_eq!(last["batchSize"], 3, "{sent}");
+    }
+    let at_sim = sim.simulator.status().sent;
+    assert_eq!(at_sim.len(), 3, "{at_sim:?}");
+    sim.stop().await;
+}
