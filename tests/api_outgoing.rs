@@ -108,6 +108,25 @@ async fn wait_for(server: &Server, uuid: &str, wanted: &str, attempts: u64) -> V
     }
 }
 
+/// `dpost ARGS --config CONFIG`.
+fn cli_args(config: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--config".to_owned(), config.display().to_string()]);
+    all
+}
+
+/// `dpost ARGS --config CONFIG`, successful, its standard output as JSON.
+async fn cli_json(config: &std::path::Path, args: &[&str]) -> Value {
+    let out = run_dpost_async(cli_args(config, args)).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 /// The business receipt owed for `uuid` once it is in `state` after `attempts` (within 20 s).
 async fn wait_for_receipt(server: &Server, uuid: &str, state: &str, attempts: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -224,6 +243,19 @@ async fn a_submitted_memo_is_sent_and_its_status_shows_ngdps_receipt() {
     assert_eq!(listed[0]["messageUuid"], uuid.as_str());
     assert_eq!(listed[0]["receiptStatus"], "COMPLETED");
     assert_eq!(listed[0]["message"], format!("/api/v1/outgoing/{uuid}"));
+
+    // The CLI reads the same records.
+    let listed = cli_json(&config, &["outgoing", "list", "--json"]).await;
+    assert_eq!(listed[0]["uuid"], uuid.as_str(), "{listed}");
+    assert_eq!(listed[0]["status"], "sent");
+    let shown = cli_json(&config, &["outgoing", "show", &uuid]).await;
+    assert_eq!(shown["ngdpAnswer"]["receiptStatus"], "RECEIVED", "{shown}");
+    let received = cli_json(
+        &config,
+        &["receipts", "list", "--direction", "received", "--json"],
+    )
+    .await;
+    assert_eq!(received[0]["messageUuid"], uuid.as_str(), "{received}");
 
     // The list: the one message, with a cursor that goes on after it.
     let (status, page) = get_json(&server, SENDER, "/api/v1/outgoing?limit=10").await;

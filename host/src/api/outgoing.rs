@@ -176,7 +176,7 @@ fn href(uuid: &str) -> String {
     format!("/api/v1/outgoing/{uuid}")
 }
 
-fn summary(o: Outgoing) -> OutgoingSummary {
+pub(crate) fn summary(o: Outgoing) -> OutgoingSummary {
     OutgoingSummary {
         href: href(&o.uuid),
         uuid: o.uuid,
@@ -188,7 +188,7 @@ fn summary(o: Outgoing) -> OutgoingSummary {
     }
 }
 
-fn detail(
+pub(crate) fn detail(
     o: Outgoing,
     attempts: Vec<OutgoingAttempt>,
     receipts: Vec<serde_json::Value>,

@@ -82,7 +82,7 @@ fn owed_state(status: &str) -> &str {
     }
 }
 
-fn owed_entry(o: OwedReceipt) -> ReceiptEntry {
+pub(crate) fn owed_entry(o: OwedReceipt) -> ReceiptEntry {
     let receipt: serde_json::Value =
         serde_json::from_str(&o.receipt).unwrap_or(serde_json::Value::String(o.receipt));
     ReceiptEntry {
@@ -101,7 +101,7 @@ fn owed_entry(o: OwedReceipt) -> ReceiptEntry {
     }
 }
 
-fn received_entry(r: ReceivedReceipt) -> ReceiptEntry {
+pub(crate) fn received_entry(r: ReceivedReceipt) -> ReceiptEntry {
     let reason = match (r.error_code, r.error_message) {
         (None, None) => None,
         (Some(c), None) => Some(c),

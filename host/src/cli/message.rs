@@ -13,7 +13,7 @@ use crate::memo::extract::{Names, create_in};
 use crate::store::Store;
 use crate::store::handover::{AckState, FeedQuery};
 
-fn open_store(config: &Path) -> anyhow::Result<Store> {
+pub(super) fn open_store(config: &Path) -> anyhow::Result<Store> {
     let file = ConfigFile::load(config.exists().then_some(config))?;
     Ok(Store::open(&file.store_path())?)
 }

@@ -13,7 +13,9 @@ mod memo;
 mod message;
 mod ngdp;
 mod ngdp_send;
+mod outgoing;
 mod portal;
+mod receipts;
 mod serve;
 mod sim;
 
@@ -88,6 +90,12 @@ pub enum Command {
     /// The platform API: clients' tokens, the OpenAPI document.
     #[command(subcommand)]
     Api(api::ApiCommand),
+    /// Messages sent through the platform API: list, show.
+    #[command(subcommand)]
+    Outgoing(outgoing::OutgoingCommand),
+    /// Receipts both ways: list; retry one NgDP refused.
+    #[command(subcommand)]
+    Receipts(receipts::ReceiptsCommand),
 }
 
 impl Cli {
@@ -107,6 +115,8 @@ impl Cli {
             Command::Component(cmd) => cmd.run(),
             Command::Sim(cmd) => cmd.run(),
             Command::Api(cmd) => cmd.run(),
+            Command::Outgoing(cmd) => cmd.run(),
+            Command::Receipts(cmd) => cmd.run(),
         }
     }
 }
