@@ -47,16 +47,7 @@ fn create_token(config: &Path, name: &str, scopes: &[&str]) -> String {
 
 /// A MeMo with `uuid`, one file holding `content`, addressed to `contact_point` if given.
 fn memo(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
-    let xml = serve::message(uuid, content);
-    let Some(cp) = contact_point else { return xml };
-    String::from_utf8(xml)
-        .unwrap()
-        .replacen(
-            "</memo:Recipient>",
-            &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
-            1,
-        )
-        .into_bytes()
+    serve::message_to(uuid, contact_point, content)
 }
 
 fn push(server: &Server, xml: Vec<u8>) {
@@ -606,5 +597,196 @@ fn the_openapi_document_agrees_with_the_committed_one() {
             assert!(op["security"][0]["bearer"].is_array(), "{method} {path}");
             assert!(op["responses"]["401"].is_object(), "{method} {path}");
         }
+    }
+}
+
+#[test]
+fn a_token_is_added_to_the_generated_configuration_with_its_comments_kept() {
+    let dir = scratch_dir("api-config-init");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("dpost.toml");
+    let out = run_dpost(["config", "init", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = std::fs::read_to_string(&config).unwrap();
+    assert!(before.contains("[api]\n"), "a commented [api] section");
+    let token = create_token(&config, "casework", &["messages:read", "messages:ack"]);
+    let after = std::fs::read_to_string(&config).unwrap();
+    let entry = format!(
+        "\n[[api.clients]]\nname = \"casework\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\", \"messages:ack\"]\n",
+        sha256_hex(token.as_bytes())
+    );
+    assert!(
+        after.contains(&format!("listen = \"127.0.0.1:8081\"\n{entry}")),
+        "{after}"
+    );
+    assert_eq!(
+        after.replacen(&entry, "", 1),
+        before,
+        "only the entry was added"
+    );
+    let out = run_with_config(&config, &["config", "check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A second client of the same name, an unknown scope or mailbox: refused, nothing written.
+    for args in [
+        vec![
+            "api",
+            "token",
+            "create",
+            "casework",
+            "--scope",
+            "messages:read",
+        ],
+        vec!["api", "token", "create", "other", "--scope", "read-all"],
+        vec![
+            "api",
+            "token",
+            "create",
+            "other",
+            "--scope",
+            "admin",
+            "--mailbox",
+            "nowhere",
+        ],
+    ] {
+        let out = run_with_config(&config, &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "no token printed for {args:?}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), after, "{args:?}");
+    }
+}
+
+#[test]
+fn the_api_serves_https_when_given_a_certificate() {
+    let config = config("tls").write();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[api]\n",
+        &format!(
+            "[api]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            fixture("keys/server.cert.pem").display(),
+            fixture("keys/server.key.pem").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&config);
+    assert!(
+        server.url.starts_with("http://"),
+        "the push listener stays as configured"
+    );
+    assert!(
+        server.api_url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.api_url
+    );
+    let m = uuid(0xe1);
+    push(&server, memo(&m, None, b"over TLS"));
+    // The test certificate names no host; this test is about TLS being served, not trust.
+    let tls_client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let page: Value = tls_client
+        .get(format!("{}/api/v1/messages", server.api_url))
+        .bearer_auth(READER)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(uuids(&page), vec![m]);
+    let plain = client()
+        .get(format!(
+            "{}/api/v1/messages",
+            server.api_url.replace("https://", "http://")
+        ))
+        .bearer_auth(READER)
+        .send();
+    assert!(plain.map(|r| r.status().as_u16() != 200).unwrap_or(true));
+}
+
+/// A number (kB) from `/proc/<pid>/status`.
+#[cfg(target_os = "linux")]
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"))
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_large_file_streams_in_bounded_memory() {
+    const SIZE: usize = 32 * 1024 * 1024;
+    let config = serve::config("api-large")
+        .max_message_bytes(64 * 1024 * 1024)
+        .api_extra(&format!(
+            "[[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+            sha256_hex(READER.as_bytes())
+        ))
+        .write();
+    let server = Server::start(&config);
+    let content: Vec<u8> = (0..SIZE as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let m = uuid(0xf1);
+    push(&server, memo(&m, None, &content));
+    let pid = server.child.id();
+    // Reset the peak (VmHWM) to the current resident size, so that the peak read afterwards
+    // is the download's own.
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+    let before = proc_status_kib(pid, "VmRSS:");
+    for _ in 0..2 {
+        let mut r = get(
+            &server,
+            Some(READER),
+            &format!("/api/v1/messages/{m}/files/1"),
+        );
+        assert_eq!(r.status().as_u16(), 200);
+        let mut hashing = Sha256Writer::default();
+        let n = std::io::copy(&mut r, &mut hashing).unwrap();
+        assert_eq!(n as usize, SIZE);
+        assert_eq!(hashing.hex(), sha256_hex(&content));
+    }
+    let peak = proc_status_kib(pid, "VmHWM:");
+    let grew = peak.saturating_sub(before);
+    eprintln!("resident before {before} kB, peak while serving {peak} kB");
+    assert!(
+        grew < 8 * 1024,
+        "serving a {SIZE}-byte file twice grew serve's resident memory by {grew} kB"
+    );
+}
+
+/// Hashes what is written to it.
+#[derive(Default)]
+struct Sha256Writer(sha2::Sha256);
+
+impl Sha256Writer {
+    fn hex(self) -> String {
+        use sha2::Digest as _;
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl std::io::Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

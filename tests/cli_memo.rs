@@ -102,6 +102,26 @@ fn unreadable_or_not_xml_exits_2() {
     );
 }
 
+/// Regression (issue 14): well-formed XML in another namespace is read and judged, so it is
+/// an invalid message (1), not an unreadable file (2).
+#[test]
+fn a_well_formed_document_in_another_namespace_exits_1() {
+    let dir = scratch_dir("cli-memo");
+    let other = dir.join("other-namespace.xml");
+    std::fs::write(
+        &other,
+        "<?xml version=\"1.0\"?>\n<m:Message xmlns:m=\"urn:not-memo\" memoVersion=\"1.2\"/>",
+    )
+    .unwrap();
+    let out = run_dpost(["memo", "validate", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(":2:1: error:") && text(&out.stdout).contains("urn:not-memo"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn show_lists_documents_without_content() {
     let out = run_dpost([

@@ -615,6 +615,22 @@ pub mod serve {
         xml.into_bytes()
     }
 
+    /// [`message`], addressed to `contact_point` when one is given.
+    pub fn message_to(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
+        let xml = message(uuid, content);
+        let Some(cp) = contact_point else {
+            return xml;
+        };
+        String::from_utf8(xml)
+            .unwrap()
+            .replacen(
+                "</memo:Recipient>",
+                &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
+                1,
+            )
+            .into_bytes()
+    }
+
     /// `dpost message show UUID --json`, when the message is stored.
     pub fn show(config: &Path, uuid: &str) -> Option<serde_json::Value> {
         let out = dpost_command()

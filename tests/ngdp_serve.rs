@@ -40,18 +40,7 @@ fn push_multipart(
 
 /// The minimum 1.2 fixture with a given UUID, recipient contact point and file content.
 fn message(uuid: &str, contact_point: Option<&str>, content: &[u8]) -> Vec<u8> {
-    let xml = serve::message(uuid, content);
-    let Some(cp) = contact_point else {
-        return xml;
-    };
-    String::from_utf8(xml)
-        .unwrap()
-        .replacen(
-            "</memo:Recipient>",
-            &format!("<memo:ContactPoint><memo:contactPointID>{cp}</memo:contactPointID></memo:ContactPoint></memo:Recipient>"),
-            1,
-        )
-        .into_bytes()
+    serve::message_to(uuid, contact_point, content)
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The `dpost` program.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
     let filter = match filter {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: --log: {e}");
+            let _ = writeln!(std::io::stderr(), "error: --log: {e}");
             return Exit::Error.into();
         }
     };
@@ -25,8 +26,11 @@ fn main() -> ExitCode {
         .init();
     match cli.run() {
         Ok(exit) => exit.into(),
+        // Whoever read the output went away: nothing to report, and nobody to report it to.
+        Err(e) if dpost::cli::output_closed(&e) => Exit::OutputClosed.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Standard error may be closed too; then there is nobody left to tell.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             Exit::Error.into()
         }
     }

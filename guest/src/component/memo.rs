@@ -187,12 +187,15 @@ enum_both_ways!(Code <=> ProblemCode {
     TooMany = TooMany,
     UnknownElement = UnknownElement,
     ForeignElement = ForeignElement,
+    UnknownAttribute = UnknownAttribute,
+    MissingAttribute = MissingAttribute,
     NotInVersion = NotInVersion,
     UnexpectedText = UnexpectedText,
     UnexpectedChild = UnexpectedChild,
     TooLong = TooLong,
     InvalidEnumeration = InvalidEnumeration,
     UnknownValue = UnknownValue,
+    InvalidNumber = InvalidNumber,
     InvalidUuid = InvalidUuid,
     NotUuidV4 = NotUuidV4,
     InvalidDateTime = InvalidDateTime,
@@ -288,6 +291,10 @@ fn read_error(e: reader::ReadError) -> wit::ReadError {
             SyntaxError::DuplicateAttribute(a) => W::DuplicateAttribute(a),
             SyntaxError::InvalidUtf8 => W::InvalidUtf8,
             SyntaxError::UnsupportedEncoding(enc) => W::UnsupportedEncoding(enc),
+            // Not new cases in the WIT (that would break every embedder): the text says which.
+            e @ (SyntaxError::EncodingMismatch { .. } | SyntaxError::InvalidUtf16(_)) => {
+                W::Malformed(e.to_string())
+            }
             SyntaxError::MarkupTooLong => W::MarkupTooLong,
             SyntaxError::TooDeep => W::TooDeep,
             SyntaxError::TextOutsideRoot => W::TextOutsideRoot,

@@ -276,21 +276,21 @@ fn every_rule_is_caught_with_its_path_and_code() {
         ("brev.pdf".into(), "brev:1.pdf".into(), E, InvalidFilename, format!("{FILE}/filename")),
         ("brev.pdf".into(), "brev\u{2028}.pdf".into(), E, InvalidFilename, format!("{FILE}/filename")),
         (">da<".into(), ">dan<".into(), E, InvalidLanguage, format!("{FILE}/language")),
-        ("application/pdf".into(), "pdf".into(), E, InvalidMimeType, format!("{FILE}/encodingFormat")),
+        ("application/pdf".into(), "pdf".into(), W, InvalidMimeType, format!("{FILE}/encodingFormat")),
         ("https://example.dk".into(), "http://example.dk".into(), E, UrlNotHttps, "/Message/MessageBody/MainDocument/Action/EntryPoint/url".into()),
         ("</memo:ContactPoint>".into(), "<memo:ContactInfo><memo:label>c</memo:label><memo:value>3</memo:value></memo:ContactInfo></memo:ContactPoint>".into(), E, TooMany, format!("{H}/Sender/ContactPoint/ContactInfo")),
         ("</memo:ReplyData>".into(), "<memo:AdditionalReplyData><memo:label>5</memo:label><memo:value>v</memo:value></memo:AdditionalReplyData></memo:ReplyData>".into(), E, TooMany, format!("{H}/ReplyData/AdditionalReplyData")),
         ("<memo:label>Besked</memo:label>".into(), "".into(), E, MissingElement, format!("{H}/label")),
         ("<memo:messageUUID>8c2ea15d-61fb-4ba9-9366-42f8b194c114</memo:messageUUID>\n<memo:label>Besked</memo:label>".into(), "<memo:label>Besked</memo:label><memo:messageUUID>8c2ea15d-61fb-4ba9-9366-42f8b194c114</memo:messageUUID>".into(), E, OutOfOrder, format!("{H}/messageUUID")),
-        ("<memo:reply>".into(), "<memo:colour>red</memo:colour><memo:reply>".into(), W, UnknownElement, format!("{H}/colour")),
-        ("<memo:senderID>".into(), "<grd:x>1</grd:x><memo:senderID>".into(), W, ForeignElement, format!("{H}/Sender/x")),
+        ("<memo:reply>".into(), "<memo:colour>red</memo:colour><memo:reply>".into(), E, UnknownElement, format!("{H}/colour")),
+        ("<memo:senderID>".into(), "<grd:x>1</grd:x><memo:senderID>".into(), E, ForeignElement, format!("{H}/Sender/x")),
         ("<memo:Sender>".into(), "<memo:Sender>stray".into(), E, UnexpectedText, format!("{H}/Sender")),
         ("<memo:label>Kommunen</memo:label>".into(), "<memo:label>Kom<memo:b/>munen</memo:label>".into(), E, UnexpectedChild, format!("{H}/Sender/label/b")),
         ("</memo:EntryPoint>".into(), "</memo:EntryPoint><memo:Reservation/>".into(), E, OutOfOrder, "/Message/MessageBody/MainDocument/Action/Reservation".into()),
         ("<memo:EntryPoint>".into(), "<memo:Reservation/><memo:EntryPoint>".into(), E, ChoiceConflict, "/Message/MessageBody/MainDocument/Action".into()),
         ("memoVersion=\"1.2\"".into(), "memoVersion=\"1.3\"".into(), E, UnsupportedVersion, "/Message".into()),
         ("memoVersion=\"1.2\"".into(), "".into(), E, MissingVersion, "/Message".into()),
-        ("241d39f6-998e-4929-b198-ccacbbf4b330".into(), "kontakt-1".into(), E, InvalidUuid, format!("{H}/Sender/ContactPoint/contactPointID")),
+        ("241d39f6-998e-4929-b198-ccacbbf4b330".into(), long(257), E, TooLong, format!("{H}/Sender/ContactPoint/contactPointID")),
         ("</memo:MainDocument>".into(), "</memo:MainDocument><memo:MainDocument><memo:File><memo:encodingFormat>a/b</memo:encodingFormat><memo:filename>b</memo:filename><memo:language>da</memo:language><memo:content>YQ==</memo:content></memo:File></memo:MainDocument>".into(), E, TooMany, "/Message/MessageBody/MainDocument".into()),
         ("<memo:MessageBody>".into(), "<memo:MessageBody><memo:createdDateTime>2024-05-03T12:00:00Z</memo:createdDateTime>".into(), E, TooMany, "/Message/MessageBody/createdDateTime".into()),
     ];
@@ -597,48 +597,36 @@ fn date_time() -> impl Strategy<Value = String> {
         .prop_map(|(y, m, d, h)| format!("{y}-{m:02}-{d:02}T{h:02}:00:00Z"))
 }
 
+/// Foreign-namespace data the schema allows in both AttentionData and ContentData: an
+/// optional `grd:ProductionUnit` and an optional `grd:UnstructuredAddress`.
 fn extensions() -> impl Strategy<Value = Vec<ExtensionNode>> {
-    proptest::collection::vec(
-        (
-            0u32..3,
-            "[a-z]{1,6}",
-            prop_oneof![
-                Just("urn:a".to_string()),
-                Just("https://data.gov.dk/model/core/".to_string())
-            ],
-            text(),
-            proptest::option::of(("[a-z]{1,4}", text())),
-        ),
-        0..6,
+    (
+        proptest::option::of(("[0-9]{1,10}", opt_text())),
+        proptest::option::of(text()),
     )
-    .prop_map(|raw| {
-        // Depths must go at most one deeper at a time; text only on leaves.
-        let mut out: Vec<ExtensionNode> = Vec::new();
-        for (want, name, namespace, text, attr) in raw {
-            let depth = out.last().map(|p| want.min(p.depth + 1)).unwrap_or(0);
-            out.push(ExtensionNode {
+        .prop_map(|(unit, address)| {
+            let grd = "https://data.gov.dk/model/core/";
+            let node = |depth: u32, name: &str, text: String| ExtensionNode {
                 depth,
-                namespace,
-                name,
-                attributes: attr
-                    .map(|(n, v)| {
-                        vec![ExtensionAttribute {
-                            namespace: String::new(),
-                            name: n,
-                            value: v,
-                        }]
-                    })
-                    .unwrap_or_default(),
+                namespace: grd.to_string(),
+                name: name.to_string(),
+                attributes: vec![],
                 text,
-            });
-        }
-        for i in 0..out.len() {
-            if out.get(i + 1).is_some_and(|n| n.depth > out[i].depth) {
-                out[i].text.clear();
+            };
+            let mut out = Vec::new();
+            if let Some((number, name)) = unit {
+                out.push(node(0, "ProductionUnit", String::new()));
+                out.push(node(1, "productionUnitNumber", number));
+                if let Some(name) = name {
+                    out.push(node(1, "productionUnitName", name));
+                }
             }
-        }
-        out
-    })
+            if let Some(text) = address {
+                out.push(node(0, "UnstructuredAddress", String::new()));
+                out.push(node(1, "unstructured", text));
+            }
+            out
+        })
 }
 
 fn attention() -> impl Strategy<Value = Option<AttentionData>> {
@@ -755,7 +743,7 @@ fn header() -> impl Strategy<Value = Header> {
                     content_data: content.map(|extensions| ContentData {
                         case_id: Some(CaseId {
                             case_id: "SAG-1".into(),
-                            case_system: None,
+                            case_system: Some("Sagssystem".into()),
                         }),
                         additional_content_data: vec![AdditionalContentData {
                             content_data_type: None,
@@ -809,8 +797,12 @@ fn action() -> impl Strategy<Value = Action> {
         start_date_time: Some("2018-11-10T09:00:00Z".into()),
         end_date_time: None,
         reservation: reserve.then(|| Reservation {
-            description,
+            description: Some(description.unwrap_or_default()),
+            reservation_uuid: Some("8c2ea15d-61fb-4ba9-9366-42f8b194d241".into()),
             abstract_text: Some("a".into()),
+            location: Some("Rød stue".into()),
+            start_date_time: Some("2018-11-10T09:00:00Z".into()),
+            end_date_time: Some("2018-11-10T12:00:00Z".into()),
             ..Reservation::default()
         }),
         entry_point_url: (!reserve).then(|| "https://example.dk/x?a=1&b=2".into()),
@@ -876,5 +868,438 @@ fn fixtures_survive_a_write_read_round_trip() {
         let m = parse(bytes).unwrap().message;
         let again = parse(&write_message(&m).unwrap()).unwrap();
         assert_eq!(again.message, m);
+    }
+}
+
+/// The schema's verdicts that dpost got wrong (issue 14), one message each: valid ones must
+/// give no error, invalid ones the named error at the element's path and line.
+mod schema_verdicts {
+    use super::*;
+
+    const GRD: &str = "https://data.gov.dk/model/core/";
+
+    fn errors_of(doc: &str) -> Vec<Problem> {
+        validate(doc.as_bytes())
+            .into_iter()
+            .filter(Problem::is_error)
+            .collect()
+    }
+
+    fn valid(from: &str, to: &str) {
+        assert!(BASE.contains(from), "{from}");
+        let doc = BASE.replacen(from, to, 1);
+        assert_eq!(errors_of(&doc), vec![], "{to}");
+    }
+
+    /// The one error the change gives, at `path`, with `code`, on the line of `marker`.
+    fn invalid(from: &str, to: &str, code: Code, path: &str, marker: &str) {
+        assert!(BASE.contains(from), "{from}");
+        let doc = BASE.replacen(from, to, 1);
+        let problems = errors_of(&doc);
+        let p = problems
+            .iter()
+            .find(|p| p.code == code && p.path == path)
+            .unwrap_or_else(|| panic!("expected {code} at {path}, got {problems:#?}"));
+        let line = doc
+            .lines()
+            .position(|l| l.contains(marker))
+            .map(|n| n as u32 + 1);
+        assert_eq!(Some(p.position.line), line, "{p:?}");
+    }
+
+    fn content_data(inner: &str) -> String {
+        format!("<memo:ContentData>\n{inner}\n</memo:ContentData>")
+    }
+
+    const CONTENT: &str = "<memo:ContentData><grd:CPRdata><grd:cprNumber>2512169996</grd:cprNumber></grd:CPRdata></memo:ContentData>";
+
+    #[test]
+    fn attention_person_and_content_responsible_ids_are_optional() {
+        valid(
+            "<memo:ContactPoint>",
+            "<memo:AttentionData><memo:AttentionPerson><memo:label>Hans</memo:label></memo:AttentionPerson><memo:ContentResponsible><memo:label>B</memo:label></memo:ContentResponsible></memo:AttentionData><memo:ContactPoint>",
+        );
+    }
+
+    #[test]
+    fn a_date_may_carry_a_zone() {
+        valid("2025-09-15<", "2025-09-15+02:00<");
+        valid("2025-09-15<", "2025-09-15Z<");
+    }
+
+    #[test]
+    fn additional_content_data_is_at_most_ten() {
+        let acd = "<memo:AdditionalContentData><memo:contentDataName>n</memo:contentDataName><memo:contentDataValue>v</memo:contentDataValue></memo:AdditionalContentData>\n";
+        valid(CONTENT, &content_data(&acd.repeat(10)));
+        let eleven = format!("{}<memo:AdditionalContentData x=\"\">", acd.repeat(10));
+        let doc = content_data(&format!(
+            "{eleven}<memo:contentDataName>n</memo:contentDataName><memo:contentDataValue>v</memo:contentDataValue></memo:AdditionalContentData>"
+        ));
+        invalid(
+            CONTENT,
+            &doc,
+            Code::TooMany,
+            &format!("{H}/ContentData/AdditionalContentData"),
+            "x=\"\"",
+        );
+    }
+
+    #[test]
+    fn a_reservation_needs_its_six_children() {
+        let doc = BASE.replacen(
+            "<memo:EntryPoint><memo:url>https://example.dk/a?b=1&amp;c=2</memo:url></memo:EntryPoint>",
+            "<memo:Reservation><memo:organizerName>J</memo:organizerName></memo:Reservation>",
+            1,
+        );
+        let missing: Vec<String> = errors_of(&doc)
+            .into_iter()
+            .filter(|p| p.code == Code::MissingElement)
+            .map(|p| p.path)
+            .collect();
+        let r = "/Message/MessageBody/MainDocument/Action/Reservation";
+        assert_eq!(
+            missing,
+            [
+                "description",
+                "reservationUUID",
+                "abstract",
+                "location",
+                "startDateTime",
+                "endDateTime"
+            ]
+            .map(|c| format!("{r}/{c}"))
+        );
+    }
+
+    #[test]
+    fn a_case_id_needs_its_case_system() {
+        invalid(
+            CONTENT,
+            &content_data("<memo:CaseID><memo:caseID>S-1</memo:caseID></memo:CaseID>"),
+            Code::MissingElement,
+            &format!("{H}/ContentData/CaseID/caseSystem"),
+            "<memo:CaseID>",
+        );
+        valid(
+            CONTENT,
+            &content_data(
+                "<memo:CaseID><memo:caseID>S-1</memo:caseID><memo:caseSystem>X</memo:caseSystem></memo:CaseID>",
+            ),
+        );
+    }
+
+    #[test]
+    fn reply_uuid_is_a_version_4_uuid() {
+        invalid(
+            "<memo:comment>tekst</memo:comment>",
+            "<memo:replyUUID>8c2ea15d-61fb-1ba9-9366-42f8b194c657</memo:replyUUID>\n<memo:comment>tekst</memo:comment>",
+            Code::NotUuidV4,
+            &format!("{H}/ReplyData/replyUUID"),
+            "<memo:replyUUID>",
+        );
+    }
+
+    #[test]
+    fn a_bad_variant_digit_is_called_a_bad_variant() {
+        let doc = BASE.replacen(
+            "8c2ea15d-61fb-4ba9-9366-42f8b194c114",
+            "8c2ea15d-61fb-4ba9-c366-42f8b194c114",
+            1,
+        );
+        let problems = errors_of(&doc);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].message.contains("variant"), "{problems:#?}");
+        assert!(!problems[0].message.contains("version 0"), "{problems:#?}");
+    }
+
+    #[test]
+    fn an_entry_point_url_is_at_most_256_characters() {
+        let url = format!("https://example.dk/{}", "a".repeat(256 - 19));
+        valid("https://example.dk/a?b=1&amp;c=2", &url);
+        invalid(
+            "https://example.dk/a?b=1&amp;c=2",
+            &format!("{url}b"),
+            Code::TooLong,
+            "/Message/MessageBody/MainDocument/Action/EntryPoint/url",
+            "<memo:EntryPoint>",
+        );
+    }
+
+    #[test]
+    fn script_urls_are_errors_even_in_1_1() {
+        let v11 = BASE
+            .replacen("memoVersion=\"1.2\"", "memoVersion=\"1.1\" memoSchVersion=\"1.1.0\"", 1)
+            .replacen(
+                "<memo:Representative><memo:representativeID>87654321</memo:representativeID><memo:idType>CVR</memo:idType></memo:Representative>",
+                "",
+                1,
+            );
+        assert_eq!(errors_of(&v11), vec![]);
+        let http = v11.replacen("https://example.dk", "http://example.dk", 1);
+        assert_eq!(errors_of(&http), vec![]);
+        let script = v11.replacen("https://example.dk/a?b=1&amp;c=2", "javascript:alert(1)", 1);
+        let problems = errors_of(&script);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].code, Code::UrlNotHttps);
+    }
+
+    #[test]
+    fn memo_1_1_needs_memo_sch_version() {
+        let v11 = BASE
+            .replacen("memoVersion=\"1.2\"", "memoVersion=\"1.1\"", 1)
+            .replacen(
+                "<memo:Representative><memo:representativeID>87654321</memo:representativeID><memo:idType>CVR</memo:idType></memo:Representative>",
+                "",
+                1,
+            );
+        let problems = errors_of(&v11);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(
+            (
+                problems[0].code,
+                problems[0].path.as_str(),
+                problems[0].position.line
+            ),
+            (Code::MissingAttribute, "/Message", 2)
+        );
+    }
+
+    #[test]
+    fn unknown_attributes_are_errors() {
+        invalid(
+            "<memo:Sender>",
+            "<memo:Sender colour=\"red\">",
+            Code::UnknownAttribute,
+            &format!("{H}/Sender"),
+            "colour=",
+        );
+        invalid(
+            "memoVersion=\"1.2\"",
+            "memoVersion=\"1.2\" extra=\"1\"",
+            Code::UnknownAttribute,
+            "/Message",
+            "extra=",
+        );
+        valid(
+            "<memo:Sender>",
+            "<memo:Sender xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"a b\">",
+        );
+    }
+
+    #[test]
+    fn unknown_memo_elements_are_errors() {
+        invalid(
+            "<memo:reply>",
+            "<memo:colour>red</memo:colour>\n<memo:reply>",
+            Code::UnknownElement,
+            &format!("{H}/colour"),
+            "<memo:colour>",
+        );
+    }
+
+    #[test]
+    fn foreign_namespace_content_is_checked_fully() {
+        let cd = format!("{H}/ContentData");
+        let ad = format!("{H}/Sender/AttentionData");
+        let attention = |inner: &str| {
+            format!("<memo:AttentionData>\n{inner}\n</memo:AttentionData><memo:ContactPoint>")
+        };
+        invalid(
+            CONTENT,
+            &content_data("<grd:CPRdata><grd:name>E</grd:name></grd:CPRdata>"),
+            Code::MissingElement,
+            &format!("{cd}/CPRdata/cprNumber"),
+            "<grd:CPRdata>",
+        );
+        invalid(
+            "2512169996<",
+            &format!("{}<", "1".repeat(257)),
+            Code::TooLong,
+            &format!("{cd}/CPRdata/cprNumber"),
+            "<grd:CPRdata>",
+        );
+        invalid(
+            "2512169996<",
+            "251216999<",
+            Code::InvalidCpr,
+            &format!("{cd}/CPRdata/cprNumber"),
+            "<grd:CPRdata>",
+        );
+        invalid(
+            CONTENT,
+            &content_data("<grd:CVRdata><grd:cvrNumber>1234567</grd:cvrNumber></grd:CVRdata>"),
+            Code::InvalidCvr,
+            &format!("{cd}/CVRdata/cvrNumber"),
+            "<grd:CVRdata>",
+        );
+        let gln = "xmlns:gln=\"https://www.gs1.dk/gs1-standarder/identifikation/gln-global-location-number/\"";
+        valid(
+            "<memo:ContactPoint>",
+            &attention(&format!(
+                "<gln:GlobalLocationNumber {gln}><gln:globalLocationNumber>5798000012345</gln:globalLocationNumber></gln:GlobalLocationNumber>"
+            )),
+        );
+        invalid(
+            "<memo:ContactPoint>",
+            &attention(&format!(
+                "<gln:GlobalLocationNumber {gln}><gln:globalLocationNumber>57980000123456</gln:globalLocationNumber></gln:GlobalLocationNumber>"
+            )),
+            Code::InvalidNumber,
+            &format!("{ad}/GlobalLocationNumber/globalLocationNumber"),
+            "<gln:GlobalLocationNumber",
+        );
+        for number in ["12345678901", "12345A7890"] {
+            invalid(
+                CONTENT,
+                &content_data(&format!(
+                    "<grd:ProductionUnit><grd:productionUnitNumber>{number}</grd:productionUnitNumber></grd:ProductionUnit>"
+                )),
+                Code::InvalidNumber,
+                &format!("{cd}/ProductionUnit/productionUnitNumber"),
+                "<grd:ProductionUnit>",
+            );
+        }
+        let kle = "xmlns:kle=\"http://kle-online.dk/\"";
+        invalid(
+            CONTENT,
+            &content_data(&format!(
+                "<kle:KLEdata {kle}><kle:subjectKey>00.00.00</kle:subjectKey><kle:version>1</kle:version></kle:KLEdata>"
+            )),
+            Code::MissingElement,
+            &format!("{cd}/KLEdata/label"),
+            "<kle:KLEdata",
+        );
+        let form = "xmlns:form=\"http://www.form-online.dk/\"";
+        invalid(
+            CONTENT,
+            &content_data(&format!(
+                "<form:FORMdata {form}><form:taskKey>1</form:taskKey><form:version>1</form:version><form:label>l</form:label></form:FORMdata>"
+            )),
+            Code::MissingElement,
+            &format!("{cd}/FORMdata/activityFacet"),
+            "<form:FORMdata",
+        );
+        invalid(
+            CONTENT,
+            &content_data(&format!(
+                "<grd:CPRdata><grd:cprNumber>2512169996</grd:cprNumber><grd:shoeSize xmlns:grd=\"{GRD}\">44</grd:shoeSize></grd:CPRdata>"
+            )),
+            Code::ForeignElement,
+            &format!("{cd}/CPRdata/shoeSize"),
+            "<grd:CPRdata>",
+        );
+        invalid(
+            CONTENT,
+            &content_data(
+                "<grd:CPRdata a=\"1\"><grd:cprNumber>2512169996</grd:cprNumber></grd:CPRdata>",
+            ),
+            Code::UnknownAttribute,
+            &format!("{cd}/CPRdata"),
+            "<grd:CPRdata",
+        );
+        invalid(
+            CONTENT,
+            &content_data("<other:Thing xmlns:other=\"urn:other\"/>"),
+            Code::ForeignElement,
+            &format!("{cd}/Thing"),
+            "<other:Thing",
+        );
+    }
+
+    #[test]
+    fn one_element_out_of_order_gives_one_error() {
+        // messageUUID moved after label: the one error names messageUUID.
+        let swapped = BASE.replacen(
+            "<memo:messageUUID>8c2ea15d-61fb-4ba9-9366-42f8b194c114</memo:messageUUID>\n<memo:label>Besked</memo:label>",
+            "<memo:label>Besked</memo:label>\n<memo:messageUUID>8c2ea15d-61fb-4ba9-9366-42f8b194c114</memo:messageUUID>",
+            1,
+        );
+        let problems = errors_of(&swapped);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].path, format!("{H}/messageUUID"));
+        // legalNotification moved up to right after messageType: its neighbours that now
+        // follow it are in their right order and get no error of their own.
+        let early = BASE
+            .replacen("<memo:legalNotification>false</memo:legalNotification>\n", "", 1)
+            .replacen(
+                "<memo:messageType>DIGITALPOST</memo:messageType>\n",
+                "<memo:messageType>DIGITALPOST</memo:messageType>\n<memo:legalNotification>false</memo:legalNotification>\n",
+                1,
+            );
+        let problems = errors_of(&early);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(
+            (
+                problems[0].code,
+                problems[0].path.clone(),
+                problems[0].position.line
+            ),
+            (Code::OutOfOrder, format!("{H}/legalNotification"), 5)
+        );
+    }
+
+    /// Every single move of one header element to any other place gives exactly one error,
+    /// out-of-order, naming the moved element or the one it jumped over.
+    #[test]
+    fn any_one_move_gives_one_order_error() {
+        let lines: Vec<&str> = BASE.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.starts_with("<memo:messageType>"))
+            .unwrap();
+        let last = lines
+            .iter()
+            .position(|l| l.starts_with("<memo:legalNotification>"))
+            .unwrap();
+        for from in first..=last {
+            for to in first..=last {
+                if from == to {
+                    continue;
+                }
+                let mut moved = lines.clone();
+                let line = moved.remove(from);
+                moved.insert(to, line);
+                let doc = moved.join("\n");
+                let problems = errors_of(&doc);
+                assert_eq!(problems.len(), 1, "{line} to {to}: {problems:#?}");
+                assert_eq!(problems[0].code, Code::OutOfOrder, "{problems:#?}");
+                let named = problems[0].path.rsplit('/').next().unwrap_or("");
+                assert!(
+                    doc.lines()
+                        .nth(problems[0].position.line as usize - 1)
+                        .is_some_and(|l| l.starts_with(&format!("<memo:{named}>"))),
+                    "{line} to {to}: {problems:#?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stray_text_is_reported_on_its_own_line() {
+        let doc = BASE.replacen(
+            "<memo:label>Kommunen</memo:label>",
+            "<memo:label>Kommunen</memo:label>\n\n  stray",
+            1,
+        );
+        let problems = errors_of(&doc);
+        let p = problems
+            .iter()
+            .find(|p| p.code == Code::UnexpectedText)
+            .unwrap();
+        let line = doc.lines().position(|l| l.contains("stray")).unwrap() as u32 + 1;
+        assert_eq!(
+            (p.path.as_str(), p.position.line, p.position.column),
+            (format!("{H}/Sender").as_str(), line, 3)
+        );
+    }
+
+    #[test]
+    fn a_well_formed_document_in_another_namespace_is_not_memo() {
+        let e = parse(
+            b"<?xml version=\"1.0\"?>\n<m:Message xmlns:m=\"urn:not-memo\" memoVersion=\"1.2\"/>",
+        )
+        .unwrap_err();
+        assert!(matches!(e.kind, ReadErrorKind::NotMemo { .. }), "{e:?}");
+        assert_eq!(e.position.line, 2);
     }
 }

@@ -1,7 +1,8 @@
 //! The fixed facts of MeMo and the limits this implementation chooses, each with its source.
 //!
 //! Sources: "MeMo" is Digitaliseringsstyrelsen's message model as summarised in
-//! `docs/design.md` (section "MeMo"); "NgDP" is the Digital Post service's own acceptance rules
+//! `docs/design.md` (section "MeMo"); "MeMo schema" is its XML Schema set as described in
+//! [`super::schema`]; "NgDP" is the Digital Post service's own acceptance rules
 //! from the same section; "ours" marks a limit this implementation sets to keep memory bounded.
 
 /// The MeMo namespace (MeMo). Elements are matched on this URI, never on a prefix.
@@ -16,12 +17,18 @@ pub const MAX_STRING: usize = 256;
 pub const MAX_COMMENT: usize = 512;
 /// Maximum length of `notification`, in characters (MeMo).
 pub const MAX_NOTIFICATION: usize = 150;
-/// Maximum length of an Action `url`. MeMo types it as a URI rather than a string; 2048 is
-/// what browsers reliably carry (ours).
-pub const MAX_URL: usize = 2048;
+/// Maximum length of `licenseNumber` in `dmv:MotorVehicle`, in characters (MeMo schema).
+pub const MAX_LICENSE_NUMBER: usize = 7;
+/// Largest `grd:productionUnitNumber` (MeMo schema: an integer up to ten digits).
+pub const MAX_PRODUCTION_UNIT_NUMBER: u64 = 9_999_999_999;
+/// Largest `gln:globalLocationNumber` (MeMo schema: an integer up to thirteen digits, GS1's
+/// GLN length).
+pub const MAX_GLOBAL_LOCATION_NUMBER: u64 = 9_999_999_999_999;
 
 /// At most this many `ContactInfo` in one `ContactPoint` (MeMo).
 pub const MAX_CONTACT_INFO: u32 = 2;
+/// At most this many `AdditionalContentData` in one `ContentData` (MeMo schema).
+pub const MAX_ADDITIONAL_CONTENT_DATA: u32 = 10;
 /// At most this many `AdditionalReplyData` in one `ReplyData` (MeMo).
 pub const MAX_ADDITIONAL_REPLY_DATA: u32 = 4;
 
@@ -61,7 +68,7 @@ pub const MAX_MARKUP: usize = 64 * 1024;
 /// whole (ours).
 pub const TEXT_PIECE: usize = 16 * 1024;
 /// Bytes of one simple element's text kept for the model (ours). Longer values are reported
-/// as too long and truncated; no MeMo string may be longer than [`MAX_URL`] anyway.
+/// as too long and truncated; no MeMo string may be longer than [`MAX_COMMENT`] anyway.
 pub const MAX_LEAF_TEXT: usize = 8 * 1024;
 /// Deepest element nesting accepted (ours). MeMo itself nests about 8 deep.
 pub const MAX_DEPTH: usize = 128;

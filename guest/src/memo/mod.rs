@@ -8,14 +8,16 @@
 //!   streams; [`write_message`] is its one-call form.
 //! - [`receipt`] builds and reads NgDP's business receipt JSON.
 //! - MeMo 1.1 and 1.2 are accepted, with any namespace prefix or a default namespace, a
-//!   byte-order mark, comments and processing instructions. DTDs and entity declarations are
-//!   refused.
+//!   byte-order mark, comments and processing instructions, in UTF-8 or UTF-16 ([`encoding`]).
+//!   DTDs and entity declarations are refused.
 //!
-//! Structure and values are checked against the rules in `docs/design.md`; see
-//! [`constants`] for each limit's source.
+//! Structure and values are checked against MeMo's XML Schema set ([`schema`], every element
+//! of the MeMo namespace and the namespaces it imports) and NgDP's business rules
+//! (`docs/memo-schema.md`); see [`constants`] for each limit's source.
 
 pub mod constants;
 pub mod content;
+pub mod encoding;
 pub mod model;
 pub mod problem;
 pub mod reader;
@@ -24,6 +26,7 @@ pub mod schema;
 pub mod tokenizer;
 pub mod tree;
 pub mod validate;
+pub mod values;
 pub mod whole;
 pub mod writer;
 

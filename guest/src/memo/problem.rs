@@ -25,10 +25,14 @@ pub enum Code {
     OutOfOrder,
     /// An element appears more often than allowed.
     TooMany,
-    /// An element in the MeMo namespace that MeMo does not define here (warning).
+    /// An element in the MeMo namespace that MeMo does not define here (the schema is closed).
     UnknownElement,
-    /// An element from another namespace where MeMo allows no extension data (warning).
+    /// An element from another namespace that the schema does not allow here.
     ForeignElement,
+    /// An attribute the schema does not define on this element.
+    UnknownAttribute,
+    /// A required attribute is absent (`memoSchVersion` in MeMo 1.1).
+    MissingAttribute,
     /// An element that this MeMo version does not have.
     NotInVersion,
     /// Text where only elements belong.
@@ -41,6 +45,8 @@ pub enum Code {
     InvalidEnumeration,
     /// A value outside the known list, tolerated (warning).
     UnknownValue,
+    /// Not an integer, or one larger than allowed.
+    InvalidNumber,
     /// Not a UUID.
     InvalidUuid,
     /// A UUID that is not version 4 where MeMo requires one.
@@ -59,7 +65,7 @@ pub enum Code {
     InvalidMimeType,
     /// An empty filename, or one with a forbidden character.
     InvalidFilename,
-    /// An Action URL that is not https.
+    /// An Action URL that is not https (an `http:` URL in MeMo 1.1 is a warning).
     UrlNotHttps,
     /// File content that is not valid base64.
     InvalidBase64,
@@ -93,12 +99,15 @@ impl Code {
             Code::TooMany => "too-many",
             Code::UnknownElement => "unknown-element",
             Code::ForeignElement => "foreign-element",
+            Code::UnknownAttribute => "unknown-attribute",
+            Code::MissingAttribute => "missing-attribute",
             Code::NotInVersion => "not-in-version",
             Code::UnexpectedText => "unexpected-text",
             Code::UnexpectedChild => "unexpected-child",
             Code::TooLong => "too-long",
             Code::InvalidEnumeration => "invalid-enumeration",
             Code::UnknownValue => "unknown-value",
+            Code::InvalidNumber => "invalid-number",
             Code::InvalidUuid => "invalid-uuid",
             Code::NotUuidV4 => "not-uuid-v4",
             Code::InvalidDateTime => "invalid-date-time",
@@ -203,12 +212,15 @@ mod tests {
             Code::TooMany,
             Code::UnknownElement,
             Code::ForeignElement,
+            Code::UnknownAttribute,
+            Code::MissingAttribute,
             Code::NotInVersion,
             Code::UnexpectedText,
             Code::UnexpectedChild,
             Code::TooLong,
             Code::InvalidEnumeration,
             Code::UnknownValue,
+            Code::InvalidNumber,
             Code::InvalidUuid,
             Code::NotUuidV4,
             Code::InvalidDateTime,

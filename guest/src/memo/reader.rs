@@ -22,11 +22,15 @@ use super::model::{
     Action, DocumentInfo, DocumentKind, FileInfo, Header, MemoVersion, MessageType,
 };
 use super::problem::{Code, Position, Problem, Severity};
-use super::schema::{Kind, Ty, Value};
+use super::schema::{Kind, MAX_CHILDREN, Ns, Ty, Value};
 use super::tokenizer::{Attribute, Stop, SyntaxError, Token, Tokenizer};
 use super::tree::{self, Node};
 use super::validate;
 use crate::memo::model::ExtensionAttribute;
+
+/// The XML Schema instance namespace: `xsi:schemaLocation` and `xsi:noNamespaceSchemaLocation`
+/// are hints any schema-validated element may carry.
+const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// What the reader hands on, in document order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +127,22 @@ enum FrameKind {
     Complex(Ty),
     Simple(Value),
     Content,
-    Extension,
     Skip,
+}
+
+/// Where a complex element's children stand in its sequence, so that one element out of place
+/// gives one error. A child before the furthest one seen is either out of place itself, or the
+/// furthest one jumped ahead; the next child decides which (see [`Machine::order`]).
+#[derive(Default)]
+struct Order {
+    /// Highest schema index seen so far.
+    furthest: usize,
+    /// Where the child that set `furthest` starts.
+    furthest_at: Position,
+    /// `furthest` before that child arrived.
+    before: usize,
+    /// A child found before `furthest` but after `before`, not yet blamed.
+    pending: Option<(usize, Position)>,
 }
 
 struct Frame {
@@ -132,9 +150,8 @@ struct Frame {
     path_len: usize,
     position: Position,
     /// Occurrences of each child of a complex element, by schema index.
-    counts: Vec<u32>,
-    /// Highest schema index seen so far, for order checks.
-    furthest: usize,
+    counts: [u32; MAX_CHILDREN],
+    order: Order,
     text: Vec<u8>,
     chars: usize,
     truncated: bool,
@@ -275,6 +292,20 @@ fn document_kind(ty: Ty) -> Option<DocumentKind> {
     }
 }
 
+/// Where the text after `blank` (white space only) starts, given where `blank` starts.
+fn text_position(at: Position, blank: &[u8]) -> Position {
+    blank.iter().fold(at, |p, &b| match b {
+        b'\n' => Position {
+            line: p.line.saturating_add(1),
+            column: 1,
+        },
+        _ => Position {
+            line: p.line,
+            column: p.column.saturating_add(1),
+        },
+    })
+}
+
 fn node_size(node: &Node) -> (usize, usize) {
     node.children
         .iter()
@@ -354,7 +385,7 @@ impl Machine {
                 position,
             } => self.start(namespace, local, attributes, position),
             Token::End { .. } => self.end(),
-            Token::Text(text) => self.text(text),
+            Token::Text(text, at) => self.text(text, at),
         }
     }
 
@@ -362,16 +393,12 @@ impl Machine {
         let path_len = self.path.len();
         self.path.push('/');
         self.path.push_str(local);
-        let counts = match kind {
-            FrameKind::Complex(ty) => vec![0; ty.children().len()],
-            _ => Vec::new(),
-        };
         self.frames.push(Frame {
             kind,
             path_len,
             position,
-            counts,
-            furthest: 0,
+            counts: [0; MAX_CHILDREN],
+            order: Order::default(),
             text: Vec::new(),
             chars: 0,
             truncated: false,
@@ -404,7 +431,6 @@ impl Machine {
         let Some(parent) = self.frames.last() else {
             return self.root(namespace, local, attributes, position);
         };
-        let memo = namespace == MEMO_NAMESPACE;
         match parent.kind {
             FrameKind::Skip => {
                 self.push_frame(FrameKind::Skip, local, position, false);
@@ -420,22 +446,7 @@ impl Machine {
                 );
                 Ok(())
             }
-            FrameKind::Extension => self.extension(namespace, local, attributes, position),
-            FrameKind::Complex(ty) if !memo => {
-                if ty.takes_extensions() {
-                    self.extension(namespace, local, attributes, position)
-                } else {
-                    self.push_frame(FrameKind::Skip, local, position, false);
-                    self.report_here(
-                        Severity::Warning,
-                        Code::ForeignElement,
-                        position,
-                        format!("<{local}> from namespace {namespace:?} is not allowed here and is ignored"),
-                    );
-                    Ok(())
-                }
-            }
-            FrameKind::Complex(ty) => self.memo_child(ty, local, position),
+            FrameKind::Complex(ty) => self.child(ty, namespace, local, attributes, position),
         }
     }
 
@@ -460,6 +471,7 @@ impl Machine {
                 .find(|a| a.namespace.is_empty() && a.local == name)
         };
         self.sch_version = attr("memoSchVersion").map(|a| a.value.clone());
+        self.attributes(attributes, &["memoVersion", "memoSchVersion"], position);
         match attr("memoVersion").map(|a| a.value.trim()) {
             Some("1.1") => self.version = MemoVersion::V1_1,
             Some("1.2") => self.version = MemoVersion::V1_2,
@@ -476,44 +488,79 @@ impl Machine {
                 self.report_here(Severity::Error, Code::MissingVersion, position, message);
             }
         }
+        match &self.sch_version {
+            None if self.version == MemoVersion::V1_1 => {
+                let message =
+                    "a MeMo 1.1 Message needs the memoSchVersion attribute (memoSchVersion=\"1.1.0\")"
+                        .to_string();
+                self.report_here(Severity::Error, Code::MissingAttribute, position, message);
+            }
+            Some(v) if v.chars().count() > super::constants::MAX_STRING => {
+                let message = format!(
+                    "memoSchVersion has {} characters; at most {} are allowed",
+                    v.chars().count(),
+                    super::constants::MAX_STRING
+                );
+                self.report_here(Severity::Error, Code::TooLong, position, message);
+            }
+            _ => {}
+        }
         Ok(())
     }
 
-    fn extension(
+    /// Reports every attribute the schema does not declare on the element at the current
+    /// path. MeMo declares attributes only on `Message`; `xsi:schemaLocation` hints are
+    /// allowed anywhere.
+    fn attributes(&mut self, attributes: &[Attribute], declared: &[&str], position: Position) {
+        for a in attributes {
+            let known = if a.namespace.is_empty() {
+                declared.contains(&a.local.as_str())
+            } else {
+                a.namespace == XSI_NAMESPACE
+                    && matches!(
+                        a.local.as_str(),
+                        "schemaLocation" | "noNamespaceSchemaLocation"
+                    )
+            };
+            if !known {
+                let name = if a.namespace.is_empty() {
+                    a.local.clone()
+                } else {
+                    format!("{{{}}}{}", a.namespace, a.local)
+                };
+                let message = format!(
+                    "the attribute {name:?} is not defined on this element; the schema allows none here"
+                );
+                self.report_here(Severity::Error, Code::UnknownAttribute, position, message);
+            }
+        }
+    }
+
+    fn child(
         &mut self,
+        ty: Ty,
         namespace: &str,
         local: &str,
         attributes: &[Attribute],
         position: Position,
     ) -> Result<(), Stop> {
-        self.push_frame(FrameKind::Extension, local, position, true);
-        let node = Node {
-            memo: false,
-            namespace: namespace.to_string(),
-            name: local.to_string(),
-            attributes: attributes
-                .iter()
-                .map(|a| ExtensionAttribute {
-                    namespace: a.namespace.clone(),
-                    name: a.local.clone(),
-                    value: a.value.clone(),
-                })
-                .collect(),
-            position,
-            ..Node::default()
-        };
-        self.push_node(node)
-    }
-
-    fn memo_child(&mut self, ty: Ty, local: &str, position: Position) -> Result<(), Stop> {
-        let Some((index, child)) = ty.child(local) else {
+        let ns = Ns::of(namespace);
+        let Some((index, child)) = ns.and_then(|ns| ty.child(ns, local)) else {
             self.push_frame(FrameKind::Skip, local, position, false);
-            self.report_here(
-                Severity::Warning,
-                Code::UnknownElement,
-                position,
-                format!("<{local}> is not a MeMo element inside this element; it is ignored"),
-            );
+            let (code, message) = if ns == Some(Ns::Memo) {
+                (
+                    Code::UnknownElement,
+                    format!("<{local}> is not a MeMo element inside this element; it is ignored"),
+                )
+            } else {
+                (
+                    Code::ForeignElement,
+                    format!(
+                        "<{local}> from namespace {namespace:?} is not allowed here; it is ignored"
+                    ),
+                )
+            };
+            self.report_here(Severity::Error, code, position, message);
             return Ok(());
         };
         let version = self.version;
@@ -527,13 +574,7 @@ impl Machine {
             }
             None => 1,
         };
-        let out_of_order = index < parent.furthest;
-        let must_precede = ty
-            .children()
-            .get(parent.furthest)
-            .map(|c| c.name)
-            .unwrap_or("");
-        parent.furthest = parent.furthest.max(index);
+        self.order(ty, index, position);
         let kind = match child.kind {
             Kind::Complex(t) => FrameKind::Complex(t),
             Kind::Simple(v) => FrameKind::Simple(v),
@@ -542,13 +583,10 @@ impl Machine {
         let in_unit = !self.units.is_empty() || matches!(ty, Ty::Body) || local == "MessageHeader";
         let node = in_unit && kind != FrameKind::Content;
         self.push_frame(kind, local, position, node);
+        self.attributes(attributes, &[], position);
         if child.since_1_2 && version == MemoVersion::V1_1 {
             let message = format!("<{local}> exists from MeMo 1.2; this message is MeMo 1.1");
             self.report_here(Severity::Error, Code::NotInVersion, position, message);
-        }
-        if out_of_order {
-            let message = format!("<{local}> must come before <{must_precede}>");
-            self.report_here(Severity::Error, Code::OutOfOrder, position, message);
         }
         if count > child.max {
             let message = format!(
@@ -564,14 +602,86 @@ impl Machine {
             self.announce_document();
         }
         if node {
+            let memo = child.ns == Ns::Memo;
             self.push_node(Node {
-                memo: true,
+                memo,
+                namespace: if memo {
+                    String::new()
+                } else {
+                    namespace.to_string()
+                },
                 name: local.to_string(),
+                attributes: if memo {
+                    Vec::new()
+                } else {
+                    attributes
+                        .iter()
+                        .map(|a| ExtensionAttribute {
+                            namespace: a.namespace.clone(),
+                            name: a.local.clone(),
+                            value: a.value.clone(),
+                        })
+                        .collect()
+                },
                 position,
                 ..Node::default()
             })?;
         }
         Ok(())
+    }
+
+    /// Checks a child's place in its parent's sequence (the parent is the innermost frame, the
+    /// current path its path). One element out of place gives one error: a child found before
+    /// the furthest one seen is held until the next child shows whether it is the one out of
+    /// place (the next child continues after the furthest) or the furthest jumped ahead (the
+    /// next child also comes before it).
+    fn order(&mut self, ty: Ty, index: usize, position: Position) {
+        let Some(parent) = self.frames.last_mut() else {
+            return;
+        };
+        let o = &mut parent.order;
+        let mut blame = None;
+        if let Some((x, x_at)) = o.pending.take() {
+            if index >= o.furthest {
+                blame = Some((x, x_at, o.furthest, true));
+            } else {
+                blame = Some((o.furthest, o.furthest_at, x, false));
+                o.furthest = x;
+                o.furthest_at = x_at;
+            }
+        }
+        if index >= o.furthest {
+            if index > o.furthest {
+                o.before = o.furthest;
+                o.furthest = index;
+                o.furthest_at = position;
+            }
+        } else if index >= o.before && blame.is_none() {
+            o.pending = Some((index, position));
+        } else {
+            let late = (index, position, o.furthest, true);
+            if let Some(b) = blame.take() {
+                self.out_of_order(ty, b);
+            }
+            blame = Some(late);
+        }
+        if let Some(b) = blame {
+            self.out_of_order(ty, b);
+        }
+    }
+
+    /// Reports one child of `ty` out of place: `(child, where, other, early)` is a child that
+    /// must come before `other` when `early`, or one that comes too early, before `other`.
+    fn out_of_order(&mut self, ty: Ty, (child, at, other, early): (usize, Position, usize, bool)) {
+        let name = |i: usize| ty.children().get(i).map(|c| c.name).unwrap_or("");
+        let (a, b) = (name(child), name(other));
+        let message = if early {
+            format!("<{a}> must come before <{b}>")
+        } else {
+            format!("<{a}> comes too early: it must come after <{b}>")
+        };
+        let path = format!("{}/{a}", self.path);
+        self.report(Severity::Error, Code::OutOfOrder, path, at, message);
     }
 
     fn announce_body(&mut self) {
@@ -612,7 +722,7 @@ impl Machine {
         }
     }
 
-    fn text(&mut self, text: &[u8]) -> Result<(), Stop> {
+    fn text(&mut self, text: &[u8], at: Position) -> Result<(), Stop> {
         let Some(frame) = self.frames.last_mut() else {
             return Ok(());
         };
@@ -626,7 +736,7 @@ impl Machine {
                     }
                 }
             }
-            FrameKind::Simple(_) | FrameKind::Extension => {
+            FrameKind::Simple(_) => {
                 frame.chars += text.iter().filter(|&&b| b & 0xC0 != 0x80).count();
                 let room = MAX_LEAF_TEXT.saturating_sub(frame.text.len());
                 if text.len() > room {
@@ -637,13 +747,12 @@ impl Machine {
                     .extend_from_slice(text.get(..room.min(text.len())).unwrap_or_default());
             }
             FrameKind::Complex(_) => {
-                if !frame.text_reported
-                    && text
-                        .iter()
-                        .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-                {
+                let stray = text
+                    .iter()
+                    .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+                if let (false, Some(offset)) = (frame.text_reported, stray) {
                     frame.text_reported = true;
-                    let position = frame.position;
+                    let position = text_position(at, text.get(..offset).unwrap_or_default());
                     self.report_here(
                         Severity::Error,
                         Code::UnexpectedText,
@@ -708,25 +817,6 @@ impl Machine {
                 }
                 Ok(())
             }
-            FrameKind::Extension => {
-                let text = self.take_text(frame)?;
-                if frame.truncated {
-                    let message = format!(
-                        "the text ({} characters) is longer than {MAX_LEAF_TEXT} bytes and was cut",
-                        frame.chars
-                    );
-                    self.report_here(Severity::Warning, Code::TooLong, frame.position, message);
-                }
-                self.unit_text += text.len();
-                if let Some(node) = self.units.last_mut() {
-                    node.text = if !node.children.is_empty() && text.trim().is_empty() {
-                        String::new()
-                    } else {
-                        text
-                    };
-                }
-                self.close_node(None)
-            }
             FrameKind::Complex(ty) => self.complex_end(ty, frame),
         }
     }
@@ -760,6 +850,10 @@ impl Machine {
     }
 
     fn complex_end(&mut self, ty: Ty, frame: &mut Frame) -> Result<(), Stop> {
+        if let Some((x, at)) = frame.order.pending.take() {
+            // Nothing followed the child found early: it is the one out of place.
+            self.out_of_order(ty, (x, at, frame.order.furthest, true));
+        }
         for (child, count) in ty.children().iter().zip(frame.counts.iter()) {
             let min = child.min_count(self.version);
             if *count < min {

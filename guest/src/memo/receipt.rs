@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::validate::{DateTimeKind, date_time_kind, uuid_version};
+use super::values::{DateTimeKind, date_time_kind, parse_uuid};
 
 /// `receiptStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ pub enum ReceiptError {
 }
 
 fn check(r: &Receipt) -> Result<(), ReceiptError> {
-    if uuid_version(r.message_uuid.trim()).is_none() {
+    if parse_uuid(r.message_uuid.trim()).is_none() {
         return Err(ReceiptError::Invalid {
             field: "messageUUID",
             value: r.message_uuid.clone(),
@@ -256,7 +256,7 @@ pub fn read(json: &str) -> Result<ReceivedReceipt, ReceiptError> {
         None | Some("") => warnings.push(
             "the receipt has no messageUUID, so it cannot be linked to a sent message".into(),
         ),
-        Some(u) if uuid_version(u).is_none() => {
+        Some(u) if parse_uuid(u).is_none() => {
             warnings.push(format!("messageUUID {u:?} is not a UUID"))
         }
         Some(_) => {}

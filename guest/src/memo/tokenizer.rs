@@ -7,11 +7,13 @@
 //! a chunk may end anywhere (inside a tag, an entity, a UTF-8 sequence, `]]>`), text leaves in
 //! pieces of at most [`TEXT_PIECE`] bytes, and what is buffered is bounded by [`MAX_MARKUP`].
 //!
-//! It accepts a UTF-8 byte-order mark, comments, processing instructions and CDATA, and
-//! refuses any `<!DOCTYPE` or `<!ENTITY`: only the five predefined entities and character
+//! It reads UTF-8 and UTF-16 (see [`super::encoding`]: UTF-16 is decoded to UTF-8 before the
+//! state machine, so the machine itself reads UTF-8 only). It accepts a byte-order mark,
+//! comments, processing instructions and CDATA, and refuses any `<!DOCTYPE` or `<!ENTITY`: only the five predefined entities and character
 //! references are expanded, so entity expansion attacks cannot happen.
 
 use super::constants::{MAX_DEPTH, MAX_MARKUP, TEXT_PIECE};
+use super::encoding::{Detected, Input, Utf16Error, is_unicode_name};
 use super::problem::Position;
 
 /// The namespace of the `xml:` prefix, bound by definition.
@@ -49,9 +51,11 @@ pub enum Token<'a> {
         /// Local name.
         local: &'a str,
     },
-    /// A piece of character data, references expanded and line ends normalised. A piece may
-    /// end in the middle of a UTF-8 sequence; the next piece continues it.
-    Text(&'a [u8]),
+    /// A piece of character data, references expanded and line ends normalised, and where it
+    /// starts (for a piece that starts with a reference or CDATA section: where that starts),
+    /// so that stray text is reported where it stands. A piece may end in the middle of a
+    /// UTF-8 sequence; the next piece continues it.
+    Text(&'a [u8], Position),
 }
 
 /// A fatal error: the input is not XML this reader accepts.
@@ -91,9 +95,22 @@ pub enum SyntaxError {
     /// Bytes that are not UTF-8 in markup.
     #[error("the markup is not valid UTF-8")]
     InvalidUtf8,
-    /// An encoding other than UTF-8 declared.
-    #[error("the declared encoding {0:?} is not supported; MeMo messages are UTF-8")]
+    /// An encoding other than UTF-8 or UTF-16, declared or recognised from the first bytes.
+    #[error(
+        "the encoding {0:?} is not supported: a MeMo message is UTF-8 (UTF-16 is read too); convert it to UTF-8"
+    )]
     UnsupportedEncoding(String),
+    /// An XML declaration naming another encoding than the one the bytes are in.
+    #[error("the XML declaration says encoding {declared:?}, but the document is {read}")]
+    EncodingMismatch {
+        /// What the declaration says.
+        declared: String,
+        /// What the bytes are.
+        read: &'static str,
+    },
+    /// UTF-16 input that does not decode.
+    #[error("the document is not valid UTF-16: {0}")]
+    InvalidUtf16(Utf16Error),
     /// A tag or declaration longer than this reader buffers.
     #[error("a tag or declaration is longer than {MAX_MARKUP} bytes")]
     MarkupTooLong,
@@ -147,6 +164,8 @@ pub struct Tokenizer {
     markup: Vec<u8>,
     /// Text piece being collected.
     text: Vec<u8>,
+    /// Where the text piece being collected starts.
+    text_at: Position,
     line: u32,
     column: u32,
     /// Where the current markup's `<` is.
@@ -161,6 +180,10 @@ pub struct Tokenizer {
     attributes: Vec<Attribute>,
     /// Bytes seen before anything else, for the XML declaration check.
     first_markup: bool,
+    /// The input's encoding, and the UTF-16 decoder's state.
+    input: Input,
+    /// Reused for UTF-16 input decoded to UTF-8; empty between calls.
+    decoded: Vec<u8>,
 }
 
 impl Default for Tokenizer {
@@ -194,6 +217,7 @@ impl Tokenizer {
             state: State::Bom(0),
             markup: Vec::new(),
             text: Vec::new(),
+            text_at: Position { line: 1, column: 1 },
             line: 1,
             column: 1,
             mark: Position { line: 1, column: 1 },
@@ -203,12 +227,14 @@ impl Tokenizer {
             root_seen: false,
             attributes: Vec::new(),
             first_markup: true,
+            input: Input::default(),
+            decoded: Vec::new(),
         }
     }
 
     /// Bytes held between chunks (markup and text being collected).
     pub fn buffered(&self) -> usize {
-        self.markup.len() + self.text.len()
+        self.markup.len() + self.text.len() + self.input.held()
     }
 
     /// Current depth of open elements.
@@ -261,6 +287,50 @@ impl Tokenizer {
 
     /// Feeds one chunk.
     pub fn feed(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
+        // UTF-8, once the first bytes have said so, goes on as if this check were not here.
+        match self.input {
+            Input::Utf8 => self.feed_utf8(chunk, sink),
+            Input::Utf16(_) => self.feed_utf16(chunk, sink),
+            Input::Sniffing(_) => self.feed_sniffing(chunk, false, sink),
+        }
+    }
+
+    /// Holds the first bytes until they tell the encoding, then reads them and the rest of
+    /// `chunk` in it. With `complete`, the input has ended and what is held decides.
+    fn feed_sniffing(
+        &mut self,
+        chunk: &[u8],
+        complete: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), Stop> {
+        let (taken, decided) = self.input.sniff(chunk, complete);
+        let Some((detected, held)) = decided else {
+            return Ok(());
+        };
+        if let Detected::Refused(name) = detected {
+            return self.fail(SyntaxError::UnsupportedEncoding(name.to_string()));
+        }
+        self.feed(&held, sink)?;
+        self.feed(chunk.get(taken..).unwrap_or_default(), sink)
+    }
+
+    /// Decodes UTF-16 to UTF-8 and reads that; an undecodable code unit is reported where it
+    /// stands, after everything before it is read.
+    fn feed_utf16(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
+        let Input::Utf16(decoder) = &mut self.input else {
+            return Ok(());
+        };
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let r = decoder.decode(chunk, &mut decoded);
+        let fed = self.feed_utf8(&decoded, sink);
+        decoded.clear();
+        self.decoded = decoded;
+        fed?;
+        r.or_else(|e| self.fail(SyntaxError::InvalidUtf16(e)))
+    }
+
+    /// Feeds one chunk of UTF-8.
+    fn feed_utf8(&mut self, chunk: &[u8], sink: &mut Sink<'_>) -> Result<(), Stop> {
         let r = self.bytes(chunk, sink);
         if let Err(Stop::Syntax(..)) = r {
             // Text before the error is handed on first, as a chunk boundary there would have
@@ -295,12 +365,21 @@ impl Tokenizer {
 
     /// Ends the input: everything must be closed.
     pub fn finish(&mut self, sink: &mut Sink<'_>) -> Result<(), Stop> {
+        match &self.input {
+            Input::Sniffing(_) => self.feed_sniffing(&[], true, sink)?,
+            Input::Utf16(decoder) => {
+                if let Err(e) = decoder.finish() {
+                    return self.fail(SyntaxError::InvalidUtf16(e));
+                }
+            }
+            Input::Utf8 => {}
+        }
         match self.state {
             State::Text => {}
             State::Bom(_) => {
                 let pending: Vec<u8> = self.markup.drain(..).collect();
                 self.state = State::Text;
-                self.feed(&pending, sink)?;
+                self.feed_utf8(&pending, sink)?;
                 return self.finish(sink);
             }
             State::Comment(_) => return self.fail(SyntaxError::UnexpectedEnd("inside a comment")),
@@ -335,6 +414,9 @@ impl Tokenizer {
         }
         if !run.is_empty() {
             self.after_cr = false;
+            if self.text.is_empty() {
+                self.text_at = self.here();
+            }
             // Outside the root only whitespace may stand; refuse anything else where it is, not
             // when the text is handed on, so that the position does not depend on chunking.
             if self.open.is_empty() {
@@ -359,6 +441,9 @@ impl Tokenizer {
         match b {
             b'\r' => {
                 self.after_cr = true;
+                if self.text.is_empty() {
+                    self.text_at = self.here();
+                }
                 self.text.push(b'\n');
                 self.line = self.line.saturating_add(1);
                 self.column = 1;
@@ -403,7 +488,7 @@ impl Tokenizer {
             self.text.clear();
             return Ok(());
         }
-        let r = sink(Token::Text(&self.text));
+        let r = sink(Token::Text(&self.text, self.text_at));
         self.text.clear();
         r
     }
@@ -458,7 +543,7 @@ impl Tokenizer {
                 let mut pending: Vec<u8> = self.markup.drain(..).collect();
                 pending.push(b);
                 self.state = State::Text;
-                return self.feed(&pending, sink);
+                return self.feed_utf8(&pending, sink);
             }
             State::Text => {
                 self.text_run(&[b], sink)?;
@@ -467,12 +552,19 @@ impl Tokenizer {
             _ => {}
         }
         self.advance(b);
+        if matches!(self.state, State::CData(_)) && self.text.is_empty() {
+            // A piece that starts inside a CDATA section is placed at the section.
+            self.text_at = self.mark;
+        }
         match self.state {
             State::Bom(_) | State::Text => {}
             State::Reference => {
                 if b == b';' {
                     self.state = State::Text;
                     let name = std::mem::take(&mut self.markup);
+                    if self.text.is_empty() {
+                        self.text_at = self.mark;
+                    }
                     let r = expand_reference(&name, &mut self.text);
                     self.markup = name;
                     self.markup.clear();
@@ -618,10 +710,19 @@ impl Tokenizer {
                 ));
             }
             if let Some(encoding) = pseudo_attribute(text, "encoding")
-                && !encoding.eq_ignore_ascii_case("utf-8")
-                && !encoding.eq_ignore_ascii_case("utf8")
+                && !self.input.agrees_with(encoding)
             {
-                return self.fail_at_mark(SyntaxError::UnsupportedEncoding(encoding.to_string()));
+                // XML 1.0 (4.3.3): a document in another encoding than its declaration names
+                // is a fatal error; say which of the two is the case.
+                let e = if is_unicode_name(encoding) {
+                    SyntaxError::EncodingMismatch {
+                        declared: encoding.to_string(),
+                        read: self.input.name(),
+                    }
+                } else {
+                    SyntaxError::UnsupportedEncoding(encoding.to_string())
+                };
+                return self.fail_at_mark(e);
             }
         }
         self.markup.clear();
@@ -947,7 +1048,7 @@ mod tests {
                     position.column,
                 )),
                 Token::End { namespace, local } => out.push(T::E(namespace.into(), local.into())),
-                Token::Text(b) => match out.last_mut() {
+                Token::Text(b, _) => match out.last_mut() {
                     Some(T::X(v)) => v.extend_from_slice(b),
                     _ => out.push(T::X(b.to_vec())),
                 },
@@ -1053,6 +1154,94 @@ mod tests {
         ));
     }
 
+    fn utf16(doc: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        use crate::memo::encoding::ByteOrder;
+        let order = if big_endian {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        crate::memo::encoding::utf16(doc, order, bom)
+    }
+
+    #[test]
+    fn utf16_reads_as_its_utf8_self_split_anywhere() {
+        let doc = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\r\n<p:r xmlns:p='u' a='\u{e6}'>h\u{e6}j \u{1F600} &#xe6;<![CDATA[<]]></p:r>";
+        let want = tokens(&doc.replace(" encoding=\"UTF-16\"", "")).unwrap();
+        for (big_endian, bom) in [(false, true), (true, true), (false, false), (true, false)] {
+            let bytes = utf16(doc, big_endian, bom);
+            assert_eq!(tokens_in(&[&bytes]).unwrap(), want, "{big_endian} {bom}");
+            let ones: Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(
+                tokens_in(&ones).unwrap(),
+                want,
+                "{big_endian} {bom} bytewise"
+            );
+            let threes: Vec<&[u8]> = bytes.chunks(3).collect();
+            assert_eq!(tokens_in(&threes).unwrap(), want, "{big_endian} {bom} by 3");
+        }
+    }
+
+    #[test]
+    fn utf16_errors_are_named_and_placed() {
+        let (pos, e) = tokens_in(&[&utf16("<r>\n <a>&bogus;</a></r>", false, true)]).unwrap_err();
+        assert_eq!(
+            (pos, e),
+            (
+                Position { line: 2, column: 5 },
+                SyntaxError::UndefinedEntity("bogus".into())
+            )
+        );
+        let mut lone = utf16("<r>a", false, true);
+        lone.extend_from_slice(&[0x00, 0xDC]);
+        lone.extend(utf16("</r>", false, false));
+        let (pos, e) = tokens_in(&[&lone]).unwrap_err();
+        assert_eq!(pos, Position { line: 1, column: 5 });
+        assert_eq!(
+            e,
+            SyntaxError::InvalidUtf16(Utf16Error::UnpairedSurrogate(0xDC00))
+        );
+        let mut cut = utf16("<r/>", true, true);
+        cut.push(0);
+        assert_eq!(
+            tokens_in(&[&cut]).unwrap_err().1,
+            SyntaxError::InvalidUtf16(Utf16Error::Truncated)
+        );
+        assert_eq!(
+            tokens_in(&[b"\xFF\xFE\x00\x00<\x00\x00\x00"]).unwrap_err(),
+            (
+                Position { line: 1, column: 1 },
+                SyntaxError::UnsupportedEncoding("UTF-32 (little-endian)".into())
+            )
+        );
+        let declared_utf8 = utf16("<?xml version='1.0' encoding='UTF-8'?><r/>", false, true);
+        assert_eq!(
+            tokens_in(&[&declared_utf8]).unwrap_err().1,
+            SyntaxError::EncodingMismatch {
+                declared: "UTF-8".into(),
+                read: "UTF-16 (little-endian)"
+            }
+        );
+        assert_eq!(
+            tokens("<?xml version='1.0' encoding='UTF-16'?><r/>")
+                .unwrap_err()
+                .1,
+            SyntaxError::EncodingMismatch {
+                declared: "UTF-16".into(),
+                read: "UTF-8"
+            }
+        );
+        assert_eq!(
+            tokens("<?xml version='1.0' encoding='ISO-8859-1'?><r/>")
+                .unwrap_err()
+                .1,
+            SyntaxError::UnsupportedEncoding("ISO-8859-1".into())
+        );
+        // A document shorter than the bytes that decide is still read.
+        assert_eq!(tokens("<r/>").unwrap().len(), 2);
+        assert_eq!(tokens_in(&[b"<", b"r", b"/", b">"]).unwrap().len(), 2);
+    }
+
     #[test]
     fn reports_line_and_column() {
         let (pos, _) = tokens("<r>\n  <a>&bogus;</a></r>").unwrap_err();
@@ -1067,7 +1256,7 @@ mod tests {
         let mut biggest = 0;
         let mut total = 0;
         let mut sink = |tok: Token<'_>| {
-            if let Token::Text(b) = tok {
+            if let Token::Text(b, _) = tok {
                 biggest = biggest.max(b.len());
                 total += b.len();
             }

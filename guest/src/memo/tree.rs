@@ -11,7 +11,7 @@ use super::model::{
     MemoVersion, MessageType, Recipient, ReplyData, Representative, Reservation, Sender, Telephone,
 };
 use super::problem::Position;
-use super::validate::parse_boolean;
+use super::values::parse_boolean;
 
 /// One element.
 #[derive(Debug, Clone, Default)]

@@ -3,12 +3,16 @@
 //! Structure (order, cardinality, unknown elements) is checked by the reader from the table in
 //! [`super::schema`]; this module says whether one value is acceptable, and whether a complete
 //! element is consistent (an idType CPR with a 10-digit id, a NEMSMS with a notification...).
+//! The lexical forms themselves are read by [`super::values`].
 
-use super::constants::{CPR_DIGITS, CVR_DIGITS, FORBIDDEN_FILENAME_CHARS, MAX_URL};
+use super::constants::{CPR_DIGITS, CVR_DIGITS, FORBIDDEN_FILENAME_CHARS, MAX_STRING};
 use super::model::MemoVersion;
 use super::problem::{Code, Severity};
 use super::schema::{Ty, Value};
 use super::tree::Node;
+use super::values::{
+    DateTimeKind, IntegerError, check_integer, date_time_kind, is_date, parse_boolean, parse_uuid,
+};
 
 /// A rule broken by one value or element, not yet placed in the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +44,19 @@ fn warning(code: Code, message: String) -> Finding {
 
 /// Whether a value type ignores surrounding white space (XML Schema's token-like types).
 pub fn is_token(value: Value) -> bool {
-    !matches!(value, Value::Text(_) | Value::Id | Value::Filename)
+    !matches!(
+        value,
+        Value::Text(_) | Value::Id | Value::Filename | Value::Cpr | Value::Cvr
+    )
+}
+
+fn too_long(chars: usize, max: usize) -> Option<Finding> {
+    (chars > max).then(|| {
+        error(
+            Code::TooLong,
+            format!("{chars} characters; at most {max} are allowed"),
+        )
+    })
 }
 
 /// Checks one simple value. `chars` is the value's full length in characters (the text may
@@ -48,173 +64,93 @@ pub fn is_token(value: Value) -> bool {
 pub fn value(value: Value, text: &str, chars: usize, version: MemoVersion) -> Option<Finding> {
     let t = if is_token(value) { text.trim() } else { text };
     match value {
-        Value::Text(max) => (chars > max).then(|| {
-            error(
-                Code::TooLong,
-                format!("{chars} characters; at most {max} are allowed"),
-            )
-        }),
-        Value::Id => (chars > super::constants::MAX_STRING).then(|| {
-            error(
-                Code::TooLong,
-                format!(
-                    "{chars} characters; at most {} are allowed",
-                    super::constants::MAX_STRING
-                ),
-            )
-        }),
+        Value::Text(max) => too_long(chars, max),
+        Value::Id => too_long(chars, MAX_STRING),
         Value::Enumeration(allowed) => (!allowed.contains(&t)).then(|| {
             error(
                 Code::InvalidEnumeration,
                 format!("{t:?} is not one of {}", allowed.join(", ")),
             )
         }),
-        Value::Known(known) => {
-            if chars > super::constants::MAX_STRING {
-                Some(error(
-                    Code::TooLong,
-                    format!("{chars} characters; at most 256 are allowed"),
-                ))
-            } else if !known.contains(&t) {
-                Some(warning(
+        Value::Known(known) => too_long(chars, MAX_STRING).or_else(|| {
+            (!known.contains(&t)).then(|| {
+                warning(
                     Code::UnknownValue,
                     format!("{t:?} is not one of the known values {}", known.join(", ")),
-                ))
-            } else {
-                None
-            }
-        }
-        Value::Uuid4 => match uuid_version(t) {
-            None => Some(error(
-                Code::InvalidUuid,
-                format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"),
-            )),
-            Some(4) => None,
-            Some(v) => Some(error(
-                Code::NotUuidV4,
-                format!("{t:?} is a version {v} UUID; MeMo requires version 4"),
-            )),
-        },
-        Value::Uuid => uuid_version(t).is_none().then(|| {
-            error(
-                Code::InvalidUuid,
-                format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"),
-            )
+                )
+            })
         }),
+        Value::Uuid4 => uuid4(t),
         Value::DateTime => date_time(t),
         Value::Date => (!is_date(t)).then(|| {
             error(
                 Code::InvalidDate,
-                format!("{t:?} is not a date such as 2025-09-15"),
+                format!(
+                    "{t:?} is not a date such as 2025-09-15 (a zone such as +02:00 may follow)"
+                ),
             )
         }),
         Value::Boolean => parse_boolean(t)
             .is_none()
             .then(|| error(Code::InvalidBoolean, format!("{t:?} is not true or false"))),
-        Value::Language => {
-            (!(t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic()))).then(|| {
-                error(
-                    Code::InvalidLanguage,
-                    format!("{t:?} is not a two-letter language code such as da"),
-                )
-            })
-        }
-        Value::MimeType => mime_type(t, chars),
+        Value::Language => language(t),
+        Value::MimeType => too_long(chars, MAX_STRING).or_else(|| mime_type(t)),
         Value::Filename => filename(text, chars),
         Value::Url => url(t, chars, version),
+        Value::Integer(max) => match check_integer(t, max) {
+            Ok(()) => None,
+            Err(IntegerError::NotInteger) => Some(error(
+                Code::InvalidNumber,
+                format!("{t:?} is not a whole number (digits only)"),
+            )),
+            Err(IntegerError::TooLarge) => Some(error(
+                Code::InvalidNumber,
+                format!("{t:?} is larger than {max}, the largest allowed here"),
+            )),
+        },
+        Value::Cpr => too_long(chars, MAX_STRING)
+            .or_else(|| digits_rule(text, CPR_DIGITS, Code::InvalidCpr, "a CPR number")),
+        Value::Cvr => too_long(chars, MAX_STRING)
+            .or_else(|| digits_rule(text, CVR_DIGITS, Code::InvalidCvr, "a CVR number")),
     }
 }
 
-/// XML Schema booleans.
-pub fn parse_boolean(t: &str) -> Option<bool> {
-    match t {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
-        _ => None,
-    }
+/// MeMo's rule for CPR (10 digits) and CVR (8 digits) numbers.
+fn digits_rule(v: &str, n: usize, code: Code, what: &str) -> Option<Finding> {
+    (v.len() != n || !v.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        error(
+            code,
+            format!("{v:?} is not {what}: it needs exactly {n} digits"),
+        )
+    })
 }
 
-/// The version nibble of a UUID in 8-4-4-4-12 form, or `None` when it is not one. A version 4
-/// UUID must also carry the RFC 4122 variant; one that does not is reported as version 0.
-pub fn uuid_version(t: &str) -> Option<u32> {
-    let groups: Vec<&str> = t.split('-').collect();
-    let lengths = [8, 4, 4, 4, 12];
-    if groups.len() != 5
-        || groups
-            .iter()
-            .zip(lengths)
-            .any(|(g, n)| g.len() != n || !g.chars().all(|c| c.is_ascii_hexdigit()))
-    {
-        return None;
-    }
-    let version = groups.get(2)?.chars().next()?.to_digit(16)?;
-    let variant = groups.get(3)?.chars().next()?.to_digit(16)?;
-    if version == 4 && !(8..=11).contains(&variant) {
-        return Some(0);
-    }
-    Some(version)
-}
-
-fn digits(s: &str, n: usize) -> Option<u32> {
-    if s.len() == n && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// `YYYY-MM-DD` with a real month and day.
-fn is_plain_date(t: &str) -> bool {
-    let mut parts = t.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
+/// MeMo's UUID pattern: `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`. Says which part is wrong.
+fn uuid4(t: &str) -> Option<Finding> {
+    let Some(u) = parse_uuid(t) else {
+        return Some(error(
+            Code::InvalidUuid,
+            format!("{t:?} is not a UUID (8-4-4-4-12 hexadecimal digits)"),
+        ));
     };
-    let (Some(y), Some(m), Some(d)) = (digits(y, 4), digits(m, 2), digits(d, 2)) else {
-        return false;
-    };
-    (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
-}
-
-/// An XML date, optionally with `Z` (MeMo uses plain dates).
-pub fn is_date(t: &str) -> bool {
-    is_plain_date(t.strip_suffix('Z').unwrap_or(t))
-}
-
-fn is_time(t: &str) -> bool {
-    let (hms, fraction) = match t.split_once('.') {
-        Some((a, f)) => (a, Some(f)),
-        None => (t, None),
-    };
-    if fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit())) {
-        return false;
+    if u.version != 4 {
+        return Some(error(
+            Code::NotUuidV4,
+            format!(
+                "{t:?} is a version {} UUID; MeMo requires version 4 (the first digit of the third group must be 4)",
+                u.version
+            ),
+        ));
     }
-    let mut parts = hms.split(':');
-    let (Some(h), Some(m), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    matches!((digits(h, 2), digits(m, 2), digits(s, 2)), (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 61)
-}
-
-fn is_offset(t: &str) -> bool {
-    let Some(rest) = t.strip_prefix('+').or_else(|| t.strip_prefix('-')) else {
-        return false;
-    };
-    matches!(rest.split_once(':'), Some((h, m)) if digits(h, 2).is_some_and(|h| h <= 14) && digits(m, 2).is_some_and(|m| m < 60))
+    (!u.has_rfc4122_variant()).then(|| {
+        error(
+            Code::NotUuidV4,
+            format!(
+                "{t:?} has the version digit 4 but not the RFC 4122 variant: the first digit of the fourth group is {:x}, and MeMo requires 8, 9, a or b",
+                u.variant
+            ),
+        )
+    })
 }
 
 /// Checks an XML date-time that MeMo requires in UTC.
@@ -232,60 +168,27 @@ pub fn date_time(t: &str) -> Option<Finding> {
     }
 }
 
-/// How a date-time is zoned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DateTimeKind {
-    /// Ends in `Z`.
-    Utc,
-    /// Ends in `+hh:mm` or `-hh:mm`.
-    Offset,
-    /// No zone at all.
-    Local,
-    /// Not a date-time.
-    Invalid,
-}
-
-/// Classifies an XML date-time.
-pub fn date_time_kind(t: &str) -> DateTimeKind {
-    let Some((date, time)) = t.split_once('T') else {
-        return DateTimeKind::Invalid;
-    };
-    if !is_plain_date(date) {
-        return DateTimeKind::Invalid;
-    }
-    if let Some(clock) = time.strip_suffix('Z') {
-        return if is_time(clock) {
-            DateTimeKind::Utc
-        } else {
-            DateTimeKind::Invalid
-        };
-    }
-    if time.len() > 6 {
-        let split = time.len() - 6;
-        if let (Some(clock), Some(zone)) = (time.get(..split), time.get(split..))
-            && is_offset(zone)
-        {
-            return if is_time(clock) {
-                DateTimeKind::Offset
-            } else {
-                DateTimeKind::Invalid
-            };
-        }
-    }
-    if is_time(time) {
-        DateTimeKind::Local
-    } else {
-        DateTimeKind::Invalid
-    }
-}
-
-fn mime_type(t: &str, chars: usize) -> Option<Finding> {
-    if chars > super::constants::MAX_STRING {
+/// The schema allows at most two characters; anything but two letters is a warning, since
+/// NgDP documents language as a two-letter code but the schema does not enforce it.
+fn language(t: &str) -> Option<Finding> {
+    let chars = t.chars().count();
+    if chars > 2 {
         return Some(error(
-            Code::TooLong,
-            format!("{chars} characters; at most 256 are allowed"),
+            Code::InvalidLanguage,
+            format!("{t:?} has {chars} characters; a language is a two-letter code such as da"),
         ));
     }
+    (!(t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic()))).then(|| {
+        warning(
+            Code::InvalidLanguage,
+            format!("{t:?} is not a two-letter language code such as da"),
+        )
+    })
+}
+
+/// The schema types `encodingFormat` as a string, so a value that is not `type/subtype` is a
+/// warning: a receiver cannot tell how to show the file, but the message is valid.
+fn mime_type(t: &str) -> Option<Finding> {
     let token = |s: &str| {
         !s.is_empty()
             && s.chars()
@@ -294,7 +197,7 @@ fn mime_type(t: &str, chars: usize) -> Option<Finding> {
     let essence = t.split(';').next().unwrap_or("").trim();
     let ok = matches!(essence.split_once('/'), Some((a, b)) if token(a) && token(b));
     (!ok).then(|| {
-        error(
+        warning(
             Code::InvalidMimeType,
             format!("{t:?} is not a MIME type such as application/pdf"),
         )
@@ -302,11 +205,8 @@ fn mime_type(t: &str, chars: usize) -> Option<Finding> {
 }
 
 fn filename(t: &str, chars: usize) -> Option<Finding> {
-    if chars > super::constants::MAX_STRING {
-        return Some(error(
-            Code::TooLong,
-            format!("{chars} characters; at most 256 are allowed"),
-        ));
+    if let Some(f) = too_long(chars, MAX_STRING) {
+        return Some(f);
     }
     if t.trim().is_empty() {
         return Some(error(Code::InvalidFilename, "the filename is empty".into()));
@@ -319,27 +219,31 @@ fn filename(t: &str, chars: usize) -> Option<Finding> {
     })
 }
 
+/// Action URLs: at most 256 characters (the schema), and https (MeMo's rule). MeMo 1.1's own
+/// full example links with `http:`, so in 1.1 an `http:` URL is a warning; from 1.2 (whose
+/// example was corrected to https) it is an error. Any other scheme (`javascript:`, `data:`,
+/// `file:`...) or no scheme at all is an error in every version: a link a citizen clicks must
+/// not run script or open local files.
 fn url(t: &str, chars: usize, version: MemoVersion) -> Option<Finding> {
-    if chars > MAX_URL {
-        return Some(error(
-            Code::TooLong,
-            format!("{chars} characters; at most {MAX_URL} are allowed"),
-        ));
+    if let Some(f) = too_long(chars, MAX_STRING) {
+        return Some(f);
     }
-    let https = t
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-        && t.len() > 8;
-    if https {
+    let scheme =
+        |s: &str| t.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)) && t.len() > s.len();
+    if scheme("https://") {
         return None;
     }
-    let message = format!("{t:?} is not an https URL; Action URLs must use https");
-    // MeMo 1.1's own full example links with http, so for 1.1 this is a warning; from 1.2 on
-    // (whose example was corrected to https) NgDP refuses it.
-    Some(match version {
-        MemoVersion::V1_1 => warning(Code::UrlNotHttps, message),
-        MemoVersion::V1_2 => error(Code::UrlNotHttps, message),
-    })
+    if scheme("http://") {
+        let message = format!("{t:?} is not an https URL; Action URLs must use https");
+        return Some(match version {
+            MemoVersion::V1_1 => warning(Code::UrlNotHttps, message),
+            MemoVersion::V1_2 => error(Code::UrlNotHttps, message),
+        });
+    }
+    Some(error(
+        Code::UrlNotHttps,
+        format!("{t:?} is not an https URL; Action URLs must be https links"),
+    ))
 }
 
 /// Rules that need a whole element: run when it ends.
@@ -408,22 +312,16 @@ mod tests {
         value(v, t, t.chars().count(), MemoVersion::V1_2).map(|f| f.code)
     }
 
+    fn finding(v: Value, t: &str, version: MemoVersion) -> Option<Finding> {
+        value(v, t, t.chars().count(), version)
+    }
+
     #[test]
     fn uuids() {
         assert_eq!(
-            uuid_version("8C2EA15D-61FB-4BA9-9366-42F8B194C114"),
-            Some(4)
+            code(Value::Uuid4, "8C2EA15D-61FB-4BA9-9366-42F8B194C114"),
+            None
         );
-        assert_eq!(
-            uuid_version("8c2ea15d-61fb-1ba9-9366-42f8b194c114"),
-            Some(1)
-        );
-        assert_eq!(
-            uuid_version("8c2ea15d-61fb-4ba9-c366-42f8b194c114"),
-            Some(0)
-        );
-        assert_eq!(uuid_version("8c2ea15d61fb4ba9936642f8b194c114"), None);
-        assert_eq!(uuid_version("8c2ea15d-61fb-4ba9-9366-42f8b194c11g"), None);
         assert_eq!(
             code(Value::Uuid4, "8c2ea15d-61fb-1ba9-9366-42f8b194c114"),
             Some(Code::NotUuidV4)
@@ -431,33 +329,31 @@ mod tests {
         assert_eq!(code(Value::Uuid4, "nope"), Some(Code::InvalidUuid));
     }
 
+    /// Regression (issue 14): a version-4 UUID with a bad variant digit was called "version 0".
+    #[test]
+    fn a_bad_variant_is_named_as_such() {
+        let f = finding(
+            Value::Uuid4,
+            "8c2ea15d-61fb-4ba9-c366-42f8b194c114",
+            MemoVersion::V1_2,
+        )
+        .unwrap();
+        assert_eq!(f.code, Code::NotUuidV4);
+        assert!(f.message.contains("variant"), "{}", f.message);
+        assert!(!f.message.contains("version 0"), "{}", f.message);
+    }
+
     #[test]
     fn dates_and_times() {
-        assert_eq!(date_time_kind("2025-09-30T12:00:00Z"), DateTimeKind::Utc);
-        assert_eq!(
-            date_time_kind("2025-09-30T12:00:00.123Z"),
-            DateTimeKind::Utc
-        );
-        assert_eq!(
-            date_time_kind("2025-09-30T12:00:00+02:00"),
-            DateTimeKind::Offset
-        );
-        assert_eq!(date_time_kind("2025-09-30T12:00:00"), DateTimeKind::Local);
-        assert_eq!(
-            date_time_kind("2025-02-30T12:00:00Z"),
-            DateTimeKind::Invalid
-        );
-        assert_eq!(
-            date_time_kind("2025-09-30T25:00:00Z"),
-            DateTimeKind::Invalid
-        );
-        assert_eq!(date_time_kind("2025-09-30"), DateTimeKind::Invalid);
-        assert!(is_date("2024-02-29") && !is_date("2023-02-29") && !is_date("2024-2-9"));
         assert_eq!(
             code(Value::DateTime, "2025-09-30T12:00:00+02:00"),
             Some(Code::DateTimeNotUtc)
         );
         assert_eq!(code(Value::DateTime, " 2025-09-30T12:00:00Z\n"), None);
+        // Regression (issue 14): xs:date takes a zone.
+        assert_eq!(code(Value::Date, "2025-09-15+02:00"), None);
+        assert_eq!(code(Value::Date, "2025-09-15Z"), None);
+        assert_eq!(code(Value::Date, "15-09-2025"), Some(Code::InvalidDate));
     }
 
     #[test]
@@ -467,13 +363,27 @@ mod tests {
         assert_eq!(code(Value::Boolean, "yes"), Some(Code::InvalidBoolean));
         assert_eq!(code(Value::Boolean, "1"), None);
         assert_eq!(code(Value::Language, "dan"), Some(Code::InvalidLanguage));
+        assert_eq!(
+            finding(Value::Language, "d1", MemoVersion::V1_2).map(|f| f.severity),
+            Some(Severity::Warning)
+        );
         assert_eq!(code(Value::MimeType, "application/pdf"), None);
-        assert_eq!(code(Value::MimeType, "pdf"), Some(Code::InvalidMimeType));
+        assert_eq!(
+            finding(Value::MimeType, "pdf", MemoVersion::V1_2).map(|f| f.severity),
+            Some(Severity::Warning)
+        );
         assert_eq!(
             code(Value::Enumeration(&["A"]), "B"),
             Some(Code::InvalidEnumeration)
         );
         assert_eq!(code(Value::Known(&["A"]), "B"), Some(Code::UnknownValue));
+        assert_eq!(code(Value::Integer(99), "99"), None);
+        assert_eq!(code(Value::Integer(99), "100"), Some(Code::InvalidNumber));
+        assert_eq!(code(Value::Integer(99), "9a"), Some(Code::InvalidNumber));
+        assert_eq!(code(Value::Cpr, "2512169996"), None);
+        assert_eq!(code(Value::Cpr, "251216999"), Some(Code::InvalidCpr));
+        assert_eq!(code(Value::Cvr, "1234567A"), Some(Code::InvalidCvr));
+        assert_eq!(code(Value::Cpr, &"1".repeat(257)), Some(Code::TooLong));
     }
 
     #[test]
@@ -493,7 +403,31 @@ mod tests {
     fn urls_must_be_https_strictly_from_1_2() {
         assert_eq!(code(Value::Url, "https://x.dk"), None);
         assert_eq!(code(Value::Url, "http://x.dk"), Some(Code::UrlNotHttps));
-        let v11 = value(Value::Url, "http://x.dk", 11, MemoVersion::V1_1).unwrap();
+        let v11 = finding(Value::Url, "http://x.dk", MemoVersion::V1_1).unwrap();
         assert_eq!(v11.severity, Severity::Warning);
+        assert_eq!(
+            code(Value::Url, &format!("https://{}", "a".repeat(249))),
+            Some(Code::TooLong)
+        );
+    }
+
+    /// Regression (issue 14): a `javascript:` URL is an error in every version.
+    #[test]
+    fn script_urls_are_errors_in_every_version() {
+        for version in [MemoVersion::V1_1, MemoVersion::V1_2] {
+            for u in [
+                "javascript:alert(1)",
+                "JavaScript:x",
+                "data:text/html,x",
+                "www.x.dk",
+            ] {
+                let f = finding(Value::Url, u, version).unwrap();
+                assert_eq!(
+                    (f.severity, f.code),
+                    (Severity::Error, Code::UrlNotHttps),
+                    "{u}"
+                );
+            }
+        }
     }
 }

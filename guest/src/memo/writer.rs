@@ -17,6 +17,7 @@ use super::model::{
     Action, AttentionData, ContactInfo, ContactPoint, DocumentInfo, DocumentKind, ExtensionNode,
     FileInfo, Header, MemoVersion, Message, MessageType,
 };
+use super::schema::{Ns, Ty};
 use super::tokenizer::is_xml_char;
 
 /// Why the writer refused.
@@ -254,39 +255,107 @@ fn extensions(out: &mut Out, nodes: &[ExtensionNode]) -> Result<(), WriteError> 
     Ok(())
 }
 
+/// Foreign-namespace data placed where the schema's sequence puts it among the MeMo children
+/// of `parent`: each top-level extension element (with what nests in it) is written just
+/// before the first MeMo child that follows it in the schema. Elements the schema does not
+/// know go last (the validator reports them).
+struct Interleaved<'a> {
+    parent: Ty,
+    groups: Vec<(usize, &'a [ExtensionNode])>,
+    next: usize,
+}
+
+impl<'a> Interleaved<'a> {
+    fn new(parent: Ty, nodes: &'a [ExtensionNode]) -> Self {
+        let mut groups = Vec::new();
+        let mut start = 0;
+        for i in 1..=nodes.len() {
+            if nodes.get(i).is_none_or(|n| n.depth == 0) {
+                if let Some(group) = nodes.get(start..i)
+                    && let Some(first) = group.first()
+                {
+                    let index = Ns::of(&first.namespace)
+                        .and_then(|ns| parent.child(ns, &first.name))
+                        .map_or(usize::MAX, |(index, _)| index);
+                    groups.push((index, group));
+                }
+                start = i;
+            }
+        }
+        // Stable: groups at the same place keep their order.
+        groups.sort_by_key(|(index, _)| *index);
+        Interleaved {
+            parent,
+            groups,
+            next: 0,
+        }
+    }
+
+    /// Writes the groups that come before the MeMo child `name`.
+    fn before(&mut self, out: &mut Out, name: &str) -> Result<(), WriteError> {
+        let limit = self
+            .parent
+            .child(Ns::Memo, name)
+            .map_or(usize::MAX, |(index, _)| index);
+        while let Some((index, group)) = self.groups.get(self.next) {
+            if *index >= limit {
+                break;
+            }
+            extensions(out, group)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the groups still unwritten.
+    fn rest(&mut self, out: &mut Out) -> Result<(), WriteError> {
+        while let Some((_, group)) = self.groups.get(self.next) {
+            extensions(out, group)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
 fn attention(out: &mut Out, a: &AttentionData) -> Result<(), WriteError> {
     out.open("AttentionData");
+    let mut ext = Interleaved::new(Ty::AttentionData, &a.extensions);
+    ext.before(out, "AttentionPerson")?;
     if let Some(p) = &a.attention_person {
         out.open("AttentionPerson");
         out.el("personID", &p.person_id)?;
         out.opt("label", &p.label)?;
         out.close("AttentionPerson");
     }
+    ext.before(out, "EMail")?;
     if let Some(e) = &a.email {
         out.open("EMail");
         out.el("emailAddress", &e.email_address)?;
         out.opt("relatedAgent", &e.related_agent)?;
         out.close("EMail");
     }
+    ext.before(out, "Telephone")?;
     if let Some(t) = &a.telephone {
         out.open("Telephone");
         out.el("telephoneNumber", &t.telephone_number)?;
         out.opt("relatedAgent", &t.related_agent)?;
         out.close("Telephone");
     }
+    ext.before(out, "ContentResponsible")?;
     if let Some(c) = &a.content_responsible {
         out.open("ContentResponsible");
         out.el("contentResponsibleID", &c.content_responsible_id)?;
         out.opt("label", &c.label)?;
         out.close("ContentResponsible");
     }
+    ext.before(out, "GeneratingSystem")?;
     if let Some(g) = &a.generating_system {
         out.open("GeneratingSystem");
         out.el("generatingSystemID", &g.generating_system_id)?;
         out.opt("label", &g.label)?;
         out.close("GeneratingSystem");
     }
-    extensions(out, &a.extensions)?;
+    ext.rest(out)?;
     out.close("AttentionData");
     Ok(())
 }
@@ -395,12 +464,15 @@ fn header_xml(out: &mut Out, h: &Header) -> Result<(), WriteError> {
 
     if let Some(c) = &h.content_data {
         out.open("ContentData");
+        let mut ext = Interleaved::new(Ty::ContentData, &c.extensions);
+        ext.before(out, "CaseID")?;
         if let Some(case) = &c.case_id {
             out.open("CaseID");
             out.el("caseID", &case.case_id)?;
             out.opt("caseSystem", &case.case_system)?;
             out.close("CaseID");
         }
+        ext.before(out, "AdditionalContentData")?;
         for a in &c.additional_content_data {
             out.open("AdditionalContentData");
             out.opt("contentDataType", &a.content_data_type)?;
@@ -408,7 +480,7 @@ fn header_xml(out: &mut Out, h: &Header) -> Result<(), WriteError> {
             out.el("contentDataValue", &a.content_data_value)?;
             out.close("AdditionalContentData");
         }
-        extensions(out, &c.extensions)?;
+        ext.rest(out)?;
         out.close("ContentData");
     }
     if let Some(f) = &h.forward_data {

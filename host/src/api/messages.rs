@@ -487,6 +487,21 @@ pub async fn list(
     }))
 }
 
+/// The 404 for a message that is not there, or not for this client: the same answer for
+/// both, so a restricted client learns nothing about other mailboxes.
+fn no_message(uuid: &str, on: &str) -> Problem {
+    Problem::not_found(format!("no message {uuid} is stored here"))
+        .at("uuid")
+        .on(on)
+}
+
+/// `uuid` when it is a UUID at all; else the 404 it could only get.
+fn message_uuid(uuid: &str, on: &str) -> Result<(), Problem> {
+    uuid::Uuid::parse_str(uuid)
+        .map(|_| ())
+        .map_err(|_| no_message(uuid, on))
+}
+
 /// The stored message `uuid`, if `caller` may see it; else the 404 problem.
 async fn visible_message(
     s: &Arc<ApiState>,
@@ -494,14 +509,7 @@ async fn visible_message(
     uuid: &str,
     on: &str,
 ) -> Result<StoredMessage, Problem> {
-    let missing = || {
-        Problem::not_found(format!("no message {uuid} is stored here"))
-            .at("uuid")
-            .on(on)
-    };
-    if uuid::Uuid::parse_str(uuid).is_err() {
-        return Err(missing());
-    }
+    message_uuid(uuid, on)?;
     let visible = caller.visible().map(<[String]>::to_vec);
     let id = uuid.to_owned();
     let found = with_store(s, move |st| {
@@ -512,7 +520,7 @@ async fn visible_message(
     })
     .await
     .map_err(|p| p.on(on))?;
-    found.ok_or_else(missing)
+    found.ok_or_else(|| no_message(uuid, on))
 }
 
 /// One message's metadata.
@@ -796,14 +804,7 @@ pub async fn ack(
         }
         Some(c) => Some(c.to_owned()),
     };
-    let missing = || {
-        Problem::not_found(format!("no message {uuid} is stored here"))
-            .at("uuid")
-            .on(&on)
-    };
-    if uuid::Uuid::parse_str(&uuid).is_err() {
-        return Err(missing());
-    }
+    message_uuid(&uuid, &on)?;
     let visible = caller.visible().map(<[String]>::to_vec);
     let (id, actor, now) = (uuid.clone(), caller.actor(), s.clock.now_unix());
     let acked = with_store(&s, move |st| {
@@ -811,7 +812,7 @@ pub async fn ack(
     })
     .await
     .map_err(|p| p.on(&on))?;
-    let acked = acked.ok_or_else(missing)?;
+    let acked = acked.ok_or_else(|| no_message(&uuid, &on))?;
     if acked.new {
         tracing::info!(uuid = %uuid, by = %caller.actor(), "message acknowledged");
     }
@@ -865,14 +866,7 @@ pub async fn route(
         .at("/mailbox")
         .on(&on));
     }
-    let missing = || {
-        Problem::not_found(format!("no message {uuid} is stored here"))
-            .at("uuid")
-            .on(&on)
-    };
-    if uuid::Uuid::parse_str(&uuid).is_err() {
-        return Err(missing());
-    }
+    message_uuid(&uuid, &on)?;
     let visible = caller.visible().map(<[String]>::to_vec);
     let (id, actor, now, to) = (
         uuid.clone(),
@@ -885,7 +879,7 @@ pub async fn route(
     })
     .await
     .map_err(|p| p.on(&on))?
-    .ok_or_else(missing)?;
+    .ok_or_else(|| no_message(&uuid, &on))?;
     tracing::info!(uuid = %uuid, by = %caller.actor(), from = %routed.from, to = %routed.to, "message routed");
     Ok(Json(Routed {
         from: routed.from,

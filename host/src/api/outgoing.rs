@@ -491,7 +491,11 @@ impl Drop for Parts {
 /// The file name a part gives, without any folder; `None` when there is nothing usable.
 fn part_filename(given: Option<&str>) -> Option<String> {
     let name = given?.rsplit(['/', '\\']).next()?.trim();
-    (!name.is_empty() && !name.chars().any(char::is_control)).then(|| name.to_owned())
+    let usable = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| !c.is_control() && dpost_guest::memo::tokenizer::is_xml_char(c));
+    usable.then(|| name.to_owned())
 }
 
 /// Stream a multipart body's parts to a spool folder: `message` (the JSON description, the
@@ -538,7 +542,7 @@ async fn spool_parts(body: Body, boundary: String, dir: &Path, max: u64) -> Resu
             "file" => {
                 let Some(filename) = part_filename(field.file_name()) else {
                     return Err(Problem::bad_request(
-                        "each file part needs a file name (Content-Disposition filename)",
+                        "each file part needs a file name (Content-Disposition filename) of characters a MeMo message can carry",
                     )
                     .at("file"));
                 };
@@ -597,6 +601,8 @@ async fn compose(
         ))
         .at("message")
     })?;
+    spec.check_characters(Path::new("message"))
+        .map_err(|e| Problem::unprocessable(e.to_string()).at("message"))?;
     let header = spec
         .header(Path::new("message"), uuid::Uuid::new_v4().to_string())
         .map_err(|e| Problem::unprocessable(e.to_string()).at("message"))?;
@@ -612,7 +618,7 @@ async fn compose(
     );
     let written = tokio::task::spawn_blocking(move || {
         let out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        let written = pool.with(|i| spec.write(i, &header, &created, &documents, out));
+        let written = pool.with(|i| spec.write(i, (&header, &created), &documents, out, |_, _| {}));
         let out = match written {
             Ok(Ok(out)) => out,
             Ok(Err(WriteError::Memo(e))) => return Ok(Err(WriteError::Memo(e).to_string())),

@@ -43,7 +43,7 @@ impl ApiCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self {
             ApiCommand::Openapi => {
-                print!("{}", crate::api::openapi::document_json());
+                out!("{}", crate::api::openapi::document_json())?;
                 Ok(Exit::Ok)
             }
             ApiCommand::Token(TokenCommand::Create {
@@ -56,7 +56,7 @@ impl ApiCommand {
                 let mut parsed = Vec::new();
                 for s in &scopes {
                     let Some(scope) = Scope::parse(s) else {
-                        eprintln!("{s:?} is not a scope; scopes: {}", scope_names());
+                        errln!("{s:?} is not a scope; scopes: {}", scope_names());
                         return Ok(Exit::Error);
                     };
                     if !parsed.contains(&scope) {
@@ -65,14 +65,14 @@ impl ApiCommand {
                 }
                 let (known, _) = loaded.config.ngdp.mailboxes();
                 if let Some(m) = mailboxes.iter().find(|m| !known.contains(m)) {
-                    eprintln!(
+                    errln!(
                         "{m:?} is not a configured mailbox ([ngdp] mailboxes: {})",
                         known.join(", ")
                     );
                     return Ok(Exit::Error);
                 }
                 if name.trim().is_empty() {
-                    eprintln!("a client needs a name");
+                    errln!("a client needs a name");
                     return Ok(Exit::Error);
                 }
                 let text = std::fs::read_to_string(&config)
@@ -82,7 +82,7 @@ impl ApiCommand {
                 let after = match add_client(&text, &name, &parsed, restricted, &hash) {
                     Ok(a) => a,
                     Err(e) => {
-                        eprintln!("{e}; nothing written");
+                        errln!("{e}; nothing written");
                         return Ok(Exit::Error);
                     }
                 };
@@ -90,13 +90,18 @@ impl ApiCommand {
                 if let Err(e) =
                     ConfigFile::parse(config.clone(), after.clone()).and_then(|f| f.api())
                 {
-                    eprintln!("the new client would leave the configuration invalid: {e}");
-                    eprintln!("nothing written");
+                    errln!("the new client would leave the configuration invalid: {e}");
+                    errln!("nothing written");
                     return Ok(Exit::Error);
                 }
-                super::write_atomically(&config, after.as_bytes())?;
-                println!("{token}");
-                eprintln!(
+                // The token first: when it cannot be shown (standard output closed), nothing
+                // is written and no client exists whose token nobody has.
+                outln!("{token}")?;
+                if let Err(e) = super::write_atomically(&config, after.as_bytes()) {
+                    errln!("the token above is not valid: {e:#}");
+                    return Ok(Exit::Error);
+                }
+                errln!(
                     "client {name:?} added to {} with scopes {}; the token above is shown only this once \
                      (dpost keeps its SHA-256). Restart `dpost serve` to use it.",
                     config.display(),

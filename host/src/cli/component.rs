@@ -31,19 +31,23 @@ impl ComponentCommand {
                 let imports = runtime.component_imports();
                 let exports = runtime.component_exports();
                 if json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "imports": imports, "exports": exports, "bytes": crate::runtime::EMBEDDED_COMPONENT.len() })
-                    );
+                    )?;
                 } else {
-                    println!(
+                    outln!(
                         "component: {} bytes",
                         crate::runtime::EMBEDDED_COMPONENT.len()
-                    );
-                    println!("imports:");
-                    imports.iter().for_each(|i| println!("  {i}"));
-                    println!("exports:");
-                    exports.iter().for_each(|e| println!("  {e}"));
+                    )?;
+                    outln!("imports:")?;
+                    for i in &imports {
+                        outln!("  {i}")?;
+                    }
+                    outln!("exports:")?;
+                    for e in &exports {
+                        outln!("  {e}")?;
+                    }
                 }
                 Ok(Exit::Ok)
             }

@@ -84,6 +84,20 @@ max_message_bytes = 157286400
 # guest_memory_limit_bytes = 67108864
 # guest_call_timeout_ms = 5000
 
+[api]
+# The platform API (docs/api.md): a second listener of `dpost serve`, for the case-management
+# platform, never the public one NgDP reaches. /metrics is served here too. Keep it on
+# loopback or a private network; for HTTPS give tls_cert and tls_key (PEM).
+# tls_cert = "api.crt"
+# tls_key = "api.key"
+# Clients, each with a bearer token of its own. Make one with
+#   dpost api token create casework --scope messages:read --scope messages:ack [--mailbox post]
+# which prints the token once and adds an [[api.clients]] entry below this table (name,
+# token_sha256, scopes, and mailboxes when given); only the token's SHA-256 is kept.
+# Scopes: messages:read, messages:ack, send, receipts, admin. With `mailboxes`, the client
+# sees only those mailboxes' messages, and any other as not found.
+listen = "127.0.0.1:8081"
+
 [ngdp]
 # The environment `dpost serve` uses unless --environment says otherwise.
 environment = "test"
@@ -176,14 +190,14 @@ fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
         use std::os::unix::fs::PermissionsExt as _;
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
-    println!("wrote {}", path.display());
-    println!("test system id: {system_id}");
-    println!("message endpoint: http://127.0.0.1:8080/api/MeMoV1/memos/?system-uuid={system_id}");
-    println!("start it with: dpost serve --config {}", path.display());
-    println!(
+    outln!("wrote {}", path.display())?;
+    outln!("test system id: {system_id}")?;
+    outln!("message endpoint: http://127.0.0.1:8080/api/MeMoV1/memos/?system-uuid={system_id}")?;
+    outln!("start it with: dpost serve --config {}", path.display())?;
+    outln!(
         "check the set-up step by step with: dpost doctor --config {}",
         path.display()
-    );
+    )?;
     Ok(Exit::Ok)
 }
 
@@ -191,7 +205,7 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     let file = match ConfigFile::load(Some(config)) {
         Ok(f) => f,
         Err(e) => {
-            println!("{e}");
+            outln!("{e}")?;
             return Ok(Exit::CheckFailed);
         }
     };
@@ -210,11 +224,16 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     if let Err(e) = file.serve() {
         problems.push(e.to_string());
     }
+    if let Err(e) = file.api() {
+        problems.push(e.to_string());
+    }
     if problems.is_empty() {
-        println!("{}: ok", config.display());
+        outln!("{}: ok", config.display())?;
         Ok(Exit::Ok)
     } else {
-        problems.iter().for_each(|p| println!("{p}"));
+        for p in &problems {
+            outln!("{p}")?;
+        }
         Ok(Exit::CheckFailed)
     }
 }

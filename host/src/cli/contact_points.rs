@@ -66,9 +66,9 @@ impl ContactPointsCommand {
             Ok(p) => p,
             Err(errors) => {
                 for e in &errors {
-                    eprintln!("{e}");
+                    errln!("{e}");
                 }
-                eprintln!("nothing written: fix the {} problem(s) above", errors.len());
+                errln!("nothing written: fix the {} problem(s) above", errors.len());
                 return Ok(Exit::Error);
             }
         };
@@ -76,8 +76,8 @@ impl ContactPointsCommand {
         if let Err(e) = ConfigFile::parse(config.config.clone(), plan.after.clone())
             .and_then(|f| f.ngdp(Some(&environment)))
         {
-            eprintln!("the import would leave the configuration invalid: {e}");
-            eprintln!("nothing written");
+            errln!("the import would leave the configuration invalid: {e}");
+            errln!("nothing written");
             return Ok(Exit::Error);
         }
         let count = |a: &str| plan.changes.iter().filter(|c| c.action == a).count();
@@ -93,7 +93,7 @@ impl ContactPointsCommand {
             super::write_atomically(&config.config, plan.after.as_bytes())?;
         }
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({
                     "environment": environment,
@@ -105,22 +105,24 @@ impl ContactPointsCommand {
                     "written": written,
                     "diff": if changed { Some(&shown_diff) } else { None },
                 }))?
-            );
+            )?;
         } else {
             for c in &plan.changes {
                 match (&c.previous_mailbox, c.action) {
-                    (Some(p), _) => println!(
+                    (Some(p), _) => outln!(
                         "{:9} {} → {} (was {p})",
-                        c.action, c.contact_point, c.mailbox
-                    ),
-                    (None, _) => println!("{:9} {} → {}", c.action, c.contact_point, c.mailbox),
+                        c.action,
+                        c.contact_point,
+                        c.mailbox
+                    )?,
+                    (None, _) => outln!("{:9} {} → {}", c.action, c.contact_point, c.mailbox)?,
                 }
             }
             if dry_run && changed {
-                println!();
-                print!("{shown_diff}");
+                outln!()?;
+                out!("{shown_diff}")?;
             }
-            println!(
+            outln!(
                 "{added} added, {updated} updated, {unchanged} unchanged in [ngdp.{environment}]; {}",
                 if written {
                     format!("wrote {}", config.config.display())
@@ -129,7 +131,7 @@ impl ContactPointsCommand {
                 } else {
                     "nothing to write".to_owned()
                 }
-            );
+            )?;
         }
         Ok(Exit::Ok)
     }

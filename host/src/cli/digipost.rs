@@ -216,17 +216,17 @@ impl DigipostCommand {
                         .iter()
                         .map(|h| (h.name.clone(), json!(h.value)))
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "canonical": signed.canonical, "headers": headers })
-                    );
+                    )?;
                 } else {
                     if explain {
-                        println!("{}", visible(&signed.canonical));
-                        println!();
+                        outln!("{}", visible(&signed.canonical))?;
+                        outln!()?;
                     }
                     for Header { name, value } in &signed.headers {
-                        println!("{name}: {value}");
+                        outln!("{name}: {value}")?;
                     }
                 }
                 Ok(Exit::Ok)
@@ -263,16 +263,16 @@ impl DigipostCommand {
                 let verified = verdict.is_ok();
                 match verdict {
                     Err(DigipostError::Guest(e)) => return Err(e.into()),
-                    Err(DigipostError::Verify(e)) if !json => println!("response refused: {e}"),
-                    Err(e) if json => println!(
+                    Err(DigipostError::Verify(e)) if !json => outln!("response refused: {e}")?,
+                    Err(e) if json => outln!(
                         "{}",
                         json!({ "verified": false, "error": e.to_string(), "canonical": canonical })
-                    ),
-                    Err(e) => println!("response refused: {e}"),
+                    )?,
+                    Err(e) => outln!("response refused: {e}")?,
                     Ok(()) if json => {
-                        println!("{}", json!({ "verified": true, "canonical": canonical }))
+                        outln!("{}", json!({ "verified": true, "canonical": canonical }))?
                     }
-                    Ok(()) => println!("response verified"),
+                    Ok(()) => outln!("response verified")?,
                 }
                 Ok(if verified {
                     Exit::Ok
@@ -296,14 +296,14 @@ impl DigipostCommand {
                 let ours = dsign::canonical_request(&mut instance, &req)?;
                 let cmp = explain::compare(&server, &ours);
                 if json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({
                             "server": server, "dpost": ours, "identical": cmp.first_difference.is_none(),
                             "first_difference_line": cmp.first_difference.map(|i| i + 1),
                             "hint": cmp.first_difference.map(|i| explain::hint(&cmp.rows[i], i)),
                         })
-                    );
+                    )?;
                 } else {
                     print_side_by_side(&mut std::io::stdout().lock(), &cmp);
                 }

@@ -99,9 +99,9 @@ impl DoctorCommand {
             .build()?;
         let report = rt.block_on(doctor::run(&file, &options));
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?)?;
         } else {
-            print!("{}", report.render());
+            out!("{}", report.render())?;
         }
         Ok(if report.worst() == Status::Failed {
             Exit::CheckFailed

@@ -11,6 +11,10 @@ pub enum Exit {
     /// 2: could not do the job (bad arguments, unreadable file, unusable key). Also what
     /// `main` returns for any error.
     Error,
+    /// 141: standard output was closed before the command had said everything (`| head`);
+    /// the code a shell shows for a program ended by SIGPIPE, which is what this is. The job
+    /// may not be finished, so it is neither 0 nor a verdict.
+    OutputClosed,
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -19,6 +23,7 @@ impl From<Exit> for std::process::ExitCode {
             Exit::Ok => 0,
             Exit::CheckFailed => 1,
             Exit::Error => 2,
+            Exit::OutputClosed => 141,
         })
     }
 }

@@ -198,7 +198,7 @@ fn listed(c: &Connected, sender: &str, doc: i64) -> anyhow::Result<Option<Listed
         .block_on(c.client.find(sender, doc))
         .map_err(explain_error)?;
     if found.is_none() {
-        eprintln!("no document {doc} in sender {sender}'s inbox; nothing done");
+        errln!("no document {doc} in sender {sender}'s inbox; nothing done");
     }
     Ok(found)
 }
@@ -249,26 +249,29 @@ impl InboxCommand {
                     .map_err(explain_error)?;
                 let docs = entry_json(&page.documents);
                 if json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "sender": sender, "offset": offset.unwrap_or(0), "documents": docs })
-                    );
+                    )?;
                 } else {
-                    println!(
+                    outln!(
                         "{:>12}  {:<25}  {:<24}  {:>4}  subject",
-                        "id", "delivered", "sender", "att."
-                    );
+                        "id",
+                        "delivered",
+                        "sender",
+                        "att."
+                    )?;
                     for d in &docs {
                         let attachments = d["attachments"].as_array().map_or(0, Vec::len);
                         let s = |k: &str| d[k].as_str().unwrap_or("").to_owned();
-                        println!(
+                        outln!(
                             "{:>12}  {:<25}  {:<24}  {:>4}  {}",
                             d["id"],
                             s("delivery_time"),
                             s("sender"),
                             attachments,
                             s("subject")
-                        );
+                        )?;
                     }
                 }
                 Ok(Exit::Ok)
@@ -294,14 +297,11 @@ impl InboxCommand {
                     .block_on(c.client.content(&sender, &entry))
                     .map_err(explain_error)?;
                 if content.redirect_signed == Some(false) {
-                    eprintln!("note: Digipost's 307 to the content link was not signed");
+                    errln!("note: Digipost's 307 to the content link was not signed");
                 }
                 match output {
                     Some(path) => super::write_atomically(&path, &content.bytes)?,
-                    None => std::io::stdout()
-                        .lock()
-                        .write_all(&content.bytes)
-                        .context("writing to standard output")?,
+                    None => super::output::write_bytes(&content.bytes)?,
                 }
                 Ok(Exit::Ok)
             }
@@ -314,7 +314,7 @@ impl InboxCommand {
                 let entry = match listed(&c, &sender, doc)? {
                     Some(Listed::Document(d)) => d,
                     Some(Listed::Attachment { owner, .. }) => {
-                        eprintln!(
+                        errln!(
                             "{doc} is an attachment of document {owner}; attachments are deleted with their document (delete {owner}); nothing deleted"
                         );
                         return Ok(Exit::CheckFailed);
@@ -326,8 +326,8 @@ impl InboxCommand {
                     .block_on(c.client.delete(&sender, &entry))
                     .map_err(explain_error)?;
                 match deleted {
-                    Deleted::Now => eprintln!("deleted document {doc}"),
-                    Deleted::AlreadyGone => eprintln!(
+                    Deleted::Now => errln!("deleted document {doc}"),
+                    Deleted::AlreadyGone => errln!(
                         "document {doc} was listed but Digipost no longer has it (404): deleted already"
                     ),
                 }
@@ -384,9 +384,9 @@ impl SyncArgs {
             Err(e) => return Err(e.into()),
         };
         if self.json {
-            println!("{}", serde_json::to_string(&report)?);
+            outln!("{}", serde_json::to_string(&report)?)?;
         } else {
-            println!(
+            outln!(
                 "listed {}, archived {}, already archived {}, deleted {}, failed {} in {:.1} s ({})",
                 report.listed,
                 report.archived,
@@ -395,15 +395,15 @@ impl SyncArgs {
                 report.failed,
                 report.elapsed_seconds,
                 store_path.display()
-            );
+            )?;
             if report.unsigned_redirects > 0 {
-                eprintln!(
+                errln!(
                     "note: {} content link(s) came in a 307 without a signature; followed (the one-time token protects them), marked \"redirect_signed\": false in the archive",
                     report.unsigned_redirects
                 );
             }
             for f in &report.failures {
-                eprintln!("document {}: {}", f.id, f.error);
+                errln!("document {}: {}", f.id, f.error);
             }
         }
         Ok(if report.failed == 0 {

@@ -1,7 +1,7 @@
 //! `dpost memo …`: validate, show, extract and write MeMo messages.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write as _};
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -11,20 +11,22 @@ use serde_json::json;
 use super::Exit;
 use crate::bindings::memo_wit as wit;
 use crate::keystore::Keystore;
-use crate::memo::extract::{Names, create_in};
+use crate::memo::extract::{Extraction, Names};
 use crate::memo::json as memo_json;
+use crate::memo::origin::{Counting, Origin, document_at, origin};
 use crate::memo::spec::{Document, Spec};
 use crate::memo::stream::DEFAULT_CHUNK;
 use crate::memo::{MemoError, ReadOutcome, read_stream};
 use crate::ngdp::batch;
 use crate::runtime::{Runtime, RuntimeOptions};
+use dpost_guest::memo::tokenizer::is_xml_char;
 
 /// MeMo commands.
 #[derive(Debug, Subcommand)]
 pub enum MemoCommand {
     /// Check MeMo files against MeMo 1.1/1.2. Prints each problem as FILE:LINE:COL: PATH:
     /// message (FILE!MEMBER:LINE:COL: ... for a member of a `.tar.lzma` batch). Exits 0 when all are valid, 1 when one is invalid, 2 when one cannot be read
-    /// or is not XML.
+    /// or is not XML (a well-formed document that is not a MeMo `Message` is invalid: 1).
     Validate {
         /// The files.
         #[arg(required = true)]
@@ -43,8 +45,11 @@ pub enum MemoCommand {
         json: bool,
     },
     /// Write every file's decoded content into a folder (for a `.tar.lzma` batch, each
-    /// message's into DIR/<member-stem>/). Names are made safe and unique; nothing is written
-    /// outside the folder and nothing is overwritten.
+    /// message's into DIR/<member-stem>/). Names are made safe and unique, also against what
+    /// the folder already holds (name (2).pdf, ...); nothing is written outside the folder and
+    /// nothing is overwritten or written through a link. All or nothing: a message whose
+    /// content does not decode is refused (exit 1), one cut off is unreadable (exit 2), and
+    /// then none of its files is left behind.
     Extract {
         /// The MeMo file.
         file: PathBuf,
@@ -104,23 +109,27 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
         if batch::is_batch(file) {
             // A batch: every member validated, streamed, reported as FILE!MEMBER.
             let mut instance = runtime.instantiate(Keystore::new())?;
+            let mut printed = Ok(());
             let result = open(file).and_then(|source| {
                 batch::for_each_member(source, |member, reader| {
                     let outcome = read_stream(&mut instance, reader, DEFAULT_CHUNK, |_| Ok(()))
                         .map_err(anyhow::Error::from);
-                    report(
+                    printed = report(
                         &format!("{name}!{member}"),
                         outcome,
                         json,
                         &mut exit,
                         &mut reports,
                     );
+                    // Stop at the first report that could not be printed; `printed` says why.
+                    anyhow::ensure!(printed.is_ok(), "standard output failed");
                     Ok(())
                 })
                 .map_err(anyhow::Error::from)
             });
+            printed?;
             if let Err(e) = result {
-                report(&name, Err(e), json, &mut exit, &mut reports);
+                report(&name, Err(e), json, &mut exit, &mut reports)?;
             }
             continue;
         }
@@ -132,10 +141,10 @@ fn validate(files: &[PathBuf], json: bool) -> anyhow::Result<Exit> {
             }
             Err(e) => Err(e),
         };
-        report(&name, outcome, json, &mut exit, &mut reports);
+        report(&name, outcome, json, &mut exit, &mut reports)?;
     }
     if json {
-        println!("{}", serde_json::Value::Array(reports));
+        outln!("{}", serde_json::Value::Array(reports))?;
     }
     Ok(exit)
 }
@@ -147,7 +156,7 @@ fn report(
     json: bool,
     exit: &mut Exit,
     reports: &mut Vec<serde_json::Value>,
-) {
+) -> anyhow::Result<()> {
     match outcome {
         Ok(ReadOutcome { summary, .. }) => {
             let valid = !summary
@@ -161,37 +170,51 @@ fn report(
                 reports.push(json!({ "file": name, "valid": valid, "problems": memo_json::problems(&summary.problems) }));
             } else {
                 for p in &summary.problems {
-                    println!(
+                    outln!(
                         "{name}:{}:{}: {}: {}: {}",
                         p.line,
                         p.column,
                         p.path,
                         crate::memo::json::wit_name(&p.severity),
                         p.message
-                    );
+                    )?;
                 }
             }
         }
         Err(e) => {
-            *exit = Exit::Error;
             let (line, column, message) = match e.downcast_ref::<MemoError>() {
                 Some(MemoError::NotMemo {
                     line,
                     column,
                     message,
-                    ..
-                }) => (*line, *column, message.clone()),
-                _ => (0, 0, format!("{e:#}")),
+                    kind,
+                }) => {
+                    // Well-formed XML whose root is not MeMo's Message was read and judged:
+                    // it is an invalid message (1), not an unreadable file (2).
+                    if matches!(kind, wit::ReadErrorKind::NotMemo(_)) {
+                        if *exit == Exit::Ok {
+                            *exit = Exit::CheckFailed;
+                        }
+                    } else {
+                        *exit = Exit::Error;
+                    }
+                    (*line, *column, message.clone())
+                }
+                _ => {
+                    *exit = Exit::Error;
+                    (0, 0, format!("{e:#}"))
+                }
             };
             if json {
                 reports.push(json!({ "file": name, "valid": false, "error": { "line": line, "column": column, "message": message } }));
             } else if line > 0 {
-                println!("{name}:{line}:{column}: error: {message}");
+                outln!("{name}:{line}:{column}: error: {message}")?;
             } else {
-                println!("{name}: error: {message}");
+                outln!("{name}: error: {message}")?;
             }
         }
     }
+    Ok(())
 }
 
 /// A document and its files as `show` lists them.
@@ -254,14 +277,14 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
     .with_context(|| file.display().to_string())?;
     let header = header.context("the message has no header")?;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "file": file.display().to_string(), "header": memo_json::header(&header), "created": created,
                 "documents": documents, "problems": memo_json::problems(&outcome.summary.problems),
                 "valid": outcome.is_valid(),
             })
-        );
+        )?;
         return Ok(Exit::Ok);
     }
     let party = |id_type: &str, id: &str, label: Option<&str>| match label {
@@ -276,29 +299,29 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
         wit::MessageType::Digitalpost => "DIGITALPOST",
         wit::MessageType::Nemsms => "NEMSMS",
     };
-    println!("MeMo {version} {kind} {}", header.message_uuid);
-    println!("label:        {}", header.label);
+    outln!("MeMo {version} {kind} {}", header.message_uuid)?;
+    outln!("label:        {}", header.label)?;
     if let Some(n) = &header.notification {
-        println!("notification: {n}");
+        outln!("notification: {n}")?;
     }
     let s = &header.sender;
-    println!(
+    outln!(
         "sender:       {}",
         party(&s.id_type, &s.sender_id, Some(&s.label))
-    );
+    )?;
     let r = &header.recipient;
-    println!(
+    outln!(
         "recipient:    {}",
         party(&r.id_type, &r.recipient_id, r.label.as_deref())
-    );
+    )?;
     if let Some(cp) = r.contact_point.as_ref() {
-        println!("contact point: {}", cp.contact_point_id);
+        outln!("contact point: {}", cp.contact_point_id)?;
     }
     for reply in &header.reply_data {
-        println!("reply to:     {}", reply.message_uuid);
+        outln!("reply to:     {}", reply.message_uuid)?;
     }
     if let Some(c) = &created {
-        println!("created:      {c}");
+        outln!("created:      {c}")?;
     }
     for d in &documents {
         let kind = match d.kind {
@@ -306,18 +329,21 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
             wit::DocumentKind::Additional => "additional",
             wit::DocumentKind::Technical => "technical",
         };
-        println!(
+        outln!(
             "{kind} document{}",
             d.label
                 .as_ref()
                 .map(|l| format!(": {l}"))
                 .unwrap_or_default()
-        );
+        )?;
         for f in &d.files {
-            println!(
+            outln!(
                 "  {}  {}  {}  {} bytes",
-                f.filename, f.encoding_format, f.language, f.size
-            );
+                f.filename,
+                f.encoding_format,
+                f.language,
+                f.size
+            )?;
         }
     }
     let errors = outcome
@@ -327,7 +353,7 @@ fn show(file: &Path, json: bool) -> anyhow::Result<Exit> {
         .filter(|p| p.severity == wit::Severity::Error)
         .count();
     let warnings = outcome.summary.problems.len() - errors;
-    println!("problems:     {errors} errors, {warnings} warnings (dpost memo validate lists them)");
+    outln!("problems:     {errors} errors, {warnings} warnings (dpost memo validate lists them)")?;
     Ok(Exit::Ok)
 }
 
@@ -336,96 +362,121 @@ fn extract(file: &Path, out: &Path, json: bool) -> anyhow::Result<Exit> {
     let runtime = runtime()?;
     let mut instance = runtime.instantiate(Keystore::new())?;
     let mut written: Vec<(PathBuf, u64)> = Vec::new();
+    let mut refused: Vec<(String, Vec<wit::Problem>)> = Vec::new();
+    let name = file.display().to_string();
     if batch::is_batch(file) {
         // A batch: each member's files into OUT/<member-stem>/, streamed.
         let mut stems = Names::default();
         batch::for_each_member(open(file)?, |member, reader| {
-            let stem = stems.unique(batch::member_stem(member));
-            let dir = create_dir_in(out, &stem)?;
-            written.extend(
-                extract_from(&mut instance, reader, &dir)
-                    .with_context(|| format!("{}!{member}", file.display()))?,
-            );
+            let dir = stems
+                .create_dir(out, batch::member_stem(member))
+                .with_context(|| format!("cannot create a folder in {}", out.display()))?;
+            let extracted = extract_from(&mut instance, reader, &dir);
+            match extracted {
+                Ok(Extracted::Written(files)) => written.extend(files),
+                Ok(Extracted::Refused(problems)) => {
+                    // Nothing of this member was written: its folder goes too.
+                    let _ = std::fs::remove_dir(&dir);
+                    refused.push((format!("{name}!{member}"), problems));
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir(&dir);
+                    return Err(e.context(format!("{name}!{member}")));
+                }
+            }
             Ok(())
         })
         .map_err(anyhow::Error::from)
-        .with_context(|| file.display().to_string())?;
+        .with_context(|| name.clone())?;
     } else {
-        written = extract_from(&mut instance, open(file)?, out)
-            .with_context(|| file.display().to_string())?;
+        match extract_from(&mut instance, open(file)?, out).with_context(|| name.clone())? {
+            Extracted::Written(files) => written = files,
+            Extracted::Refused(problems) => refused.push((name.clone(), problems)),
+        }
+    }
+    for (message, problems) in &refused {
+        for p in problems {
+            errln!(
+                "{message}:{}:{}: {}: error: {}",
+                p.line,
+                p.column,
+                p.path,
+                p.message
+            );
+        }
+        errln!(
+            "error: {message}: a file's content is broken; nothing of this message was extracted"
+        );
     }
     if json {
         let files: Vec<_> = written
             .iter()
             .map(|(p, s)| json!({ "path": p.display().to_string(), "size": s }))
             .collect();
-        println!(
+        let refused: Vec<_> = refused
+            .iter()
+            .map(|(m, ps)| json!({ "message": m, "problems": memo_json::problems(ps) }))
+            .collect();
+        outln!(
             "{}",
-            json!({ "file": file.display().to_string(), "written": files })
-        );
+            json!({ "file": name, "written": files, "refused": refused })
+        )?;
     } else {
         for (path, size) in &written {
-            println!("{}  {size} bytes", path.display());
+            outln!("{}  {size} bytes", path.display())?;
         }
     }
-    Ok(Exit::Ok)
+    Ok(if refused.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
 }
 
-/// A fresh folder `name` (made safe by [`Names`]) inside `out`; never an existing one.
-fn create_dir_in(out: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let dir = out.join(name);
-    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+/// What reading one message into a folder came to.
+enum Extracted {
+    /// Every file, moved into place: its path and size.
+    Written(Vec<(PathBuf, u64)>),
+    /// A file's content does not decode (these problems say where); nothing was left behind.
+    Refused(Vec<wit::Problem>),
 }
 
-/// Every file of the message read from `source`, decoded into `out`.
+/// Every file of the message read from `source`, decoded into `out`, all or nothing: files
+/// are moved into place only when the whole message was read and every content decoded. A
+/// message cut off mid-way is an error, and what it wrote is removed.
 fn extract_from(
     instance: &mut crate::runtime::Instance,
     source: impl std::io::Read,
     out: &Path,
-) -> anyhow::Result<Vec<(PathBuf, u64)>> {
-    let mut names = Names::default();
-    let mut current: Option<(BufWriter<File>, PathBuf)> = None;
-    let mut written: Vec<(PathBuf, u64)> = Vec::new();
-    let result = read_stream(instance, source, DEFAULT_CHUNK, |event| {
+) -> anyhow::Result<Extracted> {
+    let mut extraction = Extraction::new(out);
+    let outcome = read_stream(instance, source, DEFAULT_CHUNK, |event| {
         match event {
-            wit::Event::FileStart(f) => {
-                let name = names.unique(&f.filename);
-                let (handle, path) = create_in(out, &name)
-                    .with_context(|| format!("cannot create {}", out.join(&name).display()))?;
-                current = Some((BufWriter::new(handle), path));
-            }
-            wit::Event::FileData(bytes) => {
-                if let Some((w, path)) = current.as_mut() {
-                    w.write_all(&bytes)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                }
-            }
-            wit::Event::FileEnd(size) => {
-                if let Some((mut w, path)) = current.take() {
-                    w.flush()
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    written.push((path, size));
-                }
-            }
+            wit::Event::FileStart(f) => extraction.begin_file(&f.filename)?,
+            wit::Event::FileData(bytes) => extraction.write(&bytes)?,
+            wit::Event::FileEnd(_) => extraction.end_file()?,
             _ => {}
         }
         Ok(())
-    });
-    if let Err(e) = result {
-        // A file cut off mid-way would look complete to whoever opens it.
-        if let Some((_, path)) = current.take() {
-            let _ = std::fs::remove_file(&path);
-        }
-        return Err(anyhow::Error::from(e));
+    })?;
+    // What validate calls an error in a content: a file that would be written cut short or
+    // wrongly decoded. Other problems (a header rule) do not make the files wrong.
+    let broken: Vec<wit::Problem> = outcome
+        .summary
+        .problems
+        .into_iter()
+        .filter(|p| p.code == wit::ProblemCode::InvalidBase64)
+        .collect();
+    if !broken.is_empty() {
+        return Ok(Extracted::Refused(broken));
     }
-    Ok(written)
+    Ok(Extracted::Written(extraction.commit()?))
 }
 
 fn new(spec_path: &Path, files: &[PathBuf], output: &Path) -> anyhow::Result<Exit> {
     Ok(match write_from_spec(spec_path, files, output)? {
         Some(uuid) => {
-            println!("{uuid}");
+            outln!("{uuid}")?;
             Exit::Ok
         }
         None => Exit::CheckFailed,
@@ -444,6 +495,7 @@ pub(super) fn write_from_spec(
     let text = std::fs::read_to_string(spec_path)
         .with_context(|| format!("cannot read {}", spec_path.display()))?;
     let spec = Spec::parse(spec_path, &text)?;
+    spec.check_characters(spec_path)?;
     let header = spec.header(spec_path, uuid::Uuid::new_v4().to_string())?;
     let created = match &spec.created {
         Some(c) => c.clone(),
@@ -453,30 +505,54 @@ pub(super) fn write_from_spec(
     let mut instance = runtime.instantiate(Keystore::new())?;
     // Write beside the target and rename, so a failed run never leaves half a message.
     let tmp = output.with_extension("xml.partial");
-    let out = BufWriter::new(
+    let out = Counting::new(BufWriter::new(
         File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
-    );
+    ));
+    // Where each document begins in the XML, to tell which --file a problem is about.
+    let mut starts: Vec<(u32, u32)> = Vec::new();
     let write = || -> anyhow::Result<()> {
-        let documents = files
-            .iter()
-            .map(|path| {
-                let filename = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .map(str::to_owned)
-                    .with_context(|| {
-                        format!(
-                            "{} has no file name that can go in a message",
-                            path.display()
-                        )
-                    })?;
-                Ok(Document {
-                    filename,
-                    path: path.clone(),
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        spec.write(&mut instance, &header, &created, &documents, out)?;
+        let mut documents = Vec::with_capacity(files.len());
+        for path in files {
+            let filename = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_owned)
+                .with_context(|| {
+                    format!(
+                        "--file {}: has no file name that can go in a message",
+                        path.display()
+                    )
+                })?;
+            if let Some(c) = filename.chars().find(|&c| !is_xml_char(c)) {
+                anyhow::bail!(
+                    "--file {}: the name contains U+{:04X}, a character an XML message cannot carry",
+                    path.display(),
+                    c as u32
+                );
+            }
+            documents.push(Document {
+                filename,
+                path: path.clone(),
+            });
+        }
+        let written = spec.write(
+            &mut instance,
+            (&header, &created),
+            &documents,
+            out,
+            |_, writer| starts.push(writer.output().map_or((0, 0), Counting::position)),
+        );
+        // Past the header, a refusal concerns the document being written: its --file.
+        if let Err(e) = written {
+            return Err(
+                match starts.len().checked_sub(1).and_then(|i| files.get(i)) {
+                    Some(path) => {
+                        anyhow::Error::new(e).context(format!("--file {}", path.display()))
+                    }
+                    None => e.into(),
+                },
+            );
+        }
         Ok(())
     };
     if let Err(e) = write() {
@@ -486,20 +562,32 @@ pub(super) fn write_from_spec(
     // The writer keeps MeMo's structure; the validator checks every value rule too.
     let mut check = runtime.instantiate(Keystore::new())?;
     let outcome = read_stream(&mut check, open(&tmp)?, DEFAULT_CHUNK, |_| Ok(()))?;
+    // Each problem told as what the person wrote: a spec key or a --file; once, though the
+    // same key (language) goes into every file.
+    let mut told: Vec<String> = Vec::new();
     for p in &outcome.summary.problems {
-        eprintln!(
-            "{}:{}:{}: {}: {}: {}",
-            spec_path.display(),
-            p.line,
-            p.column,
-            p.path,
+        let document = document_at(&starts, (p.line, p.column));
+        let source = match origin(&p.path, document) {
+            Origin::Key(key) => format!("{}: {key}", spec_path.display()),
+            Origin::File(i) => match files.get(i) {
+                Some(f) => format!("--file {}", f.display()),
+                None => format!("{}: {}", spec_path.display(), p.path),
+            },
+            Origin::Message => format!("{}: {}", spec_path.display(), p.path),
+        };
+        let line = format!(
+            "{source}: {}: {}",
             crate::memo::json::wit_name(&p.severity),
             p.message
         );
+        if !told.contains(&line) {
+            errln!("{line}");
+            told.push(line);
+        }
     }
     if !outcome.is_valid() {
         let _ = std::fs::remove_file(&tmp);
-        eprintln!("error: the message would be invalid; nothing written");
+        errln!("error: the message would be invalid; nothing written");
         return Ok(None);
     }
     std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))?;

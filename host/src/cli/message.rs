@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Exit;
 use crate::clock;
 use crate::config::ConfigFile;
-use crate::memo::extract::{Names, create_in};
+use crate::memo::extract::Names;
 use crate::store::Store;
 use crate::store::handover::{AckState, FeedQuery};
 
@@ -41,11 +41,11 @@ impl MailboxCommand {
                 .iter()
                 .map(|(n, c, i)| json!({ "mailbox": n, "messages": c, "invalid": i }))
                 .collect();
-            println!("{}", serde_json::Value::Array(v));
+            outln!("{}", serde_json::Value::Array(v))?;
         } else {
-            println!("{:<24} {:>9} {:>8}", "MAILBOX", "MESSAGES", "INVALID");
+            outln!("{:<24} {:>9} {:>8}", "MAILBOX", "MESSAGES", "INVALID")?;
             for (n, c, i) in rows {
-                println!("{n:<24} {c:>9} {i:>8}");
+                outln!("{n:<24} {c:>9} {i:>8}")?;
             }
         }
         Ok(Exit::Ok)
@@ -179,17 +179,17 @@ impl MessageCommand {
                     store.ngdp_messages(mailbox.as_deref(), invalid, limit)?
                 };
                 if json {
-                    println!("{}", serde_json::to_string(&messages)?);
+                    outln!("{}", serde_json::to_string(&messages)?)?;
                 } else {
                     for m in messages {
-                        println!(
+                        outln!(
                             "{}  {}  {:<12} {:<7} {}",
                             m.uuid,
                             when(m.received_at),
                             m.mailbox,
                             if m.valid { "valid" } else { "INVALID" },
                             m.label.unwrap_or_default()
-                        );
+                        )?;
                     }
                 }
                 Ok(Exit::Ok)
@@ -201,56 +201,59 @@ impl MessageCommand {
                 };
                 let receipts = store.ngdp_receipts_for(&uuid)?;
                 if json {
-                    println!("{}", json!({ "message": m, "receipts": receipts }));
+                    outln!("{}", json!({ "message": m, "receipts": receipts }))?;
                     return Ok(Exit::Ok);
                 }
-                println!(
+                outln!(
                     "message {}  ({}, {} via {}, {})",
                     m.uuid,
                     m.environment,
                     m.system_id,
                     m.via,
                     when(m.received_at)
-                );
-                println!("label:     {}", m.label.as_deref().unwrap_or(""));
-                println!(
+                )?;
+                outln!("label:     {}", m.label.as_deref().unwrap_or(""))?;
+                outln!(
                     "sender:    {} {}",
                     m.sender_id.as_deref().unwrap_or(""),
                     m.sender_label.as_deref().unwrap_or("")
-                );
-                println!("recipient: {}", m.recipient_id.as_deref().unwrap_or(""));
-                println!("mailbox:   {}  ({})", m.mailbox, m.routing_reason);
-                println!("valid:     {}", m.valid);
+                )?;
+                outln!("recipient: {}", m.recipient_id.as_deref().unwrap_or(""))?;
+                outln!("mailbox:   {}  ({})", m.mailbox, m.routing_reason)?;
+                outln!("valid:     {}", m.valid)?;
                 if let Some(problems) = m.problems.as_array() {
                     for p in problems {
-                        println!(
+                        outln!(
                             "  {}:{}: {}: {}: {}",
                             p["line"],
                             p["column"],
                             p["path"].as_str().unwrap_or(""),
                             p["severity"].as_str().unwrap_or(""),
                             p["message"].as_str().unwrap_or("")
-                        );
+                        )?;
                     }
                 }
                 match &m.receipt_error {
-                    Some(why) => println!(
+                    Some(why) => outln!(
                         "business receipt: {} ({why})",
                         m.receipt_status.as_deref().unwrap_or("none")
-                    ),
-                    None => println!(
+                    )?,
+                    None => outln!(
                         "business receipt: {}",
                         m.receipt_status.as_deref().unwrap_or("none")
-                    ),
+                    )?,
                 }
-                println!("files:");
+                outln!("files:")?;
                 for f in &m.files {
-                    println!(
+                    outln!(
                         "  {}  {}  {} bytes  sha256 {}",
-                        f.filename, f.encoding_format, f.size, f.sha256
-                    );
+                        f.filename,
+                        f.encoding_format,
+                        f.size,
+                        f.sha256
+                    )?;
                 }
-                println!("stored at: {}", m.dir);
+                outln!("stored at: {}", m.dir)?;
                 Ok(Exit::Ok)
             }
             MessageCommand::Status { uuid, config, json } => {
@@ -260,40 +263,40 @@ impl MessageCommand {
                 };
                 let receipts = store.ngdp_receipts_for(&uuid)?;
                 if json {
-                    println!("{}", json!({ "sent": sent, "receipts": receipts }));
+                    outln!("{}", json!({ "sent": sent, "receipts": receipts }))?;
                     return Ok(Exit::Ok);
                 }
-                println!(
+                outln!(
                     "message {}  ({} in {}, recorded {})",
                     sent.uuid,
                     sent.system_id,
                     sent.environment.as_deref().unwrap_or("?"),
                     when(sent.created_at)
-                );
-                println!(
+                )?;
+                outln!(
                     "status:   {}  ({} attempt(s), {})",
                     sent.status,
                     sent.attempts,
                     when(sent.updated_at)
-                );
+                )?;
                 if let Some(reason) = &sent.reason {
-                    println!("reason:   {reason}");
+                    outln!("reason:   {reason}")?;
                 }
                 if let Some(r) = &sent.receipt {
-                    println!(
+                    outln!(
                         "receipt:  {} at {}",
                         r["receiptStatus"].as_str().unwrap_or("?"),
                         r["timeStamp"].as_str().unwrap_or("?")
-                    );
+                    )?;
                 }
                 for r in &receipts {
                     let receipt = &r["receipt"];
-                    println!(
+                    outln!(
                         "pushed:   {} at {} {}",
                         receipt["receiptStatus"].as_str().unwrap_or("?"),
                         receipt["timeStamp"].as_str().unwrap_or("?"),
                         receipt["errorMessage"].as_str().unwrap_or("")
-                    );
+                    )?;
                 }
                 Ok(Exit::Ok)
             }
@@ -310,7 +313,7 @@ impl MessageCommand {
                     .handover_ack(&uuid, None, &cli_actor(), case, clock::system().now_unix())?
                     .with_context(|| format!("no message {uuid} is stored"))?;
                 let a = &acked.ack;
-                println!(
+                outln!(
                     "{} {uuid} (by {} at {}{})",
                     if acked.new {
                         "acknowledged"
@@ -323,7 +326,7 @@ impl MessageCommand {
                         .as_deref()
                         .map(|c| format!(", case {c}"))
                         .unwrap_or_default()
-                );
+                )?;
                 Ok(Exit::Ok)
             }
             MessageCommand::Route { uuid, to, config } => {
@@ -338,7 +341,7 @@ impl MessageCommand {
                 let routed = Store::open(&file.store_path())?
                     .handover_route(&uuid, None, &to, &cli_actor(), clock::system().now_unix())?
                     .with_context(|| format!("no message {uuid} is stored"))?;
-                println!("{uuid}: {} -> {}", routed.from, routed.to);
+                outln!("{uuid}: {} -> {}", routed.from, routed.to)?;
                 Ok(Exit::Ok)
             }
             MessageCommand::Export { uuid, out, config } => {
@@ -351,9 +354,8 @@ impl MessageCommand {
                 let mut names = Names::default();
                 let copy =
                     |from: &Path, name: &str, names: &mut Names| -> anyhow::Result<PathBuf> {
-                        let unique = names.unique(name);
-                        let (mut to, path) = create_in(&out, &unique).with_context(|| {
-                            format!("cannot create {}", out.join(&unique).display())
+                        let (mut to, path) = names.create(&out, name).with_context(|| {
+                            format!("cannot create {name:?} in {}", out.display())
                         })?;
                         let mut src = std::fs::File::open(from)
                             .with_context(|| format!("cannot read {}", from.display()))?;
@@ -365,10 +367,10 @@ impl MessageCommand {
                     &format!("{}.xml", m.uuid),
                     &mut names,
                 )?;
-                println!("{}", p.display());
+                outln!("{}", p.display())?;
                 for f in &m.files {
                     let p = copy(&dir.join(&f.path), &f.filename, &mut names)?;
-                    println!("{}", p.display());
+                    outln!("{}", p.display())?;
                 }
                 Ok(Exit::Ok)
             }

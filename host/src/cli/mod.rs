@@ -1,5 +1,9 @@
 //! The `dpost` command line: argument parsing (clap) and one module per command group.
 
+// First, so that its macros (`outln!`, `out!`, `errln!`) are in scope in every command.
+#[macro_use]
+mod output;
+
 mod api;
 mod component;
 mod config;
@@ -26,6 +30,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 pub use exit::Exit;
+pub use output::is_closed as output_closed;
 
 /// dpost: Digital Post for case and document platforms. Danish NgDP (MeMo messages, receipts,
 /// contact points) and the Norwegian Digipost organisation inbox, with the protocol logic in

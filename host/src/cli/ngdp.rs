@@ -60,9 +60,9 @@ impl NgdpCommand {
             pull_once(&client, &svc.receiving, &sys.id).await
         })?;
         if json {
-            println!("{}", json!(summary));
+            outln!("{}", json!(summary))?;
         } else {
-            println!(
+            outln!(
                 "listed {}, stored {}, already stored {}, receipts sent {}, deleted {}, deletion after the receipt {}, receipts received {} (stored before {}, deleted at NgDP {}), failed {}",
                 summary.listed,
                 summary.stored,
@@ -74,12 +74,12 @@ impl NgdpCommand {
                 summary.receipts_already_stored,
                 summary.receipts_deleted,
                 summary.failed.len()
-            );
+            )?;
             for (id, why) in &summary.failed {
-                println!("  {id}: {why}");
+                outln!("  {id}: {why}")?;
             }
             for (id, warnings) in &summary.receipt_warnings {
-                println!("  receipt {id} stored with warnings: {warnings}");
+                outln!("  receipt {id} stored with warnings: {warnings}")?;
             }
         }
         Ok(if summary.failed.is_empty() {

@@ -96,19 +96,19 @@ impl SendArgs {
             Ok(c) => c,
             Err(e) => {
                 let lines = refusal_lines(e).map_err(|e| checking(e, &name))?;
-                return Ok(self.refuse(&name, &lines));
+                return self.refuse(&name, &lines);
             }
         };
         if !checked.is_valid() {
             if self.json {
-                println!(
+                outln!(
                     "{}",
                     json!({ "file": name, "uuid": checked.uuid, "status": "invalid", "sent": false,
                             "problems": memo_json::problems(&checked.problems) })
-                );
+                )?;
                 return Ok(Exit::CheckFailed);
             }
-            return Ok(self.refuse(&name, &problem_lines(&checked.problems)));
+            return self.refuse(&name, &problem_lines(&checked.problems));
         }
         let uuid = checked.uuid.to_ascii_lowercase();
 
@@ -118,15 +118,15 @@ impl SendArgs {
         let before = store.ngdp_sent_record(&uuid)?;
         if let Some(r) = before.as_ref().filter(|r| sent_before(&r.status)) {
             if self.json {
-                println!(
+                outln!(
                     "{}",
                     json!({ "file": name, "uuid": uuid, "status": r.status, "sent": false, "already_sent": true })
-                );
+                )?;
             } else {
-                println!(
+                outln!(
                     "{uuid} was sent before ({}); not sending it again",
                     r.status
-                );
+                )?;
             }
             return Ok(Exit::Ok);
         }
@@ -169,30 +169,30 @@ impl SendArgs {
                     .as_deref()
                     .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
                 if self.json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "file": name, "uuid": uuid, "status": sent_status::SENT, "sent": true,
                                 "attempts": attempts, "receipt": receipt_json })
-                    );
+                    )?;
                 } else {
                     let status = receipt_json
                         .as_ref()
                         .and_then(|r| r["receiptStatus"].as_str().map(str::to_owned))
                         .unwrap_or_else(|| "no receipt".into());
-                    println!("sent {uuid} ({status}, {attempts} attempt(s))");
+                    outln!("sent {uuid} ({status}, {attempts} attempt(s))")?;
                 }
                 Ok(Exit::Ok)
             }
             Outcome::Failed { reason, attempts } => {
                 store.ngdp_mark_failed(&uuid, &reason, clock.now_unix())?;
                 if self.json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "file": name, "uuid": uuid, "status": sent_status::FAILED, "sent": false,
                                 "attempts": attempts, "reason": reason })
-                    );
+                    )?;
                 } else {
-                    eprintln!("{uuid} was not sent ({attempts} attempt(s)): {reason}");
+                    errln!("{uuid} was not sent ({attempts} attempt(s)): {reason}");
                 }
                 Ok(Exit::Error)
             }
@@ -234,11 +234,11 @@ impl SendArgs {
                 Err(e) => refusal_lines(e).map_err(|e| checking(e, &name))?,
             };
             invalid = true;
-            self.print_problems(&name, &lines);
+            self.print_problems(&name, &lines)?;
         }
         if invalid {
             if !self.json {
-                eprintln!("the batch has invalid messages; nothing was sent");
+                errln!("the batch has invalid messages; nothing was sent");
             }
             return Ok(Exit::CheckFailed);
         }
@@ -270,15 +270,15 @@ impl SendArgs {
         })?;
         if members.is_empty() {
             if self.json {
-                println!(
+                outln!(
                     "{}",
                     json!({ "batch": true, "sent": 0, "already_sent": already })
-                );
+                )?;
             } else {
-                println!(
+                outln!(
                     "all {} messages were sent before; nothing sent",
                     already.len()
-                );
+                )?;
             }
             return Ok(Exit::Ok);
         }
@@ -339,13 +339,13 @@ impl SendArgs {
                     );
                 }
                 if self.json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "batch": true, "sent": members.len(), "attempts": attempts,
                                 "already_sent": already, "messages": statuses })
-                    );
+                    )?;
                 } else {
-                    println!(
+                    outln!(
                         "sent a batch of {} messages ({}, {attempts} attempt(s)); {} sent before",
                         members.len(),
                         match &receipt {
@@ -361,7 +361,7 @@ impl SendArgs {
                             None => "no receipt".into(),
                         },
                         already.len()
-                    );
+                    )?;
                 }
                 Ok(Exit::Ok)
             }
@@ -373,13 +373,13 @@ impl SendArgs {
                     Ok(())
                 })?;
                 if self.json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "batch": true, "sent": 0, "attempts": attempts, "reason": reason,
                                 "status": sent_status::FAILED })
-                    );
+                    )?;
                 } else {
-                    eprintln!(
+                    errln!(
                         "the batch of {} messages was not sent ({attempts} attempt(s)): {reason}",
                         members.len()
                     );
@@ -390,34 +390,35 @@ impl SendArgs {
     }
 
     /// Print one file's problems (text: FILE:LINE:COL: PATH: message; JSON: one object).
-    fn print_problems(&self, name: &str, lines: &[Line]) {
+    fn print_problems(&self, name: &str, lines: &[Line]) -> anyhow::Result<()> {
         if self.json {
             let problems: Vec<_> = lines
                 .iter()
                 .map(|(l, c, p, m)| json!({ "line": l, "column": c, "path": p, "message": m }))
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 json!({ "file": name, "status": "invalid", "sent": false, "problems": problems })
-            );
-            return;
+            )?;
+            return Ok(());
         }
         for (line, column, path, message) in lines {
             match (line, path.is_empty()) {
-                (0, _) => println!("{name}: error: {message}"),
-                (_, true) => println!("{name}:{line}:{column}: error: {message}"),
-                (_, false) => println!("{name}:{line}:{column}: {path}: {message}"),
+                (0, _) => outln!("{name}: error: {message}")?,
+                (_, true) => outln!("{name}:{line}:{column}: error: {message}")?,
+                (_, false) => outln!("{name}:{line}:{column}: {path}: {message}")?,
             }
         }
+        Ok(())
     }
 
     /// Print why the message is refused locally; exit 1, nothing recorded or sent.
-    fn refuse(&self, name: &str, lines: &[Line]) -> Exit {
-        self.print_problems(name, lines);
+    fn refuse(&self, name: &str, lines: &[Line]) -> anyhow::Result<Exit> {
+        self.print_problems(name, lines)?;
         if !self.json {
-            eprintln!("{name} is not a valid MeMo message; nothing was sent");
+            errln!("{name} is not a valid MeMo message; nothing was sent");
         }
-        Exit::CheckFailed
+        Ok(Exit::CheckFailed)
     }
 }
 

@@ -51,15 +51,18 @@ impl OutgoingCommand {
                 let rows = open_store(&config)?.outgoing_list(0, limit, status.as_deref())?;
                 let rows: Vec<_> = rows.into_iter().map(summary).collect();
                 if json {
-                    println!("{}", serde_json::to_string(&rows)?);
+                    outln!("{}", serde_json::to_string(&rows)?);
                     return Ok(Exit::Ok);
                 }
-                println!(
+                outln!(
                     "{:<36}  {:<7}  {:>8}  {:<20}  REASON",
-                    "UUID", "STATUS", "ATTEMPTS", "SUBMITTED"
+                    "UUID",
+                    "STATUS",
+                    "ATTEMPTS",
+                    "SUBMITTED"
                 );
                 for r in rows {
-                    println!(
+                    outln!(
                         "{:<36}  {:<7}  {:>8}  {:<20}  {}",
                         r.uuid,
                         r.status,
@@ -79,7 +82,7 @@ impl OutgoingCommand {
                 let receipts = store.ngdp_receipts_for(&uuid)?;
                 let shown = serde_json::to_string_pretty(&detail(o, attempts, receipts))
                     .context("cannot show the message")?;
-                println!("{shown}");
+                outln!("{shown}");
                 Ok(Exit::Ok)
             }
         }

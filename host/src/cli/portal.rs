@@ -35,9 +35,9 @@ impl PortalCommand {
         let environment = file.ngdp_environment(config.environment.as_deref())?;
         let values = crate::portal::values(&file, &environment, public_url.as_deref());
         if json {
-            println!("{}", serde_json::to_string_pretty(&values)?);
+            outln!("{}", serde_json::to_string_pretty(&values)?)?;
         } else {
-            print!("{}", values.render());
+            out!("{}", values.render())?;
         }
         Ok(Exit::Ok)
     }

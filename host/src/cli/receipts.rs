@@ -68,15 +68,19 @@ impl ReceiptsCommand {
                     rows.extend(received.into_iter().map(received_entry));
                 }
                 if json {
-                    println!("{}", serde_json::to_string(&rows)?);
+                    outln!("{}", serde_json::to_string(&rows)?);
                     return Ok(Exit::Ok);
                 }
-                println!(
+                outln!(
                     "{:<36}  {:<8}  {:<8}  {:<11}  {:>8}  REASON",
-                    "ID", "WAY", "STATE", "STATUS", "ATTEMPTS"
+                    "ID",
+                    "WAY",
+                    "STATE",
+                    "STATUS",
+                    "ATTEMPTS"
                 );
                 for r in rows {
-                    println!(
+                    outln!(
                         "{:<36}  {:<8}  {:<8}  {:<11}  {:>8}  {}",
                         r.id,
                         r.direction,
@@ -99,7 +103,7 @@ impl ReceiptsCommand {
                         owed_entry(owed).state
                     );
                 }
-                println!("{id}: queued again; dpost serve sends it on its next round");
+                outln!("{id}: queued again; dpost serve sends it on its next round");
                 Ok(Exit::Ok)
             }
         }

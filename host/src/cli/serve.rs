@@ -324,16 +324,15 @@ async fn listen(
 /// where the API does (tests and scripts read them when they ask for port 0).
 fn announce(url: &str, api_url: &str, environment: &str, systems: &[String], clients: usize) {
     use std::io::Write as _;
-    // One write for both lines, and no panic when standard output has gone away: a reader
-    // that takes the first line and closes the pipe must not bring the service down.
-    let mut out = std::io::stdout().lock();
-    let _ = write!(out, "listening on {url}\napi listening on {api_url}\n");
-    let _ = out.flush();
+    // One write for both lines (a reader may take the first and close the pipe), and a
+    // service keeps serving when nobody reads its announcement.
+    let _ = out!("listening on {url}\napi listening on {api_url}\n");
+    let _ = std::io::stdout().flush();
     tracing::info!(%url, %api_url, %environment, ?systems, "dpost serve started");
     for s in systems {
-        eprintln!("  message endpoint: {url}/api/MeMoV1/memos/?system-uuid={s}");
+        errln!("  message endpoint: {url}/api/MeMoV1/memos/?system-uuid={s}");
     }
-    eprintln!(
+    errln!(
         "  platform API: {api_url}/api/v1/ ({clients} client(s) configured), metrics: {api_url}/metrics"
     );
 }

@@ -213,7 +213,7 @@ impl SimCommand {
                     writeln!(out, "{}", running.base_url())?;
                     out.flush()?;
                     drop(out);
-                    eprintln!(
+                    errln!(
                         "Digipost simulator on {} (Ctrl-C stops it)",
                         running.base_url()
                     );
@@ -278,7 +278,7 @@ fn run_ngdp(args: NgdpArgs) -> anyhow::Result<Exit> {
                 Exit::CheckFailed
             });
         }
-        eprintln!("NgDP simulator on {} (Ctrl-C stops it)", running.base_url());
+        errln!("NgDP simulator on {} (Ctrl-C stops it)", running.base_url());
         let pushing = {
             let sim = sim.clone();
             tokio::spawn(async move {

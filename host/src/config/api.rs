@@ -146,12 +146,7 @@ impl ConfigFile {
                 format!("{listen:?} is not an address like {DEFAULT_LISTEN}"),
             ));
         }
-        let tls = match (&t.tls_cert, &t.tls_key) {
-            (Some(c), Some(k)) => Some((self.resolve_path(c), self.resolve_path(k))),
-            (None, None) => None,
-            (Some(_), None) => return Err(self.error("api", "tls_cert", "tls_cert needs tls_key")),
-            (None, Some(_)) => return Err(self.error("api", "tls_key", "tls_key needs tls_cert")),
-        };
+        let tls = self.tls_files("api", t.tls_cert.as_deref(), t.tls_key.as_deref())?;
         let mut clients: Vec<ApiClient> = Vec::with_capacity(t.clients.len());
         for (i, c) in t.clients.iter().enumerate() {
             let at =

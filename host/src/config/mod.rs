@@ -170,6 +170,22 @@ impl ConfigFile {
         }
     }
 
+    /// A listener's certificate chain and key (`tls_cert`, `tls_key` in `table`): both or
+    /// neither, taken relative to this file.
+    pub fn tls_files(
+        &self,
+        table: &str,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+    ) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+        match (cert, key) {
+            (Some(c), Some(k)) => Ok(Some((self.resolve_path(c), self.resolve_path(k)))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(self.error(table, "tls_cert", "tls_cert needs tls_key")),
+            (None, Some(_)) => Err(self.error(table, "tls_key", "tls_key needs tls_cert")),
+        }
+    }
+
     /// The store's file: `[store] path`, else `dpost.db` in the current folder.
     pub fn store_path(&self) -> PathBuf {
         match &self.config.store.path {

@@ -605,16 +605,7 @@ impl ConfigFile {
                 format!("{listen:?} is not an address like 127.0.0.1:8080"),
             ));
         }
-        let tls = match (&t.tls_cert, &t.tls_key) {
-            (Some(c), Some(k)) => Some((self.resolve_path(c), self.resolve_path(k))),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(self.error("serve", "tls_cert", "tls_cert needs tls_key"));
-            }
-            (None, Some(_)) => {
-                return Err(self.error("serve", "tls_key", "tls_key needs tls_cert"));
-            }
-        };
+        let tls = self.tls_files("serve", t.tls_cert.as_deref(), t.tls_key.as_deref())?;
         let data_dir = match &t.data_dir {
             Some(d) => self.resolve_path(d),
             None => {

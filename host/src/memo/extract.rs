@@ -2,13 +2,18 @@
 //!
 //! A filename in a MeMo is text from the sender. It may hold path separators, `..`, control
 //! characters, a drive letter, or a name another file already has. Every name is reduced to a
-//! single safe component, made unique (case-insensitively, for file systems that fold case),
-//! and created with `create_new`, so nothing outside the folder is written and nothing is
+//! single safe component, made unique (case-insensitively, for file systems that fold case,
+//! and against what the folder already holds), and created with `create_new` (`O_EXCL`, which
+//! never follows a symbolic link), so nothing outside the folder is written and nothing is
 //! overwritten, not even through a planted symbolic link.
+//!
+//! An [`Extraction`] writes each file under a temporary name beside its final one and moves
+//! it into place only when the whole message has been read and its content found sound: a
+//! reader that opens a file never sees a cut-off or wrongly decoded one.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 /// Longest file name written, in bytes (most file systems allow 255).
@@ -91,6 +96,46 @@ impl Names {
     }
 }
 
+impl Names {
+    /// Creates a new file in `dir` named after `raw`: the first of [`Names::unique`]'s names
+    /// that neither this run nor the folder holds. Anything already there (a file, a folder,
+    /// a symbolic link) is left alone and the next name is tried.
+    pub fn create(&mut self, dir: &Path, raw: &str) -> io::Result<(File, PathBuf)> {
+        // Enough for any folder a person keeps; a bound so that a folder that refuses every
+        // name (EEXIST from a file system that lies) cannot make this loop for ever.
+        for _ in 0..10_000 {
+            let name = self.unique(raw);
+            match create_in(dir, &name) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                r => return r,
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("no free name for {raw:?} in {}", dir.display()),
+        ))
+    }
+}
+
+impl Names {
+    /// Creates a new folder in `dir` named after `raw`, skipping names the folder holds, as
+    /// [`Names::create`] does for files.
+    pub fn create_dir(&mut self, dir: &Path, raw: &str) -> io::Result<PathBuf> {
+        for _ in 0..10_000 {
+            let path = dir.join(self.unique(raw));
+            match std::fs::create_dir(&path) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(path),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("no free name for {raw:?} in {}", dir.display()),
+        ))
+    }
+}
+
 /// Create `name` inside `dir`, failing if it exists (never following or replacing anything).
 pub fn create_in(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
     let path = dir.join(name);
@@ -100,6 +145,156 @@ pub fn create_in(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
         .create_new(true)
         .open(&path)?;
     Ok((file, path))
+}
+
+/// Why an extraction failed: which file, and what the file system said.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}: {source}", path.display())]
+pub struct ExtractError {
+    /// What was being done: `create`, `write`, `move into place`.
+    pub action: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// What the file system said.
+    pub source: io::Error,
+}
+
+fn failed(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ExtractError + use<> {
+    let path = path.to_path_buf();
+    move |source| ExtractError {
+        action,
+        path,
+        source,
+    }
+}
+
+/// A file written under a temporary name, waiting to be moved onto its reserved final name.
+#[derive(Debug)]
+struct Staged {
+    /// The final name, reserved by an empty file created with `create_new`.
+    path: PathBuf,
+    /// Where the content is being written.
+    temporary: PathBuf,
+    size: u64,
+}
+
+/// One message's files written into a folder, all or nothing: [`Extraction::commit`] moves
+/// every file into place; dropping it uncommitted (an error, a message found broken) removes
+/// everything it wrote.
+#[derive(Debug)]
+pub struct Extraction {
+    dir: PathBuf,
+    names: Names,
+    staged: Vec<Staged>,
+    /// The file being written.
+    current: Option<BufWriter<File>>,
+    committed: bool,
+}
+
+impl Extraction {
+    /// An extraction into `dir` (which must exist).
+    pub fn new(dir: &Path) -> Self {
+        Extraction {
+            dir: dir.to_path_buf(),
+            names: Names::default(),
+            staged: Vec::new(),
+            current: None,
+            committed: false,
+        }
+    }
+
+    /// Starts a file the message names `raw`: reserves its final name and opens its
+    /// temporary one.
+    pub fn begin_file(&mut self, raw: &str) -> Result<(), ExtractError> {
+        self.end_current()?;
+        let (placeholder, path) = self
+            .names
+            .create(&self.dir, raw)
+            .map_err(failed("create", &self.dir.join(safe_name(raw))))?;
+        drop(placeholder);
+        // The temporary name starts with a dot and ends in `.partial`, and is never a name
+        // `safe_name` hands out (those never start with a dot), so it cannot meet a file of
+        // this message; one left by an earlier run is skipped like any taken name.
+        let stem = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut n = 0u32;
+        let (file, temporary) = loop {
+            let name = match n {
+                0 => format!(".{stem}.partial"),
+                _ => format!(".{stem}.{n}.partial"),
+            };
+            match create_in(&self.dir, &name) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(failed("create", &self.dir.join(&name))(e));
+                }
+                Ok(created) => break created,
+            }
+        };
+        self.staged.push(Staged {
+            path,
+            temporary,
+            size: 0,
+        });
+        self.current = Some(BufWriter::new(file));
+        Ok(())
+    }
+
+    /// The next bytes of the current file.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), ExtractError> {
+        let (Some(w), Some(staged)) = (self.current.as_mut(), self.staged.last_mut()) else {
+            return Ok(());
+        };
+        w.write_all(bytes)
+            .map_err(failed("write", &staged.temporary))?;
+        staged.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The current file is complete.
+    pub fn end_file(&mut self) -> Result<(), ExtractError> {
+        self.end_current()
+    }
+
+    fn end_current(&mut self) -> Result<(), ExtractError> {
+        let Some(mut w) = self.current.take() else {
+            return Ok(());
+        };
+        let Some(staged) = self.staged.last() else {
+            return Ok(());
+        };
+        w.flush().map_err(failed("write", &staged.temporary))
+    }
+
+    /// Moves every file onto its reserved name; returns each final path and size. A rename
+    /// replaces the directory entry itself and never writes through a link found there.
+    pub fn commit(mut self) -> Result<Vec<(PathBuf, u64)>, ExtractError> {
+        self.end_current()?;
+        let mut done = Vec::with_capacity(self.staged.len());
+        for staged in &self.staged {
+            std::fs::rename(&staged.temporary, &staged.path)
+                .map_err(failed("move into place", &staged.path))?;
+            done.push((staged.path.clone(), staged.size));
+        }
+        self.committed = true;
+        Ok(done)
+    }
+}
+
+impl Drop for Extraction {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        self.current = None;
+        for staged in &self.staged {
+            let _ = std::fs::remove_file(&staged.temporary);
+            let _ = std::fs::remove_file(&staged.path);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +334,50 @@ mod tests {
         let _ = std::fs::remove_file(dir.join("x.txt"));
         create_in(&dir, "x.txt").unwrap();
         assert!(create_in(&dir, "x.txt").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dpost-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn names_taken_in_the_folder_are_skipped() {
+        let dir = scratch("extract-taken");
+        std::fs::write(dir.join("a.pdf"), "old").unwrap();
+        std::fs::create_dir(dir.join("a (2).pdf")).unwrap();
+        let (_, path) = Names::default().create(&dir, "a.pdf").unwrap();
+        assert_eq!(path, dir.join("a (3).pdf"));
+        assert_eq!(std::fs::read(dir.join("a.pdf")).unwrap(), b"old");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_extraction_is_all_or_nothing() {
+        let dir = scratch("extract-all-or-nothing");
+        let mut x = Extraction::new(&dir);
+        x.begin_file("a.txt").unwrap();
+        x.write(b"hej").unwrap();
+        x.end_file().unwrap();
+        x.begin_file("b.txt").unwrap();
+        x.write(b"cut").unwrap();
+        drop(x);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing left");
+
+        let mut x = Extraction::new(&dir);
+        x.begin_file("a.txt").unwrap();
+        x.write(b"hej").unwrap();
+        x.end_file().unwrap();
+        let done = x.commit().unwrap();
+        assert_eq!(done, vec![(dir.join("a.txt"), 3)]);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary left"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

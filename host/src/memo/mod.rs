@@ -9,6 +9,7 @@
 
 pub mod extract;
 pub mod json;
+pub mod origin;
 pub mod spec;
 pub mod stream;
 pub mod writer;

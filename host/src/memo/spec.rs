@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use dpost_guest::memo::tokenizer::is_xml_char;
 use serde::Deserialize;
 
 use crate::bindings::memo_wit as wit;
@@ -101,6 +102,56 @@ impl Spec {
         })
     }
 
+    /// Every text the spec gives, by its key: what goes into the message as written.
+    fn texts(&self) -> Vec<(&'static str, &str)> {
+        let mut texts = vec![
+            ("version", self.version.as_str()),
+            ("message_type", &self.message_type),
+            ("label", &self.label),
+            ("language", &self.language),
+            ("sender.id", &self.sender.id),
+            ("sender.id_type", &self.sender.id_type),
+            ("recipient.id", &self.recipient.id),
+            ("recipient.id_type", &self.recipient.id_type),
+        ];
+        let optional = [
+            ("message_uuid", &self.message_uuid),
+            ("message_id", &self.message_id),
+            ("notification", &self.notification),
+            ("post_type", &self.post_type),
+            ("created", &self.created),
+            ("main_label", &self.main_label),
+            ("sender.label", &self.sender.label),
+            ("sender.contact_point", &self.sender.contact_point),
+            ("recipient.label", &self.recipient.label),
+            ("recipient.contact_point", &self.recipient.contact_point),
+        ];
+        texts.extend(
+            optional
+                .into_iter()
+                .filter_map(|(key, value)| value.as_deref().map(|v| (key, v))),
+        );
+        texts
+    }
+
+    /// Refuses a character XML cannot carry (TOML's `\u0001` can write one), naming the key:
+    /// found here, not as a writer error about an element the person never wrote.
+    pub fn check_characters(&self, path: &Path) -> Result<(), SpecError> {
+        for (key, value) in self.texts() {
+            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+                return Err(SpecError::Value {
+                    path: path.display().to_string(),
+                    key,
+                    message: format!(
+                        "contains U+{:04X}, a character an XML message cannot carry",
+                        c as u32
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The message header. `uuid` is used when the spec names none.
     pub fn header(&self, path: &Path, uuid: String) -> Result<wit::Header, SpecError> {
         let bad = |key, message: String| SpecError::Value {
@@ -190,13 +241,15 @@ impl Spec {
     /// Write the message this spec describes, with `header` (from [`Spec::header`]), created
     /// at `created`, and `documents` (the first is the main document, the others additional
     /// ones), into `out`, streamed: each file is read in chunks as it is encoded.
+    /// `before_document(i, writer)` is called as document `i` begins (to note where it
+    /// starts in the output, so that a problem found later can be told as its file).
     pub fn write<W: std::io::Write>(
         &self,
         instance: &mut crate::runtime::Instance,
-        header: &wit::Header,
-        created: &str,
+        (header, created): (&wit::Header, &str),
         documents: &[Document],
         out: W,
+        mut before_document: impl FnMut(usize, &crate::memo::writer::Writer<'_, W>),
     ) -> Result<W, crate::memo::writer::WriteError> {
         let mut writer = crate::memo::writer::Writer::new(instance, out)?;
         writer.header(header)?;
@@ -212,6 +265,7 @@ impl Spec {
                 (0, None) => self.label.clone(),
                 _ => d.filename.clone(),
             };
+            before_document(i, &writer);
             writer.begin_document(&wit::DocumentInfo {
                 kind,
                 id: None,

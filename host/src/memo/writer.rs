@@ -25,26 +25,28 @@ pub enum WriteError {
     Guest(#[from] GuestError),
 }
 
-/// The writer's refusal, for a person.
+/// The component's reason in words.
 fn describe(e: &wit::WriteError) -> String {
+    use wit::WriteError as W;
     match e {
-        wit::WriteError::OutOfOrder(o) => format!("{} called {}", o.call, o.state),
-        wit::WriteError::RequiredInV11(f) => format!("MeMo 1.1 requires {f}"),
-        wit::WriteError::NotInVersion(f) => format!("{f} is not in this MeMo version"),
-        wit::WriteError::EmptyFile => "a file has no bytes".to_owned(),
-        wit::WriteError::DocumentWithoutFiles => "a document has no file".to_owned(),
-        wit::WriteError::DocumentOrder(d) => {
-            format!("documents go main (one), additional, technical: {d}")
+        W::OutOfOrder(o) => format!("{} cannot be called {}", o.call, o.state),
+        W::RequiredInV11(f) => format!("{f} is required in MeMo 1.1"),
+        W::NotInVersion(f) => format!("{f} exists only from MeMo 1.2"),
+        W::EmptyFile => "the file is empty, and NgDP refuses empty files".into(),
+        W::DocumentWithoutFiles => "a document needs at least one file".into(),
+        W::DocumentOrder(got) => format!(
+            "documents go main first (exactly one), then additional, then technical; got {got} here"
+        ),
+        W::TechnicalActions => "a technical document cannot carry actions".into(),
+        W::ActionChoice => {
+            "an action has either a reservation or an entry point URL, not both".into()
         }
-        wit::WriteError::TechnicalActions => "a technical document cannot have actions".to_owned(),
-        wit::WriteError::ActionChoice => {
-            "an action has both a reservation and an entry point".to_owned()
-        }
-        wit::WriteError::BodyRequired => "a DIGITALPOST message needs a body".to_owned(),
-        wit::WriteError::InvalidCharacter(c) => {
-            format!("{} holds U+{:04X}, which XML cannot carry", c.field, c.code)
-        }
-        wit::WriteError::BadExtension(b) => format!("extension {}: {}", b.name, b.reason),
+        W::BodyRequired => "a DIGITALPOST message needs a body with a main document".into(),
+        W::InvalidCharacter(c) => format!(
+            "{} contains U+{:04X}, a character an XML message cannot carry",
+            c.field, c.code
+        ),
+        W::BadExtension(b) => format!("extension element {:?}: {}", b.name, b.reason),
     }
 }
 
@@ -144,6 +146,11 @@ impl<'i, W: Write> Writer<'i, W> {
                 .writer()
                 .call_end_document(s, w, actions)
         })
+    }
+
+    /// Where the output goes (for what it has been given so far).
+    pub fn output(&self) -> Option<&W> {
+        self.out.as_ref()
     }
 
     /// Close the message and return the output.
