@@ -51,7 +51,7 @@ impl OutgoingCommand {
                 let rows = open_store(&config)?.outgoing_list(0, limit, status.as_deref())?;
                 let rows: Vec<_> = rows.into_iter().map(summary).collect();
                 if json {
-                    outln!("{}", serde_json::to_string(&rows)?);
+                    outln!("{}", serde_json::to_string(&rows)?)?;
                     return Ok(Exit::Ok);
                 }
                 outln!(
@@ -60,7 +60,7 @@ impl OutgoingCommand {
                     "STATUS",
                     "ATTEMPTS",
                     "SUBMITTED"
-                );
+                )?;
                 for r in rows {
                     outln!(
                         "{:<36}  {:<7}  {:>8}  {:<20}  {}",
@@ -69,7 +69,7 @@ impl OutgoingCommand {
                         r.attempt_count,
                         r.submitted_at,
                         r.reason.unwrap_or_default()
-                    );
+                    )?;
                 }
                 Ok(Exit::Ok)
             }
@@ -82,7 +82,7 @@ impl OutgoingCommand {
                 let receipts = store.ngdp_receipts_for(&uuid)?;
                 let shown = serde_json::to_string_pretty(&detail(o, attempts, receipts))
                     .context("cannot show the message")?;
-                outln!("{shown}");
+                outln!("{shown}")?;
                 Ok(Exit::Ok)
             }
         }

@@ -68,7 +68,7 @@ impl ReceiptsCommand {
                     rows.extend(received.into_iter().map(received_entry));
                 }
                 if json {
-                    outln!("{}", serde_json::to_string(&rows)?);
+                    outln!("{}", serde_json::to_string(&rows)?)?;
                     return Ok(Exit::Ok);
                 }
                 outln!(
@@ -78,7 +78,7 @@ impl ReceiptsCommand {
                     "STATE",
                     "STATUS",
                     "ATTEMPTS"
-                );
+                )?;
                 for r in rows {
                     outln!(
                         "{:<36}  {:<8}  {:<8}  {:<11}  {:>8}  {}",
@@ -88,7 +88,7 @@ impl ReceiptsCommand {
                         r.receipt_status.unwrap_or_default(),
                         r.attempts.map(|a| a.to_string()).unwrap_or_default(),
                         r.reason.unwrap_or_default()
-                    );
+                    )?;
                 }
                 Ok(Exit::Ok)
             }
@@ -103,7 +103,7 @@ impl ReceiptsCommand {
                         owed_entry(owed).state
                     );
                 }
-                outln!("{id}: queued again; dpost serve sends it on its next round");
+                outln!("{id}: queued again; dpost serve sends it on its next round")?;
                 Ok(Exit::Ok)
             }
         }
