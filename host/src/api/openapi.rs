@@ -17,7 +17,8 @@ use super::problem::ProblemDetails;
         version = "1.0.0",
         description = "How a case-management platform takes received Digital Post out of dpost: \
             a feed of messages with a cursor, their metadata, MeMo and files, acknowledgements and \
-            moves between mailboxes. Every error is an RFC 9457 problem (application/problem+json). \
+            moves between mailboxes; and how it sends through dpost: messages submitted, their \
+            status and receipts, and receipts both ways. Every error is an RFC 9457 problem (application/problem+json). \
             Walkthrough: docs/api.md.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
