@@ -29,6 +29,7 @@ use super::{ApiState, with_store};
 use crate::config::api::Scope;
 use crate::memo::spec::{Document, Spec};
 use crate::memo::writer::WriteError;
+use crate::ngdp::receive::hex;
 use crate::ngdp::send::{self, CheckError};
 use crate::runtime::pool::InstancePool;
 use crate::store::outgoing::{NewOutgoing, Outgoing, OutgoingAttempt, Submitted, status};
@@ -302,7 +303,7 @@ async fn spool_body(body: Body, dir: &Path, max: u64) -> Result<(Spool, u64, Str
     }
     file.flush().await.map_err(SpoolError::Disk)?;
     file.sync_all().await.map_err(SpoolError::Disk)?;
-    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex(&hash.finalize());
     Ok((spool, size, hex))
 }
 
@@ -585,7 +586,7 @@ async fn spool_parts(body: Body, boundary: String, dir: &Path, max: u64) -> Resu
                 .at("file"),
         );
     }
-    parts.fingerprint = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    parts.fingerprint = hex(&hash.finalize());
     Ok(parts)
 }
 
@@ -630,7 +631,7 @@ async fn compose(
         let size = file.metadata()?.len();
         let mut hash = Sha256::new();
         std::io::copy(&mut std::fs::File::open(&path)?, &mut hash)?;
-        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex(&hash.finalize());
         Ok(Ok((size, hex)))
     })
     .await;

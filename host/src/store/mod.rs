@@ -213,6 +213,21 @@ impl Store {
     }
 }
 
+/// A fresh store in the temporary folder, for unit tests (`name` tells whose).
+#[cfg(test)]
+pub(crate) fn scratch_store(name: &str) -> Store {
+    let dir = std::env::temp_dir().join(format!("dpost-{name}-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!(
+        "{}.db",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    Store::open(&path).expect("store opens")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
