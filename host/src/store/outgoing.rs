@@ -256,7 +256,11 @@ impl Store {
                 let new = by(conn, "uuid", &uuid)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
                 Ok(Submitted::New(new))
             })();
-            result.map_err(|e| s.error(e))
+            let submitted = result.map_err(|e| s.error(e))?;
+            if let Submitted::New(o) = &submitted {
+                s.outgoing_status_changed(&o.uuid, None, status::QUEUED, m.now)?;
+            }
+            Ok(submitted)
         })
     }
 
@@ -333,6 +337,7 @@ impl Store {
                 updated.map_err(|e| s.error(e))?;
                 s.ngdp_record_sending(&o.uuid, &o.system_id, &o.environment, now)?;
                 s.ngdp_sent_attempted(&o.uuid, now)?;
+                s.outgoing_status_changed(&o.uuid, Some(status::QUEUED), status::SENDING, now)?;
                 o.status = status::SENDING.to_owned();
                 o.attempts += 1;
                 taken.push(o);
@@ -384,7 +389,8 @@ impl Store {
                     }
                     SendResult::Failed(reason) => s.outgoing_fail(o.seq, uuid, reason, now)?,
                 }
-                s.outgoing_status_changed(uuid, now)?;
+                let to = s.outgoing(uuid)?.map_or(o.status.clone(), |n| n.status);
+                s.outgoing_status_changed(uuid, Some(&o.status), &to, now)?;
             }
             Ok(())
         })
@@ -422,7 +428,7 @@ impl Store {
             );
             let changed = changed.map_err(|e| s.error(e))?;
             if changed > 0 {
-                s.outgoing_status_changed(&uuid, now)?;
+                s.outgoing_status_changed(&uuid, Some(status::FAILED), status::QUEUED, now)?;
             }
             Ok(changed > 0)
         })
@@ -431,18 +437,33 @@ impl Store {
     /// Messages a crashed sender left `sending`: queued again (NgDP may have them; a
     /// resend NgDP answers as a duplicate counts as sent, see `ngdp::send`). Returns how many.
     pub fn outgoing_requeue_interrupted(&mut self, now: i64) -> Result<usize, StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE outgoing SET status = 'queued', next_attempt_at = ?1, updated_at = ?1
-             WHERE status = 'sending'",
-            [now],
-        );
-        changed.map_err(|e| self.error(e))
+        self.in_transaction(|s| {
+            let interrupted = s.outgoing_list(0, u32::MAX, Some(status::SENDING))?;
+            for o in &interrupted {
+                let changed = s.conn().execute(
+                    "UPDATE outgoing SET status = 'queued', next_attempt_at = ?2, updated_at = ?2
+                     WHERE seq = ?1",
+                    params![o.seq, now],
+                );
+                changed.map_err(|e| s.error(e))?;
+                s.outgoing_status_changed(&o.uuid, Some(status::SENDING), status::QUEUED, now)?;
+            }
+            Ok(interrupted.len())
+        })
     }
 
-    /// The place where an `outgoing.status_changed` event is recorded, in the transaction
-    /// that changes the status. The event feed and webhooks (issue 15, built beside this)
-    /// record it here; until they are merged there is nothing to record.
-    fn outgoing_status_changed(&mut self, _uuid: &str, _now: i64) -> Result<(), StoreError> {
+    /// The place where the event `outgoing.status_changed` (`from` → `to`) is recorded, called
+    /// inside the transaction that changes the status, so that both commit together. The
+    /// event feed and webhooks are built beside this (branch api-events, whose
+    /// `store::events::record_outgoing_status_changed(tx, uuid, from, to, now)` takes exactly
+    /// these); until they are merged there is nothing to record.
+    fn outgoing_status_changed(
+        &mut self,
+        _uuid: &str,
+        _from: Option<&str>,
+        _to: &str,
+        _now: i64,
+    ) -> Result<(), StoreError> {
         Ok(())
     }
 }
