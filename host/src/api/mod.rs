@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod outgoing;
 pub mod problem;
 pub mod receipts;
+pub mod submission;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
