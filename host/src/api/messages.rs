@@ -295,11 +295,11 @@ fn href(uuid: &str) -> String {
 }
 
 /// The opaque cursor for "after sequence number `seq`".
-fn cursor(seq: i64) -> String {
+pub(crate) fn cursor(seq: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{seq}"))
 }
 
-fn parse_cursor(text: &str) -> Option<i64> {
+pub(crate) fn parse_cursor(text: &str) -> Option<i64> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .ok()?;

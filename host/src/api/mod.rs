@@ -13,8 +13,11 @@ pub mod events;
 pub mod files;
 pub mod messages;
 pub mod openapi;
+pub mod outgoing;
 pub mod problem;
 pub mod webhooks;
+pub mod receipts;
+pub mod submission;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -44,6 +47,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// The service's metrics, shared with the push listener.
     pub metrics: Arc<Metrics>,
+    /// What submitting messages for sending needs (`/api/v1/outgoing`).
+    pub sending: Arc<outgoing::Sending>,
 }
 
 /// The documented routes, with their OpenAPI description.
@@ -59,6 +64,11 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(events::stream))
         .routes(routes!(webhooks::list))
         .routes(routes!(webhooks::retry))
+        .routes(routes!(outgoing::submit, outgoing::list))
+        .routes(routes!(outgoing::show))
+        .routes(routes!(outgoing::retry))
+        .routes(routes!(receipts::list))
+        .routes(routes!(receipts::retry))
         .routes(routes!(openapi::serve))
 }
 

@@ -17,7 +17,8 @@ use super::problem::ProblemDetails;
         version = "1.0.0",
         description = "How a case-management platform takes received Digital Post out of dpost: \
             a feed of messages with a cursor, their metadata, MeMo and files, acknowledgements and \
-            moves between mailboxes. Every error is an RFC 9457 problem (application/problem+json). \
+            moves between mailboxes; and how it sends through dpost: messages submitted, their \
+            status and receipts, and receipts both ways. Every error is an RFC 9457 problem (application/problem+json). \
             Walkthrough: docs/api.md.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -27,6 +28,8 @@ use super::problem::ProblemDetails;
         (name = "messages", description = "Received NgDP messages"),
         (name = "events", description = "What happened, in order: a feed and a Server-Sent Events stream"),
         (name = "webhooks", description = "Webhook deliveries: what was delivered, what is retried, what was given up"),
+        (name = "outgoing", description = "Messages sent through dpost, their status and receipts"),
+        (name = "receipts", description = "Business receipts owed to NgDP, and receipts NgDP sent"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -46,6 +46,11 @@ pub struct ProblemDetails {
     /// What the request lacked to be allowed (for `forbidden`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_scope: Option<String>,
+    /// Every problem the validator found (for `invalid-memo`): severity, code, path, line,
+    /// column and message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub problems: Option<Vec<serde_json::Value>>,
 }
 
 impl Problem {
@@ -58,6 +63,7 @@ impl Problem {
             instance: None,
             field: None,
             required_scope: None,
+            problems: None,
         }))
     }
 
@@ -161,6 +167,23 @@ impl Problem {
             "Cannot be done",
             detail,
         )
+    }
+
+    /// 422: a MeMo message the validator refuses, with every problem it found.
+    pub fn invalid_memo(detail: impl Into<String>, problems: Vec<serde_json::Value>) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-memo",
+            "Invalid MeMo message",
+            detail,
+        );
+        p.0.problems = Some(problems);
+        p
+    }
+
+    /// 409: the messageUUID or Idempotency-Key names another message already.
+    pub fn conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
     /// 503: the store or disk failed; the request may be repeated.

@@ -14,9 +14,8 @@ use crate::keystore::Keystore;
 use crate::memo::extract::{Extraction, Names};
 use crate::memo::json as memo_json;
 use crate::memo::origin::{Counting, Origin, document_at, origin};
-use crate::memo::spec::{Spec, mime_type};
+use crate::memo::spec::{Document, Spec};
 use crate::memo::stream::DEFAULT_CHUNK;
-use crate::memo::writer::Writer;
 use crate::memo::{MemoError, ReadOutcome, read_stream};
 use crate::ngdp::batch;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -512,10 +511,8 @@ pub(super) fn write_from_spec(
     // Where each document begins in the XML, to tell which --file a problem is about.
     let mut starts: Vec<(u32, u32)> = Vec::new();
     let write = || -> anyhow::Result<()> {
-        let mut writer = Writer::new(&mut instance, out)?;
-        writer.header(&header)?;
-        writer.begin_body(&created)?;
-        for (i, path) in files.iter().enumerate() {
+        let mut documents = Vec::with_capacity(files.len());
+        for path in files {
             let filename = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -533,33 +530,29 @@ pub(super) fn write_from_spec(
                     c as u32
                 );
             }
-            let kind = if i == 0 {
-                wit::DocumentKind::Main
-            } else {
-                wit::DocumentKind::Additional
-            };
-            let label = match (i, &spec.main_label) {
-                (0, Some(l)) => l.clone(),
-                (0, None) => spec.label.clone(),
-                _ => filename.clone(),
-            };
-            starts.push(writer.output().map_or((0, 0), Counting::position));
-            writer.begin_document(&wit::DocumentInfo {
-                kind,
-                id: None,
-                label: Some(label),
-            })?;
-            let info = wit::FileInfo {
-                encoding_format: mime_type(path).to_owned(),
+            documents.push(Document {
                 filename,
-                language: spec.language.clone(),
-            };
-            writer
-                .file(&info, open(path)?)
-                .with_context(|| format!("--file {}", path.display()))?;
-            writer.end_document(&[])?;
+                path: path.clone(),
+            });
         }
-        writer.finish()?;
+        let written = spec.write(
+            &mut instance,
+            (&header, &created),
+            &documents,
+            out,
+            |_, writer| starts.push(writer.output().map_or((0, 0), Counting::position)),
+        );
+        // Past the header, a refusal concerns the document being written: its --file.
+        if let Err(e) = written {
+            return Err(
+                match starts.len().checked_sub(1).and_then(|i| files.get(i)) {
+                    Some(path) => {
+                        anyhow::Error::new(e).context(format!("--file {}", path.display()))
+                    }
+                    None => e.into(),
+                },
+            );
+        }
         Ok(())
     };
     if let Err(e) = write() {

@@ -17,7 +17,9 @@ mod memo;
 mod message;
 mod ngdp;
 mod ngdp_send;
+mod outgoing;
 mod portal;
+mod receipts;
 mod serve;
 mod sim;
 mod webhooks;
@@ -97,6 +99,12 @@ pub enum Command {
     /// Webhook deliveries: list them (with why they failed), retry a given-up one.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// Messages sent through the platform API: list, show.
+    #[command(subcommand)]
+    Outgoing(outgoing::OutgoingCommand),
+    /// Receipts both ways: list; retry one NgDP refused.
+    #[command(subcommand)]
+    Receipts(receipts::ReceiptsCommand),
 }
 
 impl Cli {
@@ -117,6 +125,8 @@ impl Cli {
             Command::Sim(cmd) => cmd.run(),
             Command::Api(cmd) => cmd.run(),
             Command::Webhooks(cmd) => cmd.run(),
+            Command::Outgoing(cmd) => cmd.run(),
+            Command::Receipts(cmd) => cmd.run(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::keystore::Keystore;
 use crate::memo::MemoError;
 use crate::memo::json as memo_json;
 use crate::ngdp::client::NgdpClient;
-use crate::ngdp::send::{self, CheckError, Outcome, SendRetry};
+use crate::ngdp::send::{self, CheckError, Outcome, SendRetry, read_receipt};
 use crate::runtime::pool::InstancePool;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::Store;
@@ -474,34 +474,4 @@ fn sent_before(status: &str) -> bool {
 /// one); `None` for an empty or other body.
 fn parse_receipt(instance: &mut crate::runtime::Instance, body: &str) -> Option<String> {
     read_receipt(instance, body).map(|_| body.to_owned())
-}
-
-/// The component's reading of a receipt; `None` for an empty body or one it refuses.
-fn read_receipt(
-    instance: &mut crate::runtime::Instance,
-    body: &str,
-) -> Option<crate::bindings::memo_wit::ReceivedReceipt> {
-    if body.trim().is_empty() {
-        return None;
-    }
-    match instance.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, body)) {
-        Ok(Ok(receipt)) => {
-            if !receipt.warnings.is_empty() {
-                // A batch's receipt may well name no messageUUID: worth a note, not an alarm.
-                tracing::info!(warnings = %receipt.warnings.join("; "), "NgDP's receipt for the send is incomplete; kept as it is");
-            }
-            Some(receipt)
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(
-                error = %crate::ngdp::api_error::receipt_error(&e),
-                "NgDP's answer to the send is not a receipt"
-            );
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the component could not read NgDP's answer");
-            None
-        }
-    }
 }

@@ -180,12 +180,14 @@ impl ServeCommand {
                 anyhow::Ok(())
             };
             let systems: Vec<_> = receiving.settings.systems.iter().map(|s| s.id.clone()).collect();
+            let sending = start_sender(&file, &svc, &serve)?;
             let api_state = Arc::new(ApiState {
                 store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
                 clients: api.clients.clone(),
                 mailboxes: receiving.settings.mailboxes.clone(),
                 clock: receiving.clock.clone(),
                 metrics,
+                sending,
             });
             let push = Handle::new();
             let api_handle = Handle::new();
@@ -210,6 +212,46 @@ impl ServeCommand {
         })?;
         Ok(Exit::Ok)
     }
+}
+
+/// How long the sender retries network errors and 5xx before it gives a message up (it stays
+/// listed as failed, with the reason, and can be retried).
+const SEND_GIVE_UP_SECONDS: i64 = 24 * 3600;
+
+/// Start the task that sends what the platform API queues; what the API needs to queue.
+fn start_sender(
+    file: &ConfigFile,
+    svc: &Service,
+    serve: &ServeSettings,
+) -> anyhow::Result<Arc<crate::api::outgoing::Sending>> {
+    let receiving = &svc.receiving;
+    let wake = Arc::new(Notify::new());
+    let spool_dir = serve.data_dir.join("spool");
+    std::fs::create_dir_all(&spool_dir)
+        .with_context(|| format!("cannot create {}", spool_dir.display()))?;
+    let sender = crate::ngdp::sender::Sender {
+        store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
+        clients: svc.clients.clone(),
+        settings: receiving.settings.clone(),
+        pool: receiving.pool.clone(),
+        clock: receiving.clock.clone(),
+        spool_dir,
+    };
+    tokio::spawn(crate::ngdp::sender::run(sender, wake.clone()));
+    Ok(Arc::new(crate::api::outgoing::Sending {
+        environment: receiving.settings.environment.clone(),
+        systems: receiving
+            .settings
+            .systems
+            .iter()
+            .map(|s| s.id.clone())
+            .collect(),
+        data_dir: serve.data_dir.clone(),
+        max_bytes: serve.max_message_bytes,
+        pool: receiving.pool.clone(),
+        wake,
+        give_up_seconds: SEND_GIVE_UP_SECONDS,
+    }))
 }
 
 /// A client gets `header_read` to send its request headers; a slower one (slowloris) has its

@@ -28,9 +28,9 @@ pub enum Scope {
     MessagesRead,
     /// Acknowledge and route received messages.
     MessagesAck,
-    /// Send messages (not built yet: no endpoint takes it).
+    /// Send messages and follow them (`/api/v1/outgoing`).
     Send,
-    /// Read and retry receipts (not built yet: no endpoint takes it).
+    /// Read receipts both ways and retry refused business receipts (`/api/v1/receipts`).
     Receipts,
     /// Everything, and the operator's endpoints.
     Admin,

@@ -227,6 +227,65 @@ impl Spec {
     }
 }
 
+/// One document file of a message written from a spec: the name it goes under and where its
+/// bytes are.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file name in the message (its MIME type follows from its extension).
+    pub filename: String,
+    /// The bytes.
+    pub path: std::path::PathBuf,
+}
+
+impl Spec {
+    /// Write the message this spec describes, with `header` (from [`Spec::header`]), created
+    /// at `created`, and `documents` (the first is the main document, the others additional
+    /// ones), into `out`, streamed: each file is read in chunks as it is encoded.
+    /// `before_document(i, writer)` is called as document `i` begins (to note where it
+    /// starts in the output, so that a problem found later can be told as its file).
+    pub fn write<W: std::io::Write>(
+        &self,
+        instance: &mut crate::runtime::Instance,
+        (header, created): (&wit::Header, &str),
+        documents: &[Document],
+        out: W,
+        mut before_document: impl FnMut(usize, &crate::memo::writer::Writer<'_, W>),
+    ) -> Result<W, crate::memo::writer::WriteError> {
+        let mut writer = crate::memo::writer::Writer::new(instance, out)?;
+        writer.header(header)?;
+        writer.begin_body(created)?;
+        for (i, d) in documents.iter().enumerate() {
+            let kind = if i == 0 {
+                wit::DocumentKind::Main
+            } else {
+                wit::DocumentKind::Additional
+            };
+            let label = match (i, &self.main_label) {
+                (0, Some(l)) => l.clone(),
+                (0, None) => self.label.clone(),
+                _ => d.filename.clone(),
+            };
+            before_document(i, &writer);
+            writer.begin_document(&wit::DocumentInfo {
+                kind,
+                id: None,
+                label: Some(label),
+            })?;
+            let info = wit::FileInfo {
+                encoding_format: mime_type(Path::new(&d.filename)).to_owned(),
+                filename: d.filename.clone(),
+                language: self.language.clone(),
+            };
+            let file = std::fs::File::open(&d.path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot read {}: {e}", d.path.display()))
+            })?;
+            writer.file(&info, std::io::BufReader::new(file))?;
+            writer.end_document(&[])?;
+        }
+        writer.finish()
+    }
+}
+
 /// The MIME type for a file, from its extension; what NgDP's clients use for the common ones.
 pub fn mime_type(path: &Path) -> &'static str {
     match path

@@ -23,6 +23,7 @@ pub mod push;
 pub mod receipt_pull;
 pub mod receive;
 pub mod send;
+pub mod sender;
 
 pub(crate) use push::reader as push_reader;
 pub use receive::{ReceiveError, Received, Receiving, Via};

@@ -167,7 +167,8 @@ struct OpenFile {
     meta: NewFile,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes (a SHA-256) as lower-case hex, as the store keeps them.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

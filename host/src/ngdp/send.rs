@@ -144,6 +144,36 @@ pub fn check(instance: &mut Instance, path: &Path) -> Result<Checked, CheckError
     })
 }
 
+/// The component's reading of NgDP's answer to a send as a receipt; `None` for an empty body or one it refuses.
+pub fn read_receipt(
+    instance: &mut crate::runtime::Instance,
+    body: &str,
+) -> Option<crate::bindings::memo_wit::ReceivedReceipt> {
+    if body.trim().is_empty() {
+        return None;
+    }
+    match instance.call(|b, s| b.dpost_protocol_memo().call_parse_receipt(s, body)) {
+        Ok(Ok(receipt)) => {
+            if !receipt.warnings.is_empty() {
+                // A batch's receipt may well name no messageUUID: worth a note, not an alarm.
+                tracing::info!(warnings = %receipt.warnings.join("; "), "NgDP's receipt for the send is incomplete; kept as it is");
+            }
+            Some(receipt)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(
+                error = %crate::ngdp::api_error::receipt_error(&e),
+                "NgDP's answer to the send is not a receipt"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the component could not read NgDP's answer");
+            None
+        }
+    }
+}
+
 /// A file's body with its length, streamed from disk (a message may be ~100 MB).
 async fn file_body(path: &Path) -> std::io::Result<(reqwest::Body, u64)> {
     let file = tokio::fs::File::open(path).await?;

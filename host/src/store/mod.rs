@@ -19,6 +19,8 @@ pub mod events;
 pub mod handover;
 pub mod ngdp;
 pub mod webhooks;
+pub mod outgoing;
+pub mod receipts;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,6 +80,8 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("events", events::MIGRATIONS),
     // After events: deliveries refer to them.
     ("webhooks", webhooks::MIGRATIONS),
+    // After ngdp: sending records in ngdp_sent too.
+    ("outgoing", outgoing::MIGRATIONS),
 ];
 
 /// An open store.
@@ -212,6 +216,21 @@ impl Store {
             source,
         }
     }
+}
+
+/// A fresh store in the temporary folder, for unit tests (`name` tells whose).
+#[cfg(test)]
+pub(crate) fn scratch_store(name: &str) -> Store {
+    let dir = std::env::temp_dir().join(format!("dpost-{name}-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!(
+        "{}.db",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    Store::open(&path).expect("store opens")
 }
 
 #[cfg(test)]

@@ -986,16 +986,7 @@ mod sent_tests {
     use super::*;
 
     fn store() -> Store {
-        let dir = std::env::temp_dir().join(format!("dpost-sent-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join(format!(
-            "{}.db",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        Store::open(&path).expect("store opens")
+        crate::store::scratch_store("sent")
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! The sender task of `dpost serve`: sends what the platform API queued
+//! (`store::outgoing`). One message due alone goes as `POST memos/?memo-message-uuid=`;
+//! several due for the same system go as one batch (`ngdp::batch`). Each round makes one POST
+//! per group and records it; a network error or 5xx puts the messages back in the queue with
+//! the outbox's backoff, until their give-up time, after which they are `failed` with the
+//! reason and wait for someone to retry them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::client::NgdpClient;
+use super::outbox::backoff_seconds;
+use super::send::{self, Attempt, Member};
+use crate::clock::Clock;
+use crate::config::ngdp::NgdpSettings;
+use crate::runtime::pool::InstancePool;
+use crate::store::outgoing::{Outgoing, SendResult};
+use crate::store::{Store, StoreError};
+
+/// Messages taken per round (and so the largest batch).
+const ROUND: u32 = 100;
+/// How often the task looks for due messages when nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// What the sender runs on.
+pub struct Sender {
+    /// Its own connection to the store.
+    pub store: Arc<Mutex<Store>>,
+    /// Clients for NgDP's API, by system.
+    pub clients: BTreeMap<String, NgdpClient>,
+    /// The systems (their batch upload form).
+    pub settings: Arc<NgdpSettings>,
+    /// For reading NgDP's answers.
+    pub pool: Arc<InstancePool>,
+    /// The host's clock.
+    pub clock: Arc<dyn Clock>,
+    /// Where batches are spooled while encoded.
+    pub spool_dir: PathBuf,
+}
+
+/// Why a round could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking store call did not finish.
+    #[error("a store call did not finish: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl Sender {
+    async fn with_store<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, SenderError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+        .await??)
+    }
+
+    /// One round: take what is due, POST it (one message alone, several per system as a
+    /// batch), record the outcome. Returns how many messages were taken.
+    pub async fn round(&self) -> Result<usize, SenderError> {
+        let now = self.clock.now_unix();
+        let due = self
+            .with_store(move |s| s.outgoing_take_due(now, ROUND))
+            .await?;
+        let taken = due.len();
+        let mut by_system: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
+        for o in due {
+            by_system.entry(o.system_id.clone()).or_default().push(o);
+        }
+        for (system, group) in by_system {
+            self.send_group(&system, group).await?;
+        }
+        Ok(taken)
+    }
+
+    async fn send_group(&self, system: &str, group: Vec<Outgoing>) -> Result<(), SenderError> {
+        let uuids: Vec<String> = group.iter().map(|o| o.uuid.clone()).collect();
+        let attempt = match (
+            self.clients.get(system),
+            self.settings.systems.iter().find(|s| s.id == system),
+        ) {
+            (Some(client), Some(settings)) if group.len() > 1 => {
+                let members: Vec<Member> = group
+                    .iter()
+                    .map(|o| Member {
+                        uuid: o.uuid.clone(),
+                        path: PathBuf::from(&o.path),
+                    })
+                    .collect();
+                send::post_batch_once(
+                    client,
+                    &self.pool,
+                    &members,
+                    settings.batch_upload,
+                    &self.spool_dir,
+                )
+                .await
+            }
+            (Some(client), Some(_)) => {
+                let o = &group[0];
+                send::post_once(client, &self.pool, &o.uuid, std::path::Path::new(&o.path)).await
+            }
+            _ => Attempt::Retry(format!(
+                "system {system} is not configured in the {} environment",
+                self.settings.environment
+            )),
+        };
+        let now = self.clock.now_unix();
+        // Every member of a group has had the same number of attempts only by chance; the
+        // backoff follows the most-tried one.
+        let tried = group.iter().map(|o| o.attempts).max().unwrap_or(1);
+        let (outcome, detail, result) = match attempt {
+            Attempt::Taken(body) => {
+                let receipt = self
+                    .pool
+                    .with(|i| send::read_receipt(i, &body))
+                    .ok()
+                    .flatten()
+                    .map(|_| body.clone());
+                tracing::info!(count = uuids.len(), %system, "sent to NgDP");
+                ("taken", Some(body), SendResult::Sent(receipt))
+            }
+            // An earlier attempt may have reached NgDP: its "already have it" confirms it.
+            Attempt::Duplicate(reason) if tried > 1 => {
+                ("duplicate", Some(reason), SendResult::Sent(None))
+            }
+            Attempt::Duplicate(reason) | Attempt::Refused(reason) => {
+                tracing::warn!(count = uuids.len(), %system, %reason, "NgDP refused the send");
+                ("refused", Some(reason.clone()), SendResult::Failed(reason))
+            }
+            Attempt::Retry(reason) => {
+                tracing::warn!(count = uuids.len(), %system, %reason, "sending failed; will retry");
+                let next = now + backoff_seconds(tried);
+                (
+                    "retry",
+                    Some(reason.clone()),
+                    SendResult::Retry { reason, next },
+                )
+            }
+        };
+        self.with_store(move |s| {
+            s.outgoing_record(&uuids, (outcome, detail.as_deref()), &result, now)
+        })
+        .await
+    }
+}
+
+/// Run the sender until the process ends: what a crash left `sending` is queued again first,
+/// then a round whenever `wake` fires (a submission) or every second.
+pub async fn run(sender: Sender, wake: Arc<Notify>) {
+    let now = sender.clock.now_unix();
+    match sender
+        .with_store(move |s| s.outgoing_requeue_interrupted(now))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            count = n,
+            "outgoing messages interrupted mid-send are queued again"
+        ),
+        Err(e) => tracing::error!(error = %e, "the outgoing queue could not be read"),
+    }
+    loop {
+        match sender.round().await {
+            // More may be due at once: go on without waiting.
+            Ok(n) if n as u32 == ROUND => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "the outgoing queue could not be read"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Receipts as an operator or a platform follows them, both ways: the business receipts
+//! dpost owes NgDP for messages it received (`ngdp_outbox`: pending, sent, or refused by NgDP
+//! with its reason) and the receipts NgDP sent for messages the organisation sent
+//! (`ngdp_receipts`). Each table is paged by its own insertion order (rows are never
+//! deleted), so a listing that goes on from a cursor neither misses nor repeats one.
+
+use rusqlite::params;
+
+use super::{Store, StoreError};
+
+/// A business receipt owed to NgDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedReceipt {
+    /// Its place in the outbox (the cursor).
+    pub position: i64,
+    /// The received message it is for.
+    pub message_uuid: String,
+    /// The system that received the message.
+    pub system_id: String,
+    /// pending | sent | rejected.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Why the last attempt failed (NgDP's reason when it refused).
+    pub last_error: Option<String>,
+    /// When NgDP took it.
+    pub sent_at: Option<i64>,
+    /// When the message it is for was received.
+    pub created_at: i64,
+    /// The receipt JSON.
+    pub receipt: String,
+}
+
+/// A receipt NgDP sent for a message the organisation sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedReceipt {
+    /// Its id (the cursor).
+    pub id: i64,
+    /// The message it is for.
+    pub message_uuid: String,
+    /// The system it came to.
+    pub system_id: String,
+    /// NgDP's receiptStatus (COMPLETED, RECEIVED, INVALID, NOT_ALLOWED, ...).
+    pub receipt_status: String,
+    /// errorCode.
+    pub error_code: Option<String>,
+    /// errorMessage.
+    pub error_message: Option<String>,
+    /// When dpost stored it.
+    pub received_at: i64,
+    /// The JSON as received.
+    pub json: String,
+}
+
+impl Store {
+    /// Business receipts owed to NgDP after outbox position `after`, at most `limit`,
+    /// optionally only those with `status` (pending, sent, rejected) and only for messages in
+    /// `mailboxes`.
+    pub fn receipts_owed(
+        &mut self,
+        after: i64,
+        limit: u32,
+        status: Option<&str>,
+        mailboxes: Option<&[String]>,
+    ) -> Result<Vec<OwedReceipt>, StoreError> {
+        let mailboxes = mailboxes.map(|m| serde_json::Value::from(m.to_vec()).to_string());
+        let result = (|| {
+            let mut q = self.conn().prepare(
+                "SELECT o.rowid, o.message_uuid, o.system_id, o.status, o.attempts, o.last_error, o.sent_at,
+                        COALESCE(m.received_at, 0), o.receipt
+                 FROM ngdp_outbox o LEFT JOIN ngdp_messages m ON m.uuid = o.message_uuid
+                 WHERE o.rowid > ?1 AND (?2 IS NULL OR o.status = ?2)
+                   AND (?4 IS NULL OR m.mailbox IN (SELECT value FROM json_each(?4)))
+                 ORDER BY o.rowid LIMIT ?3",
+            )?;
+            let rows = q.query_map(params![after, status, limit, mailboxes], |r| {
+                Ok(OwedReceipt {
+                    position: r.get(0)?,
+                    message_uuid: r.get(1)?,
+                    system_id: r.get(2)?,
+                    status: r.get(3)?,
+                    attempts: r.get(4)?,
+                    last_error: r.get(5)?,
+                    sent_at: r.get(6)?,
+                    created_at: r.get(7)?,
+                    receipt: r.get(8)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Receipts received after id `after`, at most `limit`.
+    pub fn receipts_received(
+        &mut self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ReceivedReceipt>, StoreError> {
+        let result = (|| {
+            let mut q = self.conn().prepare(
+                "SELECT id, message_uuid, system_id, receipt_status, error_code, error_message, received_at, json
+                 FROM ngdp_receipts WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = q.query_map(params![after, limit], |r| {
+                Ok(ReceivedReceipt {
+                    id: r.get(0)?,
+                    message_uuid: r.get(1)?,
+                    system_id: r.get(2)?,
+                    receipt_status: r.get(3)?,
+                    error_code: r.get(4)?,
+                    error_message: r.get(5)?,
+                    received_at: r.get(6)?,
+                    json: r.get(7)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// The business receipt owed for `uuid`, if any (and if its message is in `mailboxes`).
+    pub fn receipt_owed(
+        &mut self,
+        uuid: &str,
+        mailboxes: Option<&[String]>,
+    ) -> Result<Option<OwedReceipt>, StoreError> {
+        let uuid = uuid.trim().to_ascii_lowercase();
+        let position: Option<i64> = {
+            let found = self.conn().query_row(
+                "SELECT rowid FROM ngdp_outbox WHERE message_uuid = ?1",
+                [&uuid],
+                |r| r.get(0),
+            );
+            match found {
+                Ok(p) => Some(p),
+                Err(rusqlite::Error::QueryReturnedNoRows) => None,
+                Err(e) => return Err(self.error(e)),
+            }
+        };
+        let Some(position) = position else {
+            return Ok(None);
+        };
+        // The first row from its position on that passes the filter: its own, or none.
+        Ok(self
+            .receipts_owed(position - 1, 1, None, mailboxes)?
+            .pop()
+            .filter(|o| o.message_uuid == uuid))
+    }
+
+    /// Queue a business receipt NgDP refused again, due now; the outbox worker sends it on
+    /// its next round. Its last reason stays until that attempt. False when there is no such
+    /// receipt or it was not refused.
+    pub fn receipt_requeue(&mut self, uuid: &str, now: i64) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE ngdp_outbox SET status = 'pending', next_attempt_at = ?2, claimed_until = NULL
+             WHERE message_uuid = ?1 AND status = 'rejected'",
+            params![uuid.trim().to_ascii_lowercase(), now],
+        );
+        changed.map(|n| n > 0).map_err(|e| self.error(e))
+    }
+}
