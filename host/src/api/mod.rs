@@ -15,9 +15,9 @@ pub mod messages;
 pub mod openapi;
 pub mod outgoing;
 pub mod problem;
-pub mod webhooks;
 pub mod receipts;
 pub mod submission;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

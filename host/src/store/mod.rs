@@ -18,9 +18,9 @@ pub mod digipost;
 pub mod events;
 pub mod handover;
 pub mod ngdp;
-pub mod webhooks;
 pub mod outgoing;
 pub mod receipts;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
