@@ -31,17 +31,10 @@ pub struct StoredFile<'a> {
 
 /// Answer a GET for `file`, honouring `If-None-Match`, `Range` and `If-Range` in `request`.
 pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response, Problem> {
-    let etag = format!("\"{}\"", file.sha256);
-    if let Some(inm) = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        && matches_etag(inm, &etag)
-    {
-        let mut r = StatusCode::NOT_MODIFIED.into_response();
-        set(r.headers_mut(), header::ETAG, &etag);
+    if let Some(r) = not_modified(file.sha256, request) {
         return Ok(r);
     }
-    let mut f = tokio::fs::File::open(file.path).await.map_err(|e| {
+    let f = tokio::fs::File::open(file.path).await.map_err(|e| {
         tracing::error!(path = %file.path.display(), error = %e, "a stored file cannot be opened");
         Problem::unavailable("the stored file cannot be read")
     })?;
@@ -50,6 +43,69 @@ pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response
         .await
         .map_err(|_| Problem::unavailable("the stored file cannot be read"))?
         .len();
+    respond(
+        f,
+        size,
+        Served {
+            content_type: file.content_type,
+            filename: file.filename,
+            sha256: file.sha256,
+        },
+        request,
+    )
+    .await
+}
+
+/// What is known of content held in memory (a Digipost document, kept in the store as a
+/// BLOB): everything of [`StoredFile`] but a path.
+pub struct Served<'a> {
+    /// Its media type.
+    pub content_type: &'a str,
+    /// The name to offer the user.
+    pub filename: &'a str,
+    /// Its SHA-256, hex: the entity tag.
+    pub sha256: &'a str,
+}
+
+/// Answer a GET for content already read, with the same headers, conditions and ranges as
+/// [`serve`].
+pub async fn serve_bytes(
+    content: bytes::Bytes,
+    file: Served<'_>,
+    request: &HeaderMap,
+) -> Result<Response, Problem> {
+    if let Some(r) = not_modified(file.sha256, request) {
+        return Ok(r);
+    }
+    let size = content.len() as u64;
+    respond(std::io::Cursor::new(content), size, file, request).await
+}
+
+/// The 304 for a client that holds these bytes already.
+fn not_modified(sha256: &str, request: &HeaderMap) -> Option<Response> {
+    let etag = format!("\"{sha256}\"");
+    let inm = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())?;
+    if !matches_etag(inm, &etag) {
+        return None;
+    }
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    set(r.headers_mut(), header::ETAG, &etag);
+    Some(r)
+}
+
+/// The 200, 206 or 416 for `size` bytes readable from `f`.
+async fn respond<R>(
+    mut f: R,
+    size: u64,
+    file: Served<'_>,
+    request: &HeaderMap,
+) -> Result<Response, Problem>
+where
+    R: tokio::io::AsyncRead + tokio::io::AsyncSeek + Unpin + Send + 'static,
+{
+    let etag = format!("\"{}\"", file.sha256);
     // A Range is honoured only for the same bytes the client holds a part of (If-Range).
     let range_applies = request
         .get(header::IF_RANGE)

@@ -282,7 +282,7 @@ pub(crate) fn time(unix: i64) -> String {
     .to_string()
 }
 
-fn acknowledgement(a: Ack) -> Acknowledgement {
+pub(crate) fn acknowledgement(a: Ack) -> Acknowledgement {
     Acknowledgement {
         by: a.actor,
         at: time(a.at),
@@ -737,7 +737,7 @@ pub async fn file(
 }
 
 /// A JSON body of at most [`MAX_JSON_BODY`] bytes; `None` when the body is empty.
-async fn json_body<T: serde::de::DeserializeOwned>(
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Option<T>, Problem> {
@@ -763,6 +763,21 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         Problem::bad_request(format!("the body is not the JSON expected here: {e}")).at("/")
     })
+}
+
+/// The case reference of an acknowledgement, trimmed; `None` when none (or an empty one) is
+/// given. Shared with the Digipost archive's acknowledgement.
+pub(crate) fn case_reference(request: &AckRequest) -> Result<Option<String>, Problem> {
+    match request.case_reference.as_deref().map(str::trim) {
+        Some("") | None => Ok(None),
+        Some(c) if c.chars().count() > MAX_CASE_REFERENCE || c.chars().any(char::is_control) => {
+            Err(Problem::bad_request(format!(
+                "caseReference is at most {MAX_CASE_REFERENCE} characters, without control characters"
+            ))
+            .at("/caseReference"))
+        }
+        Some(c) => Ok(Some(c.to_owned())),
+    }
 }
 
 /// Acknowledge a message: the platform has it (and, optionally, on which case).
@@ -798,17 +813,7 @@ pub async fn ack(
         .await
         .map_err(|p| p.on(&on))?
         .unwrap_or_default();
-    let case = match request.case_reference.as_deref().map(str::trim) {
-        Some("") | None => None,
-        Some(c) if c.chars().count() > MAX_CASE_REFERENCE || c.chars().any(char::is_control) => {
-            return Err(Problem::bad_request(format!(
-                "caseReference is at most {MAX_CASE_REFERENCE} characters, without control characters"
-            ))
-            .at("/caseReference")
-            .on(&on));
-        }
-        Some(c) => Some(c.to_owned()),
-    };
+    let case = case_reference(&request).map_err(|p| p.on(&on))?;
     message_uuid(&uuid, &on)?;
     let visible = caller.visible().map(<[String]>::to_vec);
     let (id, actor, now) = (uuid.clone(), caller.actor(), s.clock.now_unix());

@@ -9,6 +9,7 @@
 //! receiving mail.
 
 pub mod auth;
+pub mod digipost;
 pub mod events;
 pub mod files;
 pub mod messages;
@@ -60,6 +61,10 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(messages::file))
         .routes(routes!(messages::ack))
         .routes(routes!(messages::route))
+        .routes(routes!(digipost::list))
+        .routes(routes!(digipost::show))
+        .routes(routes!(digipost::content))
+        .routes(routes!(digipost::ack))
         .routes(routes!(events::list))
         .routes(routes!(events::stream))
         .routes(routes!(webhooks::list))

@@ -26,6 +26,7 @@ use super::problem::ProblemDetails;
     modifiers(&Bearer),
     tags(
         (name = "messages", description = "Received NgDP messages"),
+        (name = "digipost", description = "The Digipost archive: documents synced from Digipost inboxes"),
         (name = "events", description = "What happened, in order: a feed and a Server-Sent Events stream"),
         (name = "webhooks", description = "Webhook deliveries: what was delivered, what is retried, what was given up"),
         (name = "outgoing", description = "Messages sent through dpost, their status and receipts"),
