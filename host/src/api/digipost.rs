@@ -19,8 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Caller;
 use super::files::{self, Served};
 use super::messages::{
-    AckRequest, Acknowledgement, DEFAULT_LIMIT, MAX_LIMIT, StateParam, acknowledgement,
-    case_reference, cursor, json_body, parse_cursor, time,
+    AckRequest, Acknowledgement, DEFAULT_LIMIT, StateParam, acknowledgement, case_reference,
+    cursor, json_body, parse_cursor, time,
 };
 use super::problem::{Problem, ProblemDetails};
 use super::{ApiState, with_store};
@@ -213,15 +213,7 @@ fn parse_list(query: Option<&str>) -> Result<ListRequest, Problem> {
                 })?;
             }
             "limit" => {
-                r.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "limit is a number from 1 to {MAX_LIMIT}, not {value:?}"
-                        ))
-                    })?;
+                r.limit = super::paging::limit(&value)?;
             }
             _ => {
                 return Err(bad(format!(

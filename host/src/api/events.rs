@@ -28,8 +28,6 @@ use crate::store::events::Event;
 
 /// Events in a page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
-/// The most events in one page.
-pub const MAX_LIMIT: u32 = 1000;
 /// How often the stream looks for new events.
 pub const POLL: Duration = Duration::from_millis(500);
 /// How often the stream sends a comment when there is nothing to say, so proxies keep the
@@ -137,17 +135,7 @@ fn parse_query(
         match &*key {
             "after" if allowed.contains(&"after") => after = Some(parse_after("after", &value)?),
             "limit" if allowed.contains(&"limit") => {
-                limit = Some(
-                    value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            bad(format!(
-                                "limit is a number from 1 to {MAX_LIMIT}, not {value:?}"
-                            ))
-                        })?,
-                );
+                limit = Some(super::paging::limit(&value)?);
             }
             _ => {
                 return Err(bad(format!(

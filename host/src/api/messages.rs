@@ -28,8 +28,6 @@ use crate::store::ngdp::StoredMessage;
 
 /// Messages in a page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
-/// The most messages in one page.
-pub const MAX_LIMIT: u32 = 1000;
 /// The largest body `ack` and `route` take.
 const MAX_JSON_BODY: usize = 16 * 1024;
 /// The longest case reference kept.
@@ -369,15 +367,7 @@ fn parse_list(query: Option<&str>) -> Result<ListRequest, Problem> {
                 })?;
             }
             "limit" => {
-                r.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "limit is a number from 1 to {MAX_LIMIT}, not {value:?}"
-                        ))
-                    })?;
+                r.limit = super::paging::limit(&value)?;
             }
             _ => {
                 return Err(bad(format!(

@@ -15,6 +15,7 @@ pub mod files;
 pub mod messages;
 pub mod openapi;
 pub mod outgoing;
+pub mod paging;
 pub mod problem;
 pub mod receipts;
 pub mod submission;

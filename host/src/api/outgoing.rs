@@ -32,8 +32,6 @@ use crate::store::outgoing::{NewOutgoing, Outgoing, OutgoingAttempt, Submitted, 
 
 /// Messages in a page when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 100;
-/// The most messages in one page.
-const MAX_LIMIT: u32 = 1000;
 /// The longest `Idempotency-Key` kept.
 const MAX_KEY: usize = 200;
 
@@ -591,17 +589,7 @@ pub async fn list(
                         .on(&on)
                 })?
             }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        Problem::bad_request(format!("limit is 1 to {MAX_LIMIT}"))
-                            .at("limit")
-                            .on(&on)
-                    })?
-            }
+            "limit" => limit = super::paging::limit(&v).map_err(|p| p.on(&on))?,
             "status" => {
                 let known = [
                     status::QUEUED,

@@ -25,8 +25,6 @@ use crate::store::receipts::{OwedReceipt, ReceivedReceipt};
 
 /// Receipts in a page when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 100;
-/// The most receipts in one page.
-const MAX_LIMIT: u32 = 1000;
 
 /// A receipt, either way.
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,13 +191,7 @@ fn parse_list(query: Option<&str>) -> Result<ListRequest, Problem> {
                 continue;
             }
             "limit" => {
-                r.limit = v
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        Problem::bad_request(format!("limit is 1 to {MAX_LIMIT}")).at("limit")
-                    })?;
+                r.limit = super::paging::limit(&v)?;
                 continue;
             }
             other => {

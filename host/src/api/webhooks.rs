@@ -19,8 +19,6 @@ use crate::store::webhooks::Delivery;
 
 /// Deliveries listed when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 100;
-/// The most deliveries in one answer.
-const MAX_LIMIT: u32 = 1000;
 
 /// `GET /api/v1/webhooks/deliveries`'s parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -110,15 +108,7 @@ fn parse_list(query: Option<&str>) -> Result<(Option<String>, u32), Problem> {
                 }
             },
             "limit" => {
-                limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "limit is a number from 1 to {MAX_LIMIT}, not {value:?}"
-                        ))
-                    })?;
+                limit = super::paging::limit(&value)?;
             }
             _ => {
                 return Err(bad(format!(
