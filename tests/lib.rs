@@ -199,8 +199,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A `dpost.toml` for `dpost serve` and the `dpost ngdp` commands: a store beside it, a
 /// `[serve]` section and an `[api]` section each listening on 127.0.0.1:0, and one NgDP test system. Defaults: a `push`
 /// system [`serve::SYSTEM`] with inbound authorization [`serve::AUTH`] and API token `token`,
-/// NgDP's API at a closed port (never answered), the one mailbox `standard`, and the default
-/// message size limit.
+/// NgDP's API at a closed port (never answered) marked `simulator = true` (the system has no
+/// function certificate), the one mailbox `standard`, and the default message size limit.
 pub struct ConfigFile {
     dir: PathBuf,
     api_base: String,
@@ -307,7 +307,7 @@ impl ConfigFile {
             .collect();
         writeln!(
             text,
-            "[ngdp]\nmailboxes = [{}]\nstandard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"{}\"",
+            "[ngdp]\nmailboxes = [{}]\nstandard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"{}\"\nsimulator = true",
             mailboxes.join(", "),
             self.api_base
         )

@@ -8,13 +8,15 @@ use serde_json::json;
 
 use super::Exit;
 use crate::clock;
-use crate::config::ConfigFile;
 use crate::memo::extract::Names;
 use crate::store::Store;
 use crate::store::handover::{AckState, FeedQuery};
 
+/// The store the configuration at `config` names. A missing configuration is an error that
+/// says where dpost looked and how to write one: opening `dpost.db` in whatever folder the
+/// command runs from would create an empty store and report nothing in it.
 pub(super) fn open_store(config: &Path) -> anyhow::Result<Store> {
-    let file = ConfigFile::load(config.exists().then_some(config))?;
+    let file = super::config::load_existing(config)?;
     Ok(Store::open(&file.store_path())?)
 }
 
@@ -330,7 +332,7 @@ impl MessageCommand {
                 Ok(Exit::Ok)
             }
             MessageCommand::Route { uuid, to, config } => {
-                let file = ConfigFile::load(config.exists().then_some(config.as_path()))?;
+                let file = super::config::load_existing(&config)?;
                 let (mailboxes, _) = file.config.ngdp.mailboxes();
                 if !mailboxes.contains(&to) {
                     anyhow::bail!(

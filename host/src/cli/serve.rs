@@ -13,6 +13,7 @@ use super::Exit;
 use crate::api::ApiState;
 use crate::clock::{self, Clock};
 use crate::config::ConfigFile;
+use crate::config::preflight;
 use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
 use crate::keystore::Keystore;
 use crate::ngdp::client::{NgdpClient, clients};
@@ -114,6 +115,16 @@ pub fn service(
 impl ServeCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let (file, ngdp, mut serve) = self.config.load()?;
+        let mut problems = preflight::serve_problems(&file, &ngdp);
+        problems.extend(preflight::public_problems(&file));
+        if !problems.is_empty() {
+            let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            anyhow::bail!(
+                "dpost serve does not start: business receipts could not reach NgDP or the portal's values are wrong ({} problem(s); `dpost config check` lists them too):\n{}",
+                problems.len(),
+                lines.join("\n")
+            );
+        }
         if let Some(l) = self.listen {
             serve.listen = l;
         }
@@ -146,7 +157,15 @@ impl ServeCommand {
                 tokio::spawn(worker.run());
             }
             let wake = Arc::new(Notify::new());
-            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), receiving.pool.clone(), wake));
+            let worker = outbox::Outbox {
+                store: receiving.store.clone(),
+                clients: svc.clients.clone(),
+                clock: receiving.clock.clone(),
+                pool: receiving.pool.clone(),
+                metrics: metrics.clone(),
+                give_up_after_seconds: receiving.settings.receipt_give_up_after_seconds,
+            };
+            tokio::spawn(outbox::run(worker, wake));
             for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
                 let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
                 let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);

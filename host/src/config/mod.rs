@@ -18,6 +18,7 @@
 pub mod api;
 pub mod digipost;
 pub mod ngdp;
+pub mod preflight;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::memo_wit;
-use crate::store::ngdp::{DueReceipt, IncomingReceipt, NewMessage, OutboxState, ReceiptStored};
+use crate::store::ngdp::{
+    DueReceipt, IncomingReceipt, NewMessage, OutboxState, ReceiptFailure, ReceiptStored,
+};
 use crate::store::{Store, StoreError};
 
 /// A store shared by the listener's tasks.
@@ -35,14 +37,8 @@ pub trait MessageStore: Send {
     fn due_receipts(&mut self, now: i64, limit: u32) -> Result<Vec<DueReceipt>, StoreError>;
     /// NgDP accepted the receipt for `uuid`: never send it again.
     fn receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError>;
-    /// An attempt failed: retry at `next`, or never when `rejected`.
-    fn receipt_failed(
-        &mut self,
-        uuid: &str,
-        error: &str,
-        next: i64,
-        rejected: bool,
-    ) -> Result<(), StoreError>;
+    /// An attempt failed: retry at `failure.next`, or never when it gives up.
+    fn receipt_failed(&mut self, uuid: &str, failure: &ReceiptFailure) -> Result<(), StoreError>;
     /// Take the pending receipt of `uuid` for sending until `until`; false when another
     /// sender holds it (or it is not pending).
     fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError>;
@@ -86,14 +82,8 @@ impl MessageStore for Store {
         self.ngdp_receipt_sent(uuid, now)
     }
 
-    fn receipt_failed(
-        &mut self,
-        uuid: &str,
-        error: &str,
-        next: i64,
-        rejected: bool,
-    ) -> Result<(), StoreError> {
-        self.ngdp_receipt_failed(uuid, error, next, rejected)
+    fn receipt_failed(&mut self, uuid: &str, failure: &ReceiptFailure) -> Result<(), StoreError> {
+        self.ngdp_receipt_failed(uuid, failure)
     }
 
     fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError> {

@@ -20,6 +20,7 @@ pub mod multipart;
 pub mod outbox;
 pub mod pull;
 pub mod push;
+pub mod receipt_metrics;
 pub mod receipt_pull;
 pub mod receive;
 pub mod send;
