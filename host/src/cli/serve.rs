@@ -90,7 +90,7 @@ pub fn service(
     let runtime = Arc::new(Runtime::new(options)?);
     let pool = Arc::new(InstancePool::new(runtime, Keystore::new()));
     let clients = clients(&ngdp)?;
-    std::fs::create_dir_all(&serve.data_dir)
+    crate::store::permissions::create_private_dir(&serve.data_dir)
         .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
     let receiving = Arc::new(Receiving {
         store: Arc::new(Mutex::new(store)),
@@ -181,7 +181,7 @@ impl ServeCommand {
                                     tracing::info!(system = %id, %summary, "pulled");
                                 }
                             }
-                            Err(e) => tracing::warn!(system = %id, error = %format!("{e:#}"), "pull failed"),
+                            Err(e) => tracing::warn!(system = %id, error = %crate::error_text::of(&e), "pull failed"),
                         }
                         tokio::time::sleep(std::time::Duration::from_secs(every)).await;
                     }
@@ -246,7 +246,7 @@ fn start_sender(
     let receiving = &svc.receiving;
     let wake = Arc::new(Notify::new());
     let spool_dir = serve.data_dir.join("spool");
-    std::fs::create_dir_all(&spool_dir)
+    crate::store::permissions::create_private_dir(&spool_dir)
         .with_context(|| format!("cannot create {}", spool_dir.display()))?;
     let sender = crate::ngdp::sender::Sender {
         store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),

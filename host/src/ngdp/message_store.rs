@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::memo_wit;
+use crate::store::conflicts::{ConflictingCopy, StoredCopy};
 use crate::store::ngdp::{
     DueReceipt, IncomingReceipt, NewMessage, OutboxState, ReceiptFailure, ReceiptStored,
 };
@@ -44,6 +45,10 @@ pub trait MessageStore: Send {
     fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError>;
     /// How many receipts wait to be sent.
     fn pending_receipts(&mut self) -> Result<u64, StoreError>;
+    /// The stored copy of a messageUUID and its conflicting copies, if it is stored.
+    fn stored_copy(&mut self, uuid: &str) -> Result<Option<StoredCopy>, StoreError>;
+    /// Record a conflicting copy of a stored messageUUID, durably.
+    fn record_conflict(&mut self, uuid: &str, copy: &ConflictingCopy) -> Result<(), StoreError>;
     /// Store a receipt NgDP pushed for a message we sent; true when linked to it.
     fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError> {
         Ok(matches!(
@@ -92,6 +97,14 @@ impl MessageStore for Store {
 
     fn pending_receipts(&mut self) -> Result<u64, StoreError> {
         self.ngdp_pending_receipts()
+    }
+
+    fn stored_copy(&mut self, uuid: &str) -> Result<Option<StoredCopy>, StoreError> {
+        self.ngdp_stored_copy(uuid)
+    }
+
+    fn record_conflict(&mut self, uuid: &str, copy: &ConflictingCopy) -> Result<(), StoreError> {
+        self.ngdp_record_conflict(uuid, copy)
     }
 
     fn store_receipt(

@@ -13,6 +13,7 @@
 pub mod api_error;
 pub mod batch;
 pub mod client;
+pub mod conflicts;
 pub mod group_commit;
 pub mod message_store;
 pub mod metrics;

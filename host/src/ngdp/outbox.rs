@@ -331,7 +331,7 @@ pub async fn settle_deletion(
 pub async fn run(outbox: Outbox, wake: Arc<Notify>) {
     loop {
         if let Err(e) = drain_once(&outbox).await {
-            tracing::error!(error = %format!("{e:#}"), "the receipt outbox could not be read");
+            tracing::error!(error = %crate::error_text::of(&e), "the receipt outbox could not be read");
         }
         tokio::select! {
             _ = wake.notified() => {}

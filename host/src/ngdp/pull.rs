@@ -276,7 +276,7 @@ pub async fn pull_once(
             if known {
                 summary.already_stored += 1;
             } else if let Err(e) = fetch_into_store(client, receiving, system_id, &id).await {
-                summary.failed.push((id.clone(), format!("{e:#}")));
+                summary.failed.push((id.clone(), crate::error_text::of(&e)));
                 continue;
             } else {
                 summary.stored += 1;
