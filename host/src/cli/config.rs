@@ -231,10 +231,24 @@ fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
 }
 
 fn check(config: &Path) -> anyhow::Result<Exit> {
+    if !config.exists() {
+        // Says where it looked and how to write one.
+        load_existing(config)?;
+    }
     let file = match ConfigFile::load(Some(config)) {
         Ok(f) => f,
         Err(e) => {
-            outln!("{e}")?;
+            // Every problem that keeps the file from being read, not only the first.
+            let found = match std::fs::read_to_string(config) {
+                Ok(text) => crate::config::read_problems(config, &text),
+                Err(_) => Vec::new(),
+            };
+            if found.is_empty() {
+                outln!("{e}")?;
+            }
+            for p in &found {
+                outln!("{p}")?;
+            }
             return Ok(Exit::CheckFailed);
         }
     };

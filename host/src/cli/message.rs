@@ -235,15 +235,28 @@ impl MessageCommand {
                         )?;
                     }
                 }
+                // The store's `rejected` is NgDP refusing it (or dpost giving up), as
+                // `dpost receipts list` says.
+                let receipt = match m.receipt_status.as_deref() {
+                    Some("rejected") => "refused",
+                    Some(s) => s,
+                    None => "none",
+                };
                 match &m.receipt_error {
-                    Some(why) => outln!(
-                        "business receipt: {} ({why})",
-                        m.receipt_status.as_deref().unwrap_or("none")
-                    )?,
-                    None => outln!(
-                        "business receipt: {}",
-                        m.receipt_status.as_deref().unwrap_or("none")
-                    )?,
+                    Some(why) => outln!("business receipt: {receipt} ({why})")?,
+                    None => outln!("business receipt: {receipt}")?,
+                }
+                for c in &m.conflicts {
+                    outln!(
+                        "conflicting copy: {}  {} bytes  sha256 {}  {}",
+                        when(c.received_at),
+                        c.size,
+                        c.sha256,
+                        match &c.path {
+                            Some(p) => format!("kept as {}", std::path::Path::new(&m.dir).join(p).display()),
+                            None => "bytes not kept".to_owned(),
+                        }
+                    )?;
                 }
                 outln!("files:")?;
                 for f in &m.files {

@@ -357,6 +357,8 @@ pub struct StoredMessage {
     /// Why the business receipt's last attempt failed, as NgDP answered it (its
     /// `ErrorMessage` code, message and field errors).
     pub receipt_error: Option<String>,
+    /// Copies delivered later under the same messageUUID with other content.
+    pub conflicts: Vec<super::conflicts::ConflictingCopy>,
 }
 
 /// What storing a receipt came to.
@@ -805,6 +807,7 @@ impl Store {
                             files: Vec::new(),
                             receipt_status: r.get(18)?,
                             receipt_error: r.get(19)?,
+                            conflicts: Vec::new(),
                         })
                     },
                 )
@@ -831,7 +834,11 @@ impl Store {
             m.files = files.collect::<Result<Vec<_>, _>>()?;
             Ok(Some(m))
         })();
-        result.map_err(|e| self.error(e))
+        let mut m = result.map_err(|e| self.error(e))?;
+        if let Some(m) = &mut m {
+            m.conflicts = self.ngdp_conflicts(&uuid)?;
+        }
+        Ok(m)
     }
 
     /// Receipts received for a message.

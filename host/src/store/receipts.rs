@@ -198,3 +198,51 @@ impl Store {
         changed.map(|n| n > 0).map_err(|e| self.error(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ngdp::ReceiptFailure;
+
+    #[test]
+    fn a_given_up_receipt_stays_listed_with_its_status_and_is_queued_again() {
+        let mut s = crate::store::scratch_store("receipts");
+        s.conn()
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at, queued_at)
+                 VALUES ('m1', 'test', 'sys', '{}', 'pending', 100, 100),
+                        ('m2', 'test', 'sys', '{}', 'pending', 150, 150);",
+            )
+            .unwrap();
+        let retry = ReceiptFailure {
+            reason: "HTTP 401: Unauthorized".into(),
+            http_status: Some(401),
+            next: 300,
+            give_up: false,
+        };
+        s.ngdp_receipt_failed("m1", &retry).unwrap();
+        let b = s.receipt_backlog().unwrap();
+        assert_eq!((b[0].pending, b[0].refused), (2, 0));
+        assert_eq!(b[0].oldest_pending_since, Some(100));
+        let given_up = ReceiptFailure {
+            give_up: true,
+            ..retry
+        };
+        s.ngdp_receipt_failed("m1", &given_up).unwrap();
+        let listed = s.receipts_owed(0, 10, Some("rejected"), None).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].last_http_status, Some(401));
+        assert_eq!(listed[0].attempts, 2);
+        assert_eq!(listed[0].last_error.as_deref(), Some("HTTP 401: Unauthorized"));
+        let b = s.receipt_backlog().unwrap();
+        assert_eq!((b[0].pending, b[0].refused), (1, 1));
+        assert_eq!(b[0].oldest_pending_since, Some(150));
+        // Queued again: due now, and the give-up window starts again.
+        assert!(s.receipt_requeue("M1", 9_000).unwrap());
+        let due = s.ngdp_due_receipts(9_000, 10).unwrap();
+        let m1 = due.iter().find(|d| d.message_uuid == "m1").unwrap();
+        assert_eq!(m1.queued_at, 9_000);
+        assert!(!s.receipt_requeue("m1", 9_001).unwrap(), "only a refused one");
+    }
+}
