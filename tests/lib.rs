@@ -213,6 +213,7 @@ pub struct ConfigFile {
     system_extra: String,
     api_extra: String,
     contact_points: Vec<(String, String)>,
+    give_up_after_days: Option<f64>,
 }
 
 impl ConfigFile {
@@ -230,6 +231,7 @@ impl ConfigFile {
             system_extra: String::new(),
             api_extra: String::new(),
             contact_points: Vec::new(),
+            give_up_after_days: None,
         }
     }
 
@@ -282,6 +284,12 @@ impl ConfigFile {
         self
     }
 
+    /// `[ngdp.receipts] give_up_after_days`: how long a business receipt is retried.
+    pub fn give_up_after_days(mut self, days: f64) -> ConfigFile {
+        self.give_up_after_days = Some(days);
+        self
+    }
+
     /// A contact point routed to its own `mailbox` (added after `standard`).
     pub fn contact_point(mut self, id: &str, mailbox: &str) -> ConfigFile {
         self.contact_points.push((id.into(), mailbox.into()));
@@ -312,6 +320,9 @@ impl ConfigFile {
             self.api_base
         )
         .unwrap();
+        if let Some(days) = self.give_up_after_days {
+            writeln!(text, "[ngdp.receipts]\ngive_up_after_days = {days}").unwrap();
+        }
         writeln!(
             text,
             "[[ngdp.test.systems]]\nid = \"{}\"\nprotocol = \"{}\"",

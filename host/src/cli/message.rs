@@ -253,7 +253,10 @@ impl MessageCommand {
                         c.size,
                         c.sha256,
                         match &c.path {
-                            Some(p) => format!("kept as {}", std::path::Path::new(&m.dir).join(p).display()),
+                            Some(p) => format!(
+                                "kept as {}",
+                                std::path::Path::new(&m.dir).join(p).display()
+                            ),
                             None => "bytes not kept".to_owned(),
                         }
                     )?;

@@ -41,7 +41,10 @@ impl PortalCommand {
             .filter(|p| public_url.is_none() || p.key.as_deref() != Some("serve.public_url"))
             .map(|p| p.to_string())
             .collect();
-        if let Some(why) = public_url.as_deref().and_then(preflight::public_url_problem) {
+        if let Some(why) = public_url
+            .as_deref()
+            .and_then(preflight::public_url_problem)
+        {
             problems.insert(0, format!("--public-url: {why}"));
         }
         let table = format!("ngdp.{environment}.systems");

@@ -392,7 +392,10 @@ mod tests {
     fn every_reading_problem_is_reported_with_its_key_path() {
         let text = "[store]\npath = 1\n[[ngdp.test.systems]]\nid = \"a\"\nprotocol = \"push\"\n[[ngdp.test.systems]]\nid = \"b\"\nprotocol = \"carrier-pigeon\"\n[serve]\nlisten = \"x\"\nlisen = \"y\"\n";
         let p = read_problems(Path::new("dpost.toml"), text);
-        let found: Vec<_> = p.iter().map(|e| (e.line, e.key.clone().unwrap_or_default())).collect();
+        let found: Vec<_> = p
+            .iter()
+            .map(|e| (e.line, e.key.clone().unwrap_or_default()))
+            .collect();
         assert_eq!(
             found,
             [

@@ -119,15 +119,16 @@ pub struct NgdpTable {
 /// Days a business receipt is retried before it is given up when the file says nothing:
 /// NgDP deactivates a receiving system that fails every delivery for seven days
 /// (`docs/design.md`, "Danish Digital Post through NgDP"), so trying longer would not help.
-pub const DEFAULT_RECEIPT_GIVE_UP_DAYS: u64 = 7;
+pub const DEFAULT_RECEIPT_GIVE_UP_DAYS: f64 = 7.0;
 
 /// `[ngdp.receipts]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptsTable {
     /// Days a receipt is retried (network errors, 5xx, 401, 403) before it is given up; it
-    /// then stays listed as refused until `dpost receipts retry`.
-    pub give_up_after_days: Option<u64>,
+    /// then stays listed as refused until `dpost receipts retry`. A fraction is taken
+    /// (`0.5` is twelve hours).
+    pub give_up_after_days: Option<f64>,
 }
 
 impl NgdpTable {
@@ -538,7 +539,11 @@ impl ConfigFile {
                 && authorization
                     .as_ref()
                     .is_none_or(|a| a.expose().trim().is_empty())
-                && !problems.iter().any(|p| p.key.as_deref().is_some_and(|k| k.starts_with(&format!("{at}."))))
+                && !problems.iter().any(|p| {
+                    p.key
+                        .as_deref()
+                        .is_some_and(|k| k.starts_with(&format!("{at}.")))
+                })
             {
                 problems.push(self.error_in_array(&format!("{table}.systems"), i, "authorization", "a push system needs the authorization header NgDP sends (authorization, authorization_env or authorization_file)"));
             }
@@ -644,16 +649,20 @@ impl ConfigFile {
             });
         }
         let give_up_days = match ngdp.receipts.give_up_after_days {
-            Some(0) => {
-                problems.push(self.error("ngdp.receipts", "give_up_after_days", "must be at least 1"));
+            Some(d) if !(d > 0.0 && d <= 3650.0) => {
+                problems.push(self.error(
+                    "ngdp.receipts",
+                    "give_up_after_days",
+                    format!("{d} is not a number of days above 0 and at most 3650"),
+                ));
                 DEFAULT_RECEIPT_GIVE_UP_DAYS
             }
-            Some(d) => d.min(3650),
+            Some(d) => d,
             None => DEFAULT_RECEIPT_GIVE_UP_DAYS,
         };
         let settings = NgdpSettings {
             simulator: env_table.simulator,
-            receipt_give_up_after_seconds: give_up_days as i64 * 86_400,
+            receipt_give_up_after_seconds: ((give_up_days * 86_400.0).round() as i64).max(1),
             environment,
             api_base,
             api_ca: env_table.api_ca_file.as_ref().map(|p| self.resolve_path(p)),

@@ -14,8 +14,8 @@
 //! - `[serve] public_url` is an https URL (NgDP pushes only to HTTPS endpoints) and
 //!   `[serve] public_ips` are IP addresses (the portal asks for addresses).
 
-use super::ConfigFile;
 use super::ConfigError;
+use super::ConfigFile;
 use super::ngdp::{NgdpSettings, PRODUCTION_API_BASE, TEST_API_BASE};
 use crate::keystore::PrivateKey;
 
@@ -148,17 +148,26 @@ mod tests {
         let f = parse("");
         let p = serve_problems(&f, &f.ngdp(Some("production")).unwrap());
         assert_eq!(p.len(), 1);
-        assert!(p[0].to_string().contains("[[ngdp.production.systems]]"), "{}", p[0]);
+        assert!(
+            p[0].to_string().contains("[[ngdp.production.systems]]"),
+            "{}",
+            p[0]
+        );
     }
 
     #[test]
     fn public_values_are_checked() {
-        let f = parse("[serve]\npublic_url = \"http://post.example.dk\"\npublic_ips = [\"203.0.113.10\", \"post.example.dk\"]\n");
+        let f = parse(
+            "[serve]\npublic_url = \"http://post.example.dk\"\npublic_ips = [\"203.0.113.10\", \"post.example.dk\"]\n",
+        );
         let p = public_problems(&f);
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].line, Some(2));
         assert_eq!(p[1].line, Some(3));
-        assert!(p[1].to_string().contains("\"post.example.dk\" is not an IP address"));
+        assert!(
+            p[1].to_string()
+                .contains("\"post.example.dk\" is not an IP address")
+        );
         assert!(public_url_problem("https://post.example.dk/").is_none());
     }
 }

@@ -65,7 +65,10 @@ pub fn check(file: &ConfigFile) -> Vec<Check> {
             step,
             "store permissions",
             &data_dir.display().to_string(),
-            format!("{} more files or folders are not private", loose.len() - SHOWN),
+            format!(
+                "{} more files or folders are not private",
+                loose.len() - SHOWN
+            ),
             format!("run `chmod -R go-rwx {}`", data_dir.display()),
         ));
     }

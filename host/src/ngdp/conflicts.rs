@@ -60,7 +60,8 @@ pub fn record_if_conflicting(
         sha256: sha256.to_owned(),
         path,
     };
-    st.record_conflict(uuid, &copy).map_err(ReceiveError::Store)?;
+    st.record_conflict(uuid, &copy)
+        .map_err(ReceiveError::Store)?;
     tracing::warn!(%uuid, %sha256, size, stored_sha256 = %stored.sha256, kept = copy.path.as_deref().unwrap_or("no"),
         "a message with a stored messageUUID and other content arrived; answered 200, the first copy stays the message and this one is recorded with it");
     Ok(true)

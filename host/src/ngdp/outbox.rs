@@ -29,8 +29,8 @@ use tokio::sync::Notify;
 use super::client::NgdpClient;
 use crate::clock::Clock;
 use crate::ngdp::message_store::SharedStore;
-use crate::runtime::pool::InstancePool;
 use crate::ngdp::metrics::Metrics;
+use crate::runtime::pool::InstancePool;
 use crate::store::ngdp::{DueReceipt, ReceiptFailure, memo_deletion};
 
 /// Receipts sent per round.
@@ -132,14 +132,13 @@ pub fn failure(
     }
 }
 
+/// A span of time as the give-up reason says it: days, else hours, else seconds.
 fn days(seconds: i64) -> String {
-    let d = seconds / 86_400;
-    if d == 1 {
-        "1 day".into()
-    } else if d > 1 {
-        format!("{d} days")
-    } else {
-        format!("{} hours", seconds / 3600)
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match seconds {
+        s if s >= 86_400 => plural(s / 86_400, "day"),
+        s if s >= 3600 => plural(s / 3600, "hour"),
+        s => plural(s, "second"),
     }
 }
 
@@ -379,7 +378,11 @@ mod tests {
         assert_eq!(f.http_status, Some(401));
         let f = failure(&refused, &due(40, 1_000), 1_000 + WEEK, WEEK).unwrap();
         assert!(f.give_up);
-        assert!(f.reason.starts_with("HTTP 401: Unauthorized"), "{}", f.reason);
+        assert!(
+            f.reason.starts_with("HTTP 401: Unauthorized"),
+            "{}",
+            f.reason
+        );
         assert!(f.reason.contains("7 days"), "{}", f.reason);
         let rejected = SendResult::Rejected {
             reason: "HTTP 422: bad".into(),

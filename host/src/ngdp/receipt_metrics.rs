@@ -118,9 +118,18 @@ mod tests {
         m.failed("a", None);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
-        assert!(out.contains("dpost_receipts_pending{system=\"a\"} 2"), "{out}");
-        assert!(out.contains("dpost_receipts_pending{system=\"b\"} 0"), "{out}");
-        assert!(out.contains("dpost_receipts_refused{system=\"a\"} 1"), "{out}");
+        assert!(
+            out.contains("dpost_receipts_pending{system=\"a\"} 2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("dpost_receipts_pending{system=\"b\"} 0"),
+            "{out}"
+        );
+        assert!(
+            out.contains("dpost_receipts_refused{system=\"a\"} 1"),
+            "{out}"
+        );
         assert!(
             out.contains("dpost_receipts_oldest_pending_age_seconds{system=\"a\"} 60"),
             "{out}"

@@ -283,8 +283,9 @@ impl Receiving {
                     wit::Event::FileStart(f) => {
                         let seq = files.len() as u32 + 1;
                         let path = format!("files/{seq:04}");
-                        let out =
-                            BufWriter::new(crate::store::permissions::create_private(&files_dir.join(format!("{seq:04}")))?);
+                        let out = BufWriter::new(crate::store::permissions::create_private(
+                            &files_dir.join(format!("{seq:04}")),
+                        )?);
                         open = Some(OpenFile {
                             out,
                             hash: Sha256::new(),

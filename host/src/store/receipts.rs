@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].last_http_status, Some(401));
         assert_eq!(listed[0].attempts, 2);
-        assert_eq!(listed[0].last_error.as_deref(), Some("HTTP 401: Unauthorized"));
+        assert_eq!(
+            listed[0].last_error.as_deref(),
+            Some("HTTP 401: Unauthorized")
+        );
         let b = s.receipt_backlog().unwrap();
         assert_eq!((b[0].pending, b[0].refused), (1, 1));
         assert_eq!(b[0].oldest_pending_since, Some(150));
@@ -243,6 +246,9 @@ mod tests {
         let due = s.ngdp_due_receipts(9_000, 10).unwrap();
         let m1 = due.iter().find(|d| d.message_uuid == "m1").unwrap();
         assert_eq!(m1.queued_at, 9_000);
-        assert!(!s.receipt_requeue("m1", 9_001).unwrap(), "only a refused one");
+        assert!(
+            !s.receipt_requeue("m1", 9_001).unwrap(),
+            "only a refused one"
+        );
     }
 }
