@@ -201,7 +201,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::store::ngdp::ReceiptFailure;
 
     #[test]
