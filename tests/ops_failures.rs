@@ -333,6 +333,22 @@ fn without_a_configuration_commands_say_so_and_create_no_store() {
         vec!["config", "check"],
         vec!["doctor", "--offline"],
         vec!["portal", "values"],
+        vec!["message", "ack", &id],
+        vec!["message", "route", &id, "--to", "standard"],
+        vec!["message", "export", &id, "--out", "exported"],
+        vec!["message", "status", &id],
+        vec!["outgoing", "show", &id],
+        vec!["webhooks", "retry", "1"],
+        vec!["ngdp", "pull", "--system", SYSTEM],
+        vec!["contact-points", "import", "map.csv"],
+        vec![
+            "api",
+            "token",
+            "create",
+            "casework",
+            "--scope",
+            "messages:read",
+        ],
     ];
     for args in commands {
         let out = dpost_in(&dir, &args);

@@ -70,6 +70,11 @@ impl ReceiptMetrics {
     /// configured ones, shown with 0 when they owe nothing; a system the store knows but
     /// the configuration no longer names is shown too (its receipts cannot go out).
     pub fn set(&self, systems: &[String], backlog: &[ReceiptBacklog], now: i64) {
+        // A system that owed something at the last scrape and neither owes nor is
+        // configured now must not keep its old values.
+        self.pending.clear();
+        self.refused.clear();
+        self.oldest_pending_age.clear();
         for s in systems {
             let label = SystemLabel { system: s.clone() };
             self.pending.get_or_create(&label).set(0);
@@ -113,6 +118,16 @@ mod tests {
             refused: 1,
             oldest_pending_since: Some(100),
         }];
+        m.set(
+            &["b".into()],
+            &[ReceiptBacklog {
+                system_id: "gone".into(),
+                pending: 5,
+                refused: 0,
+                oldest_pending_since: None,
+            }],
+            100,
+        );
         m.set(&["a".into(), "b".into()], &backlog, 160);
         m.failed("a", Some(401));
         m.failed("a", None);
@@ -134,6 +149,7 @@ mod tests {
             out.contains("dpost_receipts_oldest_pending_age_seconds{system=\"a\"} 60"),
             "{out}"
         );
+        assert!(!out.contains("gone"), "{out}");
         assert!(
             out.contains("dpost_receipt_send_failures_total{system=\"a\",cause=\"401\"} 1"),
             "{out}"
