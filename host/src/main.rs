@@ -8,6 +8,9 @@ use dpost::cli::{Cli, Exit};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Everything dpost writes (the store, message files) is personal data: private to its
+    // owner, whatever umask it was started with.
+    dpost::store::permissions::private_umask();
     let cli = Cli::parse();
     let filter = match &cli.log {
         Some(directive) => EnvFilter::try_new(directive),
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
         Err(e) if dpost::cli::output_closed(&e) => Exit::OutputClosed.into(),
         Err(e) => {
             // Standard error may be closed too; then there is nobody left to tell.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", dpost::error_text::of(&e));
             Exit::Error.into()
         }
     }

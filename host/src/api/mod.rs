@@ -101,8 +101,10 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
 }
 
 async fn metrics(axum::extract::State(s): axum::extract::State<Arc<ApiState>>) -> Response {
-    if let Ok(pending) = with_store(&s, |st| st.ngdp_pending_receipts()).await {
-        s.metrics.receipts_pending.set(pending as i64);
+    if let Ok(backlog) = with_store(&s, |st| st.receipt_backlog()).await {
+        s.metrics
+            .receipts
+            .set(&s.sending.systems, &backlog, s.clock.now_unix());
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

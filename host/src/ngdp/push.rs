@@ -389,7 +389,10 @@ async fn receive_message(
             s.metrics
                 .store_seconds
                 .observe(started.elapsed().as_secs_f64());
-            s.metrics.received(if r.duplicate {
+            s.metrics.received(if r.conflict {
+                // The same messageUUID with other content: recorded on the message.
+                "conflicting-duplicate"
+            } else if r.duplicate {
                 "duplicate"
             } else if r.valid {
                 "stored"

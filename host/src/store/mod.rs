@@ -14,11 +14,13 @@
 //! Migrations: each service lists its own numbered migrations; `schema_version` records per
 //! service how far its tables are, so services add tables without coordinating numbers.
 
+pub mod conflicts;
 pub mod digipost;
 pub mod events;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
+pub mod permissions;
 pub mod receipts;
 pub mod webhooks;
 
@@ -51,6 +53,14 @@ pub enum StoreError {
         found: u32,
         /// The newest this build knows.
         known: u32,
+    },
+    /// The database file or its folder could not be created.
+    #[error("the store {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
     },
     /// Stored data that cannot be read back as written (a damaged or hand-edited file).
     #[error("the store {path}: {what}")]
@@ -99,6 +109,18 @@ impl Store {
             path: path.to_owned(),
             source,
         };
+        // Private from its first byte (personal data); SQLite gives its -wal and -shm files
+        // the same mode.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            permissions::create_private_dir(parent).map_err(|e| StoreError::Io {
+                path: parent.to_owned(),
+                source: e,
+            })?;
+        }
+        permissions::create_private_file(path).map_err(|e| StoreError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?;
         let conn = Connection::open(path).map_err(err)?;
         // Another dpost (a second sync, a reader) may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
