@@ -87,7 +87,8 @@ pub struct EventPage {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Read by hand from the query string (each error names its parameter); this is its description.
 pub struct ListParams {
-    /// Only events after this sequence number (default 0: from the start).
+    /// Only events after this sequence number (default: from the oldest kept). A number
+    /// older than what `[api] events_retention_days` keeps is answered 410.
     #[param(minimum = 0)]
     after: Option<i64>,
     /// At most this many events (1 to 1000, default 100).
@@ -148,6 +149,25 @@ fn parse_query(
     Ok((after, limit))
 }
 
+/// 410 when events after `after` were deleted by retention (`store::events_retention`): a
+/// platform that was away longer than the window learns that it missed events, and where
+/// the feed goes on, instead of silently skipping them.
+async fn still_kept(s: &Arc<ApiState>, after: i64, field: &str) -> Result<(), Problem> {
+    let through = with_store(s, |st| st.events_pruned_through()).await?;
+    if after >= through {
+        return Ok(());
+    }
+    Err(Problem::gone(
+        format!(
+            "events after {after} up to {through} are no longer kept ([api] events_retention_days); \
+             resume with after={through}, and take what was missed from the lists \
+             (GET /api/v1/messages?state=pending, /api/v1/outgoing, /api/v1/receipts)"
+        ),
+        through,
+    )
+    .at(field.to_owned()))
+}
+
 /// List events.
 #[utoipa::path(
     get,
@@ -161,6 +181,7 @@ fn parse_query(
         (status = 400, description = "A parameter that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 410, description = "Events after `after` are no longer kept (retention); `resumeAfter` says where the feed goes on", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -173,6 +194,11 @@ pub async fn list(
     caller.require(Scope::MessagesRead).map_err(|p| p.on(&on))?;
     let (after, limit) =
         parse_query(query.as_deref(), &["after", "limit"]).map_err(|p| p.on(&on))?;
+    if let Some(after) = after {
+        still_kept(&s, after, "after")
+            .await
+            .map_err(|p| p.on(&on))?;
+    }
     let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(DEFAULT_LIMIT));
     let visible = caller.visible().map(<[String]>::to_vec);
     // One more than asked, to know whether more are waiting.
@@ -207,6 +233,7 @@ pub async fn list(
         (status = 400, description = "A parameter or Last-Event-ID that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 410, description = "Events after Last-Event-ID (or `after`) are no longer kept (retention); `resumeAfter` says where the feed goes on", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn stream(
@@ -233,7 +260,15 @@ pub async fn stream(
         None => None,
     };
     let from = match last_id.or(after) {
-        Some(seq) => seq,
+        Some(seq) => {
+            let field = if last_id.is_some() {
+                "Last-Event-ID"
+            } else {
+                "after"
+            };
+            still_kept(&s, seq, field).await.map_err(|p| p.on(&on))?;
+            seq
+        }
         // Neither: from now on, as a client that starts listening expects.
         None => with_store(&s, |st| st.events_last_seq())
             .await

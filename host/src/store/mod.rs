@@ -16,6 +16,7 @@
 
 pub mod digipost;
 pub mod events;
+pub mod events_retention;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
