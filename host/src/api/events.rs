@@ -69,6 +69,20 @@ impl From<Event> for EventBody {
     }
 }
 
+/// One Server-Sent Event of `/api/v1/events/stream`, as its fields arrive. OpenAPI 3.1
+/// describes an event stream's schema per event (3.2 calls it `itemSchema`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Written by axum's Sse from `sse_event`; this is its description.
+pub struct StreamEvent {
+    /// The event's sequence number: send it back as `Last-Event-ID` to resume after it.
+    id: String,
+    /// Its type (message.received, ...).
+    event: String,
+    /// The event as JSON (an EventBody).
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 /// A page of events.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -229,7 +243,7 @@ pub async fn list(
     ),
     security(("bearer" = ["messages:read"])),
     responses(
-        (status = 200, description = "A text/event-stream: each event with `id:` its sequence number, `event:` its type, and `data:` the event as JSON (EventBody); a comment line every 15 seconds while nothing happens", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream: each event with `id:` its sequence number, `event:` its type, and `data:` the event as JSON (EventBody); a comment line every 15 seconds while nothing happens", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "A parameter or Last-Event-ID that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
