@@ -45,11 +45,7 @@ impl Store {
 
     fn events_prune_batch(&mut self, before: i64, now: i64) -> Result<u64, StoreError> {
         let result = (|| {
-            // IMMEDIATE: the batch reads, then writes; a deferred transaction whose snapshot
-            // another writer overtook in between could only fail (SQLITE_BUSY), not wait.
-            let tx = self
-                .conn()
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = self.conn().transaction()?;
             // Candidates in a temporary table: the deliveries and the events are deleted by
             // the same list, and the watermark is its maximum.
             tx.execute_batch(
