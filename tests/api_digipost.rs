@@ -75,8 +75,8 @@ fn a_platform_takes_over_the_digipost_archive() {
     let config = serve::config("api-digipost").api_extra(&clients).write();
     let data = config.with_file_name("inbox");
     let (hashes, all_ids) = inbox_data::write(&data, 4);
-    let (_sim, url) = start_sim(&data);
-    sync(&config, &url);
+    let sim = start_sim(&data);
+    sync(&config, &sim.url);
     let server = Server::start(&config);
 
     // The whole archive, two pages of a cursor: no gaps, no repeats.

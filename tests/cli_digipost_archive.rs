@@ -21,8 +21,8 @@ fn archive(name: &str) -> (PathBuf, BTreeMap<i64, String>) {
     let data = dir.join("inbox");
     let (hashes, ids) = inbox_data::write(&data, 4);
     assert_eq!(ids.len(), 4);
-    let (_sim, url) = start_sim(&data);
-    sync(&dir.join("dpost.toml"), &url);
+    let sim = start_sim(&data);
+    sync(&dir.join("dpost.toml"), &sim.url);
     (dir.join("sync.toml"), hashes)
 }
 

@@ -417,19 +417,28 @@ pub mod inbox_data {
         (hashes, ids)
     }
 
-    /// `dpost sim digipost` serving the inbox written into `data`; killed when dropped so a
-    /// failing test leaves no process behind.
-    pub struct Sim(std::process::Child);
+    /// `dpost sim digipost` serving the inbox written into `data`, at `url`; killed when
+    /// dropped so a failing test leaves no process behind.
+    pub struct Sim {
+        child: std::process::Child,
+        /// Its base URL on loopback.
+        pub url: String,
+    }
 
     impl Drop for Sim {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 
-    /// Start the simulator on loopback; returns it and its base URL.
-    pub fn start_sim(data: &Path) -> (Sim, String) {
+    /// Start the simulator on loopback.
+    pub fn start_sim(data: &Path) -> Sim {
+        start_sim_with(data, &[])
+    }
+
+    /// Start the simulator on loopback with extra `switches` (its behaviour variants).
+    pub fn start_sim_with(data: &Path, switches: &[&str]) -> Sim {
         let mut command = super::dpost_command();
         command
             .args([
@@ -448,9 +457,11 @@ pub mod inbox_data {
             .arg(super::fixture("keys/server.key.pem"))
             .arg("--server-cert")
             .arg(super::fixture("keys/server.cert.pem"))
+            .args(switches)
             .stderr(std::process::Stdio::null());
         let (child, url, _) = super::spawn_until_first_line(&mut command, "the simulator");
-        (Sim(child), url)
+        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        Sim { child, url }
     }
 
     /// `dpost digipost sync` from the simulator at `url` into the store `dpost.db` beside
