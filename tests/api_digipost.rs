@@ -5,10 +5,8 @@
 //! scopes and unknown ids get.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Stdio};
 
-use dpost_tests::inbox_data::{self, BROKER, SENDER};
+use dpost_tests::inbox_data::{self, SENDER, start_sim, sync};
 use dpost_tests::serve::{self, Server, client};
 use dpost_tests::*;
 use serde_json::{Value, json};
@@ -16,62 +14,6 @@ use serde_json::{Value, json};
 const READER: &str = "dpost_reader-token-for-tests-only";
 const CASEWORK: &str = "dpost_casework-token-for-tests-only";
 const DAYCARE_ONLY: &str = "dpost_daycare-token-for-tests-only";
-
-/// The simulator child; killed when dropped so a failing test leaves no process behind.
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_sim(data: &Path) -> (Sim, String) {
-    let mut command = dpost_command();
-    command
-        .args([
-            "sim",
-            "digipost",
-            "--listen",
-            "127.0.0.1:0",
-            "--broker-id",
-            BROKER,
-        ])
-        .arg("--data")
-        .arg(data)
-        .arg("--broker-cert")
-        .arg(fixture("keys/broker.cert.pem"))
-        .arg("--server-key")
-        .arg(fixture("keys/server.key.pem"))
-        .arg("--server-cert")
-        .arg(fixture("keys/server.cert.pem"))
-        .stderr(Stdio::null());
-    let (child, url, _) = spawn_until_first_line(&mut command, "the simulator");
-    (Sim(child), url)
-}
-
-/// `dpost digipost sync` into the store of the serve configuration `config`.
-fn sync(config: &Path, url: &str) {
-    let sync_config = config.with_file_name("sync.toml");
-    std::fs::write(
-        &sync_config,
-        format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"dpost.db\"\n"),
-    )
-    .unwrap();
-    let out = dpost_command()
-        .args(["digipost", "sync", "--json", "--base-url", url, "--config"])
-        .arg(&sync_config)
-        .arg("--key")
-        .arg(fixture("keys/broker.pkcs1.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn get(server: &Server, token: Option<&str>, path: &str) -> reqwest::blocking::Response {
     let mut r = client().get(format!("{}{path}", server.api_url));
@@ -133,8 +75,8 @@ fn a_platform_takes_over_the_digipost_archive() {
     let config = serve::config("api-digipost").api_extra(&clients).write();
     let data = config.with_file_name("inbox");
     let (hashes, all_ids) = inbox_data::write(&data, 4);
-    let (_sim, url) = start_sim(&data);
-    sync(&config, &url);
+    let sim = start_sim(&data);
+    sync(&config, &sim.url);
     let server = Server::start(&config);
 
     // The whole archive, two pages of a cursor: no gaps, no repeats.

@@ -476,3 +476,105 @@ fn config_check_names_every_webhook_problem_with_its_key() {
     assert!(text.contains("is not https"), "{text}");
     assert!(!text.contains("secret_env"), "{text}");
 }
+
+#[test]
+fn events_past_the_retention_window_are_deleted_and_an_old_position_is_told_so() {
+    let extra = format!(
+        "events_retention_days = 1\n\
+         [[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+        sha256_hex(READER.as_bytes()),
+    );
+    let config = serve::config("events-retention").api_extra(&extra).write();
+    let mut server = Server::start(&config);
+    for n in 1..=3 {
+        push(&server, &uuid(0x7e00 + n));
+    }
+    let events = get_json(&server, READER, "/api/v1/events?after=0")["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(events.len(), 3, "{events:?}");
+    let (e1, e2, e3) = (events[0], events[1], events[2]);
+    server.kill();
+
+    // The first two events become two days old; the first still has a delivery pending.
+    let db = rusqlite::Connection::open(config.with_file_name("dpost.db")).unwrap();
+    db.execute(
+        "UPDATE events SET at = at - 2 * 86400 WHERE seq <= ?1",
+        [e2],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO webhook_deliveries (webhook, event_seq, state, created_at, window_start, next_attempt_at)
+         VALUES ('gone-platform', ?1, 'pending', 0, 0, 0)",
+        [e1],
+    )
+    .unwrap();
+    drop(db);
+    let server = Server::start(&config);
+
+    // Everything kept, from the oldest: the event a webhook still owes stays.
+    let kept: Vec<i64> = get_json(&server, READER, "/api/v1/events")["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(kept, [e1, e3]);
+    // A position before the deleted event: 410, saying where to resume.
+    for after in [0, e1] {
+        let r = client()
+            .get(format!("{}/api/v1/events?after={after}", server.api_url))
+            .bearer_auth(READER)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 410);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let p: Value = r.json().unwrap();
+        assert_eq!(p["type"], "urn:dpost:problem:gone", "{p}");
+        assert_eq!(p["resumeAfter"], e2, "{p}");
+        assert_eq!(p["field"], "after", "{p}");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("after={e2}")),
+            "{p}"
+        );
+    }
+    let resumed = get_json(&server, READER, &format!("/api/v1/events?after={e2}"));
+    assert_eq!(resumed["events"][0]["seq"], e3, "{resumed}");
+    // The stream, resumed from before the gap, is refused the same way.
+    let r = client()
+        .get(format!("{}/api/v1/events/stream", server.api_url))
+        .bearer_auth(READER)
+        .header("Last-Event-ID", e1.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 410);
+    let p: Value = r.json().unwrap();
+    assert_eq!(
+        (p["field"].as_str(), p["resumeAfter"].as_i64()),
+        (Some("Last-Event-ID"), Some(e2))
+    );
+}
+
+#[test]
+fn a_retention_that_is_not_a_number_of_days_is_named() {
+    let config = serve::config("events-retention-bad")
+        .api_extra("events_retention_days = 0\n")
+        .write();
+    let out = run_dpost(["config", "check", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        err.contains("(api.events_retention_days)") && err.contains("1 to 36500"),
+        "{err}"
+    );
+}

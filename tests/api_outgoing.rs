@@ -21,6 +21,12 @@ const SENDER: &str = "dpost_sender-token-for-tests-only";
 const READER: &str = "dpost_reader-token-for-tests-only";
 /// A client that may read and retry receipts.
 const RECEIPTS: &str = "dpost_receipts-token-for-tests-only";
+/// A second client that may send.
+const INTAKE: &str = "dpost_intake-token-for-tests-only";
+/// An operator: admin.
+const OPS: &str = "dpost_ops-token-for-tests-only";
+/// A client that may send, with admin, restricted to one mailbox.
+const DAYCARE: &str = "dpost_daycare-token-for-tests-only";
 
 async fn start_sim(name: &str) -> RunningNgdp {
     let dir = scratch_dir("api-outgoing").join(name).join("sim-messages");
@@ -41,10 +47,16 @@ fn setup(name: &str, sim: &RunningNgdp, ngdp_token: &str, pull: bool) -> PathBuf
     let clients = format!(
         "[[api.clients]]\nname = \"casework\"\ntoken_sha256 = \"{}\"\nscopes = [\"send\"]\n\
          [[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n\
-         [[api.clients]]\nname = \"receipts-desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"receipts\"]\n",
+         [[api.clients]]\nname = \"receipts-desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"receipts\"]\n\
+         [[api.clients]]\nname = \"intake\"\ntoken_sha256 = \"{}\"\nscopes = [\"send\"]\n\
+         [[api.clients]]\nname = \"ops\"\ntoken_sha256 = \"{}\"\nscopes = [\"admin\"]\n\
+         [[api.clients]]\nname = \"daycare-app\"\ntoken_sha256 = \"{}\"\nscopes = [\"send\", \"admin\"]\nmailboxes = [\"standard\"]\n",
         sha256_hex(SENDER.as_bytes()),
         sha256_hex(READER.as_bytes()),
         sha256_hex(RECEIPTS.as_bytes()),
+        sha256_hex(INTAKE.as_bytes()),
+        sha256_hex(OPS.as_bytes()),
+        sha256_hex(DAYCARE.as_bytes()),
     );
     let mut config = ConfigFile::in_dir(scratch_dir("api-outgoing").join(name).join("dpost"))
         .api_base(&format!("{}/apis/v1", sim.base_url()))
@@ -534,5 +546,122 @@ async fn messages_queued_while_ngdp_is_away_survive_a_restart_and_go_as_one_batc
     }
     let at_sim = sim.simulator.status().sent;
     assert_eq!(at_sim.len(), 3, "{at_sim:?}");
+    sim.stop().await;
+}
+
+async fn submit_as(server: &Server, token: &str, key: Option<&str>, xml: Vec<u8>) -> (u16, Value) {
+    let mut r = http()
+        .post(format!("{}/api/v1/outgoing", server.api_url))
+        .bearer_auth(token)
+        .header("Content-Type", "application/xml")
+        .body(xml);
+    if let Some(k) = key {
+        r = r.header("Idempotency-Key", k);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn uuids(page: &Value) -> Vec<String> {
+    let mut u: Vec<String> = page["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page}"))
+        .iter()
+        .map(|m| m["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    u.sort();
+    u
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_sees_its_own_outgoing_messages_and_keys() {
+    let sim = start_sim("owners").await;
+    // NgDP refuses every POST, so the messages stay (failed) and can be retried.
+    let config = setup("owners", &sim, "not-the-token", false);
+    let server = Server::start(&config);
+    let (mine, theirs, daycare) = (
+        serve::uuid(0x0e01),
+        serve::uuid(0x0e02),
+        serve::uuid(0x0e03),
+    );
+
+    // Two clients use the same Idempotency-Key for different messages: no collision.
+    let (status, a) = submit_as(
+        &server,
+        SENDER,
+        Some("letter-1"),
+        serve::message(&mine, b"one"),
+    )
+    .await;
+    assert_eq!(status, 202, "{a}");
+    assert_eq!(a["submittedBy"], "api:casework");
+    let (status, b) = submit_as(
+        &server,
+        INTAKE,
+        Some("letter-1"),
+        serve::message(&theirs, b"two"),
+    )
+    .await;
+    assert_eq!(status, 202, "{b}");
+    assert_eq!(b["submittedBy"], "api:intake");
+    assert_eq!(b["idempotencyKey"], "letter-1");
+    // The same client and key again: its own record, not the other's.
+    let (status, again) = submit_as(
+        &server,
+        INTAKE,
+        Some("letter-1"),
+        serve::message(&theirs, b"two"),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["uuid"], theirs.to_ascii_lowercase());
+    // Another client's messageUUID: 409, without that client's record.
+    let (status, p) = submit_as(&server, SENDER, None, serve::message(&theirs, b"two")).await;
+    assert_eq!(status, 409, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("another client"),
+        "{p}"
+    );
+    assert!(p.get("submittedBy").is_none() && p.get("status").and_then(Value::as_str).is_none());
+    let (status, c) = submit_as(&server, DAYCARE, None, serve::message(&daycare, b"three")).await;
+    assert_eq!(status, 202, "{c}");
+
+    // Lists: each its own; admin every client's; admin restricted to mailboxes its own.
+    let (_, page) = get_json(&server, SENDER, "/api/v1/outgoing").await;
+    assert_eq!(uuids(&page), [mine.to_ascii_lowercase()]);
+    let (_, page) = get_json(&server, INTAKE, "/api/v1/outgoing").await;
+    assert_eq!(uuids(&page), [theirs.to_ascii_lowercase()]);
+    let (_, page) = get_json(&server, DAYCARE, "/api/v1/outgoing").await;
+    assert_eq!(uuids(&page), [daycare.to_ascii_lowercase()]);
+    let (_, page) = get_json(&server, OPS, "/api/v1/outgoing").await;
+    assert_eq!(uuids(&page).len(), 3, "{page}");
+
+    // Another's message is not there (404, not 403), for reading and for retrying.
+    let (status, p) = get_json(&server, SENDER, &format!("/api/v1/outgoing/{theirs}")).await;
+    assert_eq!(status, 404, "{p}");
+    let (status, _) = get_json(&server, DAYCARE, &format!("/api/v1/outgoing/{mine}")).await;
+    assert_eq!(status, 404);
+    let (status, d) = get_json(&server, OPS, &format!("/api/v1/outgoing/{theirs}")).await;
+    assert_eq!(
+        (status, d["submittedBy"].as_str()),
+        (200, Some("api:intake"))
+    );
+    wait_for(&server, &mine, "failed", 1).await;
+    let retry = |token: &'static str, uuid: String| {
+        let url = format!("{}/api/v1/outgoing/{uuid}/retry", server.api_url);
+        async move {
+            http()
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(retry(INTAKE, mine.clone()).await, 404);
+    assert_eq!(retry(SENDER, mine.clone()).await, 202);
     sim.stop().await;
 }

@@ -2,53 +2,10 @@
 //! `dpost sim digipost` started as a child process on 127.0.0.1:0.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 
-use dpost_tests::inbox_data::{self, BROKER, SENDER};
+use dpost_tests::inbox_data::{self, BROKER, SENDER, Sim, start_sim, start_sim_with};
 use dpost_tests::*;
-
-/// The simulator child; killed when dropped so a failing test leaves no process behind.
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim(data: &Path) -> Sim {
-    start_sim_with(data, &[])
-}
-
-fn start_sim_with(data: &Path, switches: &[&str]) -> Sim {
-    let mut command = dpost_command();
-    command
-        .args([
-            "sim",
-            "digipost",
-            "--listen",
-            "127.0.0.1:0",
-            "--broker-id",
-            BROKER,
-        ])
-        .arg("--data")
-        .arg(data)
-        .arg("--broker-cert")
-        .arg(fixture("keys/broker.cert.pem"))
-        .arg("--server-key")
-        .arg(fixture("keys/server.key.pem"))
-        .arg("--server-cert")
-        .arg(fixture("keys/server.cert.pem"))
-        .args(switches)
-        .stderr(Stdio::null());
-    let (child, url, _) = spawn_until_first_line(&mut command, "the simulator");
-    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
-    Sim { child, url }
-}
 
 fn dpost(args: &[&str], extra: &[&Path]) -> Output {
     dpost_command()

@@ -427,6 +427,76 @@ pub mod inbox_data {
         ids.reverse();
         (hashes, ids)
     }
+
+    /// `dpost sim digipost` serving the inbox written into `data`, at `url`; killed when
+    /// dropped so a failing test leaves no process behind.
+    pub struct Sim {
+        child: std::process::Child,
+        /// Its base URL on loopback.
+        pub url: String,
+    }
+
+    impl Drop for Sim {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Start the simulator on loopback.
+    pub fn start_sim(data: &Path) -> Sim {
+        start_sim_with(data, &[])
+    }
+
+    /// Start the simulator on loopback with extra `switches` (its behaviour variants).
+    pub fn start_sim_with(data: &Path, switches: &[&str]) -> Sim {
+        let mut command = super::dpost_command();
+        command
+            .args([
+                "sim",
+                "digipost",
+                "--listen",
+                "127.0.0.1:0",
+                "--broker-id",
+                BROKER,
+            ])
+            .arg("--data")
+            .arg(data)
+            .arg("--broker-cert")
+            .arg(super::fixture("keys/broker.cert.pem"))
+            .arg("--server-key")
+            .arg(super::fixture("keys/server.key.pem"))
+            .arg("--server-cert")
+            .arg(super::fixture("keys/server.cert.pem"))
+            .args(switches)
+            .stderr(std::process::Stdio::null());
+        let (child, url, _) = super::spawn_until_first_line(&mut command, "the simulator");
+        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        Sim { child, url }
+    }
+
+    /// `dpost digipost sync` from the simulator at `url` into the store `dpost.db` beside
+    /// `config` (a `sync.toml` is written there).
+    pub fn sync(config: &Path, url: &str) {
+        let sync_config = config.with_file_name("sync.toml");
+        std::fs::write(
+            &sync_config,
+            format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"dpost.db\"\n"),
+        )
+        .expect("writing sync.toml");
+        let out = super::dpost_command()
+            .args(["digipost", "sync", "--json", "--base-url", url, "--config"])
+            .arg(&sync_config)
+            .arg("--key")
+            .arg(super::fixture("keys/broker.pkcs1.pem"))
+            .output()
+            .expect("running dpost digipost sync");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// `dpost serve` as a child process on loopback, for the serve, fault and hostile-input tests.

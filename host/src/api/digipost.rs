@@ -139,7 +139,8 @@ fn attachment(a: ArchiveFile) -> Attachment {
     }
 }
 
-fn document(e: ArchiveEntry) -> Document {
+/// A document as the API (and `dpost digipost archive`) describes it.
+pub fn document(e: ArchiveEntry) -> Document {
     let m = &e.file.metadata;
     Document {
         id: e.file.id,
@@ -281,6 +282,7 @@ pub async fn list(
             Some("acknowledged") => AckState::Acknowledged,
             _ => AckState::All,
         },
+        since: None,
         after: r.after,
         // One more than asked, to know whether more are waiting.
         limit: r.limit + 1,
@@ -397,7 +399,7 @@ pub async fn content(
 
 /// The name offered for a document: its subject (made safe by `content_disposition`) and an
 /// extension for its media type, else its id.
-fn filename(metadata: &serde_json::Value, id: i64, content_type: &str) -> String {
+pub fn filename(metadata: &serde_json::Value, id: i64, content_type: &str) -> String {
     let stem = text(metadata, "subject")
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| id.to_string());

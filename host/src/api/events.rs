@@ -69,6 +69,20 @@ impl From<Event> for EventBody {
     }
 }
 
+/// One Server-Sent Event of `/api/v1/events/stream`, as its fields arrive. OpenAPI 3.1
+/// describes an event stream's schema per event (3.2 calls it `itemSchema`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Written by axum's Sse from `sse_event`; this is its description.
+pub struct StreamEvent {
+    /// The event's sequence number: send it back as `Last-Event-ID` to resume after it.
+    id: String,
+    /// Its type (message.received, ...).
+    event: String,
+    /// The event as JSON (an EventBody).
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 /// A page of events.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -87,7 +101,8 @@ pub struct EventPage {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Read by hand from the query string (each error names its parameter); this is its description.
 pub struct ListParams {
-    /// Only events after this sequence number (default 0: from the start).
+    /// Only events after this sequence number (default: from the oldest kept). A number
+    /// older than what `[api] events_retention_days` keeps is answered 410.
     #[param(minimum = 0)]
     after: Option<i64>,
     /// At most this many events (1 to 1000, default 100).
@@ -148,6 +163,25 @@ fn parse_query(
     Ok((after, limit))
 }
 
+/// 410 when events after `after` were deleted by retention (`store::events_retention`): a
+/// platform that was away longer than the window learns that it missed events, and where
+/// the feed goes on, instead of silently skipping them.
+async fn still_kept(s: &Arc<ApiState>, after: i64, field: &str) -> Result<(), Problem> {
+    let through = with_store(s, |st| st.events_pruned_through()).await?;
+    if after >= through {
+        return Ok(());
+    }
+    Err(Problem::gone(
+        format!(
+            "events after {after} up to {through} are no longer kept ([api] events_retention_days); \
+             resume with after={through}, and take what was missed from the lists \
+             (GET /api/v1/messages?state=pending, /api/v1/outgoing, /api/v1/receipts)"
+        ),
+        through,
+    )
+    .at(field.to_owned()))
+}
+
 /// List events.
 #[utoipa::path(
     get,
@@ -161,6 +195,7 @@ fn parse_query(
         (status = 400, description = "A parameter that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 410, description = "Events after `after` are no longer kept (retention); `resumeAfter` says where the feed goes on", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -173,6 +208,11 @@ pub async fn list(
     caller.require(Scope::MessagesRead).map_err(|p| p.on(&on))?;
     let (after, limit) =
         parse_query(query.as_deref(), &["after", "limit"]).map_err(|p| p.on(&on))?;
+    if let Some(after) = after {
+        still_kept(&s, after, "after")
+            .await
+            .map_err(|p| p.on(&on))?;
+    }
     let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(DEFAULT_LIMIT));
     let visible = caller.visible().map(<[String]>::to_vec);
     // One more than asked, to know whether more are waiting.
@@ -203,10 +243,11 @@ pub async fn list(
     ),
     security(("bearer" = ["messages:read"])),
     responses(
-        (status = 200, description = "A text/event-stream: each event with `id:` its sequence number, `event:` its type, and `data:` the event as JSON (EventBody); a comment line every 15 seconds while nothing happens", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream: each event with `id:` its sequence number, `event:` its type, and `data:` the event as JSON (EventBody); a comment line every 15 seconds while nothing happens", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "A parameter or Last-Event-ID that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 410, description = "Events after Last-Event-ID (or `after`) are no longer kept (retention); `resumeAfter` says where the feed goes on", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn stream(
@@ -233,7 +274,15 @@ pub async fn stream(
         None => None,
     };
     let from = match last_id.or(after) {
-        Some(seq) => seq,
+        Some(seq) => {
+            let field = if last_id.is_some() {
+                "Last-Event-ID"
+            } else {
+                "after"
+            };
+            still_kept(&s, seq, field).await.map_err(|p| p.on(&on))?;
+            seq
+        }
         // Neither: from now on, as a client that starts listening expects.
         None => with_store(&s, |st| st.events_last_seq())
             .await

@@ -18,6 +18,7 @@ pub mod outgoing;
 pub mod paging;
 pub mod problem;
 pub mod receipts;
+pub mod retention;
 pub mod submission;
 pub mod webhooks;
 

@@ -7,7 +7,14 @@
 //!
 //! The messageUUID is the idempotency key (an `Idempotency-Key` header may name one of the
 //! client's own): the same message again answers the existing record, another message under
-//! the same UUID or key is a 409.
+//! the same UUID or key is a 409. A key belongs to the client that used it; two clients may
+//! use the same one.
+//!
+//! Each message is recorded with the client that submitted it, and a client sees its own:
+//! another's answers 404, as if it did not exist (a 403 would confirm that it does). Only a
+//! client with `admin` and no mailbox restriction sees every client's. Sent messages are in
+//! no mailbox, so a client restricted to mailboxes stays with what it sent itself even with
+//! `admin`, as it gets no received receipts in `api::receipts`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -227,13 +234,32 @@ pub(crate) fn detail(
     }
 }
 
-/// The detail of `uuid` from the store, `None` when there is no such message.
-async fn load(s: &Arc<ApiState>, uuid: &str) -> Result<Option<OutgoingDetail>, Problem> {
+/// Whose messages `caller` sees: `None` for every client's, else the `api:<name>` of its
+/// own (see the module documentation).
+fn owner(caller: &Caller) -> Option<String> {
+    (!(caller.0.may(Scope::Admin) && caller.visible().is_none())).then(|| caller.actor())
+}
+
+/// Whether a client that sees `owner`'s messages sees `o`.
+fn sees(owner: Option<&str>, o: &Outgoing) -> bool {
+    owner.is_none_or(|c| c == o.client)
+}
+
+/// The detail of `uuid` from the store, `None` when there is no such message or it is not
+/// one `owner` sees.
+async fn load(
+    s: &Arc<ApiState>,
+    uuid: &str,
+    owner: Option<String>,
+) -> Result<Option<OutgoingDetail>, Problem> {
     let id = uuid.to_owned();
     with_store(s, move |st| {
         let Some(o) = st.outgoing(&id)? else {
             return Ok(None);
         };
+        if !sees(owner.as_deref(), &o) {
+            return Ok(None);
+        }
         let attempts = st.outgoing_attempts(&id)?;
         let receipts = st.ngdp_receipts_for(&id)?;
         Ok(Some(detail(o, attempts, receipts)))
@@ -311,7 +337,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         (status = 400, description = "A body that broke off, or a bad Idempotency-Key", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without send", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Another message was submitted under this messageUUID or Idempotency-Key", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another message was submitted under this messageUUID or this client's Idempotency-Key, or another client submitted this messageUUID", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Larger than [serve] max_message_bytes", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Neither application/xml nor multipart/form-data", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid MeMo message: every problem, with path and line (`problems`); or an unknown system", body = ProblemDetails, content_type = "application/problem+json"),
@@ -521,6 +547,22 @@ async fn store_submission(
     let submitted = with_store(s, move |st| st.outgoing_submit(&new))
         .await
         .map_err(|p| p.on(on))?;
+    let visible = owner(caller);
+    if let Submitted::Existing(o) | Submitted::Conflict(o) = &submitted
+        && !sees(visible.as_deref(), o)
+    {
+        if Path::new(&o.path) != kept {
+            let _ = tokio::fs::remove_file(&kept).await;
+        }
+        // NgDP takes a messageUUID once, whoever submits it; of the other client's
+        // message this says no more than that it exists.
+        return Err(Problem::conflict(format!(
+            "another client submitted a message as {}; a message is sent once under its UUID",
+            o.uuid
+        ))
+        .at("/MessageHeader/messageUUID")
+        .on(on));
+    }
     let (status_code, record) = match submitted {
         Submitted::New(o) => {
             sending.wake.notify_one();
@@ -545,7 +587,7 @@ async fn store_submission(
             .on(on));
         }
     };
-    let d = load(s, &record.uuid).await.map_err(|p| p.on(on))?;
+    let d = load(s, &record.uuid, visible).await.map_err(|p| p.on(on))?;
     let d = d.ok_or_else(|| {
         Problem::unavailable("the message could not be read back; repeat the request").on(on)
     })?;
@@ -565,7 +607,7 @@ async fn store_submission(
     ),
     security(("bearer" = ["send"])),
     responses(
-        (status = 200, description = "A page", body = OutgoingPage),
+        (status = 200, description = "A page: the client's own messages (every client's with admin, unless restricted to mailboxes)", body = OutgoingPage),
         (status = 400, description = "A parameter that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without send", body = ProblemDetails, content_type = "application/problem+json"),
@@ -615,9 +657,9 @@ pub async fn list(
             }
         }
     }
-    let filter = wanted.clone();
+    let (filter, client) = (wanted.clone(), owner(&caller));
     let mut rows = with_store(&s, move |st| {
-        st.outgoing_list(after, limit + 1, filter.as_deref())
+        st.outgoing_list(after, limit + 1, filter.as_deref(), client.as_deref())
     })
     .await
     .map_err(|p| p.on(&on))?;
@@ -647,7 +689,7 @@ pub async fn list(
         (status = 200, description = "Its status", body = OutgoingDetail),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without send", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such outgoing message", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such outgoing message, or another client's", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 pub async fn show(
@@ -658,7 +700,9 @@ pub async fn show(
 ) -> Result<axum::Json<OutgoingDetail>, Problem> {
     let on = uri.path().to_owned();
     caller.require(Scope::Send).map_err(|p| p.on(&on))?;
-    let d = load(&s, &uuid).await.map_err(|p| p.on(&on))?;
+    let d = load(&s, &uuid, owner(&caller))
+        .await
+        .map_err(|p| p.on(&on))?;
     d.map(axum::Json).ok_or_else(|| {
         Problem::not_found(format!("no outgoing message {uuid}"))
             .at("uuid")
@@ -678,7 +722,7 @@ pub async fn show(
         (status = 202, description = "Queued again, with a fresh give-up time", body = OutgoingDetail),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without send", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such outgoing message", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such outgoing message, or another client's", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "It has not failed (queued, sending, or sent)", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -690,16 +734,27 @@ pub async fn retry(
 ) -> Result<Response, Problem> {
     let on = uri.path().to_owned();
     caller.require(Scope::Send).map_err(|p| p.on(&on))?;
+    let not_found = || {
+        Problem::not_found(format!("no outgoing message {uuid}"))
+            .at("uuid")
+            .on(&on)
+    };
+    let visible = owner(&caller);
+    if load(&s, &uuid, visible.clone())
+        .await
+        .map_err(|p| p.on(&on))?
+        .is_none()
+    {
+        return Err(not_found());
+    }
     let now = s.clock.now_unix();
     let give_up = now + s.sending.give_up_seconds;
     let id = uuid.clone();
     let requeued = with_store(&s, move |st| st.outgoing_retry(&id, now, give_up))
         .await
         .map_err(|p| p.on(&on))?;
-    let Some(d) = load(&s, &uuid).await.map_err(|p| p.on(&on))? else {
-        return Err(Problem::not_found(format!("no outgoing message {uuid}"))
-            .at("uuid")
-            .on(&on));
+    let Some(d) = load(&s, &uuid, visible).await.map_err(|p| p.on(&on))? else {
+        return Err(not_found());
     };
     if !requeued {
         return Err(Problem::conflict(format!(

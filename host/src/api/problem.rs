@@ -51,6 +51,10 @@ pub struct ProblemDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub problems: Option<Vec<serde_json::Value>>,
+    /// Where to resume a feed whose position is older than what is kept (for `gone`): the
+    /// `after` to ask with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_after: Option<i64>,
 }
 
 impl Problem {
@@ -64,6 +68,7 @@ impl Problem {
             field: None,
             required_scope: None,
             problems: None,
+            resume_after: None,
         }))
     }
 
@@ -184,6 +189,13 @@ impl Problem {
     /// 409: the messageUUID or Idempotency-Key names another message already.
     pub fn conflict(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 410: a feed position older than what is kept; `resume_after` says where to go on.
+    pub fn gone(detail: impl Into<String>, resume_after: i64) -> Problem {
+        let mut p = Problem::new(StatusCode::GONE, "gone", "No longer kept", detail);
+        p.0.resume_after = Some(resume_after);
+        p
     }
 
     /// 503: the store or disk failed; the request may be repeated.

@@ -92,6 +92,10 @@ max_message_bytes = 157286400
 # loopback or a private network; for HTTPS give tls_cert and tls_key (PEM).
 # tls_cert = "api.crt"
 # tls_key = "api.key"
+# Events (GET /api/v1/events, its stream, webhooks) are deleted after this many days, except
+# those a webhook still has to deliver. A platform asking for events after an older position
+# is answered 410 with where to resume, so it knows it missed some.
+events_retention_days = 30
 # Clients, each with a bearer token of its own. Make one with
 #   dpost api token create casework --scope messages:read --scope messages:ack [--mailbox post]
 # which prints the token once and adds an [[api.clients]] entry below this table (name,

@@ -28,6 +28,9 @@ pub enum DigipostCommand {
     Inbox(super::inbox::InboxCommand),
     /// Archive the inbox into the store (and optionally delete what is archived).
     Sync(super::inbox::SyncArgs),
+    /// The archive `sync` filled: list it, export documents to a folder.
+    #[command(subcommand)]
+    Archive(super::digipost_archive::ArchiveCommand),
     /// Print the headers that sign a request: Date, X-Digipost-UserId, X-Content-SHA256 (with
     /// --body) and X-Digipost-Signature, one `Name: value` per line.
     Sign {
@@ -197,6 +200,7 @@ impl DigipostCommand {
         let this = match self {
             DigipostCommand::Inbox(cmd) => return cmd.run(),
             DigipostCommand::Sync(args) => return args.run(),
+            DigipostCommand::Archive(cmd) => return cmd.run(),
             other => other,
         };
         let runtime = Runtime::new(RuntimeOptions::default())?;
@@ -280,7 +284,9 @@ impl DigipostCommand {
                     Exit::CheckFailed
                 })
             }
-            DigipostCommand::Inbox(_) | DigipostCommand::Sync(_) => unreachable!("handled above"),
+            DigipostCommand::Inbox(_) | DigipostCommand::Sync(_) | DigipostCommand::Archive(_) => {
+                unreachable!("handled above")
+            }
             DigipostCommand::Explain403 {
                 file,
                 request,

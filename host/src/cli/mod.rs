@@ -9,6 +9,7 @@ mod component;
 mod config;
 mod contact_points;
 mod digipost;
+mod digipost_archive;
 mod doctor;
 mod exit;
 mod inbox;

@@ -48,7 +48,7 @@ impl OutgoingCommand {
                 limit,
                 json,
             } => {
-                let rows = open_store(&config)?.outgoing_list(0, limit, status.as_deref())?;
+                let rows = open_store(&config)?.outgoing_list(0, limit, status.as_deref(), None)?;
                 let rows: Vec<_> = rows.into_iter().map(summary).collect();
                 if json {
                     outln!("{}", serde_json::to_string(&rows)?)?;

@@ -208,6 +208,9 @@ impl ServeCommand {
                 metrics,
                 sending,
             });
+            // Before the listeners open: no platform reads events older than the window.
+            crate::api::retention::prune(&api_state.store, api_state.clock.as_ref(), api.events_retention_days)?;
+            tokio::spawn(crate::api::retention::run(api_state.store.clone(), api_state.clock.clone(), api.events_retention_days));
             let push = Handle::new();
             let api_handle = Handle::new();
             let (p, a) = (push.clone(), api_handle.clone());

@@ -3,6 +3,7 @@
 //! ```toml
 //! [api]
 //! listen = "127.0.0.1:8081"       # never the public push listener; give tls_cert/tls_key for HTTPS
+//! events_retention_days = 30      # events (GET /api/v1/events, webhooks) older than this are deleted
 //!
 //! [[api.clients]]
 //! name = "casework"
@@ -16,6 +17,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{ConfigError, ConfigFile};
+
+/// How many days events are kept when the file says nothing: long enough for a platform
+/// that was away over a holiday to catch up from the feed.
+pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 30;
 
 /// Where the API listens when the file says nothing: loopback only, so that nothing is
 /// reachable from outside until an operator decides so.
@@ -73,6 +78,8 @@ pub struct ApiTable {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// How many days events are kept (`store::events_retention`).
+    pub events_retention_days: Option<i64>,
     /// `[[api.clients]]`.
     #[serde(default)]
     pub clients: Vec<ClientTable>,
@@ -132,6 +139,8 @@ pub struct ApiSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The clients.
     pub clients: Vec<ApiClient>,
+    /// How many days events are kept.
+    pub events_retention_days: u32,
 }
 
 impl ConfigFile {
@@ -150,6 +159,19 @@ impl ConfigFile {
             ));
         }
         let tls = self.tls_files("api", t.tls_cert.as_deref(), t.tls_key.as_deref())?;
+        let events_retention_days = match t.events_retention_days {
+            None => DEFAULT_EVENTS_RETENTION_DAYS,
+            Some(d) => u32::try_from(d)
+                .ok()
+                .filter(|d| (1..=36_500).contains(d))
+                .ok_or_else(|| {
+                    self.error(
+                        "api",
+                        "events_retention_days",
+                        format!("{d} is not a number of days from 1 to 36500"),
+                    )
+                })?,
+        };
         let mut clients: Vec<ApiClient> = Vec::with_capacity(t.clients.len());
         for (i, c) in t.clients.iter().enumerate() {
             let at =
@@ -187,6 +209,7 @@ impl ConfigFile {
             listen,
             tls,
             clients,
+            events_retention_days,
         })
     }
 }

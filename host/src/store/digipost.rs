@@ -118,6 +118,8 @@ pub struct ArchiveQuery {
     pub sender_id: Option<i64>,
     /// Acknowledged, pending or both.
     pub state: AckState,
+    /// Only documents archived at or after this (Unix seconds).
+    pub since: Option<i64>,
     /// The last `seq` the reader has seen (0: from the start).
     pub after: i64,
     /// At most this many.
@@ -381,12 +383,13 @@ impl Store {
         };
         let r = (|| {
             let sql = format!(
-                "{ENTRY} WHERE d.parent_id IS NULL AND d.seq > ?1 AND (?2 IS NULL OR d.sender_id = ?2) {state}
+                "{ENTRY} WHERE d.parent_id IS NULL AND d.seq > ?1 AND (?2 IS NULL OR d.sender_id = ?2)
+                 AND (?4 IS NULL OR d.archived_at >= ?4) {state}
                  ORDER BY d.seq LIMIT ?3"
             );
             let mut q_ = self.conn().prepare(&sql)?;
             let rows = q_
-                .query_map(params![q.after, q.sender_id, q.limit], entry_row)?
+                .query_map(params![q.after, q.sender_id, q.limit, q.since], entry_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })();
@@ -641,6 +644,12 @@ mod tests {
             ..all.clone()
         };
         assert_eq!(s.digipost_feed(&after).unwrap()[0].file.id, 3);
+        let since = ArchiveQuery {
+            since: Some(30),
+            ..all.clone()
+        };
+        let since: Vec<_> = s.digipost_feed(&since).unwrap();
+        assert_eq!(since.iter().map(|e| e.file.id).collect::<Vec<_>>(), [3]);
         let first = s
             .digipost_ack(1, "api:x", Some("K-1"), 40)
             .unwrap()

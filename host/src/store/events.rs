@@ -18,9 +18,10 @@ use super::handover::visible_json;
 use super::{Migration, Store, StoreError};
 
 /// The event tables.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE events (
             seq      INTEGER PRIMARY KEY AUTOINCREMENT,
             type     TEXT NOT NULL,       -- message.received | message.invalid | ...
@@ -31,7 +32,20 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX events_mailbox ON events (mailbox, seq);
     ",
-}];
+    },
+    // Retention (`store::events_retention`): the highest sequence number ever deleted, so
+    // a reader asking for events after an older one is told it missed some.
+    Migration {
+        version: 2,
+        sql: "
+        CREATE TABLE events_pruned (
+            id      INTEGER PRIMARY KEY CHECK (id = 1),
+            through INTEGER NOT NULL,     -- the highest seq deleted
+            at      INTEGER NOT NULL      -- when the last prune deleted any
+        );
+    ",
+    },
+];
 
 /// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

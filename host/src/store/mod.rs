@@ -17,6 +17,7 @@
 pub mod conflicts;
 pub mod digipost;
 pub mod events;
+pub mod events_retention;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
@@ -121,7 +122,7 @@ impl Store {
             path: path.to_owned(),
             source: e,
         })?;
-        let conn = Connection::open(path).map_err(err)?;
+        let mut conn = Connection::open(path).map_err(err)?;
         // Another dpost (a second sync, a reader) may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
         let mode: String = conn
@@ -132,6 +133,13 @@ impl Store {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .map_err(err)?;
+        // Every transaction takes the write lock when it begins. A deferred one that reads
+        // and then writes fails at once with SQLITE_BUSY, without waiting for the busy
+        // timeout, when another connection committed in between (its WAL snapshot is stale:
+        // https://sqlite.org/lang_transaction.html, "Read transactions"): an acknowledgement
+        // through the API failed with 503 that way while the receipt outbox wrote
+        // (schemathesis found it). Beginning IMMEDIATE, it waits its turn instead.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let mut store = Store {
             conn,
             path: path.to_owned(),

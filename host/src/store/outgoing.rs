@@ -14,7 +14,8 @@ use rusqlite::{OptionalExtension as _, params};
 use super::{Migration, Store, StoreError};
 
 /// The outgoing tables.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     sql: "
         CREATE TABLE outgoing (
@@ -47,7 +48,66 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX outgoing_attempts_seq ON outgoing_attempts (outgoing_seq);
     ",
-}];
+    },
+    // An Idempotency-Key is the client's own (issue 15): two clients may pick the same key
+    // without one getting the other's message. SQLite cannot drop a column's UNIQUE
+    // constraint in place, so the table is rebuilt as https://sqlite.org/lang_altertable.html
+    // ("Making Other Kinds Of Table Schema Changes") describes. That procedure turns foreign
+    // keys off, which cannot be done inside the migration's transaction; instead
+    // `outgoing_attempts` is rebuilt too, referring to the new table, so no row is ever
+    // without its message: the renames carry the reference over (SQLite >= 3.26 rewrites it),
+    // and AUTOINCREMENT's counter moves with its table.
+    Migration {
+        version: 2,
+        sql: "
+        CREATE TABLE outgoing_v2 (
+            seq             INTEGER PRIMARY KEY AUTOINCREMENT, -- the list's order and cursor
+            uuid            TEXT NOT NULL UNIQUE,  -- messageUUID, lower-case
+            idempotency_key TEXT,                  -- the client's Idempotency-Key, when given
+            client          TEXT NOT NULL,         -- api:<client> that submitted it
+            system_id       TEXT NOT NULL,
+            environment     TEXT NOT NULL,
+            path            TEXT NOT NULL,         -- the MeMo XML, fsynced before this row
+            size            INTEGER NOT NULL,
+            sha256          TEXT NOT NULL,         -- of the MeMo
+            fingerprint     TEXT NOT NULL,         -- SHA-256 of the request as submitted: a retry or another message?
+            status          TEXT NOT NULL,         -- queued | sending | sent | failed
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            give_up_at      INTEGER NOT NULL,      -- network errors and 5xx stop being retried then
+            reason          TEXT,                  -- why it failed, or the last retried error
+            answer          TEXT,                  -- NgDP's answer to the POST that took it (Receipt JSON)
+            created_at      INTEGER NOT NULL,
+            updated_at      INTEGER NOT NULL,
+            UNIQUE (client, idempotency_key)
+        );
+        INSERT INTO outgoing_v2 (seq, uuid, idempotency_key, client, system_id, environment, path,
+            size, sha256, fingerprint, status, attempts, next_attempt_at, give_up_at, reason,
+            answer, created_at, updated_at)
+        SELECT seq, uuid, idempotency_key, client, system_id, environment, path,
+            size, sha256, fingerprint, status, attempts, next_attempt_at, give_up_at, reason,
+            answer, created_at, updated_at FROM outgoing;
+        CREATE TABLE outgoing_attempts_v2 (
+            outgoing_seq INTEGER NOT NULL REFERENCES outgoing_v2 (seq),
+            at           INTEGER NOT NULL,
+            batch_size   INTEGER NOT NULL,         -- 1: alone; more: in a batch of that many
+            outcome      TEXT NOT NULL,            -- taken | duplicate | retry | refused
+            detail       TEXT                      -- NgDP's answer, or the error, for a person
+        );
+        -- In rowid order, which is the order attempts are listed in.
+        INSERT INTO outgoing_attempts_v2 (outgoing_seq, at, batch_size, outcome, detail)
+        SELECT outgoing_seq, at, batch_size, outcome, detail FROM outgoing_attempts ORDER BY rowid;
+        DROP TABLE outgoing_attempts;
+        DROP TABLE outgoing;
+        ALTER TABLE outgoing_v2 RENAME TO outgoing;
+        ALTER TABLE outgoing_attempts_v2 RENAME TO outgoing_attempts;
+        CREATE INDEX outgoing_attempts_seq ON outgoing_attempts (outgoing_seq);
+        CREATE INDEX outgoing_due ON outgoing (next_attempt_at) WHERE status = 'queued';
+        -- The list a client without admin reads: its own, in order.
+        CREATE INDEX outgoing_client ON outgoing (client, seq);
+    ",
+    },
+];
 
 /// Where an outgoing message stands.
 pub mod status {
@@ -212,15 +272,25 @@ fn by(
 }
 
 impl Store {
-    /// Record `m` as queued, unless its UUID or idempotency key is recorded already (then the
-    /// existing record, as a retry when its content is the same, else as a conflict).
+    /// Record `m` as queued, unless its UUID, or its idempotency key from the same client, is
+    /// recorded already (then the existing record, as a retry when its content is the same,
+    /// else as a conflict). The existing record may be another client's (a UUID is sent once
+    /// whoever submits it); the caller decides what that client may learn of it.
     pub fn outgoing_submit(&mut self, m: &NewOutgoing) -> Result<Submitted, StoreError> {
         let uuid = m.uuid.trim().to_ascii_lowercase();
         self.in_transaction(|s| {
             let result = (|| {
                 let conn = s.conn();
                 let earlier = match &m.idempotency_key {
-                    Some(k) => by(conn, "idempotency_key", k)?,
+                    Some(k) => conn
+                        .query_row(
+                            &format!(
+                                "SELECT {COLUMNS} FROM outgoing WHERE client = ?1 AND idempotency_key = ?2"
+                            ),
+                            params![m.client, k],
+                            row,
+                        )
+                        .optional()?,
                     None => None,
                 };
                 let earlier = match earlier {
@@ -272,19 +342,21 @@ impl Store {
     }
 
     /// Outgoing messages after `after` in submission order, at most `limit`, optionally only
-    /// those with `status`.
+    /// those with `status`, and only those `client` submitted when it is given.
     pub fn outgoing_list(
         &mut self,
         after: i64,
         limit: u32,
         status: Option<&str>,
+        client: Option<&str>,
     ) -> Result<Vec<Outgoing>, StoreError> {
         let result = (|| {
             let mut q = self.conn().prepare(&format!(
                 "SELECT {COLUMNS} FROM outgoing WHERE seq > ?1 AND (?2 IS NULL OR status = ?2)
+                 AND (?4 IS NULL OR client = ?4)
                  ORDER BY seq LIMIT ?3"
             ))?;
-            let rows = q.query_map(params![after, status, limit], row)?;
+            let rows = q.query_map(params![after, status, limit, client], row)?;
             rows.collect::<Result<Vec<_>, _>>()
         })();
         result.map_err(|e| self.error(e))
@@ -438,7 +510,7 @@ impl Store {
     /// resend NgDP answers as a duplicate counts as sent, see `ngdp::send`). Returns how many.
     pub fn outgoing_requeue_interrupted(&mut self, now: i64) -> Result<usize, StoreError> {
         self.in_transaction(|s| {
-            let interrupted = s.outgoing_list(0, u32::MAX, Some(status::SENDING))?;
+            let interrupted = s.outgoing_list(0, u32::MAX, Some(status::SENDING), None)?;
             for o in &interrupted {
                 let changed = s.conn().execute(
                     "UPDATE outgoing SET status = 'queued', next_attempt_at = ?2, updated_at = ?2
@@ -516,6 +588,77 @@ mod tests {
             s.outgoing_submit(&new("c", "h4", Some("k"))).unwrap(),
             Submitted::Conflict(_)
         ));
+        // ... but another client's key of the same spelling is its own.
+        let other = NewOutgoing {
+            client: "api:u".into(),
+            ..new("c", "h4", Some("k"))
+        };
+        assert!(
+            matches!(s.outgoing_submit(&other).unwrap(), Submitted::New(o) if o.client == "api:u")
+        );
+        let mine = s.outgoing_list(0, 10, None, Some("api:t")).unwrap();
+        assert_eq!(
+            mine.iter().map(|o| o.uuid.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let theirs = s.outgoing_list(0, 10, None, Some("api:u")).unwrap();
+        assert_eq!(
+            theirs.iter().map(|o| o.uuid.as_str()).collect::<Vec<_>>(),
+            ["c"]
+        );
+        assert_eq!(s.outgoing_list(0, 10, None, None).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn version_2_keeps_every_message_and_attempt() {
+        let mut s = store();
+        let path = s.path().to_owned();
+        // Back to version 1's table, with a message, an attempt and a key.
+        s.conn()
+            .execute_batch(&format!(
+                "DROP TABLE outgoing_attempts; DROP TABLE outgoing; {}
+                 UPDATE schema_version SET version = 1 WHERE module = 'outgoing';",
+                MIGRATIONS[0].sql
+            ))
+            .unwrap();
+        s.conn()
+            .execute_batch(
+                "INSERT INTO outgoing (uuid, idempotency_key, client, system_id, environment, path, size,
+                     sha256, status, next_attempt_at, give_up_at, created_at, updated_at, fingerprint)
+                 VALUES ('a', 'k', 'api:t', 's', 'test', '/a', 1, 'h', 'sent', 0, 9, 1, 2, 'f');
+                 INSERT INTO outgoing_attempts (outgoing_seq, at, batch_size, outcome) VALUES (1, 2, 1, 'retry');
+                 INSERT INTO outgoing_attempts (outgoing_seq, at, batch_size, outcome) VALUES (1, 2, 1, 'taken');",
+            )
+            .unwrap();
+        drop(s);
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version("outgoing").unwrap(), 2);
+        let a = s.outgoing("a").unwrap().unwrap();
+        assert_eq!(
+            (a.seq, a.idempotency_key.as_deref(), a.status.as_str()),
+            (1, Some("k"), "sent")
+        );
+        let attempts = s.outgoing_attempts("a").unwrap();
+        let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["retry", "taken"]);
+        // Numbering goes on after the old rows, and attempts still need their message.
+        assert!(matches!(
+            s.outgoing_submit(&new("b", "h", Some("k"))).unwrap(),
+            Submitted::Conflict(_)
+        ));
+        let b = NewOutgoing {
+            client: "api:u".into(),
+            ..new("b", "h", Some("k"))
+        };
+        assert!(matches!(s.outgoing_submit(&b).unwrap(), Submitted::New(o) if o.seq == 2));
+        assert!(
+            s.conn()
+                .execute(
+                    "INSERT INTO outgoing_attempts (outgoing_seq, at, batch_size, outcome) VALUES (99, 1, 1, 'x')",
+                    [],
+                )
+                .is_err()
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::events::{Event, EventType, read_event};
 use super::{Migration, Store, StoreError};
 
 /// The outbox tables.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     sql: "
         -- The last event each webhook has looked at (events after it are still to match).
@@ -33,7 +34,15 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
         CREATE INDEX webhook_deliveries_state ON webhook_deliveries (state, id);
     ",
-}];
+    },
+    // Event retention deletes events with their delivered deliveries and keeps those with
+    // any other: both lookups go by event, as does SQLite's foreign-key check when an
+    // event is deleted.
+    Migration {
+        version: 2,
+        sql: "CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq, state);",
+    },
+];
 
 /// Which events a webhook takes.
 #[derive(Debug, Clone, Default)]
