@@ -13,6 +13,7 @@ mod doctor;
 mod exit;
 mod inbox;
 mod input;
+pub mod logging;
 mod memo;
 mod message;
 mod ngdp;
@@ -48,6 +49,11 @@ pub struct Cli {
     /// `dpost=debug`). Logs go to standard error. Overrides RUST_LOG.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// How log lines are written: text for people, json (one object per line) for log
+    /// shippers.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    pub log_format: logging::LogFormat,
 
     #[command(subcommand)]
     pub command: Command,

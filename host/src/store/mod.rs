@@ -14,6 +14,7 @@
 //! Migrations: each service lists its own numbered migrations; `schema_version` records per
 //! service how far its tables are, so services add tables without coordinating numbers.
 
+pub mod backup;
 pub mod digipost;
 pub mod events;
 pub mod handover;
