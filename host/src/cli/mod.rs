@@ -23,6 +23,7 @@ mod portal;
 mod receipts;
 mod serve;
 mod sim;
+mod store;
 mod webhooks;
 
 use std::io::Write as _;
@@ -111,6 +112,9 @@ pub enum Command {
     /// Receipts both ways: list; retry one NgDP refused.
     #[command(subcommand)]
     Receipts(receipts::ReceiptsCommand),
+    /// The store: back up, restore, verify, purge by retention.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 impl Cli {
@@ -133,6 +137,7 @@ impl Cli {
             Command::Webhooks(cmd) => cmd.run(),
             Command::Outgoing(cmd) => cmd.run(),
             Command::Receipts(cmd) => cmd.run(),
+            Command::Store(cmd) => cmd.run(),
         }
     }
 }

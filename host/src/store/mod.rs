@@ -20,7 +20,9 @@ pub mod events;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
+pub mod owner;
 pub mod receipts;
+pub mod retention;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
