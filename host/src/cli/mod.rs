@@ -21,6 +21,7 @@ mod ngdp_send;
 mod outgoing;
 mod portal;
 mod receipts;
+mod reload;
 mod serve;
 mod sim;
 mod store;

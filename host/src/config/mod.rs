@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod digipost;
+pub mod live;
 pub mod ngdp;
 pub mod webhooks;
 
