@@ -200,7 +200,7 @@ impl Reloader {
             + 1;
         let status = match self.apply() {
             Ok(message) => {
-                tracing::info!(config = %self.config.display(), %message, "configuration reloaded");
+                tracing::info!(config = %self.config.display(), summary = %message, "configuration reloaded");
                 ReloadStatus {
                     generation,
                     pid: std::process::id(),

@@ -156,6 +156,9 @@ impl ServeCommand {
             .enable_all()
             .build()?;
         tokio.block_on(async move {
+            // First: from here on a SIGHUP is a reload (applied once everything runs), never
+            // the default action, which ends the process.
+            let hangup = hangup_signal()?;
             let svc = service(&file, ngdp, &serve, clock::system())?;
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
@@ -217,7 +220,7 @@ impl ServeCommand {
             // Before the listeners open: a webhook's cursor starts where the log is now, so
             // an event committed from here on is never taken for history.
             reloader.start_webhooks(webhooks)?;
-            spawn_reload_on_hangup(reloader)?;
+            spawn_reload_on_hangup(reloader, hangup);
             if let Some(every) = retention.purge_every {
                 tokio::spawn(purge_periodically(file.store_path(), retention.days.clone(), every, receiving.clock.clone()));
             }
@@ -261,12 +264,26 @@ fn start_metrics(
     Ok(())
 }
 
+#[cfg(unix)]
+type Hangup = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangup = ();
+
+/// SIGHUP, caught from now on.
+fn hangup_signal() -> anyhow::Result<Hangup> {
+    #[cfg(unix)]
+    return Ok(tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::hangup(),
+    )?);
+    #[cfg(not(unix))]
+    Ok(())
+}
+
 /// Reload the configuration on every SIGHUP.
-fn spawn_reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<()> {
+fn spawn_reload_on_hangup(reloader: Arc<Reloader>, hangup: Hangup) {
     #[cfg(unix)]
     {
-        let mut hangup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut hangup = hangup;
         tokio::spawn(async move {
             while hangup.recv().await.is_some() {
                 let r = reloader.clone();
@@ -276,8 +293,7 @@ fn spawn_reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<()> {
         });
     }
     #[cfg(not(unix))]
-    let _ = reloader;
-    Ok(())
+    let _ = (reloader, hangup);
 }
 
 /// Purge by retention every `every`, the first time one interval after start.

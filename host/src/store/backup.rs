@@ -240,9 +240,28 @@ pub fn backup(
     let mut dst = Connection::open(&copy_path).map_err(sqlite(&copy_path))?;
     {
         let b = rusqlite::backup::Backup::new(&src, &mut dst).map_err(sqlite(&copy_path))?;
-        // All pages in one step: one read transaction, so one consistent state.
-        b.run_to_completion(-1, std::time::Duration::ZERO, None)
-            .map_err(sqlite(&copy_path))?;
+        // All pages in one step (-1): one read transaction, so one consistent state. In WAL
+        // mode that read blocks no writer; Busy/Locked (another connection mid-checkpoint)
+        // are waited out, boundedly.
+        let mut waits = 0;
+        loop {
+            match b.step(-1).map_err(sqlite(&copy_path))? {
+                rusqlite::backup::StepResult::Done => break,
+                _ if waits < 600 => {
+                    waits += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                _ => {
+                    return Err(BackupError::Sqlite {
+                        path: store_path.to_owned(),
+                        source: rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            Some("the store stayed busy for 30 seconds".into()),
+                        ),
+                    });
+                }
+            }
+        }
     }
     drop(src);
     let refs = referenced_files(&dst).map_err(sqlite(&copy_path))?;
