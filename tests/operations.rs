@@ -76,7 +76,14 @@ fn unknown_log_levels_are_refused_with_exit_2() {
         stderr_of(&out)
     );
     let out = dpost_command()
-        .args(["--log", "dpost=debug,warn", "--log-format", "json", "memo", "validate"])
+        .args([
+            "--log",
+            "dpost=debug,warn",
+            "--log-format",
+            "json",
+            "memo",
+            "validate",
+        ])
         .arg(fixture("memo/MeMo_v1.2_Minimum_Example.xml"))
         .output()
         .unwrap();
@@ -98,7 +105,10 @@ fn json_logs_say_each_message_once_without_colours() {
     let (status, body) = server.push_raw(message(&id, b"logged"));
     assert_eq!(status, 200, "{body}");
     let stored = line_with(&rx, "message stored");
-    assert!(!stored.contains('\u{1b}'), "no ANSI escapes off a terminal: {stored}");
+    assert!(
+        !stored.contains('\u{1b}'),
+        "no ANSI escapes off a terminal: {stored}"
+    );
     let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(v["uuid"], id.to_ascii_lowercase());
     assert_eq!(v["mailbox"], "standard");
@@ -135,8 +145,9 @@ fn metrics_have_the_prometheus_type_last_receipt_time_and_certificate_days() {
             .unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    let received =
-        value(&format!("dpost_last_message_received_timestamp_seconds{{system=\"{SYSTEM}\"}}"));
+    let received = value(&format!(
+        "dpost_last_message_received_timestamp_seconds{{system=\"{SYSTEM}\"}}"
+    ));
     assert!(received <= after && received >= before - 60, "{received}");
     const NOT_AFTER: i64 = 4_948_847_634; // notAfter of tests/fixtures/keys/broker.cert.pem
     let days = value(&format!(
@@ -144,8 +155,11 @@ fn metrics_have_the_prometheus_type_last_receipt_time_and_certificate_days() {
         dir.join("function.pem").display()
     ));
     assert!(
-        [(NOT_AFTER - after).div_euclid(86_400), (NOT_AFTER - before).div_euclid(86_400)]
-            .contains(&days),
+        [
+            (NOT_AFTER - after).div_euclid(86_400),
+            (NOT_AFTER - before).div_euclid(86_400)
+        ]
+        .contains(&days),
         "{days}"
     );
     assert!(text.contains("dpost_webhook_backlog 0"), "{text}");
@@ -184,7 +198,8 @@ fn sighup_reroutes_by_new_contact_points_while_an_upload_completes() {
     let slow_id = uuid(0x0516_0011);
     let slow_body = message_to(&slow_id, Some(CP_A), &vec![b'x'; 200_000]);
     let mut slow = TcpStream::connect(server.addr()).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     write!(
         slow,
         "POST /api/MeMoV1/memos/?system-uuid={SYSTEM} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -202,8 +217,17 @@ fn sighup_reroutes_by_new_contact_points_while_an_upload_completes() {
         format!("mailbox,contact_point,label,audiences\nschool,{CP_A},Skole,citizens\n"),
     )
     .unwrap();
-    let out = run_with_config(&config, &["contact-points", "import", csv.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout_of(&out), stderr_of(&out));
+    let out = run_with_config(
+        &config,
+        &["contact-points", "import", csv.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
     assert!(
         stdout_of(&out).contains("reloaded it"),
         "the import says the running serve took it: {}",
@@ -212,7 +236,10 @@ fn sighup_reroutes_by_new_contact_points_while_an_upload_completes() {
 
     // A push now is routed by the new contact points...
     let second = uuid(0x0516_0012);
-    assert_eq!(server.push_raw(message_to(&second, Some(CP_A), b"b")).0, 200);
+    assert_eq!(
+        server.push_raw(message_to(&second, Some(CP_A), b"b")).0,
+        200
+    );
     assert_eq!(mailbox_of(&config, &second), "school");
 
     // ...while the upload that began before the reload completes on its connection.
@@ -227,7 +254,10 @@ fn sighup_reroutes_by_new_contact_points_while_an_upload_completes() {
     // Were it taken, CP_A would route to daycare again; its standard mailbox does not exist.
     let broken = good
         .replace("mailbox = \"school\"", "mailbox = \"daycare\"")
-        .replace("standard_mailbox = \"standard\"", "standard_mailbox = \"nope\"");
+        .replace(
+            "standard_mailbox = \"standard\"",
+            "standard_mailbox = \"nope\"",
+        );
     assert_ne!(broken, good);
     std::fs::write(&config, broken).unwrap();
     let pid: i32 = std::fs::read_to_string(serve::data_dir(&config).join("serve.lock"))
@@ -241,10 +271,20 @@ fn sighup_reroutes_by_new_contact_points_while_an_upload_completes() {
     let status = wait_for_change(&serve::data_dir(&config).join("serve.reload"), &before);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["ok"], false, "{status}");
-    assert!(status["message"].as_str().unwrap().contains("standard_mailbox"), "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("standard_mailbox"),
+        "{status}"
+    );
     let third = uuid(0x0516_0013);
     assert_eq!(server.push_raw(message_to(&third, Some(CP_A), b"c")).0, 200);
-    assert_eq!(mailbox_of(&config, &third), "school", "the old configuration stays");
+    assert_eq!(
+        mailbox_of(&config, &third),
+        "school",
+        "the old configuration stays"
+    );
 }
 
 /// The contents of `path` once they differ from `before` (at most 30 s).
@@ -271,7 +311,10 @@ fn import_says_when_no_serve_runs() {
         format!("mailbox,contact_point,label,audiences\nschool,{CP_A},Skole,citizens\n"),
     )
     .unwrap();
-    let out = run_with_config(&config, &["contact-points", "import", csv.to_str().unwrap()]);
+    let out = run_with_config(
+        &config,
+        &["contact-points", "import", csv.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert!(
         stdout_of(&out).contains("no dpost serve runs on this data folder"),
@@ -308,7 +351,9 @@ fn push_many(server_url: String, first: u32, n: u32) -> u32 {
     for i in 0..n {
         let id = uuid(first + i);
         let r = client
-            .post(format!("{server_url}/api/MeMoV1/memos/?system-uuid={SYSTEM}"))
+            .post(format!(
+                "{server_url}/api/MeMoV1/memos/?system-uuid={SYSTEM}"
+            ))
             .header("Authorization", AUTH)
             .header("Content-Type", "application/xml")
             .body(message(&id, format!("document {i}").as_bytes()))
@@ -332,18 +377,25 @@ fn backup_under_load_restores_into_an_empty_folder_and_verifies_clean() {
     // Pushes keep arriving while the backup runs.
     let url = server.url.clone();
     let load = std::thread::spawn(move || push_many(url, 0x0516_2000, 40));
-    let out = run_with_config(&config, &["store", "backup", backup.to_str().unwrap(), "--json"]);
+    let out = run_with_config(
+        &config,
+        &["store", "backup", backup.to_str().unwrap(), "--json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(load.join().unwrap(), 40);
     let in_backup = summary["files"].as_u64().unwrap();
     // Each message here is its MeMo and one document: two files.
-    assert!(in_backup >= 20 && in_backup % 2 == 0, "{summary}");
+    assert!(in_backup >= 20 && in_backup.is_multiple_of(2), "{summary}");
 
     // The backup refuses a folder that is not empty.
     let again = run_with_config(&config, &["store", "backup", backup.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(stderr_of(&again).contains("is not empty"), "{}", stderr_of(&again));
+    assert!(
+        stderr_of(&again).contains("is not empty"),
+        "{}",
+        stderr_of(&again)
+    );
 
     // Restore into a fresh folder elsewhere: paths are rewritten, everything verifies.
     let restored = serve::setup("ops-restored", 1 << 20, "");
@@ -375,8 +427,14 @@ fn backup_under_load_restores_into_an_empty_folder_and_verifies_clean() {
     let out = run_with_config(&restored, &["store", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let said = stdout_of(&out);
-    assert!(said.contains(&format!("damaged {}", files[0].display())), "{said}");
-    assert!(said.contains(&format!("missing {}", files[1].display())), "{said}");
+    assert!(
+        said.contains(&format!("damaged {}", files[0].display())),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("missing {}", files[1].display())),
+        "{said}"
+    );
 }
 
 /// Every file under `dir/messages`, sorted.
@@ -440,7 +498,8 @@ fn purge_never_takes_what_is_unacknowledged_or_owed_a_receipt() {
     let out = run_with_config(&config, &["store", "purge", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr_of(&out).contains("(store.retention_days): \"nursery\" is not one of [ngdp] mailboxes"),
+        stderr_of(&out)
+            .contains("(store.retention_days): \"nursery\" is not one of [ngdp] mailboxes"),
         "{}",
         stderr_of(&out)
     );

@@ -151,9 +151,9 @@ impl ContactPointsCommand {
         }
         Ok(match serve {
             // The file is written, but the running service does not use it: not a clean 0.
-            Some(super::reload::Notified::Refused { .. } | super::reload::Notified::NoAnswer { .. }) => {
-                Exit::CheckFailed
-            }
+            Some(
+                super::reload::Notified::Refused { .. } | super::reload::Notified::NoAnswer { .. },
+            ) => Exit::CheckFailed,
             _ => Exit::Ok,
         })
     }

@@ -105,7 +105,13 @@ mod tests {
 
     #[test]
     fn levels_and_target_levels_are_taken() {
-        for ok in ["info", "WARN", "dpost=debug,warn", "dpost::ngdp=trace", " off "] {
+        for ok in [
+            "info",
+            "WARN",
+            "dpost=debug,warn",
+            "dpost::ngdp=trace",
+            " off ",
+        ] {
             assert!(parse("--log", ok).is_ok(), "{ok}");
         }
     }

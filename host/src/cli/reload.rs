@@ -77,7 +77,9 @@ pub fn certificate_end_dates(settings: &NgdpSettings) -> Vec<(CertificateLabel, 
                 },
                 t,
             )),
-            Err(e) => tracing::warn!(system = %s.id, certificate = %path.display(), error = %e, "the certificate's end date cannot be read for the metrics"),
+            Err(e) => {
+                tracing::warn!(system = %s.id, certificate = %path.display(), error = %e, "the certificate's end date cannot be read for the metrics")
+            }
         }
     }
     out
@@ -184,8 +186,7 @@ impl Reloader {
                 .context("the webhook worker could not start")?;
             notes.push("webhooks restarted".to_owned());
         }
-        self.metrics
-            .set_certificates(certificate_end_dates(&new));
+        self.metrics.set_certificates(certificate_end_dates(&new));
         self.api.mailboxes.set(next.mailboxes.clone());
         self.api.clients.set(api.clients);
         self.receiving.settings.set(next);

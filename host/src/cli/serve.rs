@@ -10,11 +10,11 @@ use clap::Args;
 use tokio::sync::Notify;
 
 use super::Exit;
+use super::reload::{Reloader, certificate_end_dates};
 use crate::api::ApiState;
 use crate::clock::{self, Clock};
 use crate::config::ConfigFile;
 use crate::config::live::Live;
-use super::reload::{Reloader, certificate_end_dates};
 use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
 use crate::keystore::Keystore;
 use crate::ngdp::client::{NgdpClient, clients};
@@ -308,14 +308,18 @@ async fn purge_periodically(
         let (path, days, now) = (store_path.clone(), days.clone(), clock.now_unix());
         let done = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
             let mut store = Store::open(&path)?;
-            Ok(crate::store::retention::purge(&mut store, &days, now, false)?
-                .messages
-                .len())
+            Ok(
+                crate::store::retention::purge(&mut store, &days, now, false)?
+                    .messages
+                    .len(),
+            )
         })
         .await;
         match done {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "retention: the purge failed; it is tried again next interval"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "retention: the purge failed; it is tried again next interval")
+            }
             Err(e) => tracing::warn!(error = %e, "retention: the purge stopped"),
         }
     }
@@ -348,11 +352,7 @@ fn start_sender(
     let settings = receiving.settings.get();
     Ok(Arc::new(crate::api::outgoing::Sending {
         environment: settings.environment.clone(),
-        systems: settings
-            .systems
-            .iter()
-            .map(|s| s.id.clone())
-            .collect(),
+        systems: settings.systems.iter().map(|s| s.id.clone()).collect(),
         data_dir: serve.data_dir.clone(),
         max_bytes: serve.max_message_bytes,
         pool: receiving.pool.clone(),

@@ -191,10 +191,10 @@ fn remove_stale_folders(dir: &Path, age: std::time::Duration) -> io::Result<usiz
         let stale = age.is_zero()
             || entry
                 .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|elapsed| elapsed > age);
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
         if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
             std::fs::remove_dir_all(entry.path())?;
             removed += 1;
@@ -399,12 +399,8 @@ impl Receiving {
         problems.truncate(1000);
         let (decision, receipt_json) = self.pool.with(|i| -> Result<_, ReceiveError> {
             let decision = i.call(|b, s| {
-                b.dpost_protocol_ngdp().call_route(
-                    s,
-                    &header,
-                    &routes,
-                    &settings.standard_mailbox,
-                )
+                b.dpost_protocol_ngdp()
+                    .call_route(s, &header, &routes, &settings.standard_mailbox)
             })?;
             let receipt = i.call(|b, s| {
                 b.dpost_protocol_ngdp().call_business_receipt(

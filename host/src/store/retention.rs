@@ -89,7 +89,8 @@ impl Store {
         self.in_transaction(|s| {
             let gone = s.purgeable(days, now)?;
             for m in &gone {
-                let detail = serde_json::json!({ "mailbox": m.mailbox, "acked_at": m.acked_at }).to_string();
+                let detail =
+                    serde_json::json!({ "mailbox": m.mailbox, "acked_at": m.acked_at }).to_string();
                 s.conn
                     .execute_batch("SAVEPOINT purge_one")
                     .and_then(|_| {
