@@ -93,14 +93,16 @@ impl ContactPointsCommand {
             &plan.after,
         );
         let written = changed && !dry_run;
+        // Where a running `dpost serve` would hold its lock; read before anything is written,
+        // so a problem in [serve] leaves the file as it was.
+        let data_dir = loaded.serve()?.data_dir;
         if written {
             super::write_atomically(&config.config, plan.after.as_bytes())?;
         }
         // A running `dpost serve` on this store takes the change at once (SIGHUP), and says
         // whether it did.
         let serve = if written {
-            let data_dir = loaded.serve()?.data_dir;
-            Some(super::reload::notify(&data_dir, RELOAD_WAIT)?)
+            Some(super::reload::notify(&data_dir, RELOAD_WAIT))
         } else {
             None
         };

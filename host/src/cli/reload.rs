@@ -254,6 +254,11 @@ pub enum Notified {
         /// Why.
         message: String,
     },
+    /// Whether one runs could not be told (its lock file could not be read).
+    Unknown {
+        /// Why.
+        message: String,
+    },
     /// It was signalled but did not answer in time (or could not be signalled).
     NoAnswer {
         /// Its process id.
@@ -276,6 +281,9 @@ impl std::fmt::Display for Notified {
                 f,
                 "dpost serve (process {pid}) refused it and runs on with its old configuration: {message}"
             ),
+            Notified::Unknown { message } => {
+                write!(f, "whether a dpost serve runs could not be told: {message}")
+            }
             Notified::NoAnswer { pid, message } => {
                 write!(f, "dpost serve (process {pid}): {message}")
             }
@@ -285,28 +293,34 @@ impl std::fmt::Display for Notified {
 
 /// Ask the `dpost serve` running on `data_dir` (if one does) to reload, and wait up to
 /// `wait` for its answer in `serve.reload`.
-pub fn notify(data_dir: &Path, wait: Duration) -> anyhow::Result<Notified> {
-    let Some(pid) = crate::store::owner::running_serve(data_dir)? else {
-        return Ok(Notified::NotRunning);
+pub fn notify(data_dir: &Path, wait: Duration) -> Notified {
+    let pid = match crate::store::owner::running_serve(data_dir) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => return Notified::NotRunning,
+        Err(e) => {
+            return Notified::Unknown {
+                message: e.to_string(),
+            };
+        }
     };
     let before = last_status(data_dir);
     #[cfg(unix)]
     {
         let Ok(target) = libc::pid_t::try_from(pid) else {
-            return Ok(Notified::NoAnswer {
+            return Notified::NoAnswer {
                 pid,
                 message: "its process id is out of range".into(),
-            });
+            };
         };
         // SAFETY: kill(2) with a process id read from the lock its owner holds right now.
         if unsafe { libc::kill(target, libc::SIGHUP) } != 0 {
-            return Ok(Notified::NoAnswer {
+            return Notified::NoAnswer {
                 pid,
                 message: format!(
                     "could not be signalled ({}); send it SIGHUP yourself",
                     std::io::Error::last_os_error()
                 ),
-            });
+            };
         }
     }
     let step = Duration::from_millis(50);
@@ -315,7 +329,7 @@ pub fn notify(data_dir: &Path, wait: Duration) -> anyhow::Result<Notified> {
         std::thread::sleep(step);
         match last_status(data_dir) {
             Some(s) if Some(&s) != before.as_ref() && s.pid == pid => {
-                return Ok(if s.ok {
+                return if s.ok {
                     Notified::Reloaded {
                         pid,
                         message: s.message,
@@ -325,16 +339,16 @@ pub fn notify(data_dir: &Path, wait: Duration) -> anyhow::Result<Notified> {
                         pid,
                         message: s.message,
                     }
-                });
+                };
             }
             _ => {}
         }
     }
-    Ok(Notified::NoAnswer {
+    Notified::NoAnswer {
         pid,
         message: format!(
             "signalled, but it did not confirm a reload within {} seconds; see its log",
             wait.as_secs()
         ),
-    })
+    }
 }
