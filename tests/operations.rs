@@ -285,6 +285,33 @@ fn sighup_reroutes_by_new_contact_points_while_an_upload_completes() {
         "school",
         "the old configuration stays"
     );
+
+    // API clients are reloaded too: a client added to the file is let in after SIGHUP.
+    let token = "ops-reload-client-token";
+    let list = |t: &str| {
+        serve::client()
+            .get(format!("{}/api/v1/messages", server.api_url))
+            .bearer_auth(t)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(list(token), 401);
+    let before = std::fs::read_to_string(serve::data_dir(&config).join("serve.reload")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{good}\n[[api.clients]]\nname = \"casework\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+            dpost_tests::sha256_hex(token.as_bytes())
+        ),
+    )
+    .unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let status = wait_for_change(&serve::data_dir(&config).join("serve.reload"), &before);
+    assert!(status.contains("\"ok\":true"), "{status}");
+    assert_eq!(list(token), 200);
 }
 
 /// The contents of `path` once they differ from `before` (at most 30 s).

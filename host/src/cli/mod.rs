@@ -47,8 +47,9 @@ pub use output::is_closed as output_closed;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Log filter (error, warn, info, debug, trace, or a tracing directive such as
-    /// `dpost=debug`). Logs go to standard error. Overrides RUST_LOG.
+    /// Log filter (off, error, warn, info, debug, trace, or TARGET=LEVEL directives such as
+    /// `dpost=debug,warn`). Logs go to standard error. Overrides RUST_LOG; an unknown level
+    /// in either is refused.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
 
