@@ -266,6 +266,7 @@ pub fn backup(
     drop(src);
     let refs = referenced_files(&dst).map_err(sqlite(&copy_path))?;
     drop(dst);
+    owner_only(&copy_path)?;
     sync_file(&copy_path)?;
 
     let mut summary = Summary {
@@ -603,12 +604,33 @@ pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
     Ok((size, crate::ngdp::receive::hex(&hash.finalize())))
 }
 
+/// Make `path` readable and writable by its owner only (the store holds CPR numbers).
+fn owner_only(path: &Path) -> Result<(), BackupError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| BackupError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
     let io = |source| BackupError::Io {
         path: path.to_owned(),
         source,
     };
-    let mut f = File::create(path).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
 }
