@@ -199,8 +199,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A `dpost.toml` for `dpost serve` and the `dpost ngdp` commands: a store beside it, a
 /// `[serve]` section and an `[api]` section each listening on 127.0.0.1:0, and one NgDP test system. Defaults: a `push`
 /// system [`serve::SYSTEM`] with inbound authorization [`serve::AUTH`] and API token `token`,
-/// NgDP's API at a closed port (never answered), the one mailbox `standard`, and the default
-/// message size limit.
+/// NgDP's API at a closed port (never answered) marked `simulator = true` (the system has no
+/// function certificate), the one mailbox `standard`, and the default message size limit.
 pub struct ConfigFile {
     dir: PathBuf,
     api_base: String,
@@ -213,6 +213,7 @@ pub struct ConfigFile {
     system_extra: String,
     api_extra: String,
     contact_points: Vec<(String, String)>,
+    give_up_after_days: Option<f64>,
 }
 
 impl ConfigFile {
@@ -230,6 +231,7 @@ impl ConfigFile {
             system_extra: String::new(),
             api_extra: String::new(),
             contact_points: Vec::new(),
+            give_up_after_days: None,
         }
     }
 
@@ -282,6 +284,12 @@ impl ConfigFile {
         self
     }
 
+    /// `[ngdp.receipts] give_up_after_days`: how long a business receipt is retried.
+    pub fn give_up_after_days(mut self, days: f64) -> ConfigFile {
+        self.give_up_after_days = Some(days);
+        self
+    }
+
     /// A contact point routed to its own `mailbox` (added after `standard`).
     pub fn contact_point(mut self, id: &str, mailbox: &str) -> ConfigFile {
         self.contact_points.push((id.into(), mailbox.into()));
@@ -307,11 +315,14 @@ impl ConfigFile {
             .collect();
         writeln!(
             text,
-            "[ngdp]\nmailboxes = [{}]\nstandard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"{}\"",
+            "[ngdp]\nmailboxes = [{}]\nstandard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"{}\"\nsimulator = true",
             mailboxes.join(", "),
             self.api_base
         )
         .unwrap();
+        if let Some(days) = self.give_up_after_days {
+            writeln!(text, "[ngdp.receipts]\ngive_up_after_days = {days}").unwrap();
+        }
         writeln!(
             text,
             "[[ngdp.test.systems]]\nid = \"{}\"\nprotocol = \"{}\"",

@@ -12,6 +12,7 @@ pub mod config;
 pub mod contact_points;
 pub mod digipost;
 pub mod doctor;
+pub mod error_text;
 pub mod keystore;
 pub mod memo;
 pub mod ngdp;

@@ -7,6 +7,9 @@ use clap::Parser as _;
 use dpost::cli::{Cli, Exit};
 
 fn main() -> ExitCode {
+    // Everything dpost writes (the store, message files) is personal data: private to its
+    // owner, whatever umask it was started with.
+    dpost::store::permissions::private_umask();
     let cli = Cli::parse();
     let filter = match dpost::cli::logging::filter(cli.log.as_deref()) {
         Ok(f) => f,
@@ -22,7 +25,7 @@ fn main() -> ExitCode {
         Err(e) if dpost::cli::output_closed(&e) => Exit::OutputClosed.into(),
         Err(e) => {
             // Standard error may be closed too; then there is nobody left to tell.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", dpost::error_text::of(&e));
             Exit::Error.into()
         }
     }

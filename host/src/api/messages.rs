@@ -165,6 +165,9 @@ pub struct MessageDetail {
     pub files: Vec<FileInfo>,
     /// The business receipt dpost sends NgDP for it.
     pub business_receipt: BusinessReceipt,
+    /// Copies NgDP delivered later under the same messageUUID with other content (answered
+    /// 200; this message is the first copy). Empty normally.
+    pub conflicting_copies: Vec<ConflictingCopyInfo>,
     /// The acknowledgement, or null while it is pending.
     pub acknowledgement: Option<Acknowledgement>,
     /// Acknowledgements and moves, oldest first.
@@ -219,6 +222,20 @@ pub struct FileInfo {
     pub sha256: String,
     /// Where to fetch it.
     pub href: String,
+}
+
+/// A later copy with the same messageUUID and other content.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictingCopyInfo {
+    /// When it arrived (RFC 3339, UTC).
+    pub received_at: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Whether its bytes are kept beside the message (at most a few copies per message).
+    pub kept: bool,
 }
 
 /// Where the business receipt stands.
@@ -605,6 +622,16 @@ pub async fn show(
             status: m.receipt_status,
             error: m.receipt_error,
         },
+        conflicting_copies: m
+            .conflicts
+            .into_iter()
+            .map(|c| ConflictingCopyInfo {
+                received_at: time(c.received_at),
+                size: c.size,
+                sha256: c.sha256,
+                kept: c.path.is_some(),
+            })
+            .collect(),
         acknowledgement: state.ack.map(acknowledgement),
         history: state.audit.into_iter().map(history).collect(),
         uuid: m.uuid,

@@ -102,8 +102,10 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
 }
 
 async fn metrics(axum::extract::State(s): axum::extract::State<Arc<ApiState>>) -> Response {
-    if let Ok(pending) = with_store(&s, |st| st.ngdp_pending_receipts()).await {
-        s.metrics.receipts_pending.set(pending as i64);
+    if let Ok(backlog) = with_store(&s, |st| st.receipt_backlog()).await {
+        s.metrics
+            .receipts
+            .set(&s.sending.systems, &backlog, s.clock.now_unix());
     }
     s.metrics.refresh_certificate_days(s.clock.now_unix());
     (

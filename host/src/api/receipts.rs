@@ -48,6 +48,9 @@ pub struct ReceiptEntry {
     pub reason: Option<String>,
     /// owed: attempts so far.
     pub attempts: Option<u32>,
+    /// owed: the HTTP status of NgDP's last refusal (401, 403: the system's API token or
+    /// certificate; 5xx: NgDP's trouble), when NgDP answered one.
+    pub http_status: Option<u16>,
     /// owed: when the message was received; received: when the receipt was stored
     /// (RFC 3339, UTC).
     pub at: String,
@@ -93,6 +96,7 @@ pub(crate) fn owed_entry(o: OwedReceipt) -> ReceiptEntry {
         system_id: o.system_id,
         reason: o.last_error,
         attempts: Some(o.attempts),
+        http_status: o.last_http_status,
         at: time(o.created_at),
         sent_at: o.sent_at.map(time),
         receipt,
@@ -116,6 +120,7 @@ pub(crate) fn received_entry(r: ReceivedReceipt) -> ReceiptEntry {
         system_id: r.system_id,
         reason,
         attempts: None,
+        http_status: None,
         at: time(r.received_at),
         sent_at: None,
         receipt: serde_json::from_str(&r.json).unwrap_or(serde_json::Value::String(r.json)),

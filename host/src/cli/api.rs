@@ -98,7 +98,10 @@ impl ApiCommand {
                 // is written and no client exists whose token nobody has.
                 outln!("{token}")?;
                 if let Err(e) = super::write_atomically(&config, after.as_bytes()) {
-                    errln!("the token above is not valid: {e:#}");
+                    errln!(
+                        "the token above is not valid: {}",
+                        crate::error_text::of(&e)
+                    );
                     return Ok(Exit::Error);
                 }
                 errln!(

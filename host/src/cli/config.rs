@@ -35,9 +35,11 @@ pub enum ConfigCommand {
 /// missing one is an error that says how to make it, not an empty configuration.
 pub(super) fn load_existing(path: &Path) -> anyhow::Result<ConfigFile> {
     if !path.exists() {
+        let looked = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         anyhow::bail!(
-            "{} does not exist: write one with `dpost config init {}` or give --config FILE",
+            "no configuration: {} does not exist (looked for {}); write one with `dpost config init {}` or give --config FILE",
             path.display(),
+            looked.display(),
             path.display()
         );
     }
@@ -124,10 +126,24 @@ environment = "test"
 mailboxes = ["standard", "post"]
 standard_mailbox = "standard"
 
-# The test environment. api_base defaults to NgDP's official test API; set it only for a
-# simulator (`dpost sim ngdp`), with api_ca_file for a simulator's own TLS CA.
-# [ngdp.test]
-# api_base = "https://api.test.digitalpost.dk/apis/v1"
+# Business receipts owed to NgDP are retried with backoff (network errors, 5xx, and 401/403,
+# which mean the API token or certificate is wrong) for this many days, then given up: they
+# stay listed as refused with NgDP's reason (`dpost receipts list --state refused`) until
+# `dpost receipts retry ID`. 7 is NgDP's own window: it deactivates a system that fails for
+# seven days.
+# [ngdp.receipts]
+# give_up_after_days = 7
+
+# The test environment: where business receipts, pulls and sends go. This starting file
+# points at the NgDP simulator (`dpost sim ngdp --listen 127.0.0.1:8090`), so nothing goes to
+# NgDP without credentials: `simulator = true` lets `dpost serve` start with systems that have
+# no certificate or API token (never with NgDP's own API, never in production). For NgDP's
+# test environment remove api_base (it defaults to https://api.test.digitalpost.dk/apis/v1)
+# and simulator, and give the system api_token_env and certificate below. api_ca_file trusts
+# a simulator's own TLS CA.
+[ngdp.test]
+api_base = "http://127.0.0.1:8090/apis/v1"
+simulator = true
 # api_ca_file = "sim-ca.pem"
 
 # A sender/receiver system, as registered in the Administrativ Adgang portal. This one is
@@ -141,7 +157,8 @@ protocol = "push"
 # authorization_file for real systems; the value never appears in logs.
 authorization = "{authorization}"
 # For calls to NgDP (business receipts, pull): the API token and the FOCES3/VOCES3
-# function certificate (.p12/.pfx) with its access code. Each environment needs its own.
+# function certificate (.p12/.pfx) with its access code. Each environment needs its own;
+# `dpost serve` refuses to start without them unless [ngdp.test] simulator = true.
 # api_token_env = "NGDP_TEST_API_TOKEN"
 # certificate = "foces-test.p12"
 # certificate_password_env = "NGDP_TEST_CERT_PASSWORD"
@@ -220,10 +237,24 @@ fn init(path: &Path, force: bool) -> anyhow::Result<Exit> {
 }
 
 fn check(config: &Path) -> anyhow::Result<Exit> {
+    if !config.exists() {
+        // Says where it looked and how to write one.
+        load_existing(config)?;
+    }
     let file = match ConfigFile::load(Some(config)) {
         Ok(f) => f,
         Err(e) => {
-            outln!("{e}")?;
+            // Every problem that keeps the file from being read, not only the first.
+            let found = match std::fs::read_to_string(config) {
+                Ok(text) => crate::config::read_problems(config, &text),
+                Err(_) => Vec::new(),
+            };
+            if found.is_empty() {
+                outln!("{e}")?;
+            }
+            for p in &found {
+                outln!("{p}")?;
+            }
             return Ok(Exit::CheckFailed);
         }
     };
@@ -233,15 +264,22 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
             "test" => file.config.ngdp.test.is_some(),
             _ => file.config.ngdp.production.is_some(),
         };
-        if (present || file.config.ngdp.environment.as_deref() == Some(env))
-            && let Err(e) = file.ngdp(Some(env))
-        {
-            problems.push(e.to_string());
+        if present || file.config.ngdp.environment.as_deref() == Some(env) {
+            // What the file says, then what `dpost serve --environment {env}` would refuse.
+            let (settings, found) = file.ngdp_problems(Some(env));
+            problems.extend(found.iter().map(ToString::to_string));
+            if let Some(settings) = settings {
+                let refused = crate::config::preflight::serve_problems(&file, &settings);
+                problems.extend(refused.iter().map(ToString::to_string));
+            }
         }
     }
-    if let Err(e) = file.serve() {
-        problems.push(e.to_string());
+    let public = crate::config::preflight::public_problems(&file);
+    match file.serve() {
+        Err(e) if !public.contains(&e) => problems.push(e.to_string()),
+        _ => {}
     }
+    problems.extend(public.iter().map(ToString::to_string));
     if let Err(e) = file.api() {
         problems.push(e.to_string());
     }

@@ -202,7 +202,7 @@ fn report(
                 }
                 _ => {
                     *exit = Exit::Error;
-                    (0, 0, format!("{e:#}"))
+                    (0, 0, crate::error_text::of(&e))
                 }
             };
             if json {

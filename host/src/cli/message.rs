@@ -8,13 +8,15 @@ use serde_json::json;
 
 use super::Exit;
 use crate::clock;
-use crate::config::ConfigFile;
 use crate::memo::extract::Names;
 use crate::store::Store;
 use crate::store::handover::{AckState, FeedQuery};
 
+/// The store the configuration at `config` names. A missing configuration is an error that
+/// says where dpost looked and how to write one: opening `dpost.db` in whatever folder the
+/// command runs from would create an empty store and report nothing in it.
 pub(super) fn open_store(config: &Path) -> anyhow::Result<Store> {
-    let file = ConfigFile::load(config.exists().then_some(config))?;
+    let file = super::config::load_existing(config)?;
     Ok(Store::open(&file.store_path())?)
 }
 
@@ -233,15 +235,31 @@ impl MessageCommand {
                         )?;
                     }
                 }
+                // The store's `rejected` is NgDP refusing it (or dpost giving up), as
+                // `dpost receipts list` says.
+                let receipt = match m.receipt_status.as_deref() {
+                    Some("rejected") => "refused",
+                    Some(s) => s,
+                    None => "none",
+                };
                 match &m.receipt_error {
-                    Some(why) => outln!(
-                        "business receipt: {} ({why})",
-                        m.receipt_status.as_deref().unwrap_or("none")
-                    )?,
-                    None => outln!(
-                        "business receipt: {}",
-                        m.receipt_status.as_deref().unwrap_or("none")
-                    )?,
+                    Some(why) => outln!("business receipt: {receipt} ({why})")?,
+                    None => outln!("business receipt: {receipt}")?,
+                }
+                for c in &m.conflicts {
+                    outln!(
+                        "conflicting copy: {}  {} bytes  sha256 {}  {}",
+                        when(c.received_at),
+                        c.size,
+                        c.sha256,
+                        match &c.path {
+                            Some(p) => format!(
+                                "kept as {}",
+                                std::path::Path::new(&m.dir).join(p).display()
+                            ),
+                            None => "bytes not kept".to_owned(),
+                        }
+                    )?;
                 }
                 outln!("files:")?;
                 for f in &m.files {
@@ -330,7 +348,7 @@ impl MessageCommand {
                 Ok(Exit::Ok)
             }
             MessageCommand::Route { uuid, to, config } => {
-                let file = ConfigFile::load(config.exists().then_some(config.as_path()))?;
+                let file = super::config::load_existing(&config)?;
                 let (mailboxes, _) = file.config.ngdp.mailboxes();
                 if !mailboxes.contains(&to) {
                     anyhow::bail!(

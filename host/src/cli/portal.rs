@@ -4,6 +4,8 @@ use clap::Subcommand;
 
 use super::Exit;
 use super::serve::ConfigArgs;
+use crate::config::ngdp::is_guid;
+use crate::config::preflight;
 
 /// Portal commands.
 #[derive(Debug, Subcommand)]
@@ -33,6 +35,43 @@ impl PortalCommand {
         } = self;
         let file = super::config::load_existing(&config.config)?;
         let environment = file.ngdp_environment(config.environment.as_deref())?;
+        // Values typed into the portal wrongly fail only when NgDP first pushes: refuse here.
+        let mut problems: Vec<String> = preflight::public_problems(&file)
+            .into_iter()
+            .filter(|p| public_url.is_none() || p.key.as_deref() != Some("serve.public_url"))
+            .map(|p| p.to_string())
+            .collect();
+        if let Some(why) = public_url
+            .as_deref()
+            .and_then(preflight::public_url_problem)
+        {
+            problems.insert(0, format!("--public-url: {why}"));
+        }
+        let table = format!("ngdp.{environment}.systems");
+        for (i, s) in file
+            .config
+            .ngdp
+            .environment(&environment)
+            .systems
+            .iter()
+            .enumerate()
+        {
+            if !is_guid(s.id.trim()) {
+                let e = file.error_in_array(
+                    &table,
+                    i,
+                    "id",
+                    format!("{:?} is not a system id (a UUID, from the portal)", s.id),
+                );
+                problems.push(e.to_string());
+            }
+        }
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "not printing values the portal would be given wrong:\n  {}",
+                problems.join("\n  ")
+            );
+        }
         let values = crate::portal::values(&file, &environment, public_url.as_deref());
         if json {
             outln!("{}", serde_json::to_string_pretty(&values)?)?;

@@ -210,7 +210,7 @@ impl Reloader {
                 }
             }
             Err(e) => {
-                let message = format!("{e:#}");
+                let message = crate::error_text::of(&e);
                 tracing::error!(config = %self.config.display(), error = %message, "the new configuration is refused; the running one stays");
                 ReloadStatus {
                     generation,
@@ -223,7 +223,7 @@ impl Reloader {
         let path = self.data_dir.join(STATUS_FILE);
         let json = serde_json::to_vec(&status).unwrap_or_default();
         if let Err(e) = super::write_atomically(&path, &json) {
-            tracing::warn!(error = %format!("{e:#}"), "the reload's outcome could not be recorded");
+            tracing::warn!(error = %crate::error_text::of(&e), "the reload's outcome could not be recorded");
         }
         status
     }

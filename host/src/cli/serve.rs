@@ -16,6 +16,7 @@ use crate::clock::{self, Clock};
 use crate::config::ConfigFile;
 use crate::config::live::Live;
 use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
+use crate::config::preflight;
 use crate::keystore::Keystore;
 use crate::ngdp::client::{NgdpClient, clients};
 use crate::ngdp::metrics::Metrics;
@@ -94,7 +95,7 @@ pub fn service(
     let runtime = Arc::new(Runtime::new(options)?);
     let pool = Arc::new(InstancePool::new(runtime, Keystore::new()));
     let clients = clients(&ngdp)?;
-    std::fs::create_dir_all(&serve.data_dir)
+    crate::store::permissions::create_private_dir(&serve.data_dir)
         .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
     let (spool_lock, alone) = crate::store::owner::own_spool(&serve.data_dir)?;
     let receiving = Arc::new(Receiving {
@@ -130,6 +131,16 @@ pub fn service(
 impl ServeCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         let (file, ngdp, mut serve) = self.config.load()?;
+        let mut problems = preflight::serve_problems(&file, &ngdp);
+        problems.extend(preflight::public_problems(&file));
+        if !problems.is_empty() {
+            let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            anyhow::bail!(
+                "dpost serve does not start: business receipts could not reach NgDP or the portal's values are wrong ({} problem(s); `dpost config check` lists them too):\n{}",
+                problems.len(),
+                lines.join("\n")
+            );
+        }
         if let Some(l) = self.listen {
             serve.listen = l;
         }
@@ -140,7 +151,7 @@ impl ServeCommand {
         let mut api = file.api()?;
         let webhooks = file.webhooks(|name| std::env::var(name).ok())?;
         let retention = file.retention()?;
-        std::fs::create_dir_all(&serve.data_dir)
+        crate::store::permissions::create_private_dir(&serve.data_dir)
             .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
         // Held until the process ends: one serve per data folder, found by its pid.
         let _serve_lock = crate::store::owner::lock_serve(&serve.data_dir)?;
@@ -165,7 +176,15 @@ impl ServeCommand {
             start_metrics(&metrics, &receiving, &file.store_path())?;
             let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics: metrics.clone(), body_read_timeout: serve.body_read_timeout }));
             let wake = Arc::new(Notify::new());
-            tokio::spawn(outbox::run(receiving.store.clone(), svc.clients.clone(), receiving.clock.clone(), receiving.pool.clone(), wake));
+            let worker = outbox::Outbox {
+                store: receiving.store.clone(),
+                clients: svc.clients.clone(),
+                clock: receiving.clock.clone(),
+                pool: receiving.pool.clone(),
+                metrics: metrics.clone(),
+                give_up_after_seconds: receiving.settings.get().receipt_give_up_after_seconds,
+            };
+            tokio::spawn(outbox::run(worker, wake));
             for system in receiving.settings.get().systems.iter().filter(|s| s.protocol == Protocol::Pull) {
                 let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
                 let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);
@@ -181,7 +200,7 @@ impl ServeCommand {
                                     tracing::info!(system = %id, %summary, "pulled");
                                 }
                             }
-                            Err(e) => tracing::warn!(system = %id, error = %format!("{e:#}"), "pull failed"),
+                            Err(e) => tracing::warn!(system = %id, error = %crate::error_text::of(&e), "pull failed"),
                         }
                         tokio::time::sleep(std::time::Duration::from_secs(every)).await;
                     }
@@ -318,7 +337,7 @@ async fn purge_periodically(
         match done {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                tracing::warn!(error = %format!("{e:#}"), "retention: the purge failed; it is tried again next interval")
+                tracing::warn!(error = %crate::error_text::of(&e), "retention: the purge failed; it is tried again next interval")
             }
             Err(e) => tracing::warn!(error = %e, "retention: the purge stopped"),
         }
@@ -338,7 +357,7 @@ fn start_sender(
     let receiving = &svc.receiving;
     let wake = Arc::new(Notify::new());
     let spool_dir = serve.data_dir.join("spool");
-    std::fs::create_dir_all(&spool_dir)
+    crate::store::permissions::create_private_dir(&spool_dir)
         .with_context(|| format!("cannot create {}", spool_dir.display()))?;
     let sender = crate::ngdp::sender::Sender {
         store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),

@@ -19,6 +19,7 @@ pub mod api;
 pub mod digipost;
 pub mod live;
 pub mod ngdp;
+pub mod preflight;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -252,22 +253,95 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).unwrap_or(text).matches('\n').count() + 1
 }
 
-/// `table.key` for a `key = value` line, with the table from the nearest header above it.
+/// `table.key` for a `key = value` line, with the table from the nearest header above it;
+/// an entry of an array of tables is numbered from 0 (`ngdp.test.systems[0].protocol`).
 fn key_on_line(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let this = lines.get(line.checked_sub(1)?)?.trim();
-    let table = lines[..line - 1]
-        .iter()
-        .rev()
-        .find_map(|l| table_header(l))
+    if this.starts_with('[') {
+        return header_path(&lines[..line]);
+    }
+    let table = header_path(&lines[..line - 1])
         .map(|t| format!("{t}."))
         .unwrap_or_default();
-    if let Some(t) = table_header(this) {
-        return Some(t.to_owned());
-    }
     let key = this.split_once('=')?.0.trim().trim_matches('"');
     (!key.is_empty()).then(|| format!("{table}{key}"))
 }
+
+/// The table the last header of `lines` opens: `a.b`, or `a.b[n]` for the n-th `[[a.b]]`.
+fn header_path(lines: &[&str]) -> Option<String> {
+    let (at, last) = lines
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, l)| l.trim_start().starts_with('['))?;
+    if let Some(t) = table_header(last) {
+        return Some(t.to_owned());
+    }
+    let array = array_header(last)?;
+    let index = lines[..at]
+        .iter()
+        .filter(|l| array_header(l) == Some(array))
+        .count();
+    Some(format!("{array}[{index}]"))
+}
+
+fn array_header(line: &str) -> Option<&str> {
+    let l = line.trim().strip_prefix("[[")?;
+    Some(l.split("]]").next()?.trim())
+}
+
+/// Every problem that keeps `text` (from `path`) from being read, not just the first: after
+/// each error on a line, that line is set aside and the text read again (at most
+/// [`MAX_PROBLEMS`] times). A "missing field" that only follows from setting a line aside is
+/// not reported.
+pub fn read_problems(path: &Path, text: &str) -> Vec<ConfigError> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut problems: Vec<ConfigError> = Vec::new();
+    let mut set_aside: Vec<String> = Vec::new();
+    for _ in 0..MAX_PROBLEMS {
+        let current = lines.join("\n");
+        let Err(e) = ConfigFile::parse(path.to_owned(), current) else {
+            break;
+        };
+        let follows = set_aside.iter().any(|k| {
+            k.rsplit_once('.').is_some_and(|(table, key)| {
+                e.key.as_deref() == Some(table)
+                    && e.message.contains(&format!("missing field `{key}`"))
+            })
+        });
+        let line = e.line;
+        if !follows && !problems.contains(&e) {
+            problems.push(e.clone());
+        }
+        match line {
+            Some(l) if l >= 1 && l <= lines.len() && !lines[l - 1].trim().is_empty() => {
+                if let Some(k) = &e.key {
+                    set_aside.push(k.clone());
+                }
+                // A header set aside would move its keys into the table above: drop the
+                // whole table instead.
+                if lines[l - 1].trim_start().starts_with('[') {
+                    let end = (l..lines.len())
+                        .find(|&i| lines[i].trim_start().starts_with('['))
+                        .unwrap_or(lines.len());
+                    for line in &mut lines[l - 1..end] {
+                        line.clear();
+                    }
+                } else {
+                    lines[l - 1].clear();
+                }
+            }
+            _ => break,
+        }
+    }
+    // Serde stops at the first problem in its own order (by table); people read by line.
+    problems.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    problems
+}
+
+/// Problems [`read_problems`] reports at most.
+const MAX_PROBLEMS: usize = 50;
 
 fn table_header(line: &str) -> Option<&str> {
     let l = line.trim();
@@ -362,6 +436,25 @@ mod tests {
             (e.line, e.key.as_deref()),
             (Some(2), Some("digipost.retries")),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn every_reading_problem_is_reported_with_its_key_path() {
+        let text = "[store]\npath = 1\n[[ngdp.test.systems]]\nid = \"a\"\nprotocol = \"push\"\n[[ngdp.test.systems]]\nid = \"b\"\nprotocol = \"carrier-pigeon\"\n[serve]\nlisten = \"x\"\nlisen = \"y\"\n";
+        let p = read_problems(Path::new("dpost.toml"), text);
+        let found: Vec<_> = p
+            .iter()
+            .map(|e| (e.line, e.key.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "store.path".to_owned()),
+                (Some(8), "ngdp.test.systems[1].protocol".to_owned()),
+                (Some(11), "serve.lisen".to_owned()),
+            ],
+            "{p:?}"
         );
     }
 

@@ -10,6 +10,9 @@
 //! mailboxes = ["standard", "daycare"]
 //! standard_mailbox = "standard"   # messages whose contact point is unknown
 //!
+//! [ngdp.receipts]
+//! give_up_after_days = 7          # then a business receipt stays listed as refused
+//!
 //! [[ngdp.test.systems]]
 //! id = "7c4c7d2e-…"               # the system id from the Administrativ Adgang portal
 //! protocol = "push"               # REST_PUSH, or "pull" for REST_PULL
@@ -108,6 +111,24 @@ pub struct NgdpTable {
     /// Production.
     #[serde(default)]
     pub production: Option<EnvironmentTable>,
+    /// `[ngdp.receipts]`: the business receipts dpost owes NgDP.
+    #[serde(default)]
+    pub receipts: ReceiptsTable,
+}
+
+/// Days a business receipt is retried before it is given up when the file says nothing:
+/// NgDP deactivates a receiving system that fails every delivery for seven days
+/// (`docs/design.md`, "Danish Digital Post through NgDP"), so trying longer would not help.
+pub const DEFAULT_RECEIPT_GIVE_UP_DAYS: f64 = 7.0;
+
+/// `[ngdp.receipts]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsTable {
+    /// Days a receipt is retried (network errors, 5xx, 401, 403) before it is given up; it
+    /// then stays listed as refused until `dpost receipts retry`. A fraction is taken
+    /// (`0.5` is twelve hours).
+    pub give_up_after_days: Option<f64>,
 }
 
 impl NgdpTable {
@@ -145,6 +166,11 @@ pub struct EnvironmentTable {
     /// Extra CA certificates (PEM) trusted for NgDP's API besides the public roots: for a
     /// simulator or a TLS-inspecting proxy. Never needed for NgDP itself.
     pub api_ca_file: Option<PathBuf>,
+    /// `api_base` is a simulator (`dpost sim ngdp`, a test double): `dpost serve` then
+    /// starts with systems that have no function certificate or API token. Refused with
+    /// NgDP's own API base, and in production.
+    #[serde(default)]
+    pub simulator: bool,
     /// Sender/receiver systems.
     #[serde(default)]
     pub systems: Vec<SystemTable>,
@@ -329,6 +355,10 @@ pub struct NgdpSettings {
     pub mailboxes: Vec<String>,
     /// The standard mailbox.
     pub standard_mailbox: String,
+    /// `simulator = true`: `api_base` is a simulator, credentials may be absent.
+    pub simulator: bool,
+    /// Seconds a business receipt is retried before it is given up.
+    pub receipt_give_up_after_seconds: i64,
 }
 
 /// `[serve]` ready to use.
@@ -441,16 +471,34 @@ impl ConfigFile {
     }
 
     /// Resolve `[ngdp]` for one environment, reading secrets from where the file says, and
-    /// checking what would make the service misroute or refuse everything.
+    /// checking what would make the service misroute or refuse everything. The first
+    /// problem, when there is one ([`ConfigFile::ngdp_problems`] lists them all).
     pub fn ngdp(&self, environment: Option<&str>) -> Result<NgdpSettings, ConfigError> {
-        let environment = self.ngdp_environment(environment)?;
+        let (settings, mut problems) = self.ngdp_problems(environment);
+        match settings {
+            Some(s) if problems.is_empty() => Ok(s),
+            _ => Err(problems.remove(0)),
+        }
+    }
+
+    /// [`ConfigFile::ngdp`] with every problem found, each with its key and line; the
+    /// settings when there is none that stops them being built.
+    pub fn ngdp_problems(
+        &self,
+        environment: Option<&str>,
+    ) -> (Option<NgdpSettings>, Vec<ConfigError>) {
+        let mut problems = Vec::new();
+        let environment = match self.ngdp_environment(environment) {
+            Ok(e) => e,
+            Err(e) => return (None, vec![e]),
+        };
         let ngdp = &self.config.ngdp;
         let table = format!("ngdp.{environment}");
         let env_table = ngdp.environment(&environment);
         let api_base = api_base(env_table.api_base.as_deref(), &environment);
         let (mailboxes, standard_mailbox) = ngdp.mailboxes();
         if !mailboxes.contains(&standard_mailbox) {
-            return Err(self.error(
+            problems.push(self.error(
                 "ngdp",
                 "standard_mailbox",
                 format!("{standard_mailbox:?} is not in mailboxes"),
@@ -460,18 +508,20 @@ impl ConfigFile {
         for (i, s) in env_table.systems.iter().enumerate() {
             let at = format!("{table}.systems[{i}]");
             if !is_guid(s.id.trim()) {
-                return Err(self.error_in_array(&format!("{table}.systems"), i, "id", format!("{:?} is not a system id (a UUID like 7c4c7d2e-0b1a-4c5e-9f00-123456789abc)", s.id)));
+                problems.push(self.error_in_array(&format!("{table}.systems"), i, "id", format!("{:?} is not a system id (a UUID like 7c4c7d2e-0b1a-4c5e-9f00-123456789abc)", s.id)));
+                continue;
             }
             if systems
                 .iter()
                 .any(|x: &System| x.id.eq_ignore_ascii_case(s.id.trim()))
             {
-                return Err(self.error_in_array(
+                problems.push(self.error_in_array(
                     &format!("{table}.systems"),
                     i,
                     "id",
                     "the same system id is configured twice",
                 ));
+                continue;
             }
             let authorization = secret(
                 self,
@@ -480,13 +530,22 @@ impl ConfigFile {
                 &s.authorization_env,
                 &s.authorization_file,
                 "authorization",
-            )?;
+            )
+            .unwrap_or_else(|e| {
+                problems.push(e);
+                None
+            });
             if s.protocol == Protocol::Push
                 && authorization
                     .as_ref()
                     .is_none_or(|a| a.expose().trim().is_empty())
+                && !problems.iter().any(|p| {
+                    p.key
+                        .as_deref()
+                        .is_some_and(|k| k.starts_with(&format!("{at}.")))
+                })
             {
-                return Err(self.error_in_array(&format!("{table}.systems"), i, "authorization", "a push system needs the authorization header NgDP sends (authorization, authorization_env or authorization_file)"));
+                problems.push(self.error_in_array(&format!("{table}.systems"), i, "authorization", "a push system needs the authorization header NgDP sends (authorization, authorization_env or authorization_file)"));
             }
             let api_token = secret(
                 self,
@@ -495,7 +554,11 @@ impl ConfigFile {
                 &s.api_token_env,
                 &s.api_token_file,
                 "api_token",
-            )?;
+            )
+            .unwrap_or_else(|e| {
+                problems.push(e);
+                None
+            });
             let certificate = s.certificate.as_ref().map(|c| {
                 let password = match (&s.certificate_password_env, &s.certificate_password_file) {
                     (Some(v), _) => PasswordSource::Env(v.clone()),
@@ -522,26 +585,28 @@ impl ConfigFile {
         for (i, c) in env_table.contact_points.iter().enumerate() {
             let arr = format!("{table}.contact_points");
             if !is_guid(c.id.trim()) {
-                return Err(self.error_in_array(
+                problems.push(self.error_in_array(
                     &arr,
                     i,
                     "id",
                     format!("{:?} is not a contact point GUID", c.id),
                 ));
+                continue;
             }
             if contact_points
                 .iter()
                 .any(|x| x.id.eq_ignore_ascii_case(c.id.trim()))
             {
-                return Err(self.error_in_array(
+                problems.push(self.error_in_array(
                     &arr,
                     i,
                     "id",
                     "the same contact point is configured twice",
                 ));
+                continue;
             }
             if !mailboxes.contains(&c.mailbox) {
-                return Err(self.error_in_array(
+                problems.push(self.error_in_array(
                     &arr,
                     i,
                     "mailbox",
@@ -550,26 +615,29 @@ impl ConfigFile {
                         c.mailbox, mailboxes
                     ),
                 ));
+                continue;
             }
             if c.audiences.is_empty() {
-                return Err(self.error_in_array(
+                problems.push(self.error_in_array(
                     &arr,
                     i,
                     "audiences",
                     "give at least one of citizens, companies, authorities",
                 ));
+                continue;
             }
             if let Some(sys) = &c.system
                 && !systems
                     .iter()
                     .any(|s| s.id.eq_ignore_ascii_case(sys.trim()))
             {
-                return Err(self.error_in_array(
+                problems.push(self.error_in_array(
                     &arr,
                     i,
                     "system",
                     format!("{sys:?} is not a system of [{table}]"),
                 ));
+                continue;
             }
             contact_points.push(ContactPoint {
                 id: c.id.trim().to_ascii_lowercase(),
@@ -580,7 +648,21 @@ impl ConfigFile {
                 system: c.system.as_ref().map(|s| s.trim().to_ascii_lowercase()),
             });
         }
-        Ok(NgdpSettings {
+        let give_up_days = match ngdp.receipts.give_up_after_days {
+            Some(d) if !(d > 0.0 && d <= 3650.0) => {
+                problems.push(self.error(
+                    "ngdp.receipts",
+                    "give_up_after_days",
+                    format!("{d} is not a number of days above 0 and at most 3650"),
+                ));
+                DEFAULT_RECEIPT_GIVE_UP_DAYS
+            }
+            Some(d) => d,
+            None => DEFAULT_RECEIPT_GIVE_UP_DAYS,
+        };
+        let settings = NgdpSettings {
+            simulator: env_table.simulator,
+            receipt_give_up_after_seconds: ((give_up_days * 86_400.0).round() as i64).max(1),
             environment,
             api_base,
             api_ca: env_table.api_ca_file.as_ref().map(|p| self.resolve_path(p)),
@@ -588,7 +670,8 @@ impl ConfigFile {
             contact_points,
             mailboxes,
             standard_mailbox,
-        })
+        };
+        (Some(settings), problems)
     }
 
     /// Resolve `[serve]`.

@@ -3,6 +3,7 @@
 //! The guide (docs/seeds/ngdp-setup-guide.txt) asks an organisation, for the test and the
 //! production environment each, to (1) acquire and install a function certificate, (2) ensure
 //! Internet access, (3) configure the sender/receiver system and (4) configure contact points.
+//! A fifth step is dpost's own: (5) its store's files are private to the service's user.
 //! Most failed go-lives are a wrong certificate, a blocked port or a mistyped endpoint, so each
 //! step becomes a list of [`Check`]s that say what was found and, when it is not right, what to
 //! do about it.
@@ -15,6 +16,7 @@
 pub mod certificate;
 pub mod contact_points;
 pub mod network;
+pub mod store;
 pub mod system;
 
 use std::sync::Arc;
@@ -67,6 +69,8 @@ pub enum Step {
     System,
     /// 4. Configure contact points.
     ContactPoints,
+    /// 5. dpost's own store (not a step of the guide): private files.
+    Store,
 }
 
 impl Step {
@@ -77,15 +81,17 @@ impl Step {
             Step::Network => "2. Internet access",
             Step::System => "3. Sender/receiver system",
             Step::ContactPoints => "4. Contact points",
+            Step::Store => "5. Store (the database and message files dpost keeps)",
         }
     }
 
     /// Every step, in order.
-    pub const ALL: [Step; 4] = [
+    pub const ALL: [Step; 5] = [
         Step::Certificate,
         Step::Network,
         Step::System,
         Step::ContactPoints,
+        Step::Store,
     ];
 }
 
@@ -282,6 +288,7 @@ pub async fn run(file: &ConfigFile, options: &Options) -> Report {
     }
     checks.extend(systems);
     checks.extend(contact_points::check(file, &options.environment));
+    checks.extend(store::check(file));
     // Grouped by step, in the order each step found them.
     checks.sort_by_key(|c| c.step);
     Report {

@@ -265,7 +265,7 @@ async fn api_chain(
                     STEP,
                     "TLS handshake",
                     &api_base,
-                    format!("{e:#}"),
+                    crate::error_text::of(&e),
                     "fix api_ca_file (PEM CA certificates), or remove it: NgDP itself needs none",
                 ));
                 return checks;
@@ -570,15 +570,5 @@ fn secs(d: Duration) -> String {
 
 /// An error with its causes, as one line (reqwest's own message leaves the cause out).
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        cur = s.source();
-    }
-    out
+    crate::error_text::chain(e)
 }

@@ -92,7 +92,7 @@ fn commit_batch(
     arrivals: Vec<Arrival>,
 ) -> Vec<Outcome> {
     let mut outcomes: Vec<Option<Outcome>> = arrivals.iter().map(|_| None).collect();
-    if let Err(e) = std::fs::create_dir_all(messages_dir) {
+    if let Err(e) = crate::store::permissions::create_private_dir(messages_dir) {
         return arrivals.iter().map(|_| Err(disk(&e))).collect();
     }
     // Duplicates (stored before, or twice in this batch) and moves into place. A UUID seen

@@ -9,7 +9,10 @@
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::memo_wit;
-use crate::store::ngdp::{DueReceipt, IncomingReceipt, NewMessage, OutboxState, ReceiptStored};
+use crate::store::conflicts::{ConflictingCopy, StoredCopy};
+use crate::store::ngdp::{
+    DueReceipt, IncomingReceipt, NewMessage, OutboxState, ReceiptFailure, ReceiptStored,
+};
 use crate::store::{Store, StoreError};
 
 /// A store shared by the listener's tasks.
@@ -35,19 +38,17 @@ pub trait MessageStore: Send {
     fn due_receipts(&mut self, now: i64, limit: u32) -> Result<Vec<DueReceipt>, StoreError>;
     /// NgDP accepted the receipt for `uuid`: never send it again.
     fn receipt_sent(&mut self, uuid: &str, now: i64) -> Result<(), StoreError>;
-    /// An attempt failed: retry at `next`, or never when `rejected`.
-    fn receipt_failed(
-        &mut self,
-        uuid: &str,
-        error: &str,
-        next: i64,
-        rejected: bool,
-    ) -> Result<(), StoreError>;
+    /// An attempt failed: retry at `failure.next`, or never when it gives up.
+    fn receipt_failed(&mut self, uuid: &str, failure: &ReceiptFailure) -> Result<(), StoreError>;
     /// Take the pending receipt of `uuid` for sending until `until`; false when another
     /// sender holds it (or it is not pending).
     fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError>;
     /// How many receipts wait to be sent.
     fn pending_receipts(&mut self) -> Result<u64, StoreError>;
+    /// The stored copy of a messageUUID and its conflicting copies, if it is stored.
+    fn stored_copy(&mut self, uuid: &str) -> Result<Option<StoredCopy>, StoreError>;
+    /// Record a conflicting copy of a stored messageUUID, durably.
+    fn record_conflict(&mut self, uuid: &str, copy: &ConflictingCopy) -> Result<(), StoreError>;
     /// Store a receipt NgDP pushed for a message we sent; true when linked to it.
     fn insert_receipt(&mut self, receipt: &IncomingReceipt, now: i64) -> Result<bool, StoreError> {
         Ok(matches!(
@@ -86,14 +87,8 @@ impl MessageStore for Store {
         self.ngdp_receipt_sent(uuid, now)
     }
 
-    fn receipt_failed(
-        &mut self,
-        uuid: &str,
-        error: &str,
-        next: i64,
-        rejected: bool,
-    ) -> Result<(), StoreError> {
-        self.ngdp_receipt_failed(uuid, error, next, rejected)
+    fn receipt_failed(&mut self, uuid: &str, failure: &ReceiptFailure) -> Result<(), StoreError> {
+        self.ngdp_receipt_failed(uuid, failure)
     }
 
     fn claim_receipt(&mut self, uuid: &str, now: i64, until: i64) -> Result<bool, StoreError> {
@@ -102,6 +97,14 @@ impl MessageStore for Store {
 
     fn pending_receipts(&mut self) -> Result<u64, StoreError> {
         self.ngdp_pending_receipts()
+    }
+
+    fn stored_copy(&mut self, uuid: &str) -> Result<Option<StoredCopy>, StoreError> {
+        self.ngdp_stored_copy(uuid)
+    }
+
+    fn record_conflict(&mut self, uuid: &str, copy: &ConflictingCopy) -> Result<(), StoreError> {
+        self.ngdp_record_conflict(uuid, copy)
     }
 
     fn store_receipt(

@@ -46,8 +46,8 @@ pub struct Metrics {
     pub rejected: Family<Outcome, Counter>,
     /// Receipts received for messages we sent.
     pub receipts_received: Counter,
-    /// Business receipts waiting to be sent (set when scraped).
-    pub receipts_pending: Gauge,
+    /// Business receipts owed to NgDP, per system (`receipt_metrics`).
+    pub receipts: super::receipt_metrics::ReceiptMetrics,
     /// Seconds from end of body to durable commit.
     pub store_seconds: Histogram,
     /// Webhook deliveries not yet delivered nor given up (set by the webhook worker).
@@ -84,12 +84,8 @@ impl Default for Metrics {
             "Receipts NgDP pushed for messages we sent",
             receipts_received.clone(),
         );
-        let receipts_pending = Gauge::default();
-        registry.register(
-            "receipts_pending",
-            "Business receipts waiting to be sent to NgDP",
-            receipts_pending.clone(),
-        );
+        let receipts = super::receipt_metrics::ReceiptMetrics::default();
+        receipts.register(&mut registry);
         let store_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         registry.register(
             "store_seconds",
@@ -130,7 +126,7 @@ impl Default for Metrics {
             received,
             rejected,
             receipts_received,
-            receipts_pending,
+            receipts,
             store_seconds,
         }
     }

@@ -13,6 +13,7 @@
 pub mod api_error;
 pub mod batch;
 pub mod client;
+pub mod conflicts;
 pub mod group_commit;
 pub mod message_store;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod multipart;
 pub mod outbox;
 pub mod pull;
 pub mod push;
+pub mod receipt_metrics;
 pub mod receipt_pull;
 pub mod receive;
 pub mod send;

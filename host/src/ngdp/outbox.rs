@@ -2,9 +2,16 @@
 //!
 //! A receipt is written in the same transaction as its message, so it cannot be forgotten; the
 //! worker sends what is due, marks it sent only when NgDP answered 2xx (never sending it again
-//! after that), and backs off exponentially on network errors and 5xx. A 4xx other than 408
-//! and 429 is NgDP refusing that receipt for good: it is marked rejected with the reason, for
-//! an operator. Rows survive restarts; a restarted worker carries on where it stopped.
+//! after that), and backs off exponentially on network errors, 5xx, 408 and 429, and on 401
+//! and 403: those say the system's API token or certificate is wrong, which an operator
+//! fixes, so the receipt must still go out afterwards (each such attempt is logged at warn
+//! with NgDP's reason and counted in `/metrics`). Another 4xx is NgDP refusing that receipt
+//! for good. A receipt still not taken after `[ngdp.receipts] give_up_after_days` (default
+//! 7: NgDP deactivates a receiving system that fails every delivery for seven days,
+//! `docs/design.md`, "Danish Digital Post through NgDP") is given up. Either way it stays
+//! listed as refused with NgDP's reason and HTTP status (`dpost receipts list`,
+//! `GET /api/v1/receipts`) until an operator re-queues it. Rows survive restarts; a
+//! restarted worker carries on where it stopped.
 //!
 //! A pulled message whose receipt could not be sent during the pull run is left at NgDP with
 //! its deletion owed (`delete_memo = 'owed'`): the worker sends `DELETE memos/{id}` right after
@@ -22,8 +29,9 @@ use tokio::sync::Notify;
 use super::client::NgdpClient;
 use crate::clock::Clock;
 use crate::ngdp::message_store::SharedStore;
+use crate::ngdp::metrics::Metrics;
 use crate::runtime::pool::InstancePool;
-use crate::store::ngdp::{DueReceipt, memo_deletion};
+use crate::store::ngdp::{DueReceipt, ReceiptFailure, memo_deletion};
 
 /// Receipts sent per round.
 const BATCH: u32 = 32;
@@ -60,10 +68,93 @@ pub fn backoff_seconds(attempts: u32) -> i64 {
 pub enum SendResult {
     /// NgDP took it.
     Sent,
-    /// Try again later.
-    Retry(String),
+    /// Try again later: no answer (`status` is `None`), 5xx, 408, 429, 401 or 403.
+    Retry {
+        /// Why, as a person reads it.
+        reason: String,
+        /// NgDP's HTTP status, when it answered.
+        status: Option<u16>,
+    },
     /// NgDP refused it for good.
-    Rejected(String),
+    Rejected {
+        /// NgDP's reason.
+        reason: String,
+        /// Its HTTP status.
+        status: u16,
+    },
+}
+
+/// Whether NgDP refusing a receipt with `status` is for good. 401 and 403 are not: they are
+/// about the credentials (API token, function certificate), not the receipt, and once an
+/// operator fixes them the same receipt goes through (NgDP OpenAPI document 1.68.0,
+/// CreateReceipt: 401 and 403 without a body).
+pub fn is_final(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 429)
+}
+
+/// What to record after `result` for `due` at `now`: `None` when it was sent; given up when
+/// NgDP refused it for good or it has been tried for `give_up_after_seconds`.
+pub fn failure(
+    result: &SendResult,
+    due: &DueReceipt,
+    now: i64,
+    give_up_after_seconds: i64,
+) -> Option<ReceiptFailure> {
+    match result {
+        SendResult::Sent => None,
+        SendResult::Rejected { reason, status } => Some(ReceiptFailure {
+            reason: reason.clone(),
+            http_status: Some(*status),
+            next: now,
+            give_up: true,
+        }),
+        SendResult::Retry { reason, status } => {
+            let tried = now - due.queued_at;
+            if tried >= give_up_after_seconds {
+                Some(ReceiptFailure {
+                    reason: format!(
+                        "{reason} (given up after {} of retrying; `dpost receipts retry` queues it again)",
+                        days(tried)
+                    ),
+                    http_status: *status,
+                    next: now,
+                    give_up: true,
+                })
+            } else {
+                Some(ReceiptFailure {
+                    reason: reason.clone(),
+                    http_status: *status,
+                    next: now + backoff_seconds(due.attempts + 1),
+                    give_up: false,
+                })
+            }
+        }
+    }
+}
+
+/// A span of time as the give-up reason says it: days, else hours, else seconds.
+fn days(seconds: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match seconds {
+        s if s >= 86_400 => plural(s / 86_400, "day"),
+        s if s >= 3600 => plural(s / 3600, "hour"),
+        s => plural(s, "second"),
+    }
+}
+
+/// Log a failed attempt at the level it deserves and count it.
+pub fn report(metrics: &Metrics, due: &DueReceipt, f: &ReceiptFailure) {
+    metrics.receipts.failed(&due.system_id, f.http_status);
+    let (uuid, system) = (&due.message_uuid, &due.system_id);
+    let status = f.http_status.map(|s| s.to_string()).unwrap_or_default();
+    if f.give_up {
+        tracing::error!(%uuid, %system, %status, reason = %f.reason, "business receipt given up; it stays listed as refused until `dpost receipts retry`");
+    } else if matches!(f.http_status, Some(401 | 403)) {
+        tracing::warn!(%uuid, %system, %status, reason = %f.reason, attempts = due.attempts + 1,
+            "NgDP refused the system's credentials (API token or function certificate); the business receipt is retried");
+    } else {
+        tracing::warn!(%uuid, %system, %status, reason = %f.reason, attempts = due.attempts + 1, "business receipt not sent; will retry");
+    }
 }
 
 /// Send one receipt: `POST memos/{uuid}/receipt` (CreateReceipt: JSON `Receipt` body, 200
@@ -81,16 +172,22 @@ pub async fn send(client: &NgdpClient, pool: &InstancePool, due: &DueReceipt) ->
         .send()
         .await;
     match response {
-        Err(e) => SendResult::Retry(format!("{e}")),
+        Err(e) => SendResult::Retry {
+            reason: format!("{e}"),
+            status: None,
+        },
         Ok(r) if r.status().is_success() => SendResult::Sent,
         Ok(r) => {
-            let status = r.status();
+            let status = r.status().as_u16();
             let body = r.text().await.unwrap_or_default();
-            let reason = super::api_error::explain(pool, status.as_u16(), &body);
-            if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
-                SendResult::Rejected(reason)
+            let reason = super::api_error::explain(pool, status, &body);
+            if is_final(status) {
+                SendResult::Rejected { reason, status }
             } else {
-                SendResult::Retry(reason)
+                SendResult::Retry {
+                    reason,
+                    status: Some(status),
+                }
             }
         }
     }
@@ -128,13 +225,25 @@ pub async fn delete_memo(client: &NgdpClient, pool: &InstancePool, id: &str) -> 
     }
 }
 
+/// What the worker works with besides the store.
+pub struct Outbox {
+    /// The store.
+    pub store: SharedStore,
+    /// NgDP clients, by system.
+    pub clients: BTreeMap<String, NgdpClient>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The component.
+    pub pool: Arc<InstancePool>,
+    /// Where failed attempts are counted.
+    pub metrics: Arc<Metrics>,
+    /// `[ngdp.receipts] give_up_after_days`, in seconds.
+    pub give_up_after_seconds: i64,
+}
+
 /// One round: send every due receipt once. Returns how many were sent.
-pub async fn drain_once(
-    store: &SharedStore,
-    clients: &BTreeMap<String, NgdpClient>,
-    clock: &Arc<dyn Clock>,
-    pool: &InstancePool,
-) -> anyhow::Result<usize> {
+pub async fn drain_once(o: &Outbox) -> anyhow::Result<usize> {
+    let (store, clock) = (&o.store, &o.clock);
     let now = clock.now_unix();
     let s = store.clone();
     let due = tokio::task::spawn_blocking(move || {
@@ -149,46 +258,41 @@ pub async fn drain_once(
         if !claim(store, &d.message_uuid, clock.now_unix()).await? {
             continue;
         }
-        let result = match clients.get(&d.system_id) {
-            Some(client) => send(client, pool, &d).await,
-            None => SendResult::Retry(format!(
-                "system {} is not configured in this environment",
-                d.system_id
-            )),
+        let result = match o.clients.get(&d.system_id) {
+            Some(client) => send(client, &o.pool, &d).await,
+            None => SendResult::Retry {
+                reason: format!(
+                    "system {} is not configured in this environment",
+                    d.system_id
+                ),
+                status: None,
+            },
         };
         let s = store.clone();
         let now = clock.now_unix();
         let uuid = d.message_uuid.clone();
-        match &result {
-            SendResult::Sent => {
+        let failed = failure(&result, &d, now, o.give_up_after_seconds);
+        match &failed {
+            None => {
                 sent += 1;
-                tracing::info!(uuid = %uuid, "business receipt sent");
+                tracing::info!(uuid = %uuid, system = %d.system_id, "business receipt sent");
             }
-            SendResult::Retry(e) => {
-                tracing::warn!(uuid = %uuid, attempts = d.attempts + 1, error = %e, "business receipt not sent; will retry")
-            }
-            SendResult::Rejected(e) => {
-                tracing::error!(uuid = %uuid, error = %e, "NgDP refused the business receipt")
-            }
+            Some(f) => report(&o.metrics, &d, f),
         }
-        let attempts = d.attempts + 1;
-        let taken = result == SendResult::Sent;
+        let taken = failed.is_none();
         tokio::task::spawn_blocking(move || {
             let mut st = s.lock().unwrap_or_else(PoisonError::into_inner);
-            match result {
-                SendResult::Sent => st.receipt_sent(&uuid, now),
-                SendResult::Retry(e) => {
-                    st.receipt_failed(&uuid, &e, now + backoff_seconds(attempts), false)
-                }
-                SendResult::Rejected(e) => st.receipt_failed(&uuid, &e, now, true),
+            match failed {
+                None => st.receipt_sent(&uuid, now),
+                Some(f) => st.receipt_failed(&uuid, &f),
             }
         })
         .await??;
         if taken
             && d.delete_memo_after
-            && let Some(client) = clients.get(&d.system_id)
+            && let Some(client) = o.clients.get(&d.system_id)
         {
-            settle_deletion(store, client, pool, &d.message_uuid).await?;
+            settle_deletion(store, client, &o.pool, &d.message_uuid).await?;
         }
     }
     Ok(sent)
@@ -223,16 +327,10 @@ pub async fn settle_deletion(
 }
 
 /// Run the worker until the process ends: a round whenever `wake` fires or every second.
-pub async fn run(
-    store: SharedStore,
-    clients: BTreeMap<String, NgdpClient>,
-    clock: Arc<dyn Clock>,
-    pool: Arc<InstancePool>,
-    wake: Arc<Notify>,
-) {
+pub async fn run(outbox: Outbox, wake: Arc<Notify>) {
     loop {
-        if let Err(e) = drain_once(&store, &clients, &clock, &pool).await {
-            tracing::error!(error = %format!("{e:#}"), "the receipt outbox could not be read");
+        if let Err(e) = drain_once(&outbox).await {
+            tracing::error!(error = %crate::error_text::of(&e), "the receipt outbox could not be read");
         }
         tokio::select! {
             _ = wake.notified() => {}
@@ -244,6 +342,55 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn due(attempts: u32, queued_at: i64) -> DueReceipt {
+        DueReceipt {
+            message_uuid: "m".into(),
+            environment: "test".into(),
+            system_id: "s".into(),
+            receipt: "{}".into(),
+            attempts,
+            delete_memo_after: false,
+            queued_at,
+        }
+    }
+
+    #[test]
+    fn credentials_refusals_are_retried_and_others_are_final() {
+        for status in [401, 403, 408, 429, 500, 503] {
+            assert!(!is_final(status), "{status}");
+        }
+        for status in [400, 404, 409, 422] {
+            assert!(is_final(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_refused_credential_is_retried_until_the_give_up_window_ends() {
+        const WEEK: i64 = 7 * 86_400;
+        let refused = SendResult::Retry {
+            reason: "HTTP 401: Unauthorized".into(),
+            status: Some(401),
+        };
+        let f = failure(&refused, &due(3, 1_000), 1_000 + WEEK - 1, WEEK).unwrap();
+        assert!(!f.give_up);
+        assert_eq!(f.next, 1_000 + WEEK - 1 + backoff_seconds(4));
+        assert_eq!(f.http_status, Some(401));
+        let f = failure(&refused, &due(40, 1_000), 1_000 + WEEK, WEEK).unwrap();
+        assert!(f.give_up);
+        assert!(
+            f.reason.starts_with("HTTP 401: Unauthorized"),
+            "{}",
+            f.reason
+        );
+        assert!(f.reason.contains("7 days"), "{}", f.reason);
+        let rejected = SendResult::Rejected {
+            reason: "HTTP 422: bad".into(),
+            status: 422,
+        };
+        assert!(failure(&rejected, &due(0, 0), 1, WEEK).unwrap().give_up);
+        assert_eq!(failure(&SendResult::Sent, &due(0, 0), 1, WEEK), None);
+    }
 
     #[test]
     fn backoff_grows_and_caps() {

@@ -23,7 +23,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use super::client::NgdpClient;
-use super::outbox::{Deletion, SendResult, send, settle_deletion};
+use super::outbox::{Deletion, send, settle_deletion};
 use super::receive::{Receiving, Via};
 use crate::store::ngdp::memo_deletion;
 
@@ -186,36 +186,35 @@ async fn settle(
                 let store = receiving.store.clone();
                 let now = receiving.clock.now_unix();
                 let uuid = due.message_uuid.clone();
-                let outcome = result.clone();
+                let give_up = receiving.settings.get().receipt_give_up_after_seconds;
+                let failed = super::outbox::failure(&result, &due, now, give_up);
+                let outcome = failed.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut st = store.lock().unwrap_or_else(PoisonError::into_inner);
                     match outcome {
-                        SendResult::Sent => st.receipt_sent(&uuid, now),
-                        SendResult::Retry(e) => {
-                            st.receipt_failed(
-                                &uuid,
-                                &e,
-                                now + super::outbox::backoff_seconds(due.attempts + 1),
-                                false,
-                            )?;
+                        None => st.receipt_sent(&uuid, now),
+                        Some(f) if !f.give_up => {
+                            st.receipt_failed(&uuid, &f)?;
                             st.set_memo_deletion(&uuid, memo_deletion::OWED)
                         }
-                        SendResult::Rejected(e) => st.receipt_failed(&uuid, &e, now, true),
+                        Some(f) => st.receipt_failed(&uuid, &f),
                     }
                 })
                 .await??;
-                match result {
-                    SendResult::Sent => summary.receipts_sent += 1,
-                    SendResult::Retry(e) => {
-                        tracing::warn!(uuid = %id, error = %e, "business receipt not sent; the message stays at NgDP until it is");
+                match failed {
+                    None => summary.receipts_sent += 1,
+                    Some(f) if !f.give_up => {
+                        tracing::warn!(uuid = %id, status = %f.http_status.map(|s| s.to_string()).unwrap_or_default(), reason = %f.reason, "business receipt not sent; the message stays at NgDP until it is");
                         return Ok(Settled::Owed(format!(
-                            "its business receipt was not taken yet ({e}); the message stays at NgDP and is deleted after the receipt goes through"
+                            "its business receipt was not taken yet ({}); the message stays at NgDP and is deleted after the receipt goes through",
+                            f.reason
                         )));
                     }
-                    SendResult::Rejected(e) => {
-                        tracing::error!(uuid = %id, error = %e, "NgDP refused the business receipt");
+                    Some(f) => {
+                        tracing::error!(uuid = %id, reason = %f.reason, "NgDP refused the business receipt");
                         return Ok(Settled::Kept(format!(
-                            "NgDP refused its business receipt ({e}); the message stays at NgDP"
+                            "NgDP refused its business receipt ({}); the message stays at NgDP",
+                            f.reason
                         )));
                     }
                 }
@@ -277,7 +276,7 @@ pub async fn pull_once(
             if known {
                 summary.already_stored += 1;
             } else if let Err(e) = fetch_into_store(client, receiving, system_id, &id).await {
-                summary.failed.push((id.clone(), format!("{e:#}")));
+                summary.failed.push((id.clone(), crate::error_text::of(&e)));
                 continue;
             } else {
                 summary.stored += 1;

@@ -395,7 +395,10 @@ async fn receive_message(
                 s.metrics
                     .message_received_at(&system, s.receiving.clock.now_unix());
             }
-            s.metrics.received(if r.duplicate {
+            s.metrics.received(if r.conflict {
+                // The same messageUUID with other content: recorded on the message.
+                "conflicting-duplicate"
+            } else if r.duplicate {
                 "duplicate"
             } else if r.valid {
                 "stored"

@@ -59,6 +59,8 @@ pub struct Received {
     pub valid: bool,
     /// The mailbox it went to.
     pub mailbox: String,
+    /// A duplicate whose content differs from the stored copy (recorded on the message).
+    pub conflict: bool,
 }
 
 /// Why a message was not stored.
@@ -241,9 +243,10 @@ impl Receiving {
         body: impl Read,
     ) -> Result<Received, ReceiveError> {
         let spool_root = self.data_dir.join("spool");
-        std::fs::create_dir_all(&spool_root).map_err(ReceiveError::Disk)?;
+        crate::store::permissions::create_private_dir(&spool_root).map_err(ReceiveError::Disk)?;
         let spool = spool_root.join(uuid::Uuid::new_v4().to_string());
-        std::fs::create_dir_all(spool.join("files")).map_err(ReceiveError::Disk)?;
+        crate::store::permissions::create_private_dir(&spool.join("files"))
+            .map_err(ReceiveError::Disk)?;
         let result = self.receive_into(&spool, system_id, via, body);
         if spool.exists() {
             // Not moved into place: a duplicate, or a failure. Nothing half-written remains.
@@ -259,7 +262,8 @@ impl Receiving {
         via: Via,
         body: impl Read,
     ) -> Result<Received, ReceiveError> {
-        let raw = File::create(spool.join("message.xml")).map_err(ReceiveError::Disk)?;
+        let raw = crate::store::permissions::create_private(&spool.join("message.xml"))
+            .map_err(ReceiveError::Disk)?;
         let mut tee = Tee {
             inner: body,
             spool: BufWriter::with_capacity(CHUNK, raw),
@@ -283,8 +287,9 @@ impl Receiving {
                     wit::Event::FileStart(f) => {
                         let seq = files.len() as u32 + 1;
                         let path = format!("files/{seq:04}");
-                        let out =
-                            BufWriter::new(File::create(files_dir.join(format!("{seq:04}")))?);
+                        let out = BufWriter::new(crate::store::permissions::create_private(
+                            &files_dir.join(format!("{seq:04}")),
+                        )?);
                         open = Some(OpenFile {
                             out,
                             hash: Sha256::new(),
@@ -457,7 +462,7 @@ impl Receiving {
             header: memo_json::header(&header),
             dir: target.display().to_string(),
             raw_size,
-            raw_sha256,
+            raw_sha256: raw_sha256.clone(),
             files,
             receipt: receipt_json,
         };
@@ -474,11 +479,20 @@ impl Receiving {
             },
         )?;
         if committed == Committed::Duplicate {
+            let conflict = super::conflicts::record_if_conflicting(
+                &self.store,
+                &uuid,
+                &spool.join("message.xml"),
+                raw_size,
+                &raw_sha256,
+                self.clock.now_unix(),
+            )?;
             return Ok(Received {
                 uuid,
                 duplicate: true,
                 valid,
                 mailbox: decision.mailbox,
+                conflict,
             });
         }
         tracing::info!(uuid = %uuid, mailbox = %decision.mailbox, valid, bytes = raw_size, via = via.as_str(), "message stored");
@@ -487,6 +501,7 @@ impl Receiving {
             duplicate: false,
             valid,
             mailbox: decision.mailbox,
+            conflict: false,
         })
     }
 }

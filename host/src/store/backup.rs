@@ -169,8 +169,9 @@ struct ManifestFile {
     sha256: String,
 }
 
-/// Every file the database at `conn` refers to: each received message's MeMo as received
-/// and its documents, and each message queued through the platform API.
+/// Every file the database at `conn` refers to: each received message's MeMo as received,
+/// its documents and the conflicting copies kept beside it, and each message queued through
+/// the platform API.
 pub fn referenced_files(conn: &Connection) -> rusqlite::Result<Vec<FileRef>> {
     let mut out = Vec::new();
     let mut q = conn.prepare("SELECT uuid, dir, raw_size, raw_sha256 FROM ngdp_messages")?;
@@ -192,6 +193,22 @@ pub fn referenced_files(conn: &Connection) -> rusqlite::Result<Vec<FileRef>> {
     let rows = q.query_map([], |r| {
         Ok(FileRef {
             owner: format!("message {}", r.get::<_, String>(0)?),
+            path: Path::new(&r.get::<_, String>(1)?).join(r.get::<_, String>(2)?),
+            size: r.get::<_, i64>(3)? as u64,
+            sha256: r.get(4)?,
+        })
+    })?;
+    for f in rows {
+        out.push(f?);
+    }
+    // Conflicting copies of a stored messageUUID (kept when `path` is set).
+    let mut q = conn.prepare(
+        "SELECT c.message_uuid, m.dir, c.path, c.size, c.sha256 FROM ngdp_conflicts c
+         JOIN ngdp_messages m ON m.uuid = c.message_uuid WHERE c.path IS NOT NULL ORDER BY c.id",
+    )?;
+    let rows = q.query_map([], |r| {
+        Ok(FileRef {
+            owner: format!("conflicting copy of message {}", r.get::<_, String>(0)?),
             path: Path::new(&r.get::<_, String>(1)?).join(r.get::<_, String>(2)?),
             size: r.get::<_, i64>(3)? as u64,
             sha256: r.get(4)?,
@@ -555,11 +572,7 @@ fn require_empty(dir: &Path) -> Result<(), BackupError> {
 
 /// Create `dir` and its parents, readable by the owner only (the files hold CPR numbers).
 fn create_private_dir(dir: &Path) -> Result<(), BackupError> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir).map_err(|source| BackupError::Io {
+    super::permissions::create_private_dir(dir).map_err(|source| BackupError::Io {
         path: dir.to_owned(),
         source,
     })
@@ -606,19 +619,10 @@ pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
 
 /// Make `path` readable and writable by its owner only (the store holds CPR numbers).
 fn owner_only(path: &Path) -> Result<(), BackupError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-            |source| BackupError::Io {
-                path: path.to_owned(),
-                source,
-            },
-        )?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    super::permissions::set_mode(path, 0o600).map_err(|source| BackupError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
@@ -626,11 +630,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
         path: path.to_owned(),
         source,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path).map_err(io)?;
+    let mut f = super::permissions::create_private(path).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
 }

@@ -15,12 +15,14 @@
 //! service how far its tables are, so services add tables without coordinating numbers.
 
 pub mod backup;
+pub mod conflicts;
 pub mod digipost;
 pub mod events;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
 pub mod owner;
+pub mod permissions;
 pub mod receipts;
 pub mod retention;
 pub mod webhooks;
@@ -54,6 +56,14 @@ pub enum StoreError {
         found: u32,
         /// The newest this build knows.
         known: u32,
+    },
+    /// The database file or its folder could not be created.
+    #[error("the store {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
     },
     /// Stored data that cannot be read back as written (a damaged or hand-edited file).
     #[error("the store {path}: {what}")]
@@ -102,6 +112,18 @@ impl Store {
             path: path.to_owned(),
             source,
         };
+        // Private from its first byte (personal data); SQLite gives its -wal and -shm files
+        // the same mode.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            permissions::create_private_dir(parent).map_err(|e| StoreError::Io {
+                path: parent.to_owned(),
+                source: e,
+            })?;
+        }
+        permissions::create_private_file(path).map_err(|e| StoreError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?;
         let conn = Connection::open(path).map_err(err)?;
         // Another dpost (a second sync, a reader) may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;

@@ -136,6 +136,32 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         INSERT INTO ngdp_sequence (name, value) SELECT 'messages', COALESCE(MAX(seq), 0) FROM ngdp_messages;
     ",
     },
+    Migration {
+        version: 5,
+        // Failures that were silent (issue 16). A business receipt is tried from `queued_at`
+        // (its message's arrival, or when an operator re-queued it) until the give-up
+        // window ends, and keeps the HTTP status of NgDP's last refusal beside its reason.
+        // A resent messageUUID whose content differs from the stored copy is recorded
+        // (hash, size, time, and the bytes while that stays bounded) instead of vanishing.
+        sql: "
+        ALTER TABLE ngdp_outbox ADD COLUMN queued_at INTEGER;
+        UPDATE ngdp_outbox SET queued_at = COALESCE(
+            (SELECT received_at FROM ngdp_messages m WHERE m.uuid = ngdp_outbox.message_uuid),
+            next_attempt_at);
+        ALTER TABLE ngdp_outbox ADD COLUMN last_http_status INTEGER;
+        CREATE TABLE ngdp_conflicts (
+            id           INTEGER PRIMARY KEY,
+            message_uuid TEXT NOT NULL REFERENCES ngdp_messages (uuid),
+            received_at  INTEGER NOT NULL,
+            size         INTEGER NOT NULL,
+            sha256       TEXT NOT NULL,
+            path         TEXT                   -- the kept copy, relative to the message's dir
+        );
+        CREATE INDEX ngdp_conflicts_message ON ngdp_conflicts (message_uuid);
+        -- /metrics counts the receipts not sent yet on every scrape: sent ones are skipped.
+        CREATE INDEX ngdp_outbox_open ON ngdp_outbox (system_id) WHERE status <> 'sent';
+    ",
+    },
 ];
 
 /// The next number of the message sequence, inside the caller's write transaction.
@@ -331,6 +357,8 @@ pub struct StoredMessage {
     /// Why the business receipt's last attempt failed, as NgDP answered it (its
     /// `ErrorMessage` code, message and field errors).
     pub receipt_error: Option<String>,
+    /// Copies delivered later under the same messageUUID with other content.
+    pub conflicts: Vec<super::conflicts::ConflictingCopy>,
 }
 
 /// What storing a receipt came to.
@@ -360,6 +388,23 @@ pub struct DueReceipt {
     pub attempts: u32,
     /// A pulled message whose `DELETE memos/{id}` waits for this receipt to be taken.
     pub delete_memo_after: bool,
+    /// Since when it is being tried (unix seconds): its message's arrival, or when it was
+    /// last re-queued. The give-up window counts from here.
+    pub queued_at: i64,
+}
+
+/// Why one attempt to send a business receipt failed, and what follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptFailure {
+    /// NgDP's reason (or the network error), as a person reads it.
+    pub reason: String,
+    /// NgDP's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+    /// When to try again.
+    pub next: i64,
+    /// Never again: NgDP refused it for good, or the give-up window ended. It stays listed
+    /// as refused and an operator can re-queue it.
+    pub give_up: bool,
 }
 
 /// A receipt NgDP pushed for a message we sent.
@@ -467,7 +512,8 @@ impl Store {
     ) -> Result<Vec<DueReceipt>, StoreError> {
         let result = (|| {
             let mut q = self.conn().prepare_cached(
-                "SELECT message_uuid, environment, system_id, receipt, attempts, delete_memo = 'owed' FROM ngdp_outbox
+                "SELECT message_uuid, environment, system_id, receipt, attempts, delete_memo = 'owed',
+                        COALESCE(queued_at, next_attempt_at) FROM ngdp_outbox
                  WHERE status = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
                  ORDER BY next_attempt_at LIMIT ?2",
             )?;
@@ -479,6 +525,7 @@ impl Store {
                     receipt: r.get(3)?,
                     attempts: r.get(4)?,
                     delete_memo_after: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                    queued_at: r.get(6)?,
                 })
             })?;
             rows.collect::<Result<Vec<_>, _>>()
@@ -518,20 +565,25 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// An attempt failed; try again at `next`, or give up for good when `rejected`.
+    /// An attempt failed: try again at `failure.next`, or stop (refused) when it gives up.
     pub fn ngdp_receipt_failed(
         &mut self,
         uuid: &str,
-        error: &str,
-        next: i64,
-        rejected: bool,
+        failure: &ReceiptFailure,
     ) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "UPDATE ngdp_outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END, claimed_until = NULL
+                    status = CASE WHEN ?4 THEN 'rejected' ELSE status END, claimed_until = NULL,
+                    last_http_status = ?5
                  WHERE message_uuid = ?1 AND status = 'pending'",
-                params![uuid, error, next, rejected],
+                params![
+                    uuid,
+                    failure.reason,
+                    failure.next,
+                    failure.give_up,
+                    failure.http_status
+                ],
             )
             .map(|_| ())
             .map_err(|e| self.error(e))
@@ -639,7 +691,8 @@ impl Store {
     pub fn ngdp_outbox_state(&mut self, uuid: &str) -> Result<Option<OutboxState>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT status, last_error, delete_memo, message_uuid, environment, system_id, receipt, attempts
+                "SELECT status, last_error, delete_memo, message_uuid, environment, system_id, receipt, attempts,
+                        COALESCE(queued_at, next_attempt_at)
                  FROM ngdp_outbox WHERE message_uuid = ?1",
                 [uuid.to_ascii_lowercase()],
                 |r| {
@@ -654,6 +707,7 @@ impl Store {
                             receipt: r.get(6)?,
                             attempts: r.get(7)?,
                             delete_memo_after: delete_memo.as_deref() == Some(memo_deletion::OWED),
+                            queued_at: r.get(8)?,
                         },
                         delete_memo,
                     })
@@ -753,6 +807,7 @@ impl Store {
                             files: Vec::new(),
                             receipt_status: r.get(18)?,
                             receipt_error: r.get(19)?,
+                            conflicts: Vec::new(),
                         })
                     },
                 )
@@ -779,7 +834,11 @@ impl Store {
             m.files = files.collect::<Result<Vec<_>, _>>()?;
             Ok(Some(m))
         })();
-        result.map_err(|e| self.error(e))
+        let mut m = result.map_err(|e| self.error(e))?;
+        if let Some(m) = &mut m {
+            m.conflicts = self.ngdp_conflicts(&uuid)?;
+        }
+        Ok(m)
     }
 
     /// Receipts received for a message.
@@ -944,8 +1003,8 @@ fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqli
         ])?;
     }
     tx.execute(
-        "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+        "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at, queued_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
         params![m.uuid, m.environment, m.system_id, m.receipt, m.received_at],
     )?;
     record_received_events(tx, m)?;
@@ -1022,7 +1081,13 @@ mod sent_tests {
         // A claim that ran out (its sender died) is free again.
         assert!(s.ngdp_claim_receipt("m1", 130, 250).unwrap());
         // Recording the outcome releases it.
-        s.ngdp_receipt_failed("m1", "HTTP 503", 140, false).unwrap();
+        let failure = ReceiptFailure {
+            reason: "HTTP 503".into(),
+            http_status: Some(503),
+            next: 140,
+            give_up: false,
+        };
+        s.ngdp_receipt_failed("m1", &failure).unwrap();
         assert_eq!(s.ngdp_due_receipts(140, 10).unwrap().len(), 1);
         assert!(s.ngdp_claim_receipt("m1", 141, 260).unwrap());
         s.ngdp_receipt_sent("m1", 142).unwrap();

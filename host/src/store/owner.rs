@@ -86,16 +86,14 @@ fn lock(file: &File, mode: Mode, wait: bool) -> io::Result<()> {
 }
 
 fn open(path: &Path) -> Result<File, OwnerError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|source| OwnerError::Io {
-            path: path.to_owned(),
-            source,
-        })
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|source| OwnerError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Take `data_dir` for this `dpost serve`, writing its process id into the lock file.

@@ -94,7 +94,12 @@ impl Store {
                 s.conn
                     .execute_batch("SAVEPOINT purge_one")
                     .and_then(|_| {
-                        for table in ["ngdp_files", "ngdp_outbox", "handover_acks"] {
+                        for table in [
+                            "ngdp_files",
+                            "ngdp_conflicts",
+                            "ngdp_outbox",
+                            "handover_acks",
+                        ] {
                             s.conn.execute(
                                 &format!("DELETE FROM {table} WHERE message_uuid = ?1"),
                                 [&m.uuid],

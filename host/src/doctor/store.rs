@@ -1,0 +1,76 @@
+//! Step 5: dpost's own store. Its database (with the `-wal` and `-shm` files beside it) and
+//! its message files hold personal data (CPR numbers, letters): they must be readable by the
+//! service's user only. dpost creates them so (`store::permissions`); a copy restored as
+//! another user, or a folder made by hand, may not be.
+
+use super::{Check, Step};
+use crate::config::ConfigFile;
+use crate::store::permissions::audit;
+
+/// Loose files reported one by one at most; the rest are counted.
+const SHOWN: usize = 20;
+
+/// Check the permissions of the store the configuration names.
+pub fn check(file: &ConfigFile) -> Vec<Check> {
+    let step = Step::Store;
+    let database = file.store_path();
+    let data_dir = match file.serve() {
+        Ok(s) => s.data_dir,
+        Err(_) => {
+            let mut p = database.clone().into_os_string();
+            p.push(".files");
+            p.into()
+        }
+    };
+    let subject = database.display().to_string();
+    if !database.exists() {
+        return vec![Check::ok(
+            step,
+            "store permissions",
+            &subject,
+            "no store yet: `dpost serve` creates it readable by its user only",
+        )];
+    }
+    let loose = audit(&database, &data_dir);
+    if loose.is_empty() {
+        return vec![Check::ok(
+            step,
+            "store permissions",
+            &subject,
+            format!(
+                "the database and {} are readable by their owner only",
+                data_dir.display()
+            ),
+        )];
+    }
+    let mut checks: Vec<Check> = loose
+        .iter()
+        .take(SHOWN)
+        .map(|l| {
+            Check::failed(
+                step,
+                "store permissions",
+                &l.path.display().to_string(),
+                format!(
+                    "mode {:03o}: others on this machine can {} personal data",
+                    l.mode,
+                    if l.dir { "list or enter" } else { "read" }
+                ),
+                format!("run `{}`", l.fix()),
+            )
+        })
+        .collect();
+    if loose.len() > SHOWN {
+        checks.push(Check::failed(
+            step,
+            "store permissions",
+            &data_dir.display().to_string(),
+            format!(
+                "{} more files or folders are not private",
+                loose.len() - SHOWN
+            ),
+            format!("run `chmod -R go-rwx {}`", data_dir.display()),
+        ));
+    }
+    checks
+}
