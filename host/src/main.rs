@@ -5,28 +5,20 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use dpost::cli::{Cli, Exit};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     // Everything dpost writes (the store, message files) is personal data: private to its
     // owner, whatever umask it was started with.
     dpost::store::permissions::private_umask();
     let cli = Cli::parse();
-    let filter = match &cli.log {
-        Some(directive) => EnvFilter::try_new(directive),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("warn")),
-    };
-    let filter = match filter {
+    let filter = match dpost::cli::logging::filter(cli.log.as_deref()) {
         Ok(f) => f,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: --log: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             return Exit::Error.into();
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    dpost::cli::logging::init(filter, cli.log_format);
     match cli.run() {
         Ok(exit) => exit.into(),
         // Whoever read the output went away: nothing to report, and nobody to report it to.

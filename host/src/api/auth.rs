@@ -119,7 +119,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
                 Problem::unauthorized("the Authorization header is not `Bearer <token>`").on(path),
             );
         };
-        match client_for(&state.clients, token) {
+        match client_for(&state.clients.get(), token) {
             Some(c) => Ok(Caller(c.clone())),
             None => {
                 tracing::info!(%path, "API request with an unknown token");

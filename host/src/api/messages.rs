@@ -884,11 +884,12 @@ pub async fn route(
                 .at("/mailbox")
                 .on(&on)
         })?;
-    if !s.mailboxes.contains(&request.mailbox) {
+    let mailboxes = s.mailboxes.get();
+    if !mailboxes.contains(&request.mailbox) {
         return Err(Problem::unprocessable(format!(
             "{:?} is not a configured mailbox; the mailboxes are {}",
             request.mailbox,
-            s.mailboxes.join(", ")
+            mailboxes.join(", ")
         ))
         .at("/mailbox")
         .on(&on));

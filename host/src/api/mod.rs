@@ -34,6 +34,7 @@ use utoipa_axum::routes;
 
 use crate::clock::Clock;
 use crate::config::api::ApiClient;
+use crate::config::live::Live;
 use crate::ngdp::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use problem::Problem;
@@ -42,10 +43,10 @@ use problem::Problem;
 pub struct ApiState {
     /// The API's own connection to the store.
     pub store: Arc<Mutex<Store>>,
-    /// The configured clients.
-    pub clients: Vec<ApiClient>,
-    /// The configured mailboxes (where a message may be routed).
-    pub mailboxes: Vec<String>,
+    /// The configured clients (replaced on reload).
+    pub clients: Live<Vec<ApiClient>>,
+    /// The configured mailboxes, where a message may be routed (replaced on reload).
+    pub mailboxes: Live<Vec<String>>,
     /// The host's clock: acknowledgement and route times.
     pub clock: Arc<dyn Clock>,
     /// The service's metrics, shared with the push listener.
@@ -107,6 +108,7 @@ async fn metrics(axum::extract::State(s): axum::extract::State<Arc<ApiState>>) -
             .receipts
             .set(&s.sending.systems, &backlog, s.clock.now_unix());
     }
+    s.metrics.refresh_certificate_days(s.clock.now_unix());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

@@ -64,6 +64,12 @@ pub fn template(system_id: &str, authorization: &str, contact_point: &str) -> St
 # The embedded store (SQLite, WAL, every commit fsynced). Message files live beside it in
 # "<path>.files" unless [serve] data_dir says otherwise.
 path = "dpost.db"
+# Days a message is kept after it was acknowledged, per mailbox (`dpost store purge`); a
+# mailbox not listed keeps its messages. Nothing unacknowledged or still owed a business
+# receipt is ever purged.
+# retention_days = {{ standard = 3650 }}
+# Hours between purges inside `dpost serve`; off unless set.
+# purge_interval_hours = 24
 
 [serve]
 # Where `dpost serve` listens. Plain HTTP is for a TLS-terminating reverse proxy in front;

@@ -33,8 +33,12 @@ Example:
   dpost contact-points import mapping.csv --dry-run    # show the diff, write nothing
   dpost contact-points import mapping.csv
 
-Exit codes: 0 imported (or nothing to change), 2 a problem in the CSV or the configuration
-(each named with file, line and column; nothing is written).")]
+A `dpost serve` running on the same store is told to reload (SIGHUP), and the last line says
+whether it took the change, refused it (its log says why) or runs at all.
+
+Exit codes: 0 imported (or nothing to change), 1 written but a running serve refused it or did
+not answer, 2 a problem in the CSV or the configuration (each named with file, line and column;
+nothing is written).")]
     Import {
         /// The CSV file.
         file: PathBuf,
@@ -89,9 +93,19 @@ impl ContactPointsCommand {
             &plan.after,
         );
         let written = changed && !dry_run;
+        // Where a running `dpost serve` would hold its lock; read before anything is written,
+        // so a problem in [serve] leaves the file as it was.
+        let data_dir = loaded.serve()?.data_dir;
         if written {
             super::write_atomically(&config.config, plan.after.as_bytes())?;
         }
+        // A running `dpost serve` on this store takes the change at once (SIGHUP), and says
+        // whether it did.
+        let serve = if written {
+            Some(super::reload::notify(&data_dir, RELOAD_WAIT))
+        } else {
+            None
+        };
         if json {
             outln!(
                 "{}",
@@ -103,6 +117,7 @@ impl ContactPointsCommand {
                     "unchanged": unchanged,
                     "dry_run": dry_run,
                     "written": written,
+                    "reload": serve,
                     "diff": if changed { Some(&shown_diff) } else { None },
                 }))?
             )?;
@@ -132,7 +147,19 @@ impl ContactPointsCommand {
                     "nothing to write".to_owned()
                 }
             )?;
+            if let Some(serve) = &serve {
+                outln!("{serve}")?;
+            }
         }
-        Ok(Exit::Ok)
+        Ok(match serve {
+            // The file is written, but the running service does not use it: not a clean 0.
+            Some(
+                super::reload::Notified::Refused { .. } | super::reload::Notified::NoAnswer { .. },
+            ) => Exit::CheckFailed,
+            _ => Exit::Ok,
+        })
     }
 }
+
+/// How long `import` waits for a running `dpost serve` to confirm its reload.
+const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -14,6 +14,7 @@ mod doctor;
 mod exit;
 mod inbox;
 mod input;
+pub mod logging;
 mod memo;
 mod message;
 mod ngdp;
@@ -21,8 +22,10 @@ mod ngdp_send;
 mod outgoing;
 mod portal;
 mod receipts;
+mod reload;
 mod serve;
 mod sim;
+mod store;
 mod webhooks;
 
 use std::io::Write as _;
@@ -45,10 +48,16 @@ pub use output::is_closed as output_closed;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Log filter (error, warn, info, debug, trace, or a tracing directive such as
-    /// `dpost=debug`). Logs go to standard error. Overrides RUST_LOG.
+    /// Log filter (off, error, warn, info, debug, trace, or TARGET=LEVEL directives such as
+    /// `dpost=debug,warn`). Logs go to standard error. Overrides RUST_LOG; an unknown level
+    /// in either is refused.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// How log lines are written: text for people, json (one object per line) for log
+    /// shippers.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    pub log_format: logging::LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
@@ -106,6 +115,9 @@ pub enum Command {
     /// Receipts both ways: list; retry one NgDP refused.
     #[command(subcommand)]
     Receipts(receipts::ReceiptsCommand),
+    /// The store: back up, restore, verify, purge by retention.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 impl Cli {
@@ -128,6 +140,7 @@ impl Cli {
             Command::Webhooks(cmd) => cmd.run(),
             Command::Outgoing(cmd) => cmd.run(),
             Command::Receipts(cmd) => cmd.run(),
+            Command::Store(cmd) => cmd.run(),
         }
     }
 }

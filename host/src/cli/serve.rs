@@ -10,9 +10,11 @@ use clap::Args;
 use tokio::sync::Notify;
 
 use super::Exit;
+use super::reload::{Reloader, certificate_end_dates};
 use crate::api::ApiState;
 use crate::clock::{self, Clock};
 use crate::config::ConfigFile;
+use crate::config::live::Live;
 use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
 use crate::config::preflight;
 use crate::keystore::Keystore;
@@ -46,7 +48,8 @@ impl ConfigArgs {
     }
 }
 
-/// Spool folders older than this at start-up are left by a crash and removed.
+/// Spool folders older than this at start-up are left by a crash and removed, when another
+/// process receives into the same spool (else every leftover is removed, whatever its age).
 const STALE_SPOOL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Start the receiving system.
@@ -68,6 +71,8 @@ pub struct Service {
     pub receiving: Arc<Receiving>,
     /// Clients for NgDP's API, by system.
     pub clients: std::collections::BTreeMap<String, NgdpClient>,
+    /// This process's share of the spool, held (never read) while it runs.
+    _spool_lock: crate::store::owner::SpoolLock,
 }
 
 /// Open the store and set up the pipeline for `ngdp` and `serve`.
@@ -92,16 +97,23 @@ pub fn service(
     let clients = clients(&ngdp)?;
     crate::store::permissions::create_private_dir(&serve.data_dir)
         .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
+    let (spool_lock, alone) = crate::store::owner::own_spool(&serve.data_dir)?;
     let receiving = Arc::new(Receiving {
         store: Arc::new(Mutex::new(store)),
         data_dir: serve.data_dir.clone(),
         pool,
-        settings: Arc::new(ngdp),
+        settings: crate::config::live::Live::new(ngdp),
         max_message_bytes: serve.max_message_bytes,
         clock,
         commits: Default::default(),
     });
-    match receiving.clean_spool(STALE_SPOOL) {
+    // Nobody else receives: whatever the spool holds was left by a process that is gone.
+    let stale = if alone {
+        std::time::Duration::ZERO
+    } else {
+        STALE_SPOOL
+    };
+    match receiving.clean_spool(stale) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             removed = n,
@@ -109,7 +121,11 @@ pub fn service(
         ),
         Err(e) => tracing::warn!(error = %e, "could not clean the spool folder"),
     }
-    Ok(Service { receiving, clients })
+    Ok(Service {
+        receiving,
+        clients,
+        _spool_lock: spool_lock,
+    })
 }
 
 impl ServeCommand {
@@ -134,6 +150,11 @@ impl ServeCommand {
             .with_context(|| format!("{:?} is not an address", serve.listen))?;
         let mut api = file.api()?;
         let webhooks = file.webhooks(|name| std::env::var(name).ok())?;
+        let retention = file.retention()?;
+        crate::store::permissions::create_private_dir(&serve.data_dir)
+            .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
+        // Held until the process ends: one serve per data folder, found by its pid.
+        let _serve_lock = crate::store::owner::lock_serve(&serve.data_dir)?;
         if let Some(l) = self.api_listen {
             api.listen = l;
         }
@@ -146,16 +167,14 @@ impl ServeCommand {
             .enable_all()
             .build()?;
         tokio.block_on(async move {
+            // First: from here on a SIGHUP is a reload (applied once everything runs), never
+            // the default action, which ends the process.
+            let hangup = hangup_signal()?;
             let svc = service(&file, ngdp, &serve, clock::system())?;
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
+            start_metrics(&metrics, &receiving, &file.store_path())?;
             let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics: metrics.clone(), body_read_timeout: serve.body_read_timeout }));
-            if !webhooks.is_empty() {
-                // Before the listeners open: a webhook's cursor starts where the log is now,
-                // so an event committed from here on is never taken for history.
-                let worker = crate::webhooks::worker::Worker::start(&file.store_path(), webhooks, receiving.clock.clone(), metrics.clone())?;
-                tokio::spawn(worker.run());
-            }
             let wake = Arc::new(Notify::new());
             let worker = outbox::Outbox {
                 store: receiving.store.clone(),
@@ -163,10 +182,10 @@ impl ServeCommand {
                 clock: receiving.clock.clone(),
                 pool: receiving.pool.clone(),
                 metrics: metrics.clone(),
-                give_up_after_seconds: receiving.settings.receipt_give_up_after_seconds,
+                give_up_after_seconds: receiving.settings.get().receipt_give_up_after_seconds,
             };
             tokio::spawn(outbox::run(worker, wake));
-            for system in receiving.settings.systems.iter().filter(|s| s.protocol == Protocol::Pull) {
+            for system in receiving.settings.get().systems.iter().filter(|s| s.protocol == Protocol::Pull) {
                 let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
                 let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);
                 tokio::spawn(async move {
@@ -198,19 +217,35 @@ impl ServeCommand {
                 ctrl_c.await?;
                 anyhow::Ok(())
             };
-            let systems: Vec<_> = receiving.settings.systems.iter().map(|s| s.id.clone()).collect();
+            let settings = receiving.settings.get();
+            let systems: Vec<_> = settings.systems.iter().map(|s| s.id.clone()).collect();
             let sending = start_sender(&file, &svc, &serve)?;
             let api_state = Arc::new(ApiState {
                 store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
-                clients: api.clients.clone(),
-                mailboxes: receiving.settings.mailboxes.clone(),
+                clients: Live::new(api.clients.clone()),
+                mailboxes: Live::new(settings.mailboxes.clone()),
                 clock: receiving.clock.clone(),
-                metrics,
+                metrics: metrics.clone(),
                 sending,
             });
             // Before the listeners open: no platform reads events older than the window.
             crate::api::retention::prune(&api_state.store, api_state.clock.as_ref(), api.events_retention_days)?;
             tokio::spawn(crate::api::retention::run(api_state.store.clone(), api_state.clock.clone(), api.events_retention_days));
+            let reloader = Arc::new(Reloader::new(
+                self.config.config.clone(),
+                self.config.environment.clone(),
+                serve.data_dir.clone(),
+                receiving.clone(),
+                api_state.clone(),
+                metrics,
+            ));
+            // Before the listeners open: a webhook's cursor starts where the log is now, so
+            // an event committed from here on is never taken for history.
+            reloader.start_webhooks(webhooks)?;
+            spawn_reload_on_hangup(reloader, hangup);
+            if let Some(every) = retention.purge_every {
+                tokio::spawn(purge_periodically(file.store_path(), retention.days.clone(), every, receiving.clock.clone()));
+            }
             let push = Handle::new();
             let api_handle = Handle::new();
             let (p, a) = (push.clone(), api_handle.clone());
@@ -223,7 +258,7 @@ impl ServeCommand {
             let (api_url, serving_api) = listen(api_addr, api.tls.as_ref(), crate::api::router(api_state), serve.header_read_timeout, api_handle)
                 .await
                 .context("the API listener ([api] listen)")?;
-            announce(&push_url, &api_url, &receiving.settings.environment, &systems, api.clients.len());
+            announce(&push_url, &api_url, &settings.environment, &systems, api.clients.len());
             // Either listener failing ends the service: a gateway whose platform cannot
             // reach it must not look healthy to NgDP.
             tokio::select! {
@@ -233,6 +268,82 @@ impl ServeCommand {
             anyhow::Ok(())
         })?;
         Ok(Exit::Ok)
+    }
+}
+
+/// The metrics read from the store and files at start: when each system last received a
+/// message (so an alert on silence survives a restart) and the certificates' end dates.
+fn start_metrics(
+    metrics: &Metrics,
+    receiving: &Receiving,
+    store_path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut store = Store::open(store_path)?;
+    for (system, at) in store.ngdp_last_received()? {
+        metrics.message_received_at(&system, at);
+    }
+    metrics.set_certificates(certificate_end_dates(&receiving.settings.get()));
+    Ok(())
+}
+
+#[cfg(unix)]
+type Hangup = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangup = ();
+
+/// SIGHUP, caught from now on.
+fn hangup_signal() -> anyhow::Result<Hangup> {
+    #[cfg(unix)]
+    return Ok(tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::hangup(),
+    )?);
+    #[cfg(not(unix))]
+    Ok(())
+}
+
+/// Reload the configuration on every SIGHUP.
+fn spawn_reload_on_hangup(reloader: Arc<Reloader>, hangup: Hangup) {
+    #[cfg(unix)]
+    {
+        let mut hangup = hangup;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let r = reloader.clone();
+                // Reading files and the store blocks.
+                let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (reloader, hangup);
+}
+
+/// Purge by retention every `every`, the first time one interval after start.
+async fn purge_periodically(
+    store_path: PathBuf,
+    days: std::collections::BTreeMap<String, u32>,
+    every: std::time::Duration,
+    clock: Arc<dyn Clock>,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        let (path, days, now) = (store_path.clone(), days.clone(), clock.now_unix());
+        let done = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            let mut store = Store::open(&path)?;
+            Ok(
+                crate::store::retention::purge(&mut store, &days, now, false)?
+                    .messages
+                    .len(),
+            )
+        })
+        .await;
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %crate::error_text::of(&e), "retention: the purge failed; it is tried again next interval")
+            }
+            Err(e) => tracing::warn!(error = %e, "retention: the purge stopped"),
+        }
     }
 }
 
@@ -254,20 +365,16 @@ fn start_sender(
     let sender = crate::ngdp::sender::Sender {
         store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
         clients: svc.clients.clone(),
-        settings: receiving.settings.clone(),
+        settings: receiving.settings.get(),
         pool: receiving.pool.clone(),
         clock: receiving.clock.clone(),
         spool_dir,
     };
     tokio::spawn(crate::ngdp::sender::run(sender, wake.clone()));
+    let settings = receiving.settings.get();
     Ok(Arc::new(crate::api::outgoing::Sending {
-        environment: receiving.settings.environment.clone(),
-        systems: receiving
-            .settings
-            .systems
-            .iter()
-            .map(|s| s.id.clone())
-            .collect(),
+        environment: settings.environment.clone(),
+        systems: settings.systems.iter().map(|s| s.id.clone()).collect(),
         data_dir: serve.data_dir.clone(),
         max_bytes: serve.max_message_bytes,
         pool: receiving.pool.clone(),

@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod digipost;
+pub mod live;
 pub mod ngdp;
 pub mod preflight;
 pub mod webhooks;
@@ -72,6 +73,21 @@ pub struct Config {
 pub struct StoreTable {
     /// The SQLite file; default `dpost.db`.
     pub path: Option<PathBuf>,
+    /// Days a message is kept after its acknowledgement, by mailbox; a mailbox not listed
+    /// keeps its messages.
+    #[serde(default)]
+    pub retention_days: std::collections::BTreeMap<String, u32>,
+    /// Hours between purges inside `dpost serve`; none when absent.
+    pub purge_interval_hours: Option<u64>,
+}
+
+/// How long acknowledged messages are kept, and how often `serve` purges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Days after acknowledgement, by mailbox.
+    pub days: std::collections::BTreeMap<String, u32>,
+    /// How often `dpost serve` purges; never when `None`.
+    pub purge_every: Option<std::time::Duration>,
 }
 
 /// A configuration file as read, kept with its text so that later checks can point at lines.
@@ -186,6 +202,41 @@ impl ConfigFile {
             (Some(_), None) => Err(self.error(table, "tls_cert", "tls_cert needs tls_key")),
             (None, Some(_)) => Err(self.error(table, "tls_key", "tls_key needs tls_cert")),
         }
+    }
+
+    /// `[store] retention_days` and `purge_interval_hours`, checked: every mailbox named is
+    /// one of `[ngdp] mailboxes`, every number at least 1.
+    pub fn retention(&self) -> Result<Retention, ConfigError> {
+        let t = &self.config.store;
+        let (mailboxes, _) = self.config.ngdp.mailboxes();
+        for (mailbox, days) in &t.retention_days {
+            if !mailboxes.contains(mailbox) {
+                return Err(self.error(
+                    "store",
+                    "retention_days",
+                    format!(
+                        "{mailbox:?} is not one of [ngdp] mailboxes ({})",
+                        mailboxes.join(", ")
+                    ),
+                ));
+            }
+            if *days == 0 {
+                return Err(self.error(
+                    "store",
+                    "retention_days",
+                    format!("{mailbox}: must be at least 1 day"),
+                ));
+            }
+        }
+        if t.purge_interval_hours == Some(0) {
+            return Err(self.error("store", "purge_interval_hours", "must be at least 1"));
+        }
+        Ok(Retention {
+            days: t.retention_days.clone(),
+            purge_every: t
+                .purge_interval_hours
+                .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600))),
+        })
     }
 
     /// The store's file: `[store] path`, else `dpost.db` in the current folder.

@@ -120,6 +120,18 @@ pub fn check(file: &ConfigFile, environment: &str, now: i64) -> CertificateCheck
     out
 }
 
+/// When the function certificate in `path` stops being valid (Unix seconds): its first
+/// certificate, the leaf, as for every other check here.
+pub fn not_after(path: &Path, password: &PasswordSource) -> Result<i64, String> {
+    let (_, certs) = keystore::certificates(path, password).map_err(|e| e.to_string())?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| "the file holds no certificate".to_owned())?;
+    let (_, cert) = X509Certificate::from_der(leaf)
+        .map_err(|e| format!("the certificate cannot be read: {e}"))?;
+    Ok(cert.validity().not_after.timestamp())
+}
+
 /// The certificates of the other environment: (file, SHA-256 of the leaf, or of the file when
 /// it cannot be opened here).
 fn other_certificates(file: &ConfigFile, environment: &str) -> Vec<(PathBuf, [u8; 32])> {

@@ -1,6 +1,10 @@
 //! What `GET /metrics` reports, in Prometheus' text format: messages received and rejected
-//! (by reason), receipts waiting in the outbox, and how long the store takes to make a
-//! message durable.
+//! (by reason), receipts waiting in the outbox, how long the store takes to make a message
+//! durable, when each system last received a message, and how many days each system's
+//! function certificate has left.
+//!
+//! The content type is Prometheus' text format 0.0.4 (`text/plain; version=0.0.4`,
+//! <https://prometheus.io/docs/instrumenting/exposition_formats/>), set by the API handler.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -15,6 +19,22 @@ use prometheus_client::registry::Registry;
 pub struct Outcome {
     /// stored | duplicate | invalid (received), or the rejection reason.
     pub outcome: String,
+}
+
+/// A system's label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SystemLabel {
+    /// The system id.
+    pub system: String,
+}
+
+/// A system's certificate's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CertificateLabel {
+    /// The system id.
+    pub system: String,
+    /// The certificate file.
+    pub certificate: String,
 }
 
 /// The service's metrics.
@@ -34,6 +54,13 @@ pub struct Metrics {
     pub webhook_backlog: Gauge,
     /// Webhook delivery attempts that failed.
     pub webhook_failures: Counter,
+    /// When each system last stored a new message (Unix seconds).
+    pub last_message_received: Family<SystemLabel, Gauge>,
+    /// Whole days until each system's certificate expires (negative: expired), set when
+    /// scraped from the end dates in [`Metrics::certificates`].
+    pub certificate_expiry_days: Family<CertificateLabel, Gauge>,
+    /// The certificates' end dates (Unix seconds), read at start and on reload.
+    pub certificates: std::sync::Mutex<Vec<(CertificateLabel, i64)>>,
 }
 
 impl Default for Metrics {
@@ -77,8 +104,23 @@ impl Default for Metrics {
             "Webhook delivery attempts that failed (non-2xx, timeout, network)",
             webhook_failures.clone(),
         );
+        let last_message_received = Family::<SystemLabel, Gauge>::default();
+        registry.register(
+            "last_message_received_timestamp_seconds",
+            "When each system last stored a new message (Unix time)",
+            last_message_received.clone(),
+        );
+        let certificate_expiry_days = Family::<CertificateLabel, Gauge>::default();
+        registry.register(
+            "certificate_expiry_days",
+            "Whole days until each system's function certificate expires (negative: expired)",
+            certificate_expiry_days.clone(),
+        );
         Metrics {
             registry,
+            last_message_received,
+            certificate_expiry_days,
+            certificates: Default::default(),
             webhook_backlog,
             webhook_failures,
             received,
@@ -107,6 +149,37 @@ impl Metrics {
                 outcome: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// `system` stored a new message at `now`.
+    pub fn message_received_at(&self, system: &str, now: i64) {
+        self.last_message_received
+            .get_or_create(&SystemLabel {
+                system: system.to_owned(),
+            })
+            .set(now);
+    }
+
+    /// Replace the certificates whose days left are reported.
+    pub fn set_certificates(&self, certificates: Vec<(CertificateLabel, i64)>) {
+        self.certificate_expiry_days.clear();
+        *self
+            .certificates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = certificates;
+    }
+
+    /// Set the days-left gauges for `now`.
+    pub fn refresh_certificate_days(&self, now: i64) {
+        let certificates = self
+            .certificates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (label, not_after) in certificates.iter() {
+            self.certificate_expiry_days
+                .get_or_create(label)
+                .set((not_after - now).div_euclid(86_400));
+        }
     }
 
     /// The text exposition.

@@ -186,7 +186,7 @@ async fn settle(
                 let store = receiving.store.clone();
                 let now = receiving.clock.now_unix();
                 let uuid = due.message_uuid.clone();
-                let give_up = receiving.settings.receipt_give_up_after_seconds;
+                let give_up = receiving.settings.get().receipt_give_up_after_seconds;
                 let failed = super::outbox::failure(&result, &due, now, give_up);
                 let outcome = failed.clone();
                 tokio::task::spawn_blocking(move || {

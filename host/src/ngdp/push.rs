@@ -184,7 +184,7 @@ async fn dispatch(
             format!("{method} is not accepted here; NgDP posts"),
         );
     }
-    let Some(system) = s.receiving.settings.system(&system_id).cloned() else {
+    let Some(system) = s.receiving.settings.get().system(&system_id).cloned() else {
         return refuse(
             &s,
             StatusCode::NOT_FOUND,
@@ -345,6 +345,8 @@ async fn receive_message(
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let receiving = s.receiving.clone();
     let started = Instant::now();
+    // As the store records it, so the gauge read back at start has the same label.
+    let system = system_id.to_ascii_lowercase();
     let work = tokio::task::spawn_blocking(move || {
         receiving.receive(
             &system_id,
@@ -389,6 +391,10 @@ async fn receive_message(
             s.metrics
                 .store_seconds
                 .observe(started.elapsed().as_secs_f64());
+            if !r.duplicate {
+                s.metrics
+                    .message_received_at(&system, s.receiving.clock.now_unix());
+            }
             s.metrics.received(if r.conflict {
                 // The same messageUUID with other content: recorded on the message.
                 "conflicting-duplicate"

@@ -35,6 +35,7 @@ pub async fn pull_receipts(
 ) -> anyhow::Result<()> {
     let listing = receiving
         .settings
+        .get()
         .system(system_id)
         .map(|s| s.receipt_listing)
         .unwrap_or_default();

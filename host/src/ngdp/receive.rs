@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::bindings::memo_wit as wit;
 use crate::bindings::ngdp_wit;
 use crate::clock::Clock;
+use crate::config::live::Live;
 use crate::config::ngdp::{NgdpSettings, is_guid};
 use crate::memo::json as memo_json;
 use crate::memo::{MemoError, read_stream};
@@ -112,8 +113,9 @@ pub struct Receiving {
     pub data_dir: PathBuf,
     /// Component instances.
     pub pool: Arc<InstancePool>,
-    /// The environment's systems, contact points and mailboxes.
-    pub settings: Arc<NgdpSettings>,
+    /// The environment's systems, contact points and mailboxes; contact points and
+    /// mailboxes change on reload.
+    pub settings: Live<NgdpSettings>,
     /// Body limit.
     pub max_message_bytes: u64,
     /// The clock.
@@ -188,12 +190,13 @@ fn remove_stale_folders(dir: &Path, age: std::time::Duration) -> io::Result<usiz
     let mut removed = 0;
     for entry in entries {
         let entry = entry?;
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|elapsed| elapsed > age);
+        let stale = age.is_zero()
+            || entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
         if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
             std::fs::remove_dir_all(entry.path())?;
             removed += 1;
@@ -221,12 +224,13 @@ impl Receiving {
         .to_string()
     }
 
-    /// Remove spool folders older than `age`: what a crash (`kill -9`, power loss) left in
-    /// the middle of receiving. Such a message was never acknowledged, so NgDP sends it again;
-    /// its half-received copy is only in the way. Age, not "everything", because another
-    /// process (`dpost ngdp pull`) may be receiving into the same spool right now, and no
-    /// delivery takes anywhere near an hour (the body-read timeout is a minute). Returns how
-    /// many were removed.
+    /// Remove spool folders older than `age` (every one when `age` is zero): what a crash
+    /// (`kill -9`, power loss) left in the middle of receiving. Such a message was never
+    /// acknowledged, so NgDP sends it again; its half-received copy is only in the way. The
+    /// caller gives zero when it knows (`store::owner::own_spool`) that no other process
+    /// receives into the spool; else an age, because another process (`dpost ngdp pull`) may
+    /// be receiving right now, and no delivery takes anywhere near an hour (the body-read
+    /// timeout is a minute). Returns how many were removed.
     pub fn clean_spool(&self, age: std::time::Duration) -> io::Result<usize> {
         remove_stale_folders(&self.data_dir.join("spool"), age)
     }
@@ -386,8 +390,9 @@ impl Receiving {
         let raw_sha256 = hex(&tee.hash.finalize());
 
         let uuid = header.message_uuid.trim().to_ascii_lowercase();
-        let routes: Vec<ngdp_wit::ContactPointRoute> = self
-            .settings
+        // One configuration for the whole decision, even if a reload lands meanwhile.
+        let settings = self.settings.get();
+        let routes: Vec<ngdp_wit::ContactPointRoute> = settings
             .contact_points
             .iter()
             .map(|c| ngdp_wit::ContactPointRoute {
@@ -399,12 +404,8 @@ impl Receiving {
         problems.truncate(1000);
         let (decision, receipt_json) = self.pool.with(|i| -> Result<_, ReceiveError> {
             let decision = i.call(|b, s| {
-                b.dpost_protocol_ngdp().call_route(
-                    s,
-                    &header,
-                    &routes,
-                    &self.settings.standard_mailbox,
-                )
+                b.dpost_protocol_ngdp()
+                    .call_route(s, &header, &routes, &settings.standard_mailbox)
             })?;
             let receipt = i.call(|b, s| {
                 b.dpost_protocol_ngdp().call_business_receipt(
@@ -444,7 +445,7 @@ impl Receiving {
         let target = self.data_dir.join("messages").join(folder_name(&uuid));
         let message = NewMessage {
             uuid: uuid.clone(),
-            environment: self.settings.environment.clone(),
+            environment: settings.environment.clone(),
             system_id: system_id.to_ascii_lowercase(),
             via: via.as_str(),
             received_at: self.clock.now_unix(),

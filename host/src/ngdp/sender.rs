@@ -127,7 +127,10 @@ impl Sender {
                     .ok()
                     .flatten()
                     .map(|_| body.clone());
-                tracing::info!(count = uuids.len(), %system, "sent to NgDP");
+                // One line per message: an operator greps a messageUUID, not a batch.
+                for uuid in &uuids {
+                    tracing::info!(%uuid, %system, batch = uuids.len(), "message sent to NgDP");
+                }
                 ("taken", Some(body), SendResult::Sent(receipt))
             }
             // An earlier attempt may have reached NgDP: its "already have it" confirms it.

@@ -14,6 +14,7 @@
 //! Migrations: each service lists its own numbered migrations; `schema_version` records per
 //! service how far its tables are, so services add tables without coordinating numbers.
 
+pub mod backup;
 pub mod conflicts;
 pub mod digipost;
 pub mod events;
@@ -21,8 +22,10 @@ pub mod events_retention;
 pub mod handover;
 pub mod ngdp;
 pub mod outgoing;
+pub mod owner;
 pub mod permissions;
 pub mod receipts;
+pub mod retention;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};

@@ -1040,6 +1040,22 @@ fn record_received_events(tx: &rusqlite::Connection, m: &NewMessage) -> rusqlite
     Ok(())
 }
 
+impl Store {
+    /// When each system last stored a message (Unix seconds): where the metric of the same
+    /// name starts after a restart.
+    pub fn ngdp_last_received(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare("SELECT system_id, MAX(received_at) FROM ngdp_messages GROUP BY system_id")
+            .map_err(|e| self.error(e))?;
+        let rows = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+        drop(q);
+        rows.map_err(|e| self.error(e))
+    }
+}
+
 #[cfg(test)]
 mod sent_tests {
     use super::*;

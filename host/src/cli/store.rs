@@ -1,0 +1,219 @@
+//! `dpost store …`: back up, restore and verify the store with its message files, and purge
+//! what retention lets go of.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use super::Exit;
+use crate::clock;
+use crate::config::ConfigFile;
+use crate::store::Store;
+use crate::store::backup::{self, BackupError};
+use crate::store::retention;
+
+/// Store commands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy the database (SQLite's online backup) and every message file it refers to into
+    /// DIR, a new or empty folder. Consistent while `dpost serve` runs.
+    Backup {
+        /// The folder to write; it must not exist or be empty.
+        dir: PathBuf,
+        /// The configuration file (for the store's path and data folder).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a backup from DIR in place as this configuration's store and data folder; both
+    /// must be empty (nothing is overwritten). Every file is checked against the backup's
+    /// SHA-256 first.
+    Restore {
+        /// The backup folder (`dpost store backup DIR`).
+        dir: PathBuf,
+        /// The configuration file (for where the store and data folder go).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every message file against the size and SHA-256 in the database, and the
+    /// database with SQLite's integrity check. Exit 1 when anything is missing or damaged.
+    Verify {
+        /// The configuration file (for the store's path).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete acknowledged messages older than their mailbox's `[store] retention_days`
+    /// (never one unacknowledged or still owed a business receipt).
+    Purge {
+        /// Only list what would be purged.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: as if it were this time (Unix seconds), to see what a date will
+        /// purge.
+        #[arg(long, value_name = "UNIX_SECONDS", requires = "dry_run")]
+        as_of: Option<i64>,
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The store's file and the data folder the configuration names.
+fn locations(config: &Path) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
+    let file = super::config::load_existing(config)?;
+    let data_dir = file.serve()?.data_dir;
+    Ok((file.clone(), file.store_path(), data_dir))
+}
+
+impl StoreCommand {
+    pub fn run(self) -> anyhow::Result<Exit> {
+        match self {
+            StoreCommand::Backup { dir, config, json } => {
+                let (_, store, data_dir) = locations(&config)?;
+                let now = clock::system().now_unix();
+                match backup::backup(&store, &data_dir, &dir, now) {
+                    Ok(s) => {
+                        if json {
+                            outln!("{}", serde_json::to_string(&s)?)?;
+                        } else {
+                            outln!(
+                                "backed up {} ({} bytes) and {} file(s) ({} bytes) to {}",
+                                store.display(),
+                                s.database_bytes,
+                                s.files,
+                                s.file_bytes,
+                                dir.display()
+                            )?;
+                        }
+                        Ok(Exit::Ok)
+                    }
+                    Err(BackupError::Incomplete { dir, problems }) => {
+                        for p in &problems {
+                            errln!("{p}");
+                        }
+                        anyhow::bail!(
+                            "{} file(s) missing or damaged in the store; the backup in {} is incomplete (run `dpost store verify`)",
+                            problems.len(),
+                            dir.display()
+                        )
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            StoreCommand::Restore { dir, config, json } => {
+                let (_, store, data_dir) = locations(&config)?;
+                match backup::restore(&dir, &store, &data_dir) {
+                    Ok(s) => {
+                        // Brings tables from an older dpost's backup up to date.
+                        Store::open(&store)?;
+                        if json {
+                            outln!("{}", serde_json::to_string(&s)?)?;
+                        } else {
+                            outln!(
+                                "restored {} ({} bytes) and {} file(s) ({} bytes) into {}",
+                                store.display(),
+                                s.database_bytes,
+                                s.files,
+                                s.file_bytes,
+                                data_dir.display()
+                            )?;
+                        }
+                        Ok(Exit::Ok)
+                    }
+                    Err(BackupError::Incomplete { dir, problems }) => {
+                        for p in &problems {
+                            errln!("{p}");
+                        }
+                        anyhow::bail!(
+                            "{} file(s) of the backup in {} are missing or damaged; nothing was restored as the store (the files copied so far are in {})",
+                            problems.len(),
+                            dir.display(),
+                            data_dir.display()
+                        )
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            StoreCommand::Verify { config, json } => {
+                let (_, store, _) = locations(&config)?;
+                let v = backup::verify(&store)?;
+                if json {
+                    outln!("{}", serde_json::to_string(&v)?)?;
+                } else {
+                    for p in &v.problems {
+                        outln!("{p}")?;
+                    }
+                    outln!(
+                        "{} file(s) ({} bytes) checked, {} missing or damaged; database: {}",
+                        v.checked,
+                        v.bytes,
+                        v.problems.len(),
+                        v.database
+                    )?;
+                }
+                Ok(if v.is_clean() {
+                    Exit::Ok
+                } else {
+                    Exit::CheckFailed
+                })
+            }
+            StoreCommand::Purge {
+                dry_run,
+                as_of,
+                config,
+                json,
+            } => {
+                let (file, store_path, _) = locations(&config)?;
+                let policy = file.retention()?;
+                if policy.days.is_empty() {
+                    errln!(
+                        "no [store] retention_days in {}: every message is kept",
+                        config.display()
+                    );
+                }
+                let mut store = Store::open(&store_path)?;
+                let now = as_of.unwrap_or_else(|| clock::system().now_unix());
+                let report = retention::purge(&mut store, &policy.days, now, dry_run)?;
+                if json {
+                    outln!("{}", serde_json::to_string(&report)?)?;
+                } else {
+                    for m in &report.messages {
+                        outln!(
+                            "{}  {}  acknowledged {}  {} bytes",
+                            m.uuid,
+                            m.mailbox,
+                            m.acked_at,
+                            m.bytes
+                        )?;
+                    }
+                    let bytes: u64 = report.messages.iter().map(|m| m.bytes).sum();
+                    outln!(
+                        "{} {} message(s), {} bytes",
+                        if dry_run { "would purge" } else { "purged" },
+                        report.messages.len(),
+                        bytes
+                    )?;
+                }
+                for l in &report.leftovers {
+                    errln!("not removed: {l}");
+                }
+                Ok(if report.leftovers.is_empty() {
+                    Exit::Ok
+                } else {
+                    Exit::CheckFailed
+                })
+            }
+        }
+    }
+}
