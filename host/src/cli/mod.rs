@@ -7,6 +7,7 @@ mod output;
 mod api;
 mod component;
 mod config;
+mod console;
 mod contact_points;
 mod digipost;
 mod doctor;
@@ -105,6 +106,9 @@ pub enum Command {
     /// Receipts both ways: list; retry one NgDP refused.
     #[command(subcommand)]
     Receipts(receipts::ReceiptsCommand),
+    /// The operator console (served by `dpost serve` at / of the API listener): its users.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
 }
 
 impl Cli {
@@ -127,6 +131,7 @@ impl Cli {
             Command::Webhooks(cmd) => cmd.run(),
             Command::Outgoing(cmd) => cmd.run(),
             Command::Receipts(cmd) => cmd.run(),
+            Command::Console(cmd) => cmd.run(),
         }
     }
 }

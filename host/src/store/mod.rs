@@ -14,6 +14,7 @@
 //! Migrations: each service lists its own numbered migrations; `schema_version` records per
 //! service how far its tables are, so services add tables without coordinating numbers.
 
+pub mod console;
 pub mod digipost;
 pub mod events;
 pub mod handover;
@@ -82,6 +83,8 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("webhooks", webhooks::MIGRATIONS),
     // After ngdp: sending records in ngdp_sent too.
     ("outgoing", outgoing::MIGRATIONS),
+    // After ngdp, outgoing and webhooks: its indexes are on their tables.
+    ("console", console::MIGRATIONS),
 ];
 
 /// An open store.

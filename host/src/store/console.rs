@@ -1,0 +1,295 @@
+//! What the operator console (issue 17) needs from the store beyond the API's own queries:
+//! its audit log (who did what to which target, when), the overview's counts, and the
+//! message search an operator types (sender, dates, free text), paged by key, never OFFSET,
+//! so the millionth message is as quick to reach as the first.
+
+use rusqlite::{OptionalExtension as _, params};
+
+use super::handover::AckState;
+use super::{Migration, Store, StoreError};
+
+/// The console's tables, and the indexes its pages need on the other services' tables.
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+        -- Every action taken in the console; never updated.
+        CREATE TABLE console_audit (
+            id      INTEGER PRIMARY KEY,
+            at      INTEGER NOT NULL,
+            actor   TEXT NOT NULL,       -- console:<user>
+            action  TEXT NOT NULL,       -- ack | route | retry-receipt | retry-webhook | sign-in
+            target  TEXT NOT NULL,       -- a messageUUID, webhook delivery id, user name
+            detail  TEXT NOT NULL        -- JSON
+        );
+        CREATE INDEX console_audit_target ON console_audit (target, id);
+        -- The overview counts by day and week, and the search's date range.
+        CREATE INDEX console_messages_received ON ngdp_messages (received_at);
+        -- The message list filtered by mailbox, newest first.
+        CREATE INDEX console_messages_mailbox_seq ON ngdp_messages (mailbox, seq);
+        -- Invalid messages are few: counted and listed from their own index.
+        CREATE INDEX console_messages_invalid ON ngdp_messages (seq) WHERE valid = 0;
+        -- Receipts and outgoing messages that still need something: counted without a scan
+        -- of the millions that went through.
+        CREATE INDEX console_outbox_open ON ngdp_outbox (status) WHERE status <> 'sent';
+        CREATE INDEX console_outgoing_open ON outgoing (status) WHERE status <> 'sent';
+    ",
+}];
+
+/// One line of the console's audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleAudit {
+    /// Its id (the paging key).
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// `console:<user>`.
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// The details, JSON text.
+    pub detail: String,
+}
+
+/// What the console's message list shows, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct MessageSearch {
+    /// Only this mailbox.
+    pub mailbox: Option<String>,
+    /// Acknowledged or not.
+    pub state: AckState,
+    /// `Some(true)`: only invalid ones.
+    pub invalid: Option<bool>,
+    /// The sender's id or label, exactly.
+    pub sender: Option<String>,
+    /// Received at or after (Unix seconds).
+    pub from: Option<i64>,
+    /// Received before (Unix seconds).
+    pub until: Option<i64>,
+    /// Text in the label or the sender's label.
+    pub text: Option<String>,
+    /// Only messages before this sequence number (the page key; `None`: the newest).
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Counts for the overview.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    /// Per mailbox: received since the start of today, and of the last seven days.
+    pub mailboxes: Vec<(String, u64, u64)>,
+    /// Messages that failed validation, all time.
+    pub invalid: u64,
+    /// Invalid messages nobody has acknowledged yet.
+    pub invalid_pending: u64,
+    /// Business receipts by status, except those NgDP took.
+    pub receipts: Vec<(String, u64)>,
+    /// Outgoing messages by status, except those NgDP took.
+    pub outgoing: Vec<(String, u64)>,
+    /// Webhook deliveries given up.
+    pub webhooks_failed: u64,
+    /// When the last pushed message arrived.
+    pub last_push: Option<i64>,
+}
+
+impl Store {
+    /// Record a console action, committed before this returns.
+    pub fn console_audit(
+        &mut self,
+        at: i64,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let result = self.conn().execute(
+            "INSERT INTO console_audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![at, actor, action, target, detail.to_string()],
+        );
+        result.map(|_| ()).map_err(|e| self.error(e))
+    }
+
+    /// The audit log, newest first: before id `before` (`None`: the newest), at most `limit`,
+    /// optionally only about `target`.
+    pub fn console_audit_log(
+        &mut self,
+        target: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ConsoleAudit>, StoreError> {
+        let result = (|| {
+            let mut q = self.conn().prepare_cached(
+                "SELECT id, at, actor, action, target, detail FROM console_audit
+                 WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR id < ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = q.query_map(params![target, before, limit], |r| {
+                Ok(ConsoleAudit {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// The overview's counts; `today` and `week` are the Unix seconds where each begins.
+    pub fn console_overview(&mut self, today: i64, week: i64) -> Result<Overview, StoreError> {
+        let result = (|| {
+            let conn = self.conn();
+            let mut o = Overview::default();
+            let mut q = conn.prepare_cached(
+                "SELECT mailbox, SUM(received_at >= ?1), COUNT(*) FROM ngdp_messages
+                 WHERE received_at >= ?2 GROUP BY mailbox ORDER BY mailbox",
+            )?;
+            o.mailboxes = q
+                .query_map(params![today, week], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            o.invalid = conn.query_row(
+                "SELECT COUNT(*) FROM ngdp_messages WHERE valid = 0",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            o.invalid_pending = conn.query_row(
+                "SELECT COUNT(*) FROM ngdp_messages m WHERE m.valid = 0
+                 AND NOT EXISTS (SELECT 1 FROM handover_acks a WHERE a.message_uuid = m.uuid)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            let by_status = |sql: &str| -> rusqlite::Result<Vec<(String, u64)>> {
+                let mut q = conn.prepare_cached(sql)?;
+                q.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                    .collect()
+            };
+            o.receipts = by_status(
+                "SELECT status, COUNT(*) FROM ngdp_outbox WHERE status <> 'sent' GROUP BY status ORDER BY status",
+            )?;
+            o.outgoing = by_status(
+                "SELECT status, COUNT(*) FROM outgoing WHERE status <> 'sent' GROUP BY status ORDER BY status",
+            )?;
+            o.webhooks_failed = conn.query_row(
+                "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'failed'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            o.last_push = conn
+                .query_row(
+                    "SELECT received_at FROM ngdp_messages WHERE via = 'push' ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(o)
+        })();
+        result.map_err(|e: rusqlite::Error| self.error(e))
+    }
+
+    /// A page of the message list, newest first (by sequence number). Each entry is the
+    /// API feed's own [`FeedEntry`](super::handover::FeedEntry).
+    pub fn console_messages(
+        &mut self,
+        s: &MessageSearch,
+    ) -> Result<Vec<super::handover::FeedEntry>, StoreError> {
+        let state = match s.state {
+            AckState::Pending => "a.message_uuid IS NULL",
+            AckState::Acknowledged => "a.message_uuid IS NOT NULL",
+            AckState::All => "1",
+        };
+        // `valid = 0` literally, so the partial index on invalid messages is used.
+        let invalid = match s.invalid {
+            Some(true) => "m.valid = 0",
+            Some(false) => "m.valid = 1",
+            None => "1",
+        };
+        let sql = format!(
+            "SELECT m.seq, m.uuid, m.mailbox, m.received_at, m.valid, m.label, m.sender_id, m.sender_label,
+                m.recipient_id, a.actor, a.acked_at, a.case_reference
+             FROM ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
+             WHERE (?1 IS NULL OR m.seq < ?1) AND (?2 IS NULL OR m.mailbox = ?2) AND {state} AND {invalid}
+                AND (?3 IS NULL OR m.sender_id = ?3 OR m.sender_label = ?3)
+                AND (?4 IS NULL OR m.received_at >= ?4) AND (?5 IS NULL OR m.received_at < ?5)
+                AND (?6 IS NULL OR m.label LIKE ?6 ESCAPE '\\' OR m.sender_label LIKE ?6 ESCAPE '\\')
+             ORDER BY m.seq DESC LIMIT ?7"
+        );
+        let like = s.text.as_deref().map(|t| {
+            let escaped = t
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let result = (|| {
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    s.before, s.mailbox, s.sender, s.from, s.until, like, s.limit
+                ],
+                super::handover::feed_entry,
+            )?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// The last Digipost syncs, newest first: (sender, started, finished).
+    pub fn console_digipost_syncs(
+        &mut self,
+        limit: u32,
+    ) -> Result<Vec<(i64, i64, Option<i64>)>, StoreError> {
+        let result = (|| {
+            let mut q = self.conn().prepare_cached(
+                "SELECT sender_id, started_at, finished_at FROM digipost_sync_runs
+                 ORDER BY started_at DESC LIMIT ?1",
+            )?;
+            let rows = q.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::scratch_store;
+
+    #[test]
+    fn the_audit_log_is_newest_first_and_by_target() {
+        let mut st = scratch_store("console-audit");
+        for (i, t) in ["a", "b", "a"].iter().enumerate() {
+            st.console_audit(i as i64, "console:ops", "ack", t, &serde_json::json!({}))
+                .unwrap();
+        }
+        let all = st.console_audit_log(None, None, 10).unwrap();
+        assert_eq!(all.iter().map(|a| a.at).collect::<Vec<_>>(), [2, 1, 0]);
+        let a = st.console_audit_log(Some("a"), None, 10).unwrap();
+        assert_eq!(a.len(), 2);
+        let older = st.console_audit_log(None, Some(all[0].id), 1).unwrap();
+        assert_eq!(older[0].at, 1);
+        let o = st.console_overview(0, 0).unwrap();
+        assert_eq!((o.invalid, o.last_push), (0, None));
+        assert!(
+            st.console_messages(&MessageSearch {
+                limit: 5,
+                state: AckState::All,
+                text: Some("50%_".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+        );
+    }
+}
