@@ -208,9 +208,11 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
 
+  // playwright-core starts Chromium with an empty temporary profile of its own (it refuses a
+  // --user-data-dir argument in launch(), which the separate contexts below need).
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", `--user-data-dir=${fs.mkdtempSync(path.join(work, "chromium-"))}`],
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 
   // Sign-in: a wrong password gets the generic message.
@@ -315,7 +317,8 @@ try {
     }, PHOTO),
   ]);
   assert.equal(answer.status(), 403);
-  await eve.getByText("Your role does not allow this.").waitFor();
+  await eve.getByRole("heading", { name: "Your role does not allow this." }).waitFor();
+  await eve.getByText("Role: viewer (needed: operator)").waitFor();
   await check(eve, "forbidden");
   assert.equal(JSON.parse(run(["message", "show", PHOTO, "--json", "--config", config])).message.mailbox, "daycare");
 

@@ -82,17 +82,24 @@ pub fn page(s: &ConsoleState, headers: &HeaderMap, role: Role) -> Result<Signed,
         return Err(Redirect::to("/signin").into_response());
     };
     if who.user.role < role {
-        return Err(who.error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "{} ({}: {})",
-                who.lang.t("forbidden"),
-                who.lang.t("role"),
-                who.user.role.name()
-            ),
-        ));
+        return Err(refused(&who, role));
     }
     Ok(who)
+}
+
+/// The 403 page for a user whose role is below `needed`; the page's heading says it is
+/// refused, the text says which role they have and which it takes.
+fn refused(who: &Signed, needed: Role) -> Response {
+    who.error(
+        StatusCode::FORBIDDEN,
+        format!(
+            "{}: {} ({}: {})",
+            who.lang.t("role"),
+            who.user.role.name(),
+            who.lang.t("needed"),
+            needed.name()
+        ),
+    )
 }
 
 /// A viewer's (anyone signed in) page.
@@ -147,20 +154,12 @@ pub async fn act(
             StatusCode::FORBIDDEN,
             lang,
             None,
-            format!("{} ({})", lang.t("forbidden"), lang.t("signin")),
+            lang.t("signin_first").to_owned(),
         ));
     };
     if who.user.role < role {
         tracing::warn!(user = %who.user.name, role = who.user.role.name(), "console: an action refused for the user's role");
-        return Err(who.error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "{} ({}: {})",
-                who.lang.t("forbidden"),
-                who.lang.t("role"),
-                who.user.role.name()
-            ),
-        ));
+        return Err(refused(&who, role));
     }
     let Some(form) = form(body).await else {
         return Err(who.error(

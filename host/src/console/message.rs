@@ -203,7 +203,7 @@ async fn load(s: &ConsoleState, who: &Signed, uuid: &str) -> Result<StoredMessag
         Some(m) => Ok(m),
         None => Err(who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {uuid}", who.lang.t("not_found")),
+            format!("{} {uuid}", who.lang.t("no_message")),
         )),
     }
 }
@@ -413,7 +413,7 @@ pub async fn file(
     else {
         return who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {uuid} / {n}", who.lang.t("not_found")),
+            format!("{} {uuid}: {n}", who.lang.t("no_file")),
         );
     };
     let path = FsPath::new(&m.dir).join(&f.path);
@@ -522,7 +522,7 @@ pub async fn ack(
         }
         Ok(None) => who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {uuid}", who.lang.t("not_found")),
+            format!("{} {uuid}", who.lang.t("no_message")),
         ),
         Err(r) => r,
     }
@@ -574,7 +574,7 @@ pub async fn route(
         }
         Ok(None) => who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {uuid}", who.lang.t("not_found")),
+            format!("{} {uuid}", who.lang.t("no_message")),
         ),
         Err(r) => r,
     }

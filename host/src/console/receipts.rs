@@ -201,7 +201,7 @@ pub async fn retry(
         ),
         Ok(None) => who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {uuid}", who.lang.t("not_found")),
+            format!("{} {uuid}", who.lang.t("no_receipt")),
         ),
         Err(r) => r,
     }

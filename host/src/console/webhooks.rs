@@ -116,7 +116,7 @@ pub async fn retry(
     let Ok(n) = id.parse::<i64>() else {
         return who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {id}", who.lang.t("not_found")),
+            format!("{} {id}", who.lang.t("no_delivery")),
         );
     };
     let (actor, now) = (who.actor(), s.api.clock.now_unix());
@@ -147,7 +147,7 @@ pub async fn retry(
         ),
         Ok(None) => who.error(
             StatusCode::NOT_FOUND,
-            format!("{}: {n}", who.lang.t("not_found")),
+            format!("{} {n}", who.lang.t("no_delivery")),
         ),
         Err(r) => r,
     }
