@@ -333,6 +333,13 @@ fn sign_in_sessions_csrf_roles_and_the_audit_log() {
         "{}",
         list.body
     );
+    let found = ops.get("/messages?q=ladsanvis&mailbox=daycare");
+    assert!(
+        found.body.contains(&a) && !found.body.contains(&b),
+        "a substring of the label: {}",
+        found.body
+    );
+    assert!(!ops.get("/messages?q=nothing-like-it").body.contains(&a));
     let bad = ops.get("/messages?from=yesterday");
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("Received from (date)"), "{}", bad.body);

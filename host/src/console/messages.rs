@@ -1,6 +1,7 @@
 //! The message list: newest first, filtered by mailbox, acknowledged or not, invalid,
-//! sender, dates and free text on the label and the sender, paged by sequence number
-//! ("older than the last one shown"), so every page costs the same however deep it is.
+//! sender, dates and free text on the label and the sender, paged by key ("older than the
+//! last one shown": its received time and sequence number), never by OFFSET, so every page
+//! costs the same however deep it is.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use axum::response::Response;
 use super::access;
 use super::i18n::Lang;
 use super::{ConsoleState, Page, html, query_pairs, when};
-use crate::store::console::MessageSearch;
+use crate::store::console::{MIN_SEARCH_CHARS, MessageSearch};
 use crate::store::handover::AckState;
 
 /// Messages on a page.
@@ -115,11 +116,17 @@ fn search(query: Option<&str>, lang: Lang) -> (Filters, Result<MessageSearch, St
                 .map(Some)
                 .ok_or_else(|| format!("{}: {v:?} (YYYY-MM-DD)", lang.t(name)))
         };
-        let before = match q.get("before").map(|b| b.parse::<i64>()) {
+        let before = match q.get("before") {
             None => None,
-            Some(Ok(n)) if n > 0 => Some(n),
-            Some(_) => return Err("before: a page key this console gave out".into()),
+            Some(b) => Some(page_key(b).ok_or("before: a page key this console gave out")?),
         };
+        if !f.q.is_empty() && f.q.chars().count() < MIN_SEARCH_CHARS {
+            return Err(format!(
+                "{}: {:?} ({MIN_SEARCH_CHARS}+)",
+                lang.t("text"),
+                f.q
+            ));
+        }
         Ok(MessageSearch {
             mailbox: opt(&f.mailbox),
             state,
@@ -136,7 +143,13 @@ fn search(query: Option<&str>, lang: Lang) -> (Filters, Result<MessageSearch, St
     (f, result)
 }
 
-fn older_link(f: &Filters, before: i64) -> String {
+/// `received_at.seq`, as [`older_link`] writes it.
+fn page_key(text: &str) -> Option<(i64, i64)> {
+    let (at, seq) = text.split_once('.')?;
+    Some((at.parse().ok()?, seq.parse().ok()?))
+}
+
+fn older_link(f: &Filters, before: (i64, i64)) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("mailbox", &f.mailbox),
@@ -153,7 +166,7 @@ fn older_link(f: &Filters, before: i64) -> String {
     if f.invalid {
         q.append_pair("invalid", "true");
     }
-    q.append_pair("before", &before.to_string());
+    q.append_pair("before", &format!("{}.{}", before.0, before.1));
     format!("/messages?{}", q.finish())
 }
 
@@ -192,7 +205,9 @@ pub async fn page(
     };
     if entries.len() > PAGE_SIZE as usize {
         entries.truncate(PAGE_SIZE as usize);
-        view.older = entries.last().map(|e| older_link(&view.filters, e.seq));
+        view.older = entries
+            .last()
+            .map(|e| older_link(&view.filters, (e.received_at, e.seq)));
     }
     view.rows = entries
         .into_iter()
@@ -233,12 +248,16 @@ mod tests {
             (s.from, s.until),
             (Some(1_761_955_200), Some(1_761_955_200 + 2 * 86_400))
         );
-        assert_eq!(s.text.as_deref(), Some("50%"));
-        assert_eq!(s.before, Some(9));
+        assert_eq!(s.text.as_deref(), Some("50%x"));
+        assert_eq!(s.before, Some((7, 9)));
         assert_eq!(
-            older_link(&f, 4),
-            "/messages?mailbox=daycare&state=pending&from=2026-11-01&to=2026-11-02&q=50%25&invalid=true&before=4"
+            older_link(&f, (3, 4)),
+            "/messages?mailbox=daycare&state=pending&from=2026-11-01&to=2026-11-02&q=50%25x&invalid=true&before=3.4"
         );
+        let (_, e) = search(Some("q=ab"), Lang::En);
+        assert!(e.unwrap_err().contains("3+"));
+        let (_, e) = search(Some("before=12"), Lang::En);
+        assert!(e.is_err());
         let (_, e) = search(Some("from=yesterday"), Lang::En);
         assert!(e.unwrap_err().contains("Received from"));
         let (_, e) = search(Some("state=new"), Lang::En);

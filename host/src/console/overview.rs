@@ -83,11 +83,10 @@ pub async fn page(State(s): State<Arc<ConsoleState>>, headers: HeaderMap) -> Res
     };
     let lang = who.lang;
     let now = s.api.clock.now_unix();
-    let today = now - now.rem_euclid(86_400);
-    let week = now - 7 * 86_400;
+    let today = now.div_euclid(86_400);
     let names = s.webhooks.clone();
     let loaded = super::store(&s, lang, move |st| {
-        let o = st.console_overview(today, week)?;
+        let o = st.console_overview(today)?;
         let backlog = st.webhooks_backlog(&names)?;
         Ok((o, backlog))
     })

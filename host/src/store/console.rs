@@ -22,18 +22,56 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             detail  TEXT NOT NULL        -- JSON
         );
         CREATE INDEX console_audit_target ON console_audit (target, id);
-        -- The overview counts by day and week, and the search's date range.
-        CREATE INDEX console_messages_received ON ngdp_messages (received_at);
-        -- The message list filtered by mailbox, newest first.
-        CREATE INDEX console_messages_mailbox_seq ON ngdp_messages (mailbox, seq);
-        -- Invalid messages are few: counted and listed from their own index.
-        CREATE INDEX console_messages_invalid ON ngdp_messages (seq) WHERE valid = 0;
+
+        -- Messages received per day (UTC) and mailbox, kept by triggers as messages arrive and
+        -- move: the overview adds up at most a week of rows instead of counting a week of
+        -- messages on every view.
+        CREATE TABLE console_daily (
+            day      INTEGER NOT NULL,   -- received_at / 86400
+            mailbox  TEXT NOT NULL,
+            messages INTEGER NOT NULL,
+            PRIMARY KEY (day, mailbox)
+        ) WITHOUT ROWID;
+        INSERT INTO console_daily (day, mailbox, messages)
+            SELECT received_at / 86400, mailbox, COUNT(*) FROM ngdp_messages GROUP BY 1, 2;
+        CREATE TRIGGER console_daily_received AFTER INSERT ON ngdp_messages BEGIN
+            INSERT INTO console_daily (day, mailbox, messages) VALUES (NEW.received_at / 86400, NEW.mailbox, 1)
+                ON CONFLICT (day, mailbox) DO UPDATE SET messages = messages + 1;
+        END;
+        CREATE TRIGGER console_daily_moved AFTER UPDATE OF mailbox ON ngdp_messages
+            WHEN OLD.mailbox <> NEW.mailbox BEGIN
+            UPDATE console_daily SET messages = messages - 1
+                WHERE day = OLD.received_at / 86400 AND mailbox = OLD.mailbox;
+            INSERT INTO console_daily (day, mailbox, messages) VALUES (NEW.received_at / 86400, NEW.mailbox, 1)
+                ON CONFLICT (day, mailbox) DO UPDATE SET messages = messages + 1;
+        END;
+
+        -- Free text on the label and the sender's name: a trigram index answers a substring
+        -- of three characters or more without reading every message (SQLite's FTS5 trigram
+        -- tokenizer, case-insensitive). Keyed by uuid, not rowid: VACUUM may renumber the
+        -- rowids of a table whose key is text.
+        CREATE VIRTUAL TABLE console_search USING fts5(uuid UNINDEXED, label, sender_label, tokenize = 'trigram');
+        INSERT INTO console_search (uuid, label, sender_label) SELECT uuid, label, sender_label FROM ngdp_messages;
+        CREATE TRIGGER console_search_received AFTER INSERT ON ngdp_messages BEGIN
+            INSERT INTO console_search (uuid, label, sender_label) VALUES (NEW.uuid, NEW.label, NEW.sender_label);
+        END;
+
+        -- The list, newest first by (received_at, seq), filtered by what an operator picks;
+        -- each filter has an index that starts with it and ends with the page key.
+        CREATE INDEX console_messages_received ON ngdp_messages (received_at, seq);
+        CREATE INDEX console_messages_mailbox ON ngdp_messages (mailbox, received_at, seq);
+        CREATE INDEX console_messages_invalid ON ngdp_messages (received_at, seq) WHERE valid = 0;
+        CREATE INDEX console_messages_sender_id ON ngdp_messages (sender_id, received_at, seq);
+        CREATE INDEX console_messages_sender_label ON ngdp_messages (sender_label, received_at, seq);
         -- Receipts and outgoing messages that still need something: counted without a scan
         -- of the millions that went through.
         CREATE INDEX console_outbox_open ON ngdp_outbox (status) WHERE status <> 'sent';
         CREATE INDEX console_outgoing_open ON outgoing (status) WHERE status <> 'sent';
     ",
 }];
+
+/// The shortest text the search takes: the trigram index needs three characters.
+pub const MIN_SEARCH_CHARS: usize = 3;
 
 /// One line of the console's audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,10 +105,10 @@ pub struct MessageSearch {
     pub from: Option<i64>,
     /// Received before (Unix seconds).
     pub until: Option<i64>,
-    /// Text in the label or the sender's label.
+    /// Text in the label or the sender's label (at least [`MIN_SEARCH_CHARS`] characters).
     pub text: Option<String>,
-    /// Only messages before this sequence number (the page key; `None`: the newest).
-    pub before: Option<i64>,
+    /// Only messages before this (received_at, seq) (the page key; `None`: the newest).
+    pub before: Option<(i64, i64)>,
     /// At most this many.
     pub limit: u32,
 }
@@ -78,7 +116,7 @@ pub struct MessageSearch {
 /// Counts for the overview.
 #[derive(Debug, Clone, Default)]
 pub struct Overview {
-    /// Per mailbox: received since the start of today, and of the last seven days.
+    /// Per mailbox: received today (UTC) and in the last seven days including today.
     pub mailboxes: Vec<(String, u64, u64)>,
     /// Messages that failed validation, all time.
     pub invalid: u64,
@@ -140,17 +178,17 @@ impl Store {
         result.map_err(|e| self.error(e))
     }
 
-    /// The overview's counts; `today` and `week` are the Unix seconds where each begins.
-    pub fn console_overview(&mut self, today: i64, week: i64) -> Result<Overview, StoreError> {
+    /// The overview's counts; `today` is the day number (Unix seconds / 86400, UTC).
+    pub fn console_overview(&mut self, today: i64) -> Result<Overview, StoreError> {
         let result = (|| {
             let conn = self.conn();
             let mut o = Overview::default();
             let mut q = conn.prepare_cached(
-                "SELECT mailbox, SUM(received_at >= ?1), COUNT(*) FROM ngdp_messages
-                 WHERE received_at >= ?2 GROUP BY mailbox ORDER BY mailbox",
+                "SELECT mailbox, SUM(CASE WHEN day = ?1 THEN messages ELSE 0 END), SUM(messages)
+                 FROM console_daily WHERE day > ?1 - 7 AND day <= ?1 GROUP BY mailbox ORDER BY mailbox",
             )?;
             o.mailboxes = q
-                .query_map(params![today, week], |r| {
+                .query_map(params![today], |r| {
                     Ok((
                         r.get(0)?,
                         r.get::<_, i64>(1)? as u64,
@@ -197,46 +235,66 @@ impl Store {
         result.map_err(|e: rusqlite::Error| self.error(e))
     }
 
-    /// A page of the message list, newest first (by sequence number). Each entry is the
-    /// API feed's own [`FeedEntry`](super::handover::FeedEntry).
+    /// A page of the message list, newest first (by received time, then sequence number).
+    /// Each entry is the API feed's own [`FeedEntry`](super::handover::FeedEntry). Only the
+    /// filters given are in the SQL, so SQLite picks the index that starts with one of them.
     pub fn console_messages(
         &mut self,
         s: &MessageSearch,
     ) -> Result<Vec<super::handover::FeedEntry>, StoreError> {
-        let state = match s.state {
-            AckState::Pending => "a.message_uuid IS NULL",
-            AckState::Acknowledged => "a.message_uuid IS NOT NULL",
-            AckState::All => "1",
-        };
+        use rusqlite::types::Value;
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        if let Some((at, seq)) = s.before {
+            clauses.push("(m.received_at, m.seq) < (?, ?)");
+            args.extend([Value::Integer(at), Value::Integer(seq)]);
+        }
+        if let Some(m) = &s.mailbox {
+            clauses.push("m.mailbox = ?");
+            args.push(Value::Text(m.clone()));
+        }
+        match s.state {
+            AckState::Pending => clauses.push("a.message_uuid IS NULL"),
+            AckState::Acknowledged => clauses.push("a.message_uuid IS NOT NULL"),
+            AckState::All => {}
+        }
         // `valid = 0` literally, so the partial index on invalid messages is used.
-        let invalid = match s.invalid {
-            Some(true) => "m.valid = 0",
-            Some(false) => "m.valid = 1",
-            None => "1",
-        };
+        match s.invalid {
+            Some(true) => clauses.push("m.valid = 0"),
+            Some(false) => clauses.push("m.valid = 1"),
+            None => {}
+        }
+        if let Some(sender) = &s.sender {
+            clauses.push("(m.sender_id = ? OR m.sender_label = ?)");
+            args.extend([Value::Text(sender.clone()), Value::Text(sender.clone())]);
+        }
+        if let Some(from) = s.from {
+            clauses.push("m.received_at >= ?");
+            args.push(Value::Integer(from));
+        }
+        if let Some(until) = s.until {
+            clauses.push("m.received_at < ?");
+            args.push(Value::Integer(until));
+        }
+        if let Some(text) = &s.text {
+            // One phrase: the text as typed, quotes doubled (FTS5's string syntax).
+            clauses
+                .push("m.uuid IN (SELECT uuid FROM console_search WHERE console_search MATCH ?)");
+            args.push(Value::Text(format!("\"{}\"", text.replace('"', "\"\""))));
+        }
+        args.push(Value::Integer(i64::from(s.limit)));
         let sql = format!(
             "SELECT m.seq, m.uuid, m.mailbox, m.received_at, m.valid, m.label, m.sender_id, m.sender_label,
                 m.recipient_id, a.actor, a.acked_at, a.case_reference
              FROM ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
-             WHERE (?1 IS NULL OR m.seq < ?1) AND (?2 IS NULL OR m.mailbox = ?2) AND {state} AND {invalid}
-                AND (?3 IS NULL OR m.sender_id = ?3 OR m.sender_label = ?3)
-                AND (?4 IS NULL OR m.received_at >= ?4) AND (?5 IS NULL OR m.received_at < ?5)
-                AND (?6 IS NULL OR m.label LIKE ?6 ESCAPE '\\' OR m.sender_label LIKE ?6 ESCAPE '\\')
-             ORDER BY m.seq DESC LIMIT ?7"
+             WHERE {}
+             ORDER BY m.received_at DESC, m.seq DESC LIMIT ?",
+            if clauses.is_empty() { "1".to_owned() } else { clauses.join(" AND ") }
         );
-        let like = s.text.as_deref().map(|t| {
-            let escaped = t
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
         let result = (|| {
             let mut stmt = self.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(
-                params![
-                    s.before, s.mailbox, s.sender, s.from, s.until, like, s.limit
-                ],
+                rusqlite::params_from_iter(args),
                 super::handover::feed_entry,
             )?;
             rows.collect::<Result<Vec<_>, _>>()
