@@ -279,6 +279,11 @@ fn sign_in_sessions_csrf_roles_and_the_audit_log() {
     // A sign-in form without its token is refused before the password is looked at.
     let p = ops.post("/signin", &[("name", "ops"), ("password", PASSWORD)]);
     assert_eq!(p.status, 403);
+    assert!(
+        p.body.contains("The sign-in form had expired"),
+        "{}",
+        p.body
+    );
 
     let p = ops.sign_in("ops", PASSWORD);
     assert_eq!((p.status, p.location()), (303, "/"), "{}", p.body);

@@ -117,7 +117,13 @@ pub async fn submit(
         .is_some_and(|(p, t)| p.user.is_empty() && p.csrf_ok(&s.key, t));
     if !token_ok || !same_origin(&headers) {
         // An old form (or one from elsewhere): a fresh one, nothing counted.
-        return form_page(&s, lang, StatusCode::FORBIDDEN, Some("signin_failed"), name);
+        return form_page(
+            &s,
+            lang,
+            StatusCode::FORBIDDEN,
+            Some("signin_expired"),
+            name,
+        );
     }
     if !s.limiter.allowed(&name, now) {
         tokio::time::sleep(FAILURE_DELAY).await;
