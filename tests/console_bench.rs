@@ -34,8 +34,8 @@ fn message(n: u64, start: i64) -> NewMessage {
         via: "push",
         // A message a second, the newest now.
         received_at: start + n as i64,
-        valid: n % 500 != 0,
-        problems: if n % 500 == 0 {
+        valid: !n.is_multiple_of(500),
+        problems: if n.is_multiple_of(500) {
             serde_json::json!([{ "severity": "error", "code": "schema", "path": "/Message/MessageHeader/label", "line": 3, "column": 5, "message": "label is empty" }])
         } else {
             serde_json::json!([])

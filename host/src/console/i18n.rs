@@ -108,6 +108,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "Brugernavnet eller adgangskoden er forkert.",
     ),
     (
+        "signin_expired",
+        "The sign-in form had expired; sign in again.",
+        "Log ind-formularen var udløbet; log ind igen.",
+    ),
+    (
         "signin_slow",
         "Too many failed attempts for this user name; try again in 15 minutes.",
         "For mange mislykkede forsøg med dette brugernavn; prøv igen om 15 minutter.",
@@ -354,7 +359,7 @@ mod tests {
         }
         let mut seen = 0;
         for s in &sources {
-            for part in s.split("t(\"").skip(1) {
+            for part in s.split(".t(\"").skip(1) {
                 let key = part.split('"').next().unwrap();
                 assert!(
                     LABELS.iter().any(|(k, _, _)| *k == key),
@@ -364,6 +369,13 @@ mod tests {
             }
         }
         assert!(seen > 50, "{seen} keys found: the scan is broken");
+        // The sign-in page's messages are passed as keys.
+        for key in ["signin_failed", "signin_expired", "signin_slow"] {
+            assert!(
+                LABELS.iter().any(|(k, _, _)| *k == key),
+                "no label for {key:?}"
+            );
+        }
         for (k, en, da) in LABELS {
             assert!(!en.is_empty() && !da.is_empty(), "{k}");
             assert_eq!(

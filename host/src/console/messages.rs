@@ -237,7 +237,7 @@ mod tests {
     fn filters_are_read_and_a_bad_one_is_named() {
         let (f, s) = search(
             Some(
-                "mailbox=daycare&state=pending&invalid=true&from=2026-11-01&to=2026-11-02&q=50%25&before=9",
+                "mailbox=daycare&state=pending&invalid=true&from=2026-11-01&to=2026-11-02&q=50%25x&before=7.9",
             ),
             Lang::En,
         );
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(s.state, AckState::Pending);
         assert_eq!(
             (s.from, s.until),
-            (Some(1_761_955_200), Some(1_761_955_200 + 2 * 86_400))
+            (Some(1_793_491_200), Some(1_793_491_200 + 2 * 86_400))
         );
         assert_eq!(s.text.as_deref(), Some("50%x"));
         assert_eq!(s.before, Some((7, 9)));

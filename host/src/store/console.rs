@@ -358,7 +358,7 @@ mod tests {
         assert_eq!(a.len(), 2);
         let older = st.console_audit_log(None, Some(all[0].id), 1).unwrap();
         assert_eq!(older[0].at, 1);
-        let o = st.console_overview(0, 0).unwrap();
+        let o = st.console_overview(0).unwrap();
         assert_eq!((o.invalid, o.last_push), (0, None));
         assert!(
             st.console_messages(&MessageSearch {
