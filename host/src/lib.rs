@@ -9,6 +9,7 @@ pub mod bindings;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod contact_points;
 pub mod digipost;
 pub mod doctor;

@@ -122,6 +122,17 @@ listen = "127.0.0.1:8081"
 # timeout_seconds = 10
 # give_up_after_hours = 72
 
+# The operator console (docs/console.md): web pages at / of the API listener for the people
+# who run Digital Post. Add users with
+#   echo "$PASSWORD" | dpost console user add NAME --role viewer|operator|admin --password-stdin
+# which hashes the password with argon2id and appends a [[console.users]] entry (name, role,
+# password_hash). Viewers see; operators also acknowledge, move and retry; admins also read
+# the audit log. Sessions are signed with console-session.key in the data folder (made on
+# first start, mode 0600) unless session_secret_env names a variable holding a secret.
+# [console]
+# session_hours = 8
+# session_secret_env = "DPOST_CONSOLE_SECRET"
+
 [ngdp]
 # The environment `dpost serve` uses unless --environment says otherwise.
 environment = "test"
@@ -285,6 +296,9 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     }
     problems.extend(public.iter().map(ToString::to_string));
     if let Err(e) = file.api() {
+        problems.push(e.to_string());
+    }
+    if let Err(e) = file.console(|name| std::env::var(name).ok()) {
         problems.push(e.to_string());
     }
     let (_, webhooks) = file.webhooks_checked(|name| std::env::var(name).ok());

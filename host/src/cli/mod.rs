@@ -7,6 +7,7 @@ mod output;
 mod api;
 mod component;
 mod config;
+mod console;
 mod contact_points;
 mod digipost;
 mod digipost_archive;
@@ -118,6 +119,9 @@ pub enum Command {
     /// The store: back up, restore, verify, purge by retention.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// The operator console (served by `dpost serve` at / of the API listener): its users.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
 }
 
 impl Cli {
@@ -141,6 +145,7 @@ impl Cli {
             Command::Outgoing(cmd) => cmd.run(),
             Command::Receipts(cmd) => cmd.run(),
             Command::Store(cmd) => cmd.run(),
+            Command::Console(cmd) => cmd.run(),
         }
     }
 }

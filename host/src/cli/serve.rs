@@ -155,6 +155,8 @@ impl ServeCommand {
             .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
         // Held until the process ends: one serve per data folder, found by its pid.
         let _serve_lock = crate::store::owner::lock_serve(&serve.data_dir)?;
+        let console = file.console(|name| std::env::var(name).ok())?;
+        let webhook_names: Vec<String> = webhooks.iter().map(|w| w.name.clone()).collect();
         if let Some(l) = self.api_listen {
             api.listen = l;
         }
@@ -246,6 +248,7 @@ impl ServeCommand {
             if let Some(every) = retention.purge_every {
                 tokio::spawn(purge_periodically(file.store_path(), retention.days.clone(), every, receiving.clock.clone()));
             }
+            let console = crate::console::start(&api_state, console, &serve.data_dir, api.tls.is_some(), webhook_names, &receiving.settings.get())?;
             let push = Handle::new();
             let api_handle = Handle::new();
             let (p, a) = (push.clone(), api_handle.clone());
@@ -255,7 +258,7 @@ impl ServeCommand {
                 a.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
             });
             let (push_url, serving_push) = listen(addr, serve.tls.as_ref(), app, serve.header_read_timeout, push).await?;
-            let (api_url, serving_api) = listen(api_addr, api.tls.as_ref(), crate::api::router(api_state), serve.header_read_timeout, api_handle)
+            let (api_url, serving_api) = listen(api_addr, api.tls.as_ref(), crate::api::router(api_state).merge(console), serve.header_read_timeout, api_handle)
                 .await
                 .context("the API listener ([api] listen)")?;
             announce(&push_url, &api_url, &settings.environment, &systems, api.clients.len());

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod api;
+pub mod console;
 pub mod digipost;
 pub mod live;
 pub mod ngdp;
@@ -65,6 +66,9 @@ pub struct Config {
     /// `[api]`: the platform API's listener and clients.
     #[serde(default)]
     pub api: api::ApiTable,
+    /// `[console]`: the operator console's accounts.
+    #[serde(default)]
+    pub console: console::ConsoleTable,
 }
 
 /// `[store]`: where the embedded store lives.

@@ -145,6 +145,31 @@ pub struct HandoverState {
     pub audit: Vec<AuditEntry>,
 }
 
+/// A row of the feed's columns (`m.seq` … `a.case_reference`, as `handover_feed` selects
+/// them) as a [`FeedEntry`]; the console's search selects the same columns.
+pub(super) fn feed_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedEntry> {
+    let actor: Option<String> = r.get(9)?;
+    Ok(FeedEntry {
+        seq: r.get(0)?,
+        uuid: r.get(1)?,
+        mailbox: r.get(2)?,
+        received_at: r.get(3)?,
+        valid: r.get(4)?,
+        label: r.get(5)?,
+        sender_id: r.get(6)?,
+        sender_label: r.get(7)?,
+        recipient_id: r.get(8)?,
+        ack: match actor {
+            Some(actor) => Some(Ack {
+                actor,
+                at: r.get(10)?,
+                case_reference: r.get(11)?,
+            }),
+            None => None,
+        },
+    })
+}
+
 /// `visible` as the SQL takes it: JSON text of the list, or NULL for every mailbox.
 pub(super) fn visible_json(visible: Option<&[String]>) -> Option<String> {
     visible.map(|v| serde_json::Value::from(v.to_vec()).to_string())
@@ -174,28 +199,7 @@ impl Store {
             let mut stmt = self.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 params![visible, q.after, q.invalid, q.since, q.limit],
-                |r| {
-                    let actor: Option<String> = r.get(9)?;
-                    Ok(FeedEntry {
-                        seq: r.get(0)?,
-                        uuid: r.get(1)?,
-                        mailbox: r.get(2)?,
-                        received_at: r.get(3)?,
-                        valid: r.get(4)?,
-                        label: r.get(5)?,
-                        sender_id: r.get(6)?,
-                        sender_label: r.get(7)?,
-                        recipient_id: r.get(8)?,
-                        ack: match actor {
-                            Some(actor) => Some(Ack {
-                                actor,
-                                at: r.get(10)?,
-                                case_reference: r.get(11)?,
-                            }),
-                            None => None,
-                        },
-                    })
-                },
+                feed_entry,
             )?;
             rows.collect::<Result<Vec<_>, _>>()
         })();

@@ -16,6 +16,7 @@
 
 pub mod backup;
 pub mod conflicts;
+pub mod console;
 pub mod digipost;
 pub mod events;
 pub mod events_retention;
@@ -96,6 +97,8 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("webhooks", webhooks::MIGRATIONS),
     // After ngdp: sending records in ngdp_sent too.
     ("outgoing", outgoing::MIGRATIONS),
+    // After ngdp, outgoing and webhooks: its indexes are on their tables.
+    ("console", console::MIGRATIONS),
 ];
 
 /// An open store.
