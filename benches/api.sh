@@ -10,8 +10,8 @@
 # MESSAGES defaults to 1000000. With FOLDER, the seeded store is kept there and reused by
 # the next run with the same FOLDER (seeding a million takes minutes); without it, a
 # temporary folder is used and removed. Needs target/release/dpost, wrk, nginx and curl
-# (Debian: apt-get install wrk nginx curl); the seed program is built by cargo's bench
-# profile (tests/benches/seed.rs).
+# (Debian: apt-get install wrk nginx curl); the seed program (tests/examples/seed.rs) is built
+# by `cargo run --release`.
 #
 # The seed: five template messages received through dpost's own receive path (component,
 # routing, business receipt, files), then copies of their rows with their own UUID, sender,
@@ -91,7 +91,7 @@ if [ ! -f messages ]; then
 
   echo "== seeding $messages messages"
   (cd "$root" && /usr/bin/time -f "seed: %e s, peak RSS %M KB" \
-    cargo bench -q -p dpost-tests --bench seed -- --config "$work/dpost.toml" \
+    cargo run -q --release -p dpost-tests --example seed -- --config "$work/dpost.toml" \
     --messages "$messages" --sample "$work/uuids.txt") > seeded.json
   cat seeded.json
 

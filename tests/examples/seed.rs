@@ -1,6 +1,6 @@
 //! Fill the store of a `dpost.toml` with received messages, for `benches/api.sh`.
 //!
-//!   cargo bench -p dpost-tests --bench seed -- --config DIR/dpost.toml [--messages N]
+//!   cargo run --release -p dpost-tests --example seed -- --config DIR/dpost.toml [--messages N]
 //!       [--seed S] [--acked-percent P] [--sample FILE]
 //!
 //! Prints what it stored as JSON; writes a random sample of the stored UUIDs, one a line, to
@@ -41,8 +41,6 @@ fn run() -> anyhow::Result<()> {
                 }
             }
             "--sample" => sample = Some(value("--sample")?.into()),
-            // cargo bench passes --bench to every bench target.
-            "--bench" => {}
             "-h" | "--help" => {
                 println!(
                     "seed --config FILE [--messages N (10000)] [--seed S (15)] [--acked-percent P (80)] [--sample FILE]"
