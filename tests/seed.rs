@@ -44,7 +44,8 @@ pub struct Options {
     /// Of every 100 messages, in receipt order, how many the platform has acknowledged:
     /// the oldest ones (a platform works through its feed in order).
     pub acked_percent: u64,
-    /// How many message UUIDs to write to the sample file, picked at random.
+    /// How many message UUIDs to sample, spread evenly over the sequence (the benchmark
+    /// requests them in random order).
     pub sample: usize,
 }
 
@@ -71,7 +72,7 @@ pub struct Seeded {
     pub acknowledged: u64,
     /// Messages per mailbox, in the configuration's order.
     pub per_mailbox: Vec<(String, u64)>,
-    /// A random sample of the stored UUIDs (for metadata requests).
+    /// The sampled UUIDs, in sequence order (for metadata requests).
     pub sample: Vec<String>,
     /// Seconds spent.
     pub seconds: f64,

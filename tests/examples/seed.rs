@@ -3,7 +3,7 @@
 //!   cargo run --release -p dpost-tests --example seed -- --config DIR/dpost.toml [--messages N]
 //!       [--seed S] [--acked-percent P] [--sample FILE]
 //!
-//! Prints what it stored as JSON; writes a random sample of the stored UUIDs, one a line, to
+//! Prints what it stored as JSON; writes a sample of the stored UUIDs (spread evenly), one a line, to
 //! `--sample` (default: `uuids.txt` beside the configuration). See `dpost_tests::seed`.
 
 use std::io::Write as _;
