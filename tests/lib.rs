@@ -13,6 +13,9 @@ use dpost::runtime::{Runtime, RuntimeOptions};
 /// The recording server that replays `tests/conformance/` fixtures.
 pub mod replay;
 
+/// Filling a store with many received messages (the platform API's benchmark).
+pub mod seed;
+
 /// The password of the Digipost .NET client's legacy test key (fixtures/digipost/README.md).
 pub const LEGACY_P12_PASSWORD: &str = "qwer1234";
 
