@@ -1,7 +1,7 @@
 // The operator console in a real browser: Debian's Chromium driven by playwright-core
 // against a real `dpost serve` fed by `dpost sim ngdp` pushes. A second simulator plays
 // NgDP's API and answers 401 to dpost's business receipts (dpost holds the wrong API token),
-// so they are refused for good, as NgDP refuses them.
+// so after the (shortened) give-up window they are refused, as NgDP refuses them.
 //
 // Checked: sign in, the overview's counts, a message and its PDF shown in the page, moving
 // it, retrying a refused receipt, a viewer refused an action by the server; axe-core on every
@@ -177,7 +177,9 @@ try {
     config,
     `# The console's browser test.\n[store]\npath = "dpost.db"\n[serve]\nlisten = "127.0.0.1:0"\n` +
       `[ngdp]\nmailboxes = ["standard", "daycare"]\nstandard_mailbox = "standard"\n` +
-      `[ngdp.test]\napi_base = "${ngdpApi}/apis/v1"\n` +
+      // A 401 is retried until the give-up window ends (seven days by default); 3 s here.
+      `[ngdp.test]\napi_base = "${ngdpApi}/apis/v1"\nsimulator = true\n` +
+      `[ngdp.receipts]\ngive_up_after_days = 0.0000347\n` +
       `[[ngdp.test.systems]]\nid = "${SYSTEM}"\nprotocol = "push"\nauthorization = "${AUTH}"\napi_token = "a-wrong-token"\n` +
       `[[ngdp.test.contact_points]]\nid = "${DAYCARE}"\naudiences = ["citizens"]\nmailbox = "daycare"\n` +
       `[api]\nlisten = "127.0.0.1:0"\n`,
