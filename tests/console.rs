@@ -549,3 +549,52 @@ fn a_refused_business_receipt_is_shown_with_its_reason_and_retried() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[test]
+fn the_overview_shows_the_last_doctor_run_and_a_failure_needs_a_person() {
+    let config = setup("doctor", None);
+    let server = Server::start(&config);
+    let mut ops = Browser::new(&server);
+    assert_eq!(ops.sign_in("ops", PASSWORD).status, 303);
+    let before = ops.get("/");
+    assert!(
+        before.body.contains("none recorded; run dpost doctor"),
+        "{}",
+        before.body
+    );
+    assert!(!before.body.contains("Last doctor result: failed"));
+
+    // The test system has no certificate: the doctor fails its first step, offline.
+    let out = run_dpost(["doctor", "--offline", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = ops.get("/");
+    assert!(
+        after.body.contains("Last doctor result: failed: "),
+        "the failure is a red line: {}",
+        after.body
+    );
+    assert!(after.body.contains("href=\"#doctor\""), "{}", after.body);
+    assert!(after.body.contains("failed: "), "{}", after.body);
+
+    // A run judged at another time is not what the server is now: not recorded.
+    let planned = run_dpost([
+        "doctor",
+        "--offline",
+        "--at",
+        "2020-01-01",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(planned.status.code(), Some(1));
+    let runs = ops.get("/");
+    assert!(
+        !runs.body.contains("2020-01-01"),
+        "the planned run replaced the real one: {}",
+        runs.body
+    );
+}

@@ -33,6 +33,10 @@ Examples:
   dpost doctor --public-url https://post.example.dk
   dpost doctor --at 2026-12-01          # judge certificates as of a planned go-live
 
+The result is recorded in the store (when it exists; the doctor never creates it), where the
+operator console's overview shows the last run; a run judged at another time (--at) is not
+recorded.
+
 Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 the configuration
 cannot be read or the arguments are wrong.")]
 pub struct DoctorCommand {
@@ -98,6 +102,9 @@ impl DoctorCommand {
             .enable_all()
             .build()?;
         let report = rt.block_on(doctor::run(&file, &options));
+        if self.at.is_none() {
+            record(&file.store_path(), &report);
+        }
         if self.json {
             outln!("{}", serde_json::to_string_pretty(&report)?)?;
         } else {
@@ -108,5 +115,39 @@ impl DoctorCommand {
         } else {
             Exit::Ok
         })
+    }
+}
+
+/// Keep the run for the console's overview. The checks' answer stands whether or not it
+/// could be kept, so a store that cannot be written is said on standard error, not fatal.
+fn record(store_path: &std::path::Path, report: &doctor::Report) {
+    if !store_path.exists() {
+        return;
+    }
+    let worst = match report.worst() {
+        Status::Ok => "ok",
+        Status::Warning => "warning",
+        Status::Failed => "failed",
+    };
+    let run = |report_json: String| -> anyhow::Result<()> {
+        let mut store = crate::store::Store::open(store_path)?;
+        store.record_doctor_run(&crate::store::doctor::DoctorRun {
+            environment: report.environment.clone(),
+            checked_at: report.checked_at,
+            worst: worst.to_owned(),
+            failed: report.count(Status::Failed) as u32,
+            warnings: report.count(Status::Warning) as u32,
+            report: report_json,
+        })?;
+        Ok(())
+    };
+    let kept = serde_json::to_string(report)
+        .map_err(anyhow::Error::from)
+        .and_then(run);
+    if let Err(e) = kept {
+        let _ = errln!(
+            "note: this run was not recorded for the console: {}",
+            crate::error_text::of(&e)
+        );
     }
 }

@@ -163,9 +163,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("doctor", "Last doctor result", "Seneste doctor-resultat"),
     (
         "doctor_none",
-        "not recorded by dpost serve; run dpost doctor",
-        "ikke registreret af dpost serve; kør dpost doctor",
+        "none recorded; run dpost doctor on the server",
+        "intet registreret; kør dpost doctor på serveren",
     ),
+    ("doctor_failed", "failed", "fejlet"),
+    ("doctor_warnings", "warnings", "advarsler"),
     ("count", "Count", "Antal"),
     ("status", "Status", "Status"),
     ("filters", "Filters", "Filtre"),

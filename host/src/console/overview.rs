@@ -14,8 +14,10 @@ use axum::response::Response;
 use x509_parser::prelude::{FromDer as _, X509Certificate};
 
 use super::access;
+use super::i18n::Lang;
 use super::{ConsoleState, Page, html, when_opt};
 use crate::keystore::PasswordSource;
+use crate::store::doctor::DoctorRun;
 
 /// A row of the mailbox table.
 pub struct MailboxRow {
@@ -61,6 +63,64 @@ pub struct OverviewPage {
     pub last_push: String,
     /// The certificates.
     pub certificates: Vec<CertificateRow>,
+    /// The last `dpost doctor` run, as it summed itself up.
+    pub doctor: Option<DoctorRow>,
+}
+
+/// The last `dpost doctor` run on the overview.
+pub struct DoctorRow {
+    /// "failed: 2 failed, 1 warning — <time> (test)".
+    pub summary: String,
+    /// The checks that failed or warned: "name (subject): detail".
+    pub problems: Vec<String>,
+    /// A check failed.
+    pub failed: bool,
+}
+
+impl DoctorRow {
+    fn new(run: DoctorRun, lang: Lang) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            checks: Vec<SavedCheck>,
+        }
+        #[derive(serde::Deserialize)]
+        struct SavedCheck {
+            name: String,
+            #[serde(default)]
+            subject: String,
+            status: String,
+            detail: String,
+        }
+        // The report is the doctor's own JSON; one that cannot be read still has its counts.
+        let problems = serde_json::from_str::<Saved>(&run.report)
+            .map(|s| s.checks)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.status != "ok")
+            .map(|c| {
+                let subject = if c.subject.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.subject)
+                };
+                format!("{}: {}{subject}: {}", c.status, c.name, c.detail)
+            })
+            .collect();
+        DoctorRow {
+            summary: format!(
+                "{}: {} {}, {} {} — {} ({})",
+                run.worst,
+                run.failed,
+                lang.t("doctor_failed"),
+                run.warnings,
+                lang.t("doctor_warnings"),
+                super::when(run.checked_at),
+                run.environment
+            ),
+            problems,
+            failed: run.worst == "failed",
+        }
+    }
 }
 
 /// The expiry (Unix seconds) of the leaf certificate in `path`, or why it cannot be read.
@@ -88,10 +148,10 @@ pub async fn page(State(s): State<Arc<ConsoleState>>, headers: HeaderMap) -> Res
     let loaded = super::store(&s, lang, move |st| {
         let o = st.console_overview(today)?;
         let backlog = st.webhooks_backlog(&names)?;
-        Ok((o, backlog))
+        Ok((o, backlog, st.last_doctor_run()?))
     })
     .await;
-    let (o, backlog) = match loaded {
+    let (o, backlog, doctor) = match loaded {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -173,6 +233,13 @@ pub async fn page(State(s): State<Arc<ConsoleState>>, headers: HeaderMap) -> Res
         "webhooks_failed",
         "/webhooks?state=failed",
     );
+    let doctor = doctor.map(|run| DoctorRow::new(run, lang));
+    if let Some(d) = doctor.as_ref().filter(|d| d.failed) {
+        alerts.push(Alert {
+            text: format!("{}: {}", lang.t("doctor"), d.summary),
+            href: "#doctor".into(),
+        });
+    }
     for c in certificates.iter().filter(|c| c.warn) {
         alerts.push(Alert {
             text: format!("{}: {} — {}", lang.t("certificates"), c.system, c.state),
@@ -226,6 +293,7 @@ pub async fn page(State(s): State<Arc<ConsoleState>>, headers: HeaderMap) -> Res
             counts,
             last_push: when_opt(o.last_push, lang),
             certificates,
+            doctor,
         },
     )
 }

@@ -18,6 +18,7 @@ pub mod backup;
 pub mod conflicts;
 pub mod console;
 pub mod digipost;
+pub mod doctor;
 pub mod events;
 pub mod events_retention;
 pub mod handover;
@@ -99,6 +100,7 @@ const MIGRATIONS: &[(&str, &[Migration])] = &[
     ("outgoing", outgoing::MIGRATIONS),
     // After ngdp, outgoing and webhooks: its indexes are on their tables.
     ("console", console::MIGRATIONS),
+    ("doctor", doctor::MIGRATIONS),
 ];
 
 /// An open store.
