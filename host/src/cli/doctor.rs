@@ -145,7 +145,7 @@ fn record(store_path: &std::path::Path, report: &doctor::Report) {
         .map_err(anyhow::Error::from)
         .and_then(run);
     if let Err(e) = kept {
-        let _ = errln!(
+        errln!(
             "note: this run was not recorded for the console: {}",
             crate::error_text::of(&e)
         );
