@@ -253,3 +253,43 @@ fn a_receipt_a_pull_run_fails_to_send_counts_in_the_failure_metric() {
         "{wanted} in\n{metrics}"
     );
 }
+
+#[test]
+fn a_receipt_ngdp_never_answered_says_why_in_its_reason_and_log() {
+    // The default test configuration's NgDP is a closed port on 127.0.0.1.
+    let config = serve::config("audit-network-reason").write();
+    let mut server = serve::Server::start_with(&config, |c| {
+        c.args(["--log", "warn"]).stderr(Stdio::piped());
+    });
+    let rx = stderr_lines(&mut server.child);
+    let id = uuid(0x1616_0002);
+    assert_eq!(server.push_raw(serve::message(&id, b"a letter")).0, 200);
+    let logged = line_with(&rx, "business receipt not sent");
+    assert!(logged.contains("status=network"), "{logged}");
+    let deadline = Instant::now() + DEADLINE;
+    let row = loop {
+        let out = dpost_command()
+            .args(["receipts", "list", "--direction", "owed", "--json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
+        if row["attempts"].as_u64().unwrap_or(0) >= 1 {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "never tried: {row}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let reason = row["reason"].as_str().unwrap_or_default();
+    // The cause, not only reqwest's "error sending request for url (…)".
+    assert!(reason.contains("Connection refused"), "{row}");
+    assert_eq!(reason.matches("Connection refused").count(), 1, "{row}");
+}

@@ -209,9 +209,13 @@ async fn settle(
                     m.failed(&due.system_id, f.http_status);
                 }
                 match failed {
-                    None => summary.receipts_sent += 1,
+                    None => {
+                        // The outbox's line for the same event, so a log search finds both.
+                        tracing::info!(uuid = %id, system = %due.system_id, "business receipt sent");
+                        summary.receipts_sent += 1;
+                    }
                     Some(f) if !f.give_up => {
-                        tracing::warn!(uuid = %id, status = %f.http_status.map(|s| s.to_string()).unwrap_or_default(), reason = %f.reason, "business receipt not sent; the message stays at NgDP until it is");
+                        tracing::warn!(uuid = %id, status = %f.http_status.map_or_else(|| "network".to_owned(), |s| s.to_string()), reason = %f.reason, "business receipt not sent; the message stays at NgDP until it is");
                         return Ok(Settled::Owed(format!(
                             "its business receipt was not taken yet ({}); the message stays at NgDP and is deleted after the receipt goes through",
                             f.reason
