@@ -169,7 +169,13 @@ fn a_sighup_while_serve_starts_is_a_reload_not_the_end() {
     let config = serve::config("audit-early-hup").write();
     let mut command = dpost_command();
     command
-        .args(["--log", "debug", "serve", "--config", config.to_str().unwrap()])
+        .args([
+            "--log",
+            "debug",
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
@@ -247,7 +253,8 @@ fn a_receipt_a_pull_run_fails_to_send_counts_in_the_failure_metric() {
         .unwrap();
     let _ = sim.kill();
     let _ = sim.wait();
-    let wanted = format!("dpost_receipt_send_failures_total{{system=\"{SYSTEM}\",cause=\"503\"}} 1");
+    let wanted =
+        format!("dpost_receipt_send_failures_total{{system=\"{SYSTEM}\",cause=\"503\"}} 1");
     assert!(
         metrics.lines().any(|l| l == wanted),
         "{wanted} in\n{metrics}"
@@ -269,7 +276,14 @@ fn a_receipt_ngdp_never_answered_says_why_in_its_reason_and_log() {
     let deadline = Instant::now() + DEADLINE;
     let row = loop {
         let out = dpost_command()
-            .args(["receipts", "list", "--direction", "owed", "--json", "--config"])
+            .args([
+                "receipts",
+                "list",
+                "--direction",
+                "owed",
+                "--json",
+                "--config",
+            ])
             .arg(&config)
             .output()
             .unwrap();

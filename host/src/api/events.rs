@@ -325,7 +325,13 @@ impl Follow {
             }
             let (after, visible, owner) = (self.after, self.visible.clone(), self.owner.clone());
             match with_store(&self.state, move |st| {
-                st.events_after_for(after, STREAM_PAGE, visible.as_deref(), owner.as_deref(), None)
+                st.events_after_for(
+                    after,
+                    STREAM_PAGE,
+                    visible.as_deref(),
+                    owner.as_deref(),
+                    None,
+                )
             })
             .await
             {

@@ -433,7 +433,17 @@ mod tests {
             (EventType::ReceiptReceived, None, "bbb"),
         ] {
             let payload = serde_json::json!({});
-            record(&tx, &NewEvent { kind, at: 11, mailbox, subject, payload }).unwrap();
+            record(
+                &tx,
+                &NewEvent {
+                    kind,
+                    at: 11,
+                    mailbox,
+                    subject,
+                    payload,
+                },
+            )
+            .unwrap();
         }
         tx.commit().unwrap();
         let subjects = |s: &mut Store, visible: Option<&[String]>, owner: Option<&str>| {
