@@ -178,8 +178,9 @@ fn a_sighup_while_serve_starts_is_a_reload_not_the_end() {
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let rx = stderr_lines(&mut child);
+    let mut child = Killed(command.spawn().unwrap());
+    let child = &mut child.0;
+    let rx = stderr_lines(child);
     // The first thing `serve` does; the configuration is not read yet.
     line_with(&rx, "a SIGHUP reloads the configuration from now on");
     let pid = i32::try_from(child.id()).unwrap();
@@ -196,8 +197,16 @@ fn a_sighup_while_serve_starts_is_a_reload_not_the_end() {
     // The signal was kept for when everything runs, and applied then.
     line_with(&rx, "configuration reloaded");
     assert!(child.try_wait().unwrap().is_none(), "still serving");
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A child process killed and reaped when dropped, a failed assertion included.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn sim_status(sim_url: &str) -> serde_json::Value {
