@@ -663,5 +663,35 @@ async fn each_client_sees_its_own_outgoing_messages_and_keys() {
     };
     assert_eq!(retry(INTAKE, mine.clone()).await, 404);
     assert_eq!(retry(SENDER, mine.clone()).await, 202);
+
+    // The event feed tells the same: a sent message's status changes go to the client that
+    // sent it, and to an admin without a mailbox restriction; a reader learns no UUID of
+    // another client's messages (issue 16).
+    let followed = |token: &'static str| {
+        let server = &server;
+        async move {
+            let (status, page) = get_json(server, token, "/api/v1/events?limit=1000").await;
+            assert_eq!(status, 200, "{page}");
+            let mut u: Vec<String> = page["events"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{page}"))
+                .iter()
+                .filter(|e| e["type"] == "outgoing.status_changed")
+                .map(|e| e["data"]["messageUuid"].as_str().unwrap().to_owned())
+                .collect();
+            u.sort();
+            u.dedup();
+            u
+        }
+    };
+    assert_eq!(followed(READER).await, Vec::<String>::new());
+    assert_eq!(followed(DAYCARE).await, [daycare.to_ascii_lowercase()]);
+    let mut all = vec![
+        mine.to_ascii_lowercase(),
+        theirs.to_ascii_lowercase(),
+        daycare.to_ascii_lowercase(),
+    ];
+    all.sort();
+    assert_eq!(followed(OPS).await, all);
     sim.stop().await;
 }

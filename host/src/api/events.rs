@@ -191,7 +191,7 @@ async fn still_kept(s: &Arc<ApiState>, after: i64, field: &str) -> Result<(), Pr
     params(ListParams),
     security(("bearer" = ["messages:read"])),
     responses(
-        (status = 200, description = "A page, in sequence order; a client restricted to mailboxes gets only events of its mailboxes", body = EventPage),
+        (status = 200, description = "A page, in sequence order; a client restricted to mailboxes gets only events of its mailboxes; outgoing.status_changed only for the messages the client sent (every client's for an admin without a mailbox restriction)", body = EventPage),
         (status = 400, description = "A parameter that cannot be read", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 401, description = "No token, or an unknown one", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Without messages:read", body = ProblemDetails, content_type = "application/problem+json"),
@@ -215,9 +215,10 @@ pub async fn list(
     }
     let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(DEFAULT_LIMIT));
     let visible = caller.visible().map(<[String]>::to_vec);
+    let owner = super::outgoing::owner(&caller);
     // One more than asked, to know whether more are waiting.
     let mut events = with_store(&s, move |st| {
-        st.events_after(after, limit + 1, visible.as_deref(), None)
+        st.events_after_for(after, limit + 1, visible.as_deref(), owner.as_deref(), None)
     })
     .await
     .map_err(|p| p.on(&on))?;
@@ -292,6 +293,7 @@ pub async fn stream(
     let follow = Follow {
         state: s,
         visible,
+        owner: super::outgoing::owner(&caller),
         after: from,
         waiting: VecDeque::new(),
     };
@@ -306,6 +308,8 @@ pub async fn stream(
 struct Follow {
     state: Arc<ApiState>,
     visible: Option<Vec<String>>,
+    /// Whose `outgoing.status_changed` events it gets (`None`: everyone's).
+    owner: Option<String>,
     after: i64,
     waiting: VecDeque<Event>,
 }
@@ -319,9 +323,15 @@ impl Follow {
                 self.after = e.seq;
                 return sse_event(e);
             }
-            let (after, visible) = (self.after, self.visible.clone());
+            let (after, visible, owner) = (self.after, self.visible.clone(), self.owner.clone());
             match with_store(&self.state, move |st| {
-                st.events_after(after, STREAM_PAGE, visible.as_deref(), None)
+                st.events_after_for(
+                    after,
+                    STREAM_PAGE,
+                    visible.as_deref(),
+                    owner.as_deref(),
+                    None,
+                )
             })
             .await
             {

@@ -236,7 +236,7 @@ pub(crate) fn detail(
 
 /// Whose messages `caller` sees: `None` for every client's, else the `api:<name>` of its
 /// own (see the module documentation).
-fn owner(caller: &Caller) -> Option<String> {
+pub(super) fn owner(caller: &Caller) -> Option<String> {
     (!(caller.0.may(Scope::Admin) && caller.visible().is_none())).then(|| caller.actor())
 }
 

@@ -301,6 +301,10 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     if let Err(e) = file.console(|name| std::env::var(name).ok()) {
         problems.push(e.to_string());
     }
+    // What `serve` and `store purge` would refuse.
+    if let Err(e) = file.retention() {
+        problems.push(e.to_string());
+    }
     let (_, webhooks) = file.webhooks_checked(|name| std::env::var(name).ok());
     problems.extend(webhooks.iter().map(ToString::to_string));
     if problems.is_empty() {

@@ -26,7 +26,8 @@ pub enum DigipostCommand {
     /// Read an organisation's inbox: list, download, delete.
     #[command(subcommand)]
     Inbox(super::inbox::InboxCommand),
-    /// Archive the inbox into the store (and optionally delete what is archived).
+    /// Archive the inbox into the store the configuration names (and optionally delete what
+    /// is archived); the configuration file must exist.
     Sync(super::inbox::SyncArgs),
     /// The archive `sync` filled: list it, export documents to a folder.
     #[command(subcommand)]

@@ -136,7 +136,11 @@ impl Connected {
 }
 
 fn connect(api: &ApiArgs, sender: &SenderArg) -> anyhow::Result<Connected> {
-    let file = ConfigFile::load(api.config.as_deref())?;
+    // A file named with --config must exist; without it, ./dpost.toml when there is one.
+    let file = match api.config.as_deref() {
+        Some(path) => super::config::load_existing(path)?,
+        None => ConfigFile::load(None)?,
+    };
     let overrides = DigipostOverrides {
         base_url: api.base_url.clone(),
         broker_id: api.broker_id.clone(),
@@ -339,6 +343,11 @@ impl InboxCommand {
 
 impl SyncArgs {
     pub fn run(self) -> anyhow::Result<Exit> {
+        // The archive goes into the configured store: without a configuration it would be
+        // a new dpost.db in whatever folder this runs from, found by nobody.
+        if self.api.config.is_none() {
+            super::config::load_existing(std::path::Path::new(crate::config::DEFAULT_FILE))?;
+        }
         let c = connect(&self.api, &self.sender)?;
         let sender = c.sender(&self.sender)?;
         let store_path = c.file.store_path();

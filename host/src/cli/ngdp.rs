@@ -57,7 +57,7 @@ impl NgdpCommand {
                 .get(&sys.id)
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("no client for {}", sys.id))?;
-            pull_once(&client, &svc.receiving, &sys.id).await
+            pull_once(&client, &svc.receiving, &sys.id, None).await
         })?;
         if json {
             outln!("{}", json!(summary))?;

@@ -130,6 +130,18 @@ pub fn service(
 
 impl ServeCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
+        // First of all, before the configuration is read: a SIGHUP from here on is a reload
+        // (applied once everything runs), never the default action, which ends the process.
+        // A supervisor that reloads right after starting dpost would otherwise kill it.
+        ignore_file_size_signal();
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let hangup = {
+            let _runtime = tokio.enter();
+            hangup_signal()?
+        };
+        tracing::debug!("a SIGHUP reloads the configuration from now on");
         let (file, ngdp, mut serve) = self.config.load()?;
         let mut problems = preflight::serve_problems(&file, &ngdp);
         problems.extend(preflight::public_problems(&file));
@@ -164,14 +176,7 @@ impl ServeCommand {
             .listen
             .parse()
             .with_context(|| format!("{:?} is not an address", api.listen))?;
-        ignore_file_size_signal();
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
         tokio.block_on(async move {
-            // First: from here on a SIGHUP is a reload (applied once everything runs), never
-            // the default action, which ends the process.
-            let hangup = hangup_signal()?;
             let svc = service(&file, ngdp, &serve, clock::system())?;
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
@@ -190,9 +195,10 @@ impl ServeCommand {
             for system in receiving.settings.get().systems.iter().filter(|s| s.protocol == Protocol::Pull) {
                 let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
                 let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);
+                let metrics = metrics.clone();
                 tokio::spawn(async move {
                     loop {
-                        match pull::pull_once(&client, &r, &id).await {
+                        match pull::pull_once(&client, &r, &id, Some(&metrics.receipts)).await {
                             Ok(s) => {
                                 for (what, why) in &s.failed {
                                     tracing::warn!(system = %id, item = %what, reason = %why, "pull: left at NgDP");
@@ -404,7 +410,7 @@ fn slow_client_limits(
 fn ignore_file_size_signal() {
     #[cfg(unix)]
     // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is done
-    // before any thread of ours starts.
+    // before any thread of ours (the runtime's included) starts.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }

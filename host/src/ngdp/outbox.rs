@@ -146,7 +146,10 @@ fn days(seconds: i64) -> String {
 pub fn report(metrics: &Metrics, due: &DueReceipt, f: &ReceiptFailure) {
     metrics.receipts.failed(&due.system_id, f.http_status);
     let (uuid, system) = (&due.message_uuid, &due.system_id);
-    let status = f.http_status.map(|s| s.to_string()).unwrap_or_default();
+    // `network` when NgDP did not answer, as the failure metric's `cause` label says it.
+    let status = f
+        .http_status
+        .map_or_else(|| "network".to_owned(), |s| s.to_string());
     if f.give_up {
         tracing::error!(%uuid, %system, %status, reason = %f.reason, "business receipt given up; it stays listed as refused until `dpost receipts retry`");
     } else if matches!(f.http_status, Some(401 | 403)) {
@@ -173,7 +176,7 @@ pub async fn send(client: &NgdpClient, pool: &InstancePool, due: &DueReceipt) ->
         .await;
     match response {
         Err(e) => SendResult::Retry {
-            reason: format!("{e}"),
+            reason: crate::error_text::chain(&e),
             status: None,
         },
         Ok(r) if r.status().is_success() => SendResult::Sent,

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use super::client::NgdpClient;
 use super::outbox::{Deletion, send, settle_deletion};
+use super::receipt_metrics::ReceiptMetrics;
 use super::receive::{Receiving, Via};
 use crate::store::ngdp::memo_deletion;
 
@@ -144,6 +145,7 @@ async fn settle(
     receiving: &Arc<Receiving>,
     id: &str,
     summary: &mut PullSummary,
+    metrics: Option<&ReceiptMetrics>,
 ) -> anyhow::Result<Settled> {
     let store = receiving.store.clone();
     let lookup = id.to_owned();
@@ -201,10 +203,19 @@ async fn settle(
                     }
                 })
                 .await??;
+                // Counted like the outbox's attempts: an alert on failures must not miss
+                // the receipts a pull run sends itself.
+                if let (Some(m), Some(f)) = (metrics, failed.as_ref()) {
+                    m.failed(&due.system_id, f.http_status);
+                }
                 match failed {
-                    None => summary.receipts_sent += 1,
+                    None => {
+                        // The outbox's line for the same event, so a log search finds both.
+                        tracing::info!(uuid = %id, system = %due.system_id, "business receipt sent");
+                        summary.receipts_sent += 1;
+                    }
                     Some(f) if !f.give_up => {
-                        tracing::warn!(uuid = %id, status = %f.http_status.map(|s| s.to_string()).unwrap_or_default(), reason = %f.reason, "business receipt not sent; the message stays at NgDP until it is");
+                        tracing::warn!(uuid = %id, status = %f.http_status.map_or_else(|| "network".to_owned(), |s| s.to_string()), reason = %f.reason, "business receipt not sent; the message stays at NgDP until it is");
                         return Ok(Settled::Owed(format!(
                             "its business receipt was not taken yet ({}); the message stays at NgDP and is deleted after the receipt goes through",
                             f.reason
@@ -229,11 +240,14 @@ async fn settle(
     )
 }
 
-/// Pull every waiting message for one system, then the receipts waiting for it.
+/// Pull every waiting message for one system, then the receipts waiting for it. Failed
+/// business receipts are counted in `metrics` when there are any (`serve`'s, not a one-off
+/// `dpost ngdp pull`, which has no `/metrics`).
 pub async fn pull_once(
     client: &NgdpClient,
     receiving: &Arc<Receiving>,
     system_id: &str,
+    metrics: Option<&ReceiptMetrics>,
 ) -> anyhow::Result<PullSummary> {
     let mut summary = PullSummary::default();
     // Ids handled in this run: a page holding only these has nothing new.
@@ -281,7 +295,7 @@ pub async fn pull_once(
             } else {
                 summary.stored += 1;
             }
-            match settle(client, receiving, &id, &mut summary).await? {
+            match settle(client, receiving, &id, &mut summary, metrics).await? {
                 Settled::Deleted => {
                     summary.deleted += 1;
                     progressed = true;

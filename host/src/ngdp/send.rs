@@ -211,7 +211,7 @@ pub async fn post_once(
 async fn classify(pool: &InstancePool, sent: Result<reqwest::Response, reqwest::Error>) -> Attempt {
     let response = match sent {
         Ok(r) => r,
-        Err(e) => return Attempt::Retry(format!("{e}")),
+        Err(e) => return Attempt::Retry(crate::error_text::chain(&e)),
     };
     let status = response.status();
     // A body that breaks off is a response lost in transit: NgDP may have the message.

@@ -157,6 +157,22 @@ impl Store {
         visible: Option<&[String]>,
         types: Option<&[EventType]>,
     ) -> Result<Vec<Event>, StoreError> {
+        self.events_after_for(after, limit, visible, None, types)
+    }
+
+    /// [`Store::events_after`] for one API client: `owner` (`api:<client>`, as
+    /// `outgoing.client` holds it) sees only the `outgoing.status_changed` and
+    /// `receipt.received` events of the messages it sent, whatever its mailboxes; `None` sees every client's (an admin
+    /// without a mailbox restriction). A sent message belongs to the client that submitted
+    /// it, so its UUID and progress are no other client's to learn.
+    pub fn events_after_for(
+        &mut self,
+        after: i64,
+        limit: u32,
+        visible: Option<&[String]>,
+        owner: Option<&str>,
+        types: Option<&[EventType]>,
+    ) -> Result<Vec<Event>, StoreError> {
         let visible = visible_json(visible);
         let types = types.map(|t| {
             serde_json::Value::from(t.iter().map(|t| t.name()).collect::<Vec<_>>()).to_string()
@@ -165,12 +181,15 @@ impl Store {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT seq, type, at, mailbox, subject, payload FROM events
                  WHERE seq > ?1
-                   AND (?2 IS NULL OR mailbox IN (SELECT value FROM json_each(?2)))
+                   AND CASE WHEN type IN ('outgoing.status_changed', 'receipt.received') AND ?5 IS NOT NULL
+                       THEN subject IN (SELECT uuid FROM outgoing WHERE client = ?5)
+                       ELSE ?2 IS NULL OR mailbox IN (SELECT value FROM json_each(?2)) END
                    AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))
                  ORDER BY seq LIMIT ?4",
             )?;
-            let rows =
-                stmt.query_map(params![after, visible, types, limit], |r| read_event(r, 0))?;
+            let rows = stmt.query_map(params![after, visible, types, limit, owner], |r| {
+                read_event(r, 0)
+            })?;
             rows.collect::<Result<Vec<_>, _>>()
         })();
         result.map_err(|e| self.error(e))
@@ -206,8 +225,9 @@ impl Store {
 }
 
 /// The `outgoing.status_changed` event of sent message `uuid`, inside the caller's write
-/// transaction (the one that changes the status). Outgoing messages belong to no mailbox,
-/// so only clients that see every mailbox get it.
+/// transaction (the one that changes the status). Outgoing messages belong to no mailbox
+/// but to the client that submitted them: [`Store::events_after_for`] shows the event to
+/// that client only (and to an admin without a mailbox restriction).
 pub(crate) fn record_outgoing_status_changed(
     tx: &rusqlite::Connection,
     uuid: &str,
@@ -385,6 +405,82 @@ mod tests {
                 ("digipost.document_archived".to_owned(), "3/7".to_owned()),
             ],
             "a receipt stored once and a document archived once are reported once"
+        );
+    }
+
+    #[test]
+    fn a_sent_messages_events_are_its_senders_only() {
+        let mut s = store("owner");
+        for (uuid, client) in [("AAA", "api:a"), ("BBB", "api:b")] {
+            s.outgoing_submit(&crate::store::outgoing::NewOutgoing {
+                uuid: uuid.into(),
+                idempotency_key: None,
+                client: client.into(),
+                system_id: "sys".into(),
+                environment: "test".into(),
+                path: "/x.xml".into(),
+                size: 1,
+                sha256: uuid.into(),
+                fingerprint: uuid.into(),
+                now: 10,
+                give_up_at: 100,
+            })
+            .unwrap();
+        }
+        let tx = s.conn().transaction().unwrap();
+        for (kind, mailbox, subject) in [
+            (EventType::MessageReceived, Some("x"), "m1"),
+            (EventType::ReceiptReceived, None, "bbb"),
+        ] {
+            let payload = serde_json::json!({});
+            record(
+                &tx,
+                &NewEvent {
+                    kind,
+                    at: 11,
+                    mailbox,
+                    subject,
+                    payload,
+                },
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let subjects = |s: &mut Store, visible: Option<&[String]>, owner: Option<&str>| {
+            s.events_after_for(0, 10, visible, owner, None)
+                .unwrap()
+                .into_iter()
+                .map(|e| format!("{} {}", e.kind, e.subject))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            subjects(&mut s, None, None),
+            [
+                "outgoing.status_changed aaa",
+                "outgoing.status_changed bbb",
+                "message.received m1",
+                "receipt.received bbb"
+            ],
+            "an admin without a mailbox restriction sees every client's"
+        );
+        assert_eq!(
+            subjects(&mut s, None, Some("api:a")),
+            ["outgoing.status_changed aaa", "message.received m1"],
+            "a client learns nothing of another client's sent messages"
+        );
+        assert_eq!(
+            subjects(&mut s, None, Some("api:b")),
+            [
+                "outgoing.status_changed bbb",
+                "message.received m1",
+                "receipt.received bbb"
+            ]
+        );
+        let y = ["y".to_owned()];
+        assert_eq!(
+            subjects(&mut s, Some(&y), Some("api:a")),
+            ["outgoing.status_changed aaa"],
+            "a client restricted to mailboxes still follows what it sent"
         );
     }
 }
