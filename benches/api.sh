@@ -83,8 +83,10 @@ if [ ! -f messages ]; then
   # 100 MiB document (its MeMo is ~140 MB of base64).
   sed -i 's/^mailboxes = .*/mailboxes = ["standard", "daycare", "housing", "schools", "taxes", "health", "elderly", "jobcentre", "planning", "culture", "roads", "post"]/' dpost.toml
   sed -i 's/^max_message_bytes = .*/max_message_bytes = 209715200/' dpost.toml
-  sed -i '0,/^\[\[ngdp.test.systems\]\]$/s||[ngdp.test]\napi_base = "http://127.0.0.1:9/apis/v1"\n\n[[ngdp.test.systems]]|' dpost.toml
-  "$dpost" config check --config dpost.toml >/dev/null
+  # `config init` points the test system at a simulator ([ngdp.test] simulator = true).
+  sed -i 's|^api_base = "http://127.0.0.1:8090/apis/v1"|api_base = "http://127.0.0.1:9/apis/v1"|' dpost.toml
+  grep -q '^api_base = "http://127.0.0.1:9/apis/v1"' dpost.toml
+  "$dpost" config check --config dpost.toml
   "$dpost" api token create reader --scope messages:read --config dpost.toml 2>/dev/null > reader.token
   "$dpost" api token create daycare-app --scope messages:read --mailbox daycare \
     --config dpost.toml 2>/dev/null > daycare.token
