@@ -598,3 +598,45 @@ fn the_overview_shows_the_last_doctor_run_and_a_failure_needs_a_person() {
         runs.body
     );
 }
+
+#[test]
+fn a_user_added_while_serve_runs_signs_in_after_a_reload() {
+    let config = setup("reload", None);
+    let server = Server::start(&config);
+    let reload_status = serve::data_dir(&config).join("serve.reload");
+    let mut late = Browser::new(&server);
+    let out = add_user(&config, "late", "viewer", PASSWORD);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        late.sign_in("late", PASSWORD).status,
+        401,
+        "not before the running serve reads the file again"
+    );
+
+    let before = std::fs::read_to_string(&reload_status).unwrap_or_default();
+    let pid: i32 = std::fs::read_to_string(serve::data_dir(&config).join("serve.lock"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signalling the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let mut status = before.clone();
+    for _ in 0..600 {
+        status = std::fs::read_to_string(&reload_status).unwrap_or_default();
+        if status != before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        status.contains("\"ok\":true") && status.contains("4 console user(s)"),
+        "{status}"
+    );
+    let mut late = Browser::new(&server);
+    assert_eq!(late.sign_in("late", PASSWORD).status, 303);
+}

@@ -1,5 +1,6 @@
 //! Reloading a running `dpost serve`'s configuration on SIGHUP: contact points, mailboxes,
-//! API clients and webhooks change without a restart and without dropping a connection.
+//! API clients, webhooks and console users change without a restart and without dropping a
+//! connection.
 //!
 //! The new file is read and checked whole first; a file that does not check out is refused
 //! and the running configuration stays (logged, and told to whoever asked). What needs a
@@ -15,6 +16,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::api::ApiState;
+use crate::config::console::ConsoleUser;
+use crate::config::live::Live;
 use crate::config::ngdp::NgdpSettings;
 use crate::config::webhooks::Webhook;
 use crate::ngdp::Receiving;
@@ -50,6 +53,8 @@ pub struct Reloader {
     pub api: Arc<ApiState>,
     /// Certificates' end dates.
     pub metrics: Arc<Metrics>,
+    /// The operator console's users (`[[console.users]]`).
+    pub console_users: Arc<Live<Vec<ConsoleUser>>>,
     /// The running webhook worker and what it was started with.
     pub webhooks: Mutex<(Option<tokio::task::JoinHandle<()>>, String)>,
     generation: std::sync::atomic::AtomicU64,
@@ -94,6 +99,7 @@ impl Reloader {
         receiving: Arc<Receiving>,
         api: Arc<ApiState>,
         metrics: Arc<Metrics>,
+        console_users: Arc<Live<Vec<ConsoleUser>>>,
     ) -> Self {
         Reloader {
             config,
@@ -102,6 +108,7 @@ impl Reloader {
             receiving,
             api,
             metrics,
+            console_users,
             webhooks: Mutex::new((None, String::new())),
             generation: Default::default(),
         }
@@ -147,6 +154,7 @@ impl Reloader {
         let api = file.api()?;
         let hooks = file.webhooks(|name| std::env::var(name).ok())?;
         file.retention()?;
+        let console = file.console(|name| std::env::var(name).ok())?;
         let old = self.receiving.settings.get();
         let mut notes = Vec::new();
         let ids = |s: &NgdpSettings| s.systems.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
@@ -166,11 +174,12 @@ impl Reloader {
         notes.insert(
             0,
             format!(
-                "{} contact point(s), {} mailbox(es), {} API client(s), {} webhook(s)",
+                "{} contact point(s), {} mailbox(es), {} API client(s), {} webhook(s), {} console user(s)",
                 next.contact_points.len(),
                 next.mailboxes.len(),
                 api.clients.len(),
-                hooks.len()
+                hooks.len(),
+                console.users.len()
             ),
         );
         let fingerprint = webhooks_fingerprint(&hooks);
@@ -189,6 +198,9 @@ impl Reloader {
         self.metrics.set_certificates(certificate_end_dates(&new));
         self.api.mailboxes.set(next.mailboxes.clone());
         self.api.clients.set(api.clients);
+        // A removed user's session ends with its next request (access::signed_in looks the
+        // user up by name); a changed role applies from the next request.
+        self.console_users.set(console.users);
         self.receiving.settings.set(next);
         Ok(notes.join("; "))
     }

@@ -239,6 +239,7 @@ impl ServeCommand {
             // Before the listeners open: no platform reads events older than the window.
             crate::api::retention::prune(&api_state.store, api_state.clock.as_ref(), api.events_retention_days)?;
             tokio::spawn(crate::api::retention::run(api_state.store.clone(), api_state.clock.clone(), api.events_retention_days));
+            let console_users = Arc::new(Live::new(console.users.clone()));
             let reloader = Arc::new(Reloader::new(
                 self.config.config.clone(),
                 self.config.environment.clone(),
@@ -246,6 +247,7 @@ impl ServeCommand {
                 receiving.clone(),
                 api_state.clone(),
                 metrics,
+                console_users.clone(),
             ));
             // Before the listeners open: a webhook's cursor starts where the log is now, so
             // an event committed from here on is never taken for history.
@@ -254,7 +256,7 @@ impl ServeCommand {
             if let Some(every) = retention.purge_every {
                 tokio::spawn(purge_periodically(file.store_path(), retention.days.clone(), every, receiving.clock.clone()));
             }
-            let console = crate::console::start(&api_state, console, &serve.data_dir, api.tls.is_some(), webhook_names, &receiving.settings.get())?;
+            let console = crate::console::start(&api_state, console, console_users, &serve.data_dir, api.tls.is_some(), webhook_names, &receiving.settings.get())?;
             let push = Handle::new();
             let api_handle = Handle::new();
             let (p, a) = (push.clone(), api_handle.clone());

@@ -67,7 +67,12 @@ impl Signed {
 pub fn signed_in(s: &ConsoleState, headers: &HeaderMap) -> Option<Signed> {
     let value = cookie(headers, cookie_name(s.secure))?;
     let session = Session::decode(value, &s.key, s.api.clock.now_unix())?;
-    let user = s.users.iter().find(|u| u.name == session.user)?.clone();
+    let user = s
+        .users
+        .get()
+        .iter()
+        .find(|u| u.name == session.user)?
+        .clone();
     Some(Signed {
         user,
         session,

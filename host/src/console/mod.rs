@@ -53,7 +53,7 @@ pub struct ConsoleState {
     /// The platform API's state: its store connection, mailboxes, clock and metrics.
     pub api: Arc<ApiState>,
     /// `[[console.users]]`.
-    pub users: Vec<ConsoleUser>,
+    pub users: Arc<crate::config::live::Live<Vec<ConsoleUser>>>,
     /// Signs session cookies and CSRF tokens.
     pub key: ring::hmac::Key,
     /// How long a sign-in lasts.
@@ -101,6 +101,7 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
 pub fn start(
     api: &Arc<ApiState>,
     settings: crate::config::console::ConsoleSettings,
+    users: Arc<crate::config::live::Live<Vec<ConsoleUser>>>,
     data_dir: &std::path::Path,
     secure: bool,
     webhooks: Vec<String>,
@@ -115,12 +116,12 @@ pub fn start(
             Some((s.id.clone(), overview::certificate_expiry(path, password)))
         })
         .collect();
-    if settings.users.is_empty() {
+    if users.get().is_empty() {
         tracing::info!("the console has no users; add one with `dpost console user add`");
     }
     Ok(router(Arc::new(ConsoleState {
         api: api.clone(),
-        users: settings.users,
+        users,
         key,
         session_seconds: settings.session_seconds,
         secure,

@@ -66,7 +66,7 @@ fn form_page(
         },
         failed,
         name,
-        has_users: !s.users.is_empty(),
+        has_users: !s.users.get().is_empty(),
     };
     with_cookie(
         html(status, &page),
@@ -147,7 +147,7 @@ pub async fn submit(
         };
         let (st, n) = (s.clone(), name.clone());
         tokio::task::spawn_blocking(move || {
-            users::verify(&st.users, &n, &password).map(|u| u.name.clone())
+            users::verify(&st.users.get(), &n, &password).map(|u| u.name.clone())
         })
         .await
         .ok()
