@@ -15,6 +15,18 @@ use crate::store::retention;
 /// Store commands.
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
+    /// Bring the store's tables up to date and say at which version each service's are.
+    /// `dpost serve` does this itself at start (under a lock, so replicas that start together
+    /// migrate once); this runs it alone, e.g. before starting the new version of every
+    /// replica.
+    Migrate {
+        /// The configuration file (for `[store] path` or `url`; `DPOST_STORE_URL` overrides).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the database (SQLite's online backup) and every message file it refers to into
     /// DIR, a new or empty folder. Consistent while `dpost serve` runs.
     Backup {
@@ -69,9 +81,16 @@ pub enum StoreCommand {
     },
 }
 
-/// The store's file and the data folder the configuration names.
-fn locations(config: &Path) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
+/// The store's file and the data folder the configuration names. `what` names the command,
+/// which works on a SQLite file only: a PostgreSQL store is backed up with PostgreSQL's own
+/// tools.
+fn locations(config: &Path, what: &str) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
     let file = super::config::load_existing(config)?;
+    if let crate::store::Location::Postgres(_) = file.store_location() {
+        anyhow::bail!(
+            "`dpost store {what}` works on the SQLite store; this configuration's store is PostgreSQL, whose own tools (pg_dump, pg_basebackup, amcheck) do this (docs/scale-out.md)"
+        );
+    }
     let data_dir = file.serve()?.data_dir;
     Ok((file.clone(), file.store_path(), data_dir))
 }
@@ -79,8 +98,37 @@ fn locations(config: &Path) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
 impl StoreCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self {
+            StoreCommand::Migrate { config, json } => {
+                let file = super::config::load_existing(&config)?;
+                let store = Store::open_location(&file.store_location())?;
+                let versions = store.schema_versions()?;
+                if json {
+                    let map: serde_json::Map<String, serde_json::Value> = versions
+                        .iter()
+                        .map(|(m, v)| (m.clone(), serde_json::json!(v)))
+                        .collect();
+                    outln!(
+                        "{}",
+                        serde_json::json!({
+                            "store": store.path().display().to_string(),
+                            "backend": store.backend().name(),
+                            "versions": map,
+                        })
+                    )?;
+                } else {
+                    outln!(
+                        "{} ({}) is up to date:",
+                        store.path().display(),
+                        store.backend().name()
+                    )?;
+                    for (module, version) in &versions {
+                        outln!("  {module:<10} version {version}")?;
+                    }
+                }
+                Ok(Exit::Ok)
+            }
             StoreCommand::Backup { dir, config, json } => {
-                let (_, store, data_dir) = locations(&config)?;
+                let (_, store, data_dir) = locations(&config, "backup")?;
                 let now = clock::system().now_unix();
                 match backup::backup(&store, &data_dir, &dir, now) {
                     Ok(s) => {
@@ -112,7 +160,7 @@ impl StoreCommand {
                 }
             }
             StoreCommand::Restore { dir, config, json } => {
-                let (_, store, data_dir) = locations(&config)?;
+                let (_, store, data_dir) = locations(&config, "restore")?;
                 match backup::restore(&dir, &store, &data_dir) {
                     Ok(s) => {
                         // Brings tables from an older dpost's backup up to date.
@@ -146,7 +194,7 @@ impl StoreCommand {
                 }
             }
             StoreCommand::Verify { config, json } => {
-                let (_, store, _) = locations(&config)?;
+                let (_, store, _) = locations(&config, "verify")?;
                 let v = backup::verify(&store)?;
                 if json {
                     outln!("{}", serde_json::to_string(&v)?)?;
@@ -174,7 +222,7 @@ impl StoreCommand {
                 config,
                 json,
             } => {
-                let (file, store_path, _) = locations(&config)?;
+                let file = super::config::load_existing(&config)?;
                 let policy = file.retention()?;
                 if policy.days.is_empty() {
                     errln!(
@@ -182,7 +230,7 @@ impl StoreCommand {
                         config.display()
                     );
                 }
-                let mut store = Store::open(&store_path)?;
+                let mut store = Store::open_location(&file.store_location())?;
                 let now = as_of.unwrap_or_else(|| clock::system().now_unix());
                 let report = retention::purge(&mut store, &policy.days, now, dry_run)?;
                 if json {
