@@ -10,6 +10,7 @@ use crate::clock;
 use crate::config::ConfigFile;
 use crate::store::Store;
 use crate::store::backup::{self, BackupError};
+use crate::store::copy::{self, CopyError};
 use crate::store::retention;
 
 /// Store commands.
@@ -67,6 +68,24 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy every table of the SQLite store into a new PostgreSQL store (created and
+    /// migrated), in one transaction committed only when the row counts, every Digipost
+    /// document's SHA-256 and every message file's SHA-256 check out. Stop `dpost serve`
+    /// first. Exit 1 when a check fails or the target is not empty (nothing is written).
+    Copy {
+        /// The PostgreSQL store: `postgres://user:password@host:port/database`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The SQLite file to copy (default: the configuration's `[store] path`).
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// The configuration file (for the store's path when --from is not given).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The store's file and the data folder the configuration names.
@@ -79,6 +98,12 @@ fn locations(config: &Path) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
 impl StoreCommand {
     pub fn run(self) -> anyhow::Result<Exit> {
         match self {
+            StoreCommand::Copy {
+                to,
+                from,
+                config,
+                json,
+            } => copy_command(&to, from, &config, json),
             StoreCommand::Backup { dir, config, json } => {
                 let (_, store, data_dir) = locations(&config)?;
                 let now = clock::system().now_unix();
@@ -216,4 +241,49 @@ impl StoreCommand {
             }
         }
     }
+}
+
+/// `dpost store copy`: the report, and exit 1 when a check failed or the target held data.
+fn copy_command(to: &str, from: Option<PathBuf>, config: &Path, json: bool) -> anyhow::Result<Exit> {
+    let from = match from {
+        Some(p) => p,
+        None => locations(config)?.1,
+    };
+    let report = match copy::copy(&from, to) {
+        Ok(r) => r,
+        Err(e @ CopyError::NotEmpty { .. }) => {
+            errln!("error: {e}");
+            return Ok(Exit::CheckFailed);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        outln!("{}", serde_json::to_string(&report)?)?;
+    } else {
+        for t in &report.tables {
+            outln!("{:<24} {:>10} row(s) {:>14} bytes", t.table, t.rows, t.bytes)?;
+        }
+        for m in &report.mismatches {
+            outln!("{m}")?;
+        }
+        outln!(
+            "{} {} table(s), {} row(s), {} bytes from {} to {} in {:.1} s; checked {} document hash(es) and {} file(s) ({} bytes), {} mismatch(es)",
+            if report.committed { "copied" } else { "rolled back" },
+            report.tables.len(),
+            report.rows,
+            report.bytes,
+            report.from,
+            report.to,
+            report.seconds,
+            report.documents_checked,
+            report.files_checked,
+            report.file_bytes,
+            report.mismatches.len()
+        )?;
+    }
+    Ok(if report.committed {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
 }
