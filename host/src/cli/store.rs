@@ -16,6 +16,18 @@ use crate::store::retention;
 /// Store commands.
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
+    /// Bring the store's tables up to date and say at which version each service's are.
+    /// `dpost serve` does this itself at start (under a lock, so replicas that start together
+    /// migrate once); this runs it alone, e.g. before starting the new version of every
+    /// replica.
+    Migrate {
+        /// The configuration file (for `[store] path` or `url`; `DPOST_STORE_URL` overrides).
+        #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the database (SQLite's online backup) and every message file it refers to into
     /// DIR, a new or empty folder. Consistent while `dpost serve` runs.
     Backup {
@@ -73,13 +85,16 @@ pub enum StoreCommand {
     /// document's SHA-256 and every message file's SHA-256 check out. Stop `dpost serve`
     /// first. Exit 1 when a check fails or the target is not empty (nothing is written).
     Copy {
-        /// The PostgreSQL store: `postgres://user:password@host:port/database`.
+        /// The PostgreSQL store, `postgres://user:password@host:port/database` (default: the
+        /// configuration's `DPOST_STORE_URL` or `[store] url`, which keeps a password off
+        /// the command line).
         #[arg(long, value_name = "URL")]
-        to: String,
-        /// The SQLite file to copy (default: the configuration's `[store] path`).
+        to: Option<String>,
+        /// The SQLite file to copy (default: the configuration's `[store] path`, which
+        /// stays the SQLite file when `[store] url` is set).
         #[arg(long, value_name = "PATH")]
         from: Option<PathBuf>,
-        /// The configuration file (for the store's path when --from is not given).
+        /// The configuration file (for the defaults of --to and --from).
         #[arg(long, value_name = "FILE", default_value = "dpost.toml")]
         config: PathBuf,
         /// Print JSON.
@@ -88,9 +103,16 @@ pub enum StoreCommand {
     },
 }
 
-/// The store's file and the data folder the configuration names.
-fn locations(config: &Path) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
+/// The store's file and the data folder the configuration names. `what` names the command,
+/// which works on a SQLite file only: a PostgreSQL store is backed up with PostgreSQL's own
+/// tools.
+fn locations(config: &Path, what: &str) -> anyhow::Result<(ConfigFile, PathBuf, PathBuf)> {
     let file = super::config::load_existing(config)?;
+    if let crate::store::Location::Postgres(_) = file.store_location() {
+        anyhow::bail!(
+            "`dpost store {what}` works on the SQLite store; this configuration's store is PostgreSQL, whose own tools (pg_dump, pg_basebackup, amcheck) do this (docs/scale-out.md)"
+        );
+    }
     let data_dir = file.serve()?.data_dir;
     Ok((file.clone(), file.store_path(), data_dir))
 }
@@ -103,9 +125,38 @@ impl StoreCommand {
                 from,
                 config,
                 json,
-            } => copy_command(&to, from, &config, json),
+            } => copy_command(to, from, &config, json),
+            StoreCommand::Migrate { config, json } => {
+                let file = super::config::load_existing(&config)?;
+                let store = Store::open_location(&file.store_location())?;
+                let versions = store.schema_versions()?;
+                if json {
+                    let map: serde_json::Map<String, serde_json::Value> = versions
+                        .iter()
+                        .map(|(m, v)| (m.clone(), serde_json::json!(v)))
+                        .collect();
+                    outln!(
+                        "{}",
+                        serde_json::json!({
+                            "store": store.path().display().to_string(),
+                            "backend": store.backend().name(),
+                            "versions": map,
+                        })
+                    )?;
+                } else {
+                    outln!(
+                        "{} ({}) is up to date:",
+                        store.path().display(),
+                        store.backend().name()
+                    )?;
+                    for (module, version) in &versions {
+                        outln!("  {module:<10} version {version}")?;
+                    }
+                }
+                Ok(Exit::Ok)
+            }
             StoreCommand::Backup { dir, config, json } => {
-                let (_, store, data_dir) = locations(&config)?;
+                let (_, store, data_dir) = locations(&config, "backup")?;
                 let now = clock::system().now_unix();
                 match backup::backup(&store, &data_dir, &dir, now) {
                     Ok(s) => {
@@ -137,7 +188,7 @@ impl StoreCommand {
                 }
             }
             StoreCommand::Restore { dir, config, json } => {
-                let (_, store, data_dir) = locations(&config)?;
+                let (_, store, data_dir) = locations(&config, "restore")?;
                 match backup::restore(&dir, &store, &data_dir) {
                     Ok(s) => {
                         // Brings tables from an older dpost's backup up to date.
@@ -171,7 +222,7 @@ impl StoreCommand {
                 }
             }
             StoreCommand::Verify { config, json } => {
-                let (_, store, _) = locations(&config)?;
+                let (_, store, _) = locations(&config, "verify")?;
                 let v = backup::verify(&store)?;
                 if json {
                     outln!("{}", serde_json::to_string(&v)?)?;
@@ -199,7 +250,7 @@ impl StoreCommand {
                 config,
                 json,
             } => {
-                let (file, store_path, _) = locations(&config)?;
+                let file = super::config::load_existing(&config)?;
                 let policy = file.retention()?;
                 if policy.days.is_empty() {
                     errln!(
@@ -207,7 +258,7 @@ impl StoreCommand {
                         config.display()
                     );
                 }
-                let mut store = Store::open(&store_path)?;
+                let mut store = Store::open_location(&file.store_location())?;
                 let now = as_of.unwrap_or_else(|| clock::system().now_unix());
                 let report = retention::purge(&mut store, &policy.days, now, dry_run)?;
                 if json {
@@ -244,12 +295,40 @@ impl StoreCommand {
 }
 
 /// `dpost store copy`: the report, and exit 1 when a check failed or the target held data.
-fn copy_command(to: &str, from: Option<PathBuf>, config: &Path, json: bool) -> anyhow::Result<Exit> {
+fn copy_command(
+    to: Option<String>,
+    from: Option<PathBuf>,
+    config: &Path,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    let load = || super::config::load_existing(config);
+    let mut file = None;
     let from = match from {
         Some(p) => p,
-        None => locations(config)?.1,
+        None => {
+            let f = load()?;
+            let path = f.store_path();
+            file = Some(f);
+            path
+        }
     };
-    let report = match copy::copy(&from, to) {
+    let to = match to {
+        Some(u) => u,
+        None => {
+            let f = match file {
+                Some(f) => f,
+                None => load()?,
+            };
+            match f.store_location() {
+                crate::store::Location::Postgres(url) => url,
+                crate::store::Location::Sqlite(_) => anyhow::bail!(
+                    "no PostgreSQL store to copy to: give --to postgres://... or set [store] url in {} (or DPOST_STORE_URL)",
+                    config.display()
+                ),
+            }
+        }
+    };
+    let report = match copy::copy(&from, &to) {
         Ok(r) => r,
         Err(e @ CopyError::NotEmpty { .. }) => {
             errln!("error: {e}");

@@ -13,6 +13,25 @@ const SHOWN: usize = 20;
 /// Check the permissions of the store the configuration names.
 pub fn check(file: &ConfigFile) -> Vec<Check> {
     let step = Step::Store;
+    if let crate::store::Location::Postgres(url) = file.store_location() {
+        // The tables are on a server, whose access is its own (roles, pg_hba.conf): what
+        // dpost can check is that it reaches it and that the tables are this dpost's.
+        return vec![match crate::store::Store::open_postgres(&url) {
+            Ok(store) => Check::ok(
+                step,
+                "store",
+                &store.path().display().to_string(),
+                "PostgreSQL answers and every service's tables are up to date",
+            ),
+            Err(e) => Check::failed(
+                step,
+                "store",
+                "[store] url",
+                crate::error_text::of(&anyhow::Error::from(e)),
+                "check `[store] url` (or DPOST_STORE_URL), that the server runs, and that it accepts this user",
+            ),
+        }];
+    }
     let database = file.store_path();
     let data_dir = match file.serve() {
         Ok(s) => s.data_dir,

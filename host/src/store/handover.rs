@@ -204,7 +204,7 @@ impl Store {
             // `m.acked = 0` selects the partial index of pending messages (migration 2).
             AckState::Pending => "m.acked = 0 AND a.message_uuid IS NULL",
             AckState::Acknowledged => "a.message_uuid IS NOT NULL",
-            AckState::All => "1",
+            AckState::All => "TRUE",
         };
         let sql = format!(
             "SELECT m.seq, m.uuid, m.mailbox, m.received_at, m.valid, m.label, m.sender_id, m.sender_label,

@@ -150,7 +150,10 @@ impl Location {
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    /// For messages: the file, or the server's address without its password.
     path: PathBuf,
+    /// To open another connection to the same store.
+    location: Location,
 }
 
 impl Store {
@@ -196,6 +199,7 @@ impl Store {
         let mut store = Store {
             conn: Connection::sqlite(conn),
             path: path.to_owned(),
+            location: Location::Sqlite(path.to_owned()),
         };
         store.migrate()?;
         Ok(store)
@@ -217,6 +221,7 @@ impl Store {
         let mut store = Store {
             path: PathBuf::from(conn.place()),
             conn: Connection::postgres(conn),
+            location: Location::Postgres(url.to_owned()),
         };
         store.migrate()?;
         Ok(store)
@@ -304,7 +309,20 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// The database file.
+    /// Every service's table version, in migration order.
+    pub fn schema_versions(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        MIGRATIONS
+            .iter()
+            .map(|(m, _, _)| Ok(((*m).to_owned(), self.schema_version(m)?)))
+            .collect()
+    }
+
+    /// Where this store is, to open another connection to it.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The database file (for PostgreSQL, the server's address without its password).
     pub fn path(&self) -> &Path {
         &self.path
     }
