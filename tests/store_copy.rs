@@ -193,15 +193,23 @@ fn a_received_store_moves_to_postgres_with_its_order_and_counters() {
     // the next place in the feed, its audit entry the next id, and its event (if any) the
     // next sequence number.
     let max_seq: i64 = sqlite
-        .query_row("SELECT value FROM ngdp_sequence WHERE name = 'messages'", [], |r| {
+        .query_row(
+            "SELECT value FROM ngdp_sequence WHERE name = 'messages'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let max_audit: i64 = sqlite
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM handover_audit", [], |r| {
             r.get(0)
         })
         .unwrap();
-    let max_audit: i64 = sqlite
-        .query_row("SELECT COALESCE(MAX(id), 0) FROM handover_audit", [], |r| r.get(0))
-        .unwrap();
     let events_high: i64 = sqlite
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'events'", [], |r| r.get(0))
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let moved = to
         .handover_route(&before[0].uuid, None, "housing", "cli:test", 1_800_000_000)

@@ -340,14 +340,23 @@ fn copy_command(
         outln!("{}", serde_json::to_string(&report)?)?;
     } else {
         for t in &report.tables {
-            outln!("{:<24} {:>10} row(s) {:>14} bytes", t.table, t.rows, t.bytes)?;
+            outln!(
+                "{:<24} {:>10} row(s) {:>14} bytes",
+                t.table,
+                t.rows,
+                t.bytes
+            )?;
         }
         for m in &report.mismatches {
             outln!("{m}")?;
         }
         outln!(
             "{} {} table(s), {} row(s), {} bytes from {} to {} in {:.1} s; checked {} document hash(es) and {} file(s) ({} bytes), {} mismatch(es)",
-            if report.committed { "copied" } else { "rolled back" },
+            if report.committed {
+                "copied"
+            } else {
+                "rolled back"
+            },
             report.tables.len(),
             report.rows,
             report.bytes,

@@ -235,8 +235,11 @@ struct TablePlan {
     select: Vec<String>,
     /// Written on PostgreSQL, in the same order.
     columns: Vec<TargetColumn>,
-    /// `ORDER BY` on SQLite: rows a row refers to in the same table come first.
-    order: String,
+    /// The SQLite queries' `WHERE … ORDER BY …`, one pass each, in order: rows a row refers
+    /// to in the same table come first. Each pass reads in rowid order, which SQLite walks
+    /// without sorting; an ORDER BY on an expression would sort whole rows, blobs and all,
+    /// in memory.
+    passes: Vec<String>,
     /// Whether SQLite has a rowid for it (to name a row in an error).
     rowid: bool,
 }
@@ -257,9 +260,12 @@ pub fn copy(from: &Path, to: &str) -> Result<CopyReport, CopyError> {
     let mut source = Store::open(from)?;
     let mut target = Store::open_postgres(to)?;
     let place = target.path().display().to_string();
-    let src = source.conn().as_sqlite().ok_or_else(|| CopyError::NoPlace {
-        what: format!("{} is not a SQLite store", from.display()),
-    })?;
+    let src = source
+        .conn()
+        .as_sqlite()
+        .ok_or_else(|| CopyError::NoPlace {
+            what: format!("{} is not a SQLite store", from.display()),
+        })?;
     let read = |source| CopyError::Source {
         path: from.to_owned(),
         source,
@@ -377,14 +383,18 @@ fn copy_in_snapshot(
     // Checks, inside the transaction: a failure leaves the target as it was.
     for p in &plans {
         let on_sqlite: i64 = src
-            .query_row(&format!("SELECT COUNT(*) FROM {}", quote(&p.name)), [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {}", quote(&p.name)),
+                [],
+                |r| r.get(0),
+            )
             .map_err(read)?;
         let on_postgres: i64 = tx
-            .query_row(&format!("SELECT COUNT(*) FROM {}", quote(&p.name)), [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {}", quote(&p.name)),
+                [],
+                |r| r.get(0),
+            )
             .map_err(write(format!("counting {}", p.name)))?;
         if on_sqlite != on_postgres {
             report.mismatches.push(Mismatch {
@@ -621,26 +631,27 @@ fn plan(
             });
         }
     }
-    let mut order = Vec::new();
-    if !self_fk.is_empty() {
-        // A row whose reference is complete comes after those without one (one level: an
+    let order = if rowid { " ORDER BY rowid" } else { "" };
+    let passes = if self_fk.is_empty() {
+        vec![format!("WHERE TRUE{order}")]
+    } else {
+        // Rows whose reference is complete after those without one (one level: an
         // attachment after its document).
         let set: Vec<String> = self_fk
             .iter()
             .map(|c| format!("{} IS NOT NULL", quote(c)))
             .collect();
-        order.push(format!("({})", set.join(" AND ")));
-    }
-    order.push(if rowid {
-        "rowid".to_owned()
-    } else {
-        select.join(", ")
-    });
+        let set = set.join(" AND ");
+        vec![
+            format!("WHERE NOT ({set}){order}"),
+            format!("WHERE ({set}){order}"),
+        ]
+    };
     Ok(TablePlan {
         name: table.to_owned(),
         select,
         columns,
-        order: order.join(", "),
+        passes,
         rowid,
     })
 }
@@ -667,7 +678,9 @@ fn fits(v: &Value, column: &TargetColumn) -> Result<(), String> {
         Value::Real(_) => matches!(ty, "double precision" | "real"),
         Value::Text(t) => {
             if t.contains('\0') {
-                return Err("text with a NUL character, which PostgreSQL's text cannot hold".into());
+                return Err(
+                    "text with a NUL character, which PostgreSQL's text cannot hold".into(),
+                );
             }
             text
         }
@@ -718,59 +731,60 @@ fn copy_table(
         return Ok(out);
     }
     let per_batch = BATCH_ROWS.min(MAX_PARAMS / p.columns.len()).max(1);
-    let mut q = src
-        .prepare(&format!(
-            "SELECT {} FROM {} ORDER BY {}",
-            p.select.join(", "),
-            quote(&p.name),
-            p.order
-        ))
-        .map_err(read)?;
-    let mut rows = q.query([]).map_err(read)?;
     let mut batch: Vec<Value> = Vec::new();
     let mut batch_rows = 0usize;
     let mut batch_bytes = 0usize;
     let mut position = 0u64;
-    while let Some(r) = rows.next().map_err(read)? {
-        position += 1;
-        let row_name = || {
-            if p.rowid
-                && let Some(i) = p.select.iter().position(|s| s == "rowid")
-                && let Ok(id) = r.get::<_, i64>(i)
-            {
-                return format!("rowid {id}");
+    for pass in &p.passes {
+        let mut q = src
+            .prepare(&format!(
+                "SELECT {} FROM {} {pass}",
+                p.select.join(", "),
+                quote(&p.name),
+            ))
+            .map_err(read)?;
+        let mut rows = q.query([]).map_err(read)?;
+        while let Some(r) = rows.next().map_err(read)? {
+            position += 1;
+            let row_name = || {
+                if p.rowid
+                    && let Some(i) = p.select.iter().position(|s| s == "rowid")
+                    && let Ok(id) = r.get::<_, i64>(i)
+                {
+                    return format!("rowid {id}");
+                }
+                format!("row {position}")
+            };
+            for (i, column) in p.columns.iter().enumerate() {
+                let bad = |problem: String| CopyError::BadValue {
+                    path: from.to_owned(),
+                    table: p.name.clone(),
+                    row: row_name(),
+                    column: column.name.clone(),
+                    problem,
+                };
+                let v = match r.get_ref(i).map_err(read)? {
+                    SqliteValue::Null => Value::Null,
+                    SqliteValue::Integer(n) => Value::Integer(n),
+                    SqliteValue::Real(x) => Value::Real(x),
+                    SqliteValue::Text(t) => Value::Text(
+                        String::from_utf8(t.to_vec())
+                            .map_err(|_| bad("text that is not UTF-8".into()))?,
+                    ),
+                    SqliteValue::Blob(b) => Value::Blob(b.to_vec()),
+                };
+                fits(&v, column).map_err(bad)?;
+                batch_bytes += size_of(&v);
+                batch.push(v);
             }
-            format!("row {position}")
-        };
-        for (i, column) in p.columns.iter().enumerate() {
-            let bad = |problem: String| CopyError::BadValue {
-                path: from.to_owned(),
-                table: p.name.clone(),
-                row: row_name(),
-                column: column.name.clone(),
-                problem,
-            };
-            let v = match r.get_ref(i).map_err(read)? {
-                SqliteValue::Null => Value::Null,
-                SqliteValue::Integer(n) => Value::Integer(n),
-                SqliteValue::Real(x) => Value::Real(x),
-                SqliteValue::Text(t) => Value::Text(
-                    String::from_utf8(t.to_vec())
-                        .map_err(|_| bad("text that is not UTF-8".into()))?,
-                ),
-                SqliteValue::Blob(b) => Value::Blob(b.to_vec()),
-            };
-            fits(&v, column).map_err(bad)?;
-            batch_bytes += size_of(&v);
-            batch.push(v);
-        }
-        batch_rows += 1;
-        if batch_rows >= per_batch || batch_bytes >= BATCH_BYTES {
-            insert(tx, p, &mut batch, batch_rows, place)?;
-            out.rows += batch_rows as u64;
-            out.bytes += batch_bytes as u64;
-            batch_rows = 0;
-            batch_bytes = 0;
+            batch_rows += 1;
+            if batch_rows >= per_batch || batch_bytes >= BATCH_BYTES {
+                insert(tx, p, &mut batch, batch_rows, place)?;
+                out.rows += batch_rows as u64;
+                out.bytes += batch_bytes as u64;
+                batch_rows = 0;
+                batch_bytes = 0;
+            }
         }
     }
     if batch_rows > 0 {
@@ -919,9 +933,7 @@ fn set_counters(
 /// Hash every Digipost document's content on PostgreSQL and compare it with the SHA-256
 /// recorded beside it: (documents checked, those that differ).
 fn check_documents(tx: &sql::Connection) -> sql::Result<(u64, Vec<Mismatch>)> {
-    let checked: i64 = tx.query_row("SELECT COUNT(*) FROM digipost_documents", [], |r| {
-        r.get(0)
-    })?;
+    let checked: i64 = tx.query_row("SELECT COUNT(*) FROM digipost_documents", [], |r| r.get(0))?;
     let mut q = tx.prepare(
         "SELECT sender_id, id, content_sha256, encode(sha256(content), 'hex'), length(content)
          FROM digipost_documents
@@ -946,4 +958,247 @@ fn check_documents(tx: &sql::Connection) -> sql::Result<(u64, Vec<Mismatch>)> {
         })?
         .collect::<sql::Result<Vec<_>>>()?;
     Ok((u64::try_from(checked).unwrap_or(0), bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fk(child: &str, parent: &str, columns: &[&str]) -> ForeignKey {
+        ForeignKey {
+            child: child.into(),
+            parent: parent.into(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    fn column(name: &str, ty: &str, not_null: bool) -> TargetColumn {
+        TargetColumn {
+            name: name.into(),
+            ty: ty.into(),
+            not_null,
+            identity: false,
+            has_default: false,
+        }
+    }
+
+    #[test]
+    fn tables_come_after_those_they_refer_to_and_a_cycle_is_named() {
+        let tables: BTreeSet<String> = ["webhook_deliveries", "events", "a", "docs"]
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect();
+        let edges = [
+            fk("webhook_deliveries", "events", &["event_seq"]),
+            // A table referring to itself is no reason to wait.
+            fk("docs", "docs", &["sender_id", "parent_id"]),
+        ];
+        assert_eq!(
+            copy_order(tables, &edges).unwrap(),
+            ["a", "docs", "events", "webhook_deliveries"]
+        );
+        let cycle: BTreeSet<String> = ["x", "y", "z"].iter().map(|t| (*t).to_owned()).collect();
+        let edges = [fk("x", "y", &["y"]), fk("y", "x", &["x"])];
+        assert_eq!(copy_order(cycle, &edges).unwrap_err(), ["x", "y"]);
+    }
+
+    #[test]
+    fn columns_match_by_name_with_sqlite_s_rowid_and_nothing_is_left_behind() {
+        let mut id = column("rowid", "bigint", true);
+        id.identity = true;
+        let target = vec![
+            id,
+            column("message_uuid", "text", true),
+            column("claimed_until", "bigint", false),
+        ];
+        let p = plan(
+            "ngdp_outbox",
+            &["message_uuid".to_owned()],
+            true,
+            target.clone(),
+            &[],
+            "pg",
+        )
+        .unwrap();
+        assert_eq!(p.select, ["\"message_uuid\"", "rowid"]);
+        assert_eq!(p.passes, ["WHERE TRUE ORDER BY rowid"]);
+        // A SQLite column PostgreSQL has no place for stops the copy.
+        let e = plan(
+            "ngdp_outbox",
+            &["message_uuid".to_owned(), "extra".to_owned()],
+            true,
+            target,
+            &[],
+            "pg",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("ngdp_outbox.extra"), "{e}");
+        // So does a required PostgreSQL column SQLite cannot fill.
+        let e = plan(
+            "t",
+            &[],
+            false,
+            vec![column("needed", "text", true)],
+            &[],
+            "pg",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("t.needed"), "{e}");
+        // Rows referring to rows of their own table come after those without a reference.
+        let p = plan(
+            "docs",
+            &["sender_id".into(), "parent_id".into()],
+            true,
+            vec![
+                column("sender_id", "bigint", true),
+                column("parent_id", "bigint", false),
+            ],
+            &["sender_id".into(), "parent_id".into()],
+            "pg",
+        )
+        .unwrap();
+        assert_eq!(
+            p.passes,
+            [
+                "WHERE NOT (\"sender_id\" IS NOT NULL AND \"parent_id\" IS NOT NULL) ORDER BY rowid",
+                "WHERE (\"sender_id\" IS NOT NULL AND \"parent_id\" IS NOT NULL) ORDER BY rowid"
+            ]
+        );
+    }
+
+    #[test]
+    fn values_are_checked_against_the_column_before_they_are_sent() {
+        let big = column("n", "bigint", true);
+        let text = column("t", "text", false);
+        let bytes = column("b", "bytea", true);
+        assert!(fits(&Value::Integer(1), &big).is_ok());
+        assert!(
+            fits(&Value::Integer(1), &text).is_ok(),
+            "bound as its digits"
+        );
+        assert!(fits(&Value::Null, &text).is_ok());
+        assert!(fits(&Value::Blob(vec![1]), &bytes).is_ok());
+        let e = fits(&Value::Null, &big).unwrap_err();
+        assert!(e.contains("NULL"), "{e}");
+        let e = fits(&Value::Real(1.5), &big).unwrap_err();
+        assert_eq!(e, "a real number where PostgreSQL's column is bigint");
+        let e = fits(&Value::Text("a\0b".into()), &text).unwrap_err();
+        assert!(e.contains("NUL"), "{e}");
+        assert!(fits(&Value::Blob(vec![1]), &text).is_err());
+    }
+
+    /// A SQLite store for a test, filled by `sql` with foreign keys off (rows in an order
+    /// the receive path would not write them in).
+    fn sqlite_store(name: &str, sql: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dpost-copy-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dpost.db");
+        let mut store = Store::open(&path).unwrap();
+        super::super::without_foreign_keys(&mut store, sql);
+        path
+    }
+
+    fn target(name: &str) -> Option<String> {
+        let url = std::env::var("DPOST_TEST_POSTGRES").ok()?;
+        Some(super::super::postgres::testing::scratch_schema(&url, name))
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        use sha2::Digest as _;
+        crate::ngdp::receive::hex(&sha2::Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn pruned_event_numbers_are_not_given_out_again_and_attachments_follow_documents() {
+        let Some(to) = target("copy_counters") else {
+            eprintln!("DPOST_TEST_POSTGRES is not set: skipping");
+            return;
+        };
+        // The attachment is written before its document (rowid order), and the newest
+        // events were pruned: SQLite's AUTOINCREMENT mark stays at 5.
+        let from = sqlite_store(
+            "counters",
+            &format!(
+                "INSERT INTO digipost_documents (sender_id, id, parent_id, position, metadata,
+                    content_type, content, content_sha256, archived_at, seq)
+                 VALUES (1, 11, 10, 1, '{{}}', 'text/plain', X'6869', '{}', 0, 2),
+                        (1, 10, NULL, 0, '{{}}', 'application/pdf', X'', '{}', 0, 1);
+                 INSERT INTO events (type, at, subject, payload) VALUES
+                    ('e', 0, 's', '{{}}'), ('e', 0, 's', '{{}}'), ('e', 0, 's', '{{}}'),
+                    ('e', 0, 's', '{{}}'), ('e', 0, 's', '{{}}');
+                 DELETE FROM events WHERE seq > 3",
+                sha(b"hi"),
+                sha(b"")
+            ),
+        );
+        let report = copy(&from, &to).unwrap();
+        assert!(report.committed, "{:?}", report.mismatches);
+        assert_eq!(report.documents_checked, 2);
+        let counter = |name: &str| {
+            report
+                .counters
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.value)
+        };
+        assert_eq!(counter("dpost_sequences.events"), Some(5));
+        assert_eq!(counter("dpost_sequences.digipost_documents"), Some(2));
+        let mut pg = Store::open_postgres(&to).unwrap();
+        let next: i64 = pg
+            .conn()
+            .query_row(
+                "INSERT INTO events (type, at, subject, payload) VALUES ('e', 0, 's', '{}') RETURNING seq",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(next, 6);
+    }
+
+    #[test]
+    fn a_document_whose_bytes_do_not_match_its_hash_rolls_everything_back() {
+        let Some(to) = target("copy_mismatch") else {
+            eprintln!("DPOST_TEST_POSTGRES is not set: skipping");
+            return;
+        };
+        let from = sqlite_store(
+            "mismatch",
+            &format!(
+                "INSERT INTO digipost_documents (sender_id, id, parent_id, position, metadata,
+                    content_type, content, content_sha256, archived_at, seq)
+                 VALUES (1, 10, NULL, 0, '{{}}', NULL, X'6869', '{}', 0, 1);
+                 INSERT INTO events (type, at, subject, payload) VALUES ('e', 0, 's', '{{}}')",
+                sha(b"ho")
+            ),
+        );
+        let report = copy(&from, &to).unwrap();
+        assert!(!report.committed);
+        assert_eq!(report.mismatches.len(), 1, "{:?}", report.mismatches);
+        let m = &report.mismatches[0];
+        assert_eq!(
+            (m.table.as_str(), m.key.as_str(), m.kind.as_str()),
+            ("digipost_documents", "document 1/10", "sha256")
+        );
+        assert!(m.detail.contains(&sha(b"hi")), "{m}");
+        let mut pg = Store::open_postgres(&to).unwrap();
+        for t in ["digipost_documents", "events"] {
+            let n: i64 = pg
+                .conn()
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{t} rolled back");
+        }
+        // And the rolled-back target takes a copy of a store that checks out.
+        let good = sqlite_store(
+            "mismatch-fixed",
+            &format!(
+                "INSERT INTO digipost_documents (sender_id, id, parent_id, position, metadata,
+                    content_type, content, content_sha256, archived_at, seq)
+                 VALUES (1, 10, NULL, 0, '{{}}', NULL, X'6869', '{}', 0, 1)",
+                sha(b"hi")
+            ),
+        );
+        assert!(copy(&good, &to).unwrap().committed);
+    }
 }
