@@ -326,7 +326,7 @@ impl Store {
              FROM ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
              WHERE {}
              ORDER BY m.received_at DESC, m.seq DESC LIMIT ?",
-            if clauses.is_empty() { "1".to_owned() } else { clauses.join(" AND ") }
+            if clauses.is_empty() { "TRUE".to_owned() } else { clauses.join(" AND ") }
         );
         let result = (|| {
             let mut stmt = self.conn().prepare_cached(&sql)?;
