@@ -66,12 +66,20 @@ fn drop_database(url: &str, target: &str) {
     let _ = admin(url).execute_batch(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }
 
-fn copy(config: &Path, to: &str) -> (i32, Value, String) {
-    let out = dpost_command()
-        .args(["store", "copy", "--json", "--to", to, "--config"])
-        .arg(config)
-        .output()
-        .expect("running dpost store copy");
+/// `dpost store copy --json` from `config`'s SQLite store to `to`, given as `--to` or, when
+/// `by_env`, as `DPOST_STORE_URL` (what an operator sets to keep the password off the
+/// command line).
+fn copy(config: &Path, to: &str, by_env: bool) -> (i32, Value, String) {
+    let mut command = dpost_command();
+    command
+        .args(["store", "copy", "--json", "--config"])
+        .arg(config);
+    if by_env {
+        command.env("DPOST_STORE_URL", to);
+    } else {
+        command.args(["--to", to]).env_remove("DPOST_STORE_URL");
+    }
+    let out = command.output().expect("running dpost store copy");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     (
@@ -79,6 +87,19 @@ fn copy(config: &Path, to: &str) -> (i32, Value, String) {
         report,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A configuration whose store is the SQLite file only: with `DPOST_TEST_POSTGRES` set, the
+/// test configurations name a PostgreSQL store too (`[store] url`), and this test fills the
+/// SQLite file to copy from.
+fn sqlite_only(config: std::path::PathBuf) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&config).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("url = \"postgres"))
+        .collect();
+    std::fs::write(&config, kept.join("\n") + "\n").unwrap();
+    config
 }
 
 fn count(conn: &sql::Connection, table: &str) -> i64 {
@@ -111,9 +132,11 @@ fn feed(store: &mut Store) -> Vec<FeedEntry> {
 #[test]
 fn a_received_store_moves_to_postgres_with_its_order_and_counters() {
     let Some(url) = server() else { return };
-    let config = serve::config("store-copy")
-        .contact_point("241d39f6-998e-4929-b198-ccacbbf4b330", "daycare")
-        .write();
+    let config = sqlite_only(
+        serve::config("store-copy")
+            .contact_point("241d39f6-998e-4929-b198-ccacbbf4b330", "daycare")
+            .write(),
+    );
     let dir = config.parent().unwrap().to_owned();
     let seeded = seed(
         &config,
@@ -143,7 +166,7 @@ fn a_received_store_moves_to_postgres_with_its_order_and_counters() {
     assert!(sqlite_count("events") > 0 && sqlite_count("ngdp_outbox") > 0);
 
     let target = fresh_database(&url, "store_copy");
-    let (code, report, stderr) = copy(&config, &target);
+    let (code, report, stderr) = copy(&config, &target, true);
     assert_eq!(code, 0, "{stderr}\n{report}");
     assert_eq!(report["committed"], true, "{report}");
     assert_eq!(report["mismatches"], serde_json::json!([]));
@@ -236,7 +259,7 @@ fn a_received_store_moves_to_postgres_with_its_order_and_counters() {
     drop(to);
 
     // A second copy into the full target is refused, naming a table, and changes nothing.
-    let (code, _, stderr) = copy(&config, &target);
+    let (code, _, stderr) = copy(&config, &target, false);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("is not empty: table "), "{stderr}");
     assert_eq!(count(&pg, "ngdp_messages") as u64, seeded.messages);
@@ -247,7 +270,7 @@ fn a_received_store_moves_to_postgres_with_its_order_and_counters() {
 #[test]
 fn a_damaged_file_stops_the_copy_and_nothing_is_written() {
     let Some(url) = server() else { return };
-    let config = serve::config("store-copy-damaged").write();
+    let config = sqlite_only(serve::config("store-copy-damaged").write());
     let dir = config.parent().unwrap().to_owned();
     seed(
         &config,
@@ -274,7 +297,7 @@ fn a_damaged_file_stops_the_copy_and_nothing_is_written() {
     std::fs::write(&damaged, &bytes).unwrap();
 
     let target = fresh_database(&url, "store_copy_damaged");
-    let (code, report, stderr) = copy(&config, &target);
+    let (code, report, stderr) = copy(&config, &target, false);
     assert_eq!(code, 1, "{stderr}\n{report}");
     assert_eq!(report["committed"], false);
     let mismatches = report["mismatches"].as_array().unwrap();

@@ -85,9 +85,9 @@ pub enum StoreCommand {
     /// document's SHA-256 and every message file's SHA-256 check out. Stop `dpost serve`
     /// first. Exit 1 when a check fails or the target is not empty (nothing is written).
     Copy {
-        /// The PostgreSQL store, `postgres://user:password@host:port/database` (default: the
-        /// configuration's `DPOST_STORE_URL` or `[store] url`, which keeps a password off
-        /// the command line).
+        /// The PostgreSQL store, `postgres://user:password@host:port/database` (default:
+        /// `DPOST_STORE_URL`, else the configuration's `[store] url`; either keeps a password
+        /// off the command line).
         #[arg(long, value_name = "URL")]
         to: Option<String>,
         /// The SQLite file to copy (default: the configuration's `[store] path`, which
@@ -347,6 +347,12 @@ fn copy_command(
                 t.bytes
             )?;
         }
+        let counters: Vec<String> = report
+            .counters
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect();
+        outln!("counters continue after: {}", counters.join(", "))?;
         for m in &report.mismatches {
             outln!("{m}")?;
         }

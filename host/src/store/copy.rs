@@ -240,7 +240,7 @@ struct TablePlan {
     /// without sorting; an ORDER BY on an expression would sort whole rows, blobs and all,
     /// in memory.
     passes: Vec<String>,
-    /// Whether SQLite has a rowid for it (to name a row in an error).
+    /// Whether SQLite has a rowid for it (read after `select`, to name a row in an error).
     rowid: bool,
 }
 
@@ -738,22 +738,19 @@ fn copy_table(
     for pass in &p.passes {
         let mut q = src
             .prepare(&format!(
-                "SELECT {} FROM {} {pass}",
+                "SELECT {}{} FROM {} {pass}",
                 p.select.join(", "),
+                // The rowid last, to name a row in an error.
+                if p.rowid { ", rowid" } else { "" },
                 quote(&p.name),
             ))
             .map_err(read)?;
         let mut rows = q.query([]).map_err(read)?;
         while let Some(r) = rows.next().map_err(read)? {
             position += 1;
-            let row_name = || {
-                if p.rowid
-                    && let Some(i) = p.select.iter().position(|s| s == "rowid")
-                    && let Ok(id) = r.get::<_, i64>(i)
-                {
-                    return format!("rowid {id}");
-                }
-                format!("row {position}")
+            let row_name = || match p.rowid.then(|| r.get::<_, i64>(p.select.len())) {
+                Some(Ok(id)) => format!("rowid {id}"),
+                _ => format!("row {position}"),
             };
             for (i, column) in p.columns.iter().enumerate() {
                 let bad = |problem: String| CopyError::BadValue {
