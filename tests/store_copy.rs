@@ -282,6 +282,17 @@ fn a_damaged_file_stops_the_copy_and_nothing_is_written() {
         },
     )
     .unwrap();
+    // No copy while `serve` runs on the store: what it accepted after the snapshot would be
+    // left out.
+    {
+        let _server = serve::Server::start(&config);
+        let target = fresh_database(&url, "store_copy_running");
+        let (code, _, stderr) = copy(&config, &target, false);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("stop it first"), "{stderr}");
+        drop_database(&url, &target);
+    }
+
     // A message's MeMo as received, changed after it was stored.
     let sqlite = rusqlite::Connection::open(dir.join("dpost.db")).unwrap();
     let (uuid, folder): (String, String) = sqlite

@@ -301,32 +301,51 @@ fn copy_command(
     config: &Path,
     json: bool,
 ) -> anyhow::Result<Exit> {
-    let load = || super::config::load_existing(config);
-    let mut file = None;
-    let from = match from {
-        Some(p) => p,
+    // The configuration is needed for a default, and read when there is one anyway (for
+    // the data folder below).
+    let file = if from.is_none() || to.is_none() || config.exists() {
+        Some(super::config::load_existing(config)?)
+    } else {
+        None
+    };
+    let from = match (from, &file) {
+        (Some(p), _) => p,
+        (None, Some(f)) => f.store_path(),
+        (None, None) => anyhow::bail!("no store to copy from: give --from PATH"),
+    };
+    let to = match (to, &file) {
+        (Some(u), _) => u,
+        (None, Some(f)) => match f.store_location() {
+            crate::store::Location::Postgres(url) => url,
+            crate::store::Location::Sqlite(_) => anyhow::bail!(
+                "no PostgreSQL store to copy to: give --to postgres://... or set [store] url in {} (or DPOST_STORE_URL)",
+                config.display()
+            ),
+        },
+        (None, None) => anyhow::bail!("no PostgreSQL store to copy to: give --to postgres://..."),
+    };
+    // What a running `serve` accepted after the copy's snapshot would be in neither the copy
+    // nor its checks: none may run on the store's data folder, nor start, until the copy
+    // ends (its lock, held until this returns).
+    let data_dir = match &file {
+        Some(f) => f.serve()?.data_dir,
         None => {
-            let f = load()?;
-            let path = f.store_path();
-            file = Some(f);
-            path
+            let mut p = from.clone().into_os_string();
+            p.push(".files");
+            PathBuf::from(p)
         }
     };
-    let to = match to {
-        Some(u) => u,
-        None => {
-            let f = match file {
-                Some(f) => f,
-                None => load()?,
-            };
-            match f.store_location() {
-                crate::store::Location::Postgres(url) => url,
-                crate::store::Location::Sqlite(_) => anyhow::bail!(
-                    "no PostgreSQL store to copy to: give --to postgres://... or set [store] url in {} (or DPOST_STORE_URL)",
-                    config.display()
-                ),
-            }
+    let _no_serve = if data_dir.is_dir() {
+        match crate::store::owner::lock_serve(&data_dir) {
+            Ok(lock) => Some(lock),
+            Err(crate::store::owner::OwnerError::ServeRunning { dir, pid }) => anyhow::bail!(
+                "dpost serve (process {pid}) runs on {}: stop it first, so that nothing it accepts is left out of the copy",
+                dir.display()
+            ),
+            Err(e) => return Err(e.into()),
         }
+    } else {
+        None
     };
     let report = match copy::copy(&from, &to) {
         Ok(r) => r,
