@@ -12,11 +12,11 @@
 //! migrations), and the counters, which are set from what was copied.
 //!
 //! One snapshot, one transaction: the SQLite file is read inside one read transaction (one
-//! committed state, as `store backup` takes it; WAL mode lets `serve` go on writing, but
-//! what it writes after the snapshot is not copied, so stop it first), and everything is
-//! written to PostgreSQL in one transaction that is committed only when the checks pass.
-//! Any failure, or any check that does not pass, rolls it all back: the target is either
-//! untouched or a complete copy.
+//! committed state, as `store backup` takes it; what is written after it would not be
+//! copied, so the command refuses to run beside `serve`), and everything is written to
+//! PostgreSQL in one transaction that is committed only when the checks pass. Any failure,
+//! or any check that does not pass, rolls it all back: the target's tables (created by its
+//! migrations, committed on their own) are either empty or a complete copy.
 //!
 //! Ids and sequence numbers are copied as they are. PostgreSQL's `BEFORE INSERT` triggers
 //! that hand out commit-ordered numbers (`dpost_take_seq`) and keep the console's daily
