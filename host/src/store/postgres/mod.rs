@@ -403,7 +403,13 @@ pub(crate) mod testing {
         );
         admin
             .execute_batch(&format!(
-                "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+                // Tests start together on a fresh server: IF NOT EXISTS alone races, with each other and
+                // with migrations (which hold the same lock).
+                // The lock ends with the commit, once the extension is visible to the next.
+                "BEGIN;
+                 SELECT pg_advisory_xact_lock(7366485623);
+                 CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+                 COMMIT;
                  DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
             ))
             .expect("a scratch schema");
