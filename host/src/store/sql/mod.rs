@@ -28,9 +28,10 @@ pub enum Error {
     /// SQLite said so.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL (or the connection to it) said so.
+    /// PostgreSQL (or the connection to it) said so. Not a `source`: [`postgres::describe`]
+    /// already says all of it, and an error chain printed in full would say it twice.
     #[error("{}", postgres::describe(.0))]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(tokio_postgres::Error),
     /// The database cannot be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -45,6 +46,12 @@ pub enum Error {
         /// What was found instead.
         problem: String,
     },
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Error::Postgres(e)
+    }
 }
 
 /// A statement's result.
