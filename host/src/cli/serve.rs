@@ -333,12 +333,9 @@ impl ServeCommand {
     }
 }
 
-/// How long a pull run holds its system's lease, renewed every third of it while it runs: a
-/// replica that dies mid-run holds up its system's pulls no longer than this.
-const PULL_LEASE_SECONDS: i64 = 90;
-
-/// Pull `system` every `every` seconds, each run while holding the lease `pull:<system>`, so
-/// that of several replicas on one store one pulls a system at a time.
+/// Pull `system` every `every` seconds, each run while holding its lease
+/// ([`pull::lease_name`]), so that of several replicas on one store one pulls a system at a
+/// time.
 async fn pull_periodically(
     client: NgdpClient,
     receiving: Arc<Receiving>,
@@ -347,10 +344,10 @@ async fn pull_periodically(
     metrics: Arc<Metrics>,
     leases: Leases,
 ) {
-    let lease = format!("pull:{system}");
+    let lease = pull::lease_name(&system);
     loop {
         let run = pull::pull_once(&client, &receiving, &system, Some(&metrics.receipts));
-        match leases.run(&lease, PULL_LEASE_SECONDS, run).await {
+        match leases.run(&lease, pull::LEASE_SECONDS, run).await {
             Ok(Leased::Done(Ok(s))) => {
                 for (what, why) in &s.failed {
                     tracing::warn!(%system, item = %what, reason = %why, "pull: left at NgDP");

@@ -191,7 +191,10 @@ pub async fn sync(
         Leased::Done(report) => report,
         Leased::Busy(held) => Err(SyncError::Busy {
             sender: options.sender_id.clone(),
-            holder: held.as_ref().map_or_else(String::new, |l| l.holder.clone()),
+            holder: held.as_ref().map_or_else(
+                || "a process that just finished".to_owned(),
+                |l| l.holder.clone(),
+            ),
             until: held.map_or(0, |l| l.until),
         }),
         Leased::Lost(why) => Err(SyncError::LeaseLost(why)),
