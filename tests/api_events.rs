@@ -593,27 +593,7 @@ fn a_retention_that_is_not_a_number_of_days_is_named() {
 fn two_replicas_on_one_store_post_each_delivery_once() {
     let receiver = Receiver::start_slow(0, Duration::from_millis(200));
     let first = config("replicas", &receiver.url);
-    // The second replica: the same configuration and store (the same PostgreSQL database
-    // when the tests run on one), its own data folder.
-    let second_dir = scratch_dir("serve-events-replicas-second");
-    let text = std::fs::read_to_string(&first).unwrap();
-    let store = first.with_file_name("dpost.db");
-    let text = text
-        .replacen(
-            "path = \"dpost.db\"",
-            &format!("path = \"{}\"", store.display()),
-            1,
-        )
-        .replacen(
-            "[serve]\n",
-            &format!(
-                "[serve]\ndata_dir = \"{}\"\n",
-                second_dir.join("files").display()
-            ),
-            1,
-        );
-    let second = second_dir.join("dpost.toml");
-    std::fs::write(&second, text).unwrap();
+    let second = serve::second_replica(&first, "events-replicas-second");
     let (a, b) = (start(&first), start(&second));
     let ids: Vec<String> = (0..16).map(|n| uuid(0x7100 + n)).collect();
     for (n, id) in ids.iter().enumerate() {
