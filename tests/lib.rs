@@ -789,12 +789,23 @@ pub mod serve {
     }
 }
 
+/// The store `config` names (SQLite or PostgreSQL), opened as `dpost` opens it.
+pub fn open_store(config: &Path) -> dpost::store::Store {
+    let file = dpost::config::ConfigFile::load(Some(config)).expect("the test's configuration");
+    dpost::store::Store::open_location(&file.store_location()).expect("the test's store opens")
+}
+
 /// The end-to-end tests on PostgreSQL: with `DPOST_TEST_POSTGRES` set (`.ci/run` starts a
 /// throwaway cluster), each test's configuration gets a fresh database on that server as its
 /// store (`[store] url`), so the same tests run on both backends.
 pub mod postgres {
     use std::path::Path;
     use std::process::Command;
+
+    /// Whether the tests run on PostgreSQL.
+    pub fn enabled() -> bool {
+        std::env::var("DPOST_TEST_POSTGRES").is_ok_and(|v| !v.is_empty())
+    }
 
     /// The `url = ...` line for a test whose files are in `dir`: empty without a server.
     pub fn store_url_line(dir: &Path) -> String {

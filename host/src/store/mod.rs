@@ -21,6 +21,7 @@
 pub mod backup;
 pub mod conflicts;
 pub mod console;
+pub mod copy;
 pub mod digipost;
 pub mod doctor;
 pub mod events;

@@ -932,8 +932,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE ngdp_sent SET status = 'sent', reason = NULL, receipt = COALESCE(?2, receipt),
-                    updated_at = ?3 WHERE uuid = ?1",
+                // A receipt NgDP pushed may be stored before the POST's answer is: its status
+                // (COMPLETED, ...) is newer than "sent" and stays (found on PostgreSQL, where
+                // the receipt's transaction committed first).
+                "UPDATE ngdp_sent SET reason = NULL, receipt = COALESCE(?2, receipt), updated_at = ?3,
+                    status = CASE WHEN status IN ('sending', 'failed') THEN 'sent' ELSE status END
+                 WHERE uuid = ?1",
                 params![uuid.trim().to_ascii_lowercase(), receipt, now],
             )
             .map(|_| ())
@@ -1128,6 +1132,24 @@ mod sent_tests {
         });
         assert_eq!(claimed, 20);
         assert!(s.ngdp_due_receipts(11, 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_receipt_stored_before_the_posts_answer_keeps_its_status() {
+        let mut s = store();
+        s.ngdp_record_sending("u2", "sys", "test", 10).unwrap();
+        // What storing NgDP's pushed receipt does to the sent record.
+        s.conn()
+            .execute(
+                "UPDATE ngdp_sent SET status = 'COMPLETED' WHERE uuid = ?1",
+                ["u2"],
+            )
+            .unwrap();
+        s.ngdp_mark_sent("u2", Some(r#"{"receiptStatus":"RECEIVED"}"#), 11)
+            .unwrap();
+        let r = s.ngdp_sent_record("u2").unwrap().unwrap();
+        assert_eq!(r.status, "COMPLETED");
+        assert_eq!(r.receipt.unwrap()["receiptStatus"], "RECEIVED");
     }
 
     #[test]

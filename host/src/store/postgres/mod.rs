@@ -438,3 +438,80 @@ pub(crate) mod testing {
         format!("{url}{sep}options=-c%20search_path%3D{schema},public")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+    use crate::store::events::{self, EventType, NewEvent};
+
+    fn event(tx: &crate::store::sql::Connection, subject: &str) -> i64 {
+        events::record(
+            tx,
+            &NewEvent {
+                kind: EventType::MessageReceived,
+                at: 1,
+                mailbox: None,
+                subject,
+                payload: serde_json::json!({}),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Why the counter row and not a SEQUENCE: while one transaction holds a number, no
+    /// other can take the next one, so numbers become visible in order and a reader paging
+    /// "after N" never skips one that commits late.
+    #[test]
+    fn a_number_is_taken_only_after_the_transaction_holding_the_last_one_ends() {
+        let Ok(base) = std::env::var("DPOST_TEST_POSTGRES") else {
+            eprintln!("skipped: DPOST_TEST_POSTGRES is not set (tests/postgres/run.sh sets it)");
+            return;
+        };
+        let url = super::testing::scratch_schema(&base, "order");
+        let mut a = Store::open_postgres(&url).unwrap();
+        let mut b = Store::open_postgres(&url).unwrap();
+        let first = event(a.conn(), "before");
+
+        let tx = a.conn().transaction().unwrap();
+        let held = event(&tx, "held");
+        assert_eq!(held, first + 1);
+        // B cannot take a number while A's transaction holds the counter: it waits (here it
+        // gives up after its lock timeout instead of waiting), and a reader sees nothing new.
+        b.conn()
+            .execute_batch("SET lock_timeout = '200ms'")
+            .unwrap();
+        let blocked = b.conn().transaction().map(|t| {
+            let r = events::record(
+                &t,
+                &NewEvent {
+                    kind: EventType::MessageReceived,
+                    at: 1,
+                    mailbox: None,
+                    subject: "late",
+                    payload: serde_json::json!({}),
+                },
+            );
+            drop(t);
+            r
+        });
+        match blocked {
+            Ok(Err(e)) => assert!(e.to_string().contains("55P03"), "{e}"),
+            other => panic!("B took a number while A held one: {other:?}"),
+        }
+        let seen = b.events_after(first, 10, None, None).unwrap();
+        assert!(seen.is_empty(), "{seen:?}");
+        tx.commit().unwrap();
+
+        // Once A committed, B's number comes after A's, and readers see both in order.
+        b.conn().execute_batch("SET lock_timeout = 0").unwrap();
+        let late = event(b.conn(), "late");
+        assert_eq!(late, held + 1);
+        let seen: Vec<i64> = a
+            .events_after(first, 10, None, None)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seen, vec![held, late]);
+    }
+}
