@@ -50,6 +50,12 @@ struct Receiver {
 
 impl Receiver {
     fn start(refuse: u32) -> Receiver {
+        Receiver::start_slow(refuse, Duration::ZERO)
+    }
+
+    /// [`Receiver::start`], answering each request only after `delay` (an endpoint that takes
+    /// its time, so that a post is still under way when another worker looks for due work).
+    fn start_slow(refuse: u32, delay: Duration) -> Receiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -64,6 +70,7 @@ impl Receiver {
                 move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                     let (r, g) = (r.clone(), g.clone());
                     async move {
+                        tokio::time::sleep(delay).await;
                         let h = |n: &str| {
                             headers
                                 .get(n)
@@ -577,4 +584,33 @@ fn a_retention_that_is_not_a_number_of_days_is_named() {
         err.contains("(api.events_retention_days)") && err.contains("1 to 36500"),
         "{err}"
     );
+}
+
+/// Two `dpost serve` replicas on one store (issue 18), each with a data folder of its own,
+/// pushes spread over both: each event's webhook delivery is claimed by one replica and
+/// posted once, never by both.
+#[test]
+fn two_replicas_on_one_store_post_each_delivery_once() {
+    let receiver = Receiver::start_slow(0, Duration::from_millis(200));
+    let first = config("replicas", &receiver.url);
+    let second = serve::second_replica(&first, "events-replicas-second");
+    let (a, b) = (start(&first), start(&second));
+    let ids: Vec<String> = (0..16).map(|n| uuid(0x7100 + n)).collect();
+    for (n, id) in ids.iter().enumerate() {
+        push(if n % 2 == 0 { &a } else { &b }, id);
+    }
+    wait_for("every delivery recorded as delivered", || {
+        delivered(&a) == ids.len()
+    });
+    // A second post of the same delivery would come from the other replica's next round
+    // (every half second): wait for a few of them before counting.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut posted: Vec<String> = receiver.accepted().into_iter().map(|r| r.id).collect();
+    posted.sort_unstable();
+    let before = posted.len();
+    posted.dedup();
+    assert_eq!(posted.len(), ids.len(), "one post per event: {posted:?}");
+    assert_eq!(before, ids.len(), "a delivery was posted twice");
+    assert_eq!(receiver.requests(), ids.len());
+    assert_eq!(delivered(&b), ids.len(), "both replicas see the same store");
 }

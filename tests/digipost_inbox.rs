@@ -658,3 +658,49 @@ fn an_entrypoint_with_a_signature_that_does_not_verify_is_used() {
 
 /// Base64 of bytes that are no signature of anything.
 const STANDARD_SIGNATURE: &str = "AAAA";
+
+/// One sync of an inbox at a time, whichever process or machine starts it (issue 18): while
+/// another holds the inbox's lease, a sync is refused naming the holder and archives nothing;
+/// once the lease is released it runs, and it releases the lease when done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sync_of_the_same_inbox_is_refused_while_one_runs() {
+    let (sim, _, _) = simulator("leased", 3, Arc::new(SystemClock)).await;
+    let client = client(&sim.base_url());
+    let store = store("leased");
+    let lease = format!("digipost-sync:{SENDER}");
+    let now = SystemClock.now_unix();
+    let other = "other-host:4242:0a1b2c";
+    assert!(
+        store
+            .lock()
+            .unwrap()
+            .lease_acquire(&lease, other, now, now + 600)
+            .unwrap()
+    );
+    let options = SyncOptions::new(SENDER.to_string());
+    match run_sync(client.clone(), store.clone(), &options).await {
+        Err(e @ SyncError::Busy { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(other), "{text}");
+            assert!(text.contains(&SENDER.to_string()), "{text}");
+        }
+        other => panic!("expected the sync to be refused, got {other:?}"),
+    }
+    assert!(
+        store
+            .lock()
+            .unwrap()
+            .digipost_all(SENDER)
+            .unwrap()
+            .is_empty()
+    );
+    store.lock().unwrap().lease_release(&lease, other).unwrap();
+    let report = run_sync(client, store.clone(), &options)
+        .await
+        .expect("sync");
+    assert_eq!(report.archived, 3, "{report:?}");
+    assert!(
+        store.lock().unwrap().lease(&lease).unwrap().is_none(),
+        "released when done"
+    );
+}

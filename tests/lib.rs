@@ -538,6 +538,29 @@ pub mod serve {
             .write()
     }
 
+    /// A second replica of `config` (issue 18): the same configuration and store (the same
+    /// PostgreSQL database when the tests run on one), with a data folder of its own, in the
+    /// folder `serve-<name>`. Its path.
+    pub fn second_replica(config: &Path, name: &str) -> PathBuf {
+        let dir = scratch_dir(&format!("serve-{name}"));
+        let text = std::fs::read_to_string(config).expect("the first replica's configuration");
+        let store = config.with_file_name("dpost.db");
+        let text = text
+            .replacen(
+                "path = \"dpost.db\"",
+                &format!("path = \"{}\"", store.display()),
+                1,
+            )
+            .replacen(
+                "[serve]\n",
+                &format!("[serve]\ndata_dir = \"{}\"\n", dir.join("files").display()),
+                1,
+            );
+        let second = dir.join("dpost.toml");
+        std::fs::write(&second, text).expect("writing the second replica's configuration");
+        second
+    }
+
     /// The folder message files are kept in for `config` (the default, beside the store).
     pub fn data_dir(config: &Path) -> PathBuf {
         config.parent().unwrap().join("dpost.db.files")

@@ -850,3 +850,32 @@ fn a_pull_system_fetches_the_receipts_for_what_it_sent() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+/// One pull of a system at a time (issue 18): while another process holds the system's lease
+/// (a `dpost serve` replica pulling it), `dpost ngdp pull` is refused, names the holder, and
+/// asks NgDP nothing (its API here is a closed port: a pull that ran would fail otherwise).
+#[test]
+fn a_pull_is_refused_while_another_process_pulls_the_system() {
+    let config = config("pull-leased").protocol("pull").write();
+    // The configuration's store, on either backend.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let location = match text.lines().find_map(|l| l.strip_prefix("url = \"")) {
+        Some(url) => dpost::store::Location::parse(url.trim_end_matches('"')),
+        None => dpost::store::Location::Sqlite(config.with_file_name("dpost.db")),
+    };
+    let mut store = dpost::store::Store::open_location(&location).unwrap();
+    let now = dpost::clock::Clock::now_unix(&dpost::clock::SystemClock);
+    let other = "replica-2:77:5e5e5e";
+    let lease = format!("pull:{SYSTEM}");
+    assert!(store.lease_acquire(&lease, other, now, now + 600).unwrap());
+    let out = pull(&config);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(other) && stderr.contains(SYSTEM),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // Its lease is left alone.
+    assert_eq!(store.lease(&lease).unwrap().unwrap().holder, other);
+}

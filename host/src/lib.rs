@@ -15,6 +15,7 @@ pub mod digipost;
 pub mod doctor;
 pub mod error_text;
 pub mod keystore;
+pub mod leased;
 pub mod memo;
 pub mod ngdp;
 pub mod portal;

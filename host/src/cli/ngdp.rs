@@ -1,12 +1,17 @@
 //! `dpost ngdp …`: talking to NgDP directly.
 
+use std::sync::{Arc, Mutex};
+
 use clap::Subcommand;
 use serde_json::json;
 
 use super::Exit;
 use super::serve::{ConfigArgs, service};
 use crate::clock;
-use crate::ngdp::pull::pull_once;
+use crate::leased::{Leased, Leases};
+use crate::ngdp::pull::{LEASE_SECONDS, lease_name, pull_once};
+use crate::store::Store;
+use crate::store::leases::new_holder;
 
 /// NgDP commands.
 #[derive(Debug, Subcommand)]
@@ -57,7 +62,24 @@ impl NgdpCommand {
                 .get(&sys.id)
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("no client for {}", sys.id))?;
-            pull_once(&client, &svc.receiving, &sys.id, None).await
+            // The same lease `serve` pulls under: never two pulls of one system at once.
+            let leases = Leases::new(
+                Arc::new(Mutex::new(Store::open_location(&file.store_location())?)),
+                new_holder(),
+                clock::system(),
+            );
+            let run = pull_once(&client, &svc.receiving, &sys.id, None);
+            match leases.run(&lease_name(&sys.id), LEASE_SECONDS, run).await? {
+                Leased::Done(summary) => summary,
+                Leased::Busy(held) => anyhow::bail!(
+                    "another dpost ({}) is pulling system {} now; run this again when it is done",
+                    held.map_or_else(|| "a process that just finished".to_owned(), |l| l.holder),
+                    sys.id
+                ),
+                Leased::Lost(why) => anyhow::bail!(
+                    "the pull stopped half-way (what it stored is kept; run it again to go on): {why}"
+                ),
+            }
         })?;
         if json {
             outln!("{}", json!(summary))?;

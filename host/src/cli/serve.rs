@@ -18,6 +18,7 @@ use crate::config::live::Live;
 use crate::config::ngdp::{NgdpSettings, Protocol, ServeSettings};
 use crate::config::preflight;
 use crate::keystore::Keystore;
+use crate::leased::{Leased, Leases};
 use crate::ngdp::client::{NgdpClient, clients};
 use crate::ngdp::metrics::Metrics;
 use crate::ngdp::push::{PushService, router};
@@ -180,7 +181,11 @@ impl ServeCommand {
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
             start_metrics(&metrics, &receiving, &file.store_location())?;
-            let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics: metrics.clone(), body_read_timeout: serve.body_read_timeout }));
+            let app = router(Arc::new(PushService {
+                receiving: receiving.clone(),
+                metrics: metrics.clone(),
+                body_read_timeout: serve.body_read_timeout,
+            }));
             let wake = Arc::new(Notify::new());
             let worker = outbox::Outbox {
                 store: receiving.store.clone(),
@@ -191,33 +196,40 @@ impl ServeCommand {
                 give_up_after_seconds: receiving.settings.get().receipt_give_up_after_seconds,
             };
             tokio::spawn(outbox::run(worker, wake));
-            for system in receiving.settings.get().systems.iter().filter(|s| s.protocol == Protocol::Pull) {
-                let Some(client) = svc.clients.get(&system.id).cloned() else { continue };
-                let (r, id, every) = (receiving.clone(), system.id.clone(), system.pull_interval_seconds);
-                let metrics = metrics.clone();
-                tokio::spawn(async move {
-                    loop {
-                        match pull::pull_once(&client, &r, &id, Some(&metrics.receipts)).await {
-                            Ok(s) => {
-                                for (what, why) in &s.failed {
-                                    tracing::warn!(system = %id, item = %what, reason = %why, "pull: left at NgDP");
-                                }
-                                if s.listed > 0 || s.receipts_stored > 0 || !s.failed.is_empty() {
-                                    let summary = serde_json::to_string(&s).unwrap_or_default();
-                                    tracing::info!(system = %id, %summary, "pulled");
-                                }
-                            }
-                            Err(e) => tracing::warn!(system = %id, error = %crate::error_text::of(&e), "pull failed"),
-                        }
-                        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
-                    }
-                });
+            // One id for every lease this process takes, made once: replicas sharing the
+            // store tell each other apart by it (issue 18).
+            let leases = Leases::new(
+                Arc::new(Mutex::new(Store::open_location(&file.store_location())?)),
+                crate::store::leases::new_holder(),
+                receiving.clock.clone(),
+            );
+            tracing::info!(holder = %leases.holder(), "background work is leased as this process");
+            for system in receiving
+                .settings
+                .get()
+                .systems
+                .iter()
+                .filter(|s| s.protocol == Protocol::Pull)
+            {
+                let Some(client) = svc.clients.get(&system.id).cloned() else {
+                    continue;
+                };
+                let every = system.pull_interval_seconds;
+                tokio::spawn(pull_periodically(
+                    client,
+                    receiving.clone(),
+                    system.id.clone(),
+                    every,
+                    metrics.clone(),
+                    leases.clone(),
+                ));
             }
             let shutdown = async {
                 let ctrl_c = tokio::signal::ctrl_c();
                 #[cfg(unix)]
                 {
-                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
                     tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
                 }
                 #[cfg(not(unix))]
@@ -236,8 +248,16 @@ impl ServeCommand {
                 sending,
             });
             // Before the listeners open: no platform reads events older than the window.
-            crate::api::retention::prune(&api_state.store, api_state.clock.as_ref(), api.events_retention_days)?;
-            tokio::spawn(crate::api::retention::run(api_state.store.clone(), api_state.clock.clone(), api.events_retention_days));
+            crate::api::retention::prune(
+                &api_state.store,
+                api_state.clock.as_ref(),
+                api.events_retention_days,
+            )?;
+            tokio::spawn(crate::api::retention::run(
+                api_state.store.clone(),
+                api_state.clock.clone(),
+                api.events_retention_days,
+            ));
             let console_users = Arc::new(Live::new(console.users.clone()));
             let reloader = Arc::new(Reloader::new(
                 self.config.config.clone(),
@@ -253,9 +273,22 @@ impl ServeCommand {
             reloader.start_webhooks(webhooks)?;
             spawn_reload_on_hangup(reloader, hangup);
             if let Some(every) = retention.purge_every {
-                tokio::spawn(purge_periodically(file.store_location(), retention.days.clone(), every, receiving.clock.clone()));
+                tokio::spawn(purge_periodically(
+                    file.store_location(),
+                    retention.days.clone(),
+                    every,
+                    receiving.clock.clone(),
+                ));
             }
-            let console = crate::console::start(&api_state, console, console_users, &serve.data_dir, api.tls.is_some(), webhook_names, &receiving.settings.get())?;
+            let console = crate::console::start(
+                &api_state,
+                console,
+                console_users,
+                &serve.data_dir,
+                api.tls.is_some(),
+                webhook_names,
+                &receiving.settings.get(),
+            )?;
             let push = Handle::new();
             let api_handle = Handle::new();
             let (p, a) = (push.clone(), api_handle.clone());
@@ -264,11 +297,30 @@ impl ServeCommand {
                 p.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
                 a.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
             });
-            let (push_url, serving_push) = listen(addr, serve.tls.as_ref(), app, serve.header_read_timeout, push).await?;
-            let (api_url, serving_api) = listen(api_addr, api.tls.as_ref(), crate::api::router(api_state).merge(console), serve.header_read_timeout, api_handle)
-                .await
-                .context("the API listener ([api] listen)")?;
-            announce(&push_url, &api_url, &settings.environment, &systems, api.clients.len());
+            let (push_url, serving_push) = listen(
+                addr,
+                serve.tls.as_ref(),
+                app,
+                serve.header_read_timeout,
+                push,
+            )
+            .await?;
+            let (api_url, serving_api) = listen(
+                api_addr,
+                api.tls.as_ref(),
+                crate::api::router(api_state).merge(console),
+                serve.header_read_timeout,
+                api_handle,
+            )
+            .await
+            .context("the API listener ([api] listen)")?;
+            announce(
+                &push_url,
+                &api_url,
+                &settings.environment,
+                &systems,
+                api.clients.len(),
+            );
             // Either listener failing ends the service: a gateway whose platform cannot
             // reach it must not look healthy to NgDP.
             tokio::select! {
@@ -278,6 +330,48 @@ impl ServeCommand {
             anyhow::Ok(())
         })?;
         Ok(Exit::Ok)
+    }
+}
+
+/// Pull `system` every `every` seconds, each run while holding its lease
+/// ([`pull::lease_name`]), so that of several replicas on one store one pulls a system at a
+/// time.
+async fn pull_periodically(
+    client: NgdpClient,
+    receiving: Arc<Receiving>,
+    system: String,
+    every: u64,
+    metrics: Arc<Metrics>,
+    leases: Leases,
+) {
+    let lease = pull::lease_name(&system);
+    loop {
+        let run = pull::pull_once(&client, &receiving, &system, Some(&metrics.receipts));
+        match leases.run(&lease, pull::LEASE_SECONDS, run).await {
+            Ok(Leased::Done(Ok(s))) => {
+                for (what, why) in &s.failed {
+                    tracing::warn!(%system, item = %what, reason = %why, "pull: left at NgDP");
+                }
+                if s.listed > 0 || s.receipts_stored > 0 || !s.failed.is_empty() {
+                    let summary = serde_json::to_string(&s).unwrap_or_default();
+                    tracing::info!(%system, %summary, "pulled");
+                }
+            }
+            Ok(Leased::Done(Err(e))) => {
+                tracing::warn!(%system, error = %crate::error_text::of(&e), "pull failed");
+            }
+            Ok(Leased::Busy(held)) => {
+                let holder = held.map(|l| l.holder).unwrap_or_default();
+                tracing::debug!(%system, %holder, "another process is pulling this system; not pulling now");
+            }
+            Ok(Leased::Lost(why)) => {
+                tracing::warn!(%system, reason = %why, "pull stopped half-way (what it did is kept; the next run goes on)");
+            }
+            Err(e) => {
+                tracing::warn!(%system, error = %e, "pull: its lease cannot be taken just now")
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
     }
 }
 

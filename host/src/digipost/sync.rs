@@ -38,7 +38,9 @@ use tokio::task::JoinSet;
 use super::client::{ClientError, Deleted, DigipostClient};
 use super::inbox::{self, InboxDocument};
 use crate::clock::Clock;
+use crate::leased::{Leased, Leases};
 use crate::store::digipost::NewDocument;
+use crate::store::leases::new_holder;
 use crate::store::{Store, StoreError};
 
 /// Page size of the walk.
@@ -136,6 +138,22 @@ pub enum SyncError {
     /// The archive failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another process is syncing the same inbox.
+    #[error(
+        "another dpost ({holder}) is syncing the inbox of sender {sender} now (its lease runs to {}); run this again when it is done",
+        unix_time(*until)
+    )]
+    Busy {
+        /// The sender id.
+        sender: String,
+        /// The other process's lease holder id (host, pid, random part).
+        holder: String,
+        /// When its lease runs out unless renewed, Unix seconds.
+        until: i64,
+    },
+    /// The sync stopped half-way because its lease could not be kept.
+    #[error("the sync stopped half-way (what it archived is kept; run it again to go on): {0}")]
+    LeaseLost(String),
     /// An injected fault stopped the run.
     #[error("stopped by an injected fault after archiving {archived} documents")]
     Injected {
@@ -144,8 +162,47 @@ pub enum SyncError {
     },
 }
 
+/// How long a sync holds its inbox's lease, renewed every third of it while it runs: a
+/// process that dies mid-sync holds the inbox up no longer than this.
+const SYNC_LEASE_SECONDS: i64 = 120;
+
 /// Read `options.sender_id`'s inbox into `store` with `client`.
+///
+/// One sync of an inbox runs at a time, whichever process or machine starts it: it holds the
+/// lease `digipost-sync:<sender>` in the store while it runs (two at once would fetch the same
+/// documents and, with deletes, race each other's positions in the listing).
 pub async fn sync(
+    client: Arc<DigipostClient>,
+    store: Arc<Mutex<Store>>,
+    clock: Arc<dyn Clock>,
+    options: &SyncOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    let sender: i64 = options
+        .sender_id
+        .parse()
+        .map_err(|_| SyncError::BadSender(options.sender_id.clone()))?;
+    let leases = Leases::new(store.clone(), new_holder(), clock.clone());
+    let run = sync_held(client, store, clock, options, progress);
+    match leases
+        .run(&format!("digipost-sync:{sender}"), SYNC_LEASE_SECONDS, run)
+        .await?
+    {
+        Leased::Done(report) => report,
+        Leased::Busy(held) => Err(SyncError::Busy {
+            sender: options.sender_id.clone(),
+            holder: held.as_ref().map_or_else(
+                || "a process that just finished".to_owned(),
+                |l| l.holder.clone(),
+            ),
+            until: held.map_or(0, |l| l.until),
+        }),
+        Leased::Lost(why) => Err(SyncError::LeaseLost(why)),
+    }
+}
+
+/// [`sync`], once its lease is held.
+async fn sync_held(
     client: Arc<DigipostClient>,
     store: Arc<Mutex<Store>>,
     clock: Arc<dyn Clock>,
@@ -283,6 +340,12 @@ pub async fn sync(
     }
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// `at` (Unix seconds) as RFC 3339, for a person.
+fn unix_time(at: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// What [`archive_one`] did.

@@ -33,6 +33,17 @@ pub const PAGE_SIZE: u32 = 50;
 /// Pages read in one run at most, so a run always ends.
 pub const MAX_PAGES: u32 = 10_000;
 
+/// How long a pull run holds its system's lease (see [`lease_name`]), renewed every third of
+/// it while it runs: a process that dies mid-run holds up its system's pulls no longer than
+/// this.
+pub const LEASE_SECONDS: i64 = 90;
+
+/// The lease a pull run of `system` holds ([`crate::leased`]): of several `dpost serve`
+/// replicas on one store, and a `dpost ngdp pull` beside them, one pulls a system at a time.
+pub fn lease_name(system: &str) -> String {
+    format!("pull:{system}")
+}
+
 /// What one pull run did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct PullSummary {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::client::NgdpClient;
-use super::outbox::backoff_seconds;
+use super::outbox::{CLAIM_SECONDS, backoff_seconds};
 use super::send::{self, Attempt, Member};
 use crate::clock::Clock;
 use crate::config::ngdp::NgdpSettings;
@@ -67,18 +67,43 @@ impl Sender {
 
     /// One round: take what is due, POST it (one message alone, several per system as a
     /// batch), record the outcome. Returns how many messages were taken.
+    ///
+    /// Several `dpost serve` may share the store: what is taken is claimed by this sender
+    /// for [`CLAIM_SECONDS`] (longer than one POST can take), renewed before each POST for
+    /// the messages not posted yet. A message whose claim another sender took over meanwhile
+    /// (this one stalled past its claim) is left to that sender, never posted twice at once.
     pub async fn round(&self) -> Result<usize, SenderError> {
         let now = self.clock.now_unix();
+        let mut held = now + CLAIM_SECONDS;
         let due = self
-            .with_store(move |s| s.outgoing_take_due(now, ROUND))
+            .with_store(move |s| s.outgoing_take_due(now, held, ROUND))
             .await?;
         let taken = due.len();
+        let mut mine: Vec<i64> = due.iter().map(|o| o.seq).collect();
         let mut by_system: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
         for o in due {
             by_system.entry(o.system_id.clone()).or_default().push(o);
         }
-        for (system, group) in by_system {
-            self.send_group(&system, group).await?;
+        for (k, (system, group)) in by_system.into_iter().enumerate() {
+            if k > 0 {
+                // Every message not posted yet, so none runs out while earlier groups post;
+                // one lost is never renewed again.
+                let rest = std::mem::take(&mut mine);
+                let until = self.clock.now_unix() + CLAIM_SECONDS;
+                mine = self
+                    .with_store(move |s| s.outgoing_renew_claim(&rest, held, until))
+                    .await?;
+                held = until;
+            }
+            let (kept, lost): (Vec<Outgoing>, Vec<Outgoing>) =
+                group.into_iter().partition(|o| mine.contains(&o.seq));
+            for o in &lost {
+                tracing::info!(uuid = %o.uuid, %system, "another sender took this message over");
+            }
+            mine.retain(|seq| !kept.iter().any(|o| o.seq == *seq));
+            if !kept.is_empty() {
+                self.send_group(&system, kept).await?;
+            }
         }
         Ok(taken)
     }
@@ -158,8 +183,9 @@ impl Sender {
     }
 }
 
-/// Run the sender until the process ends: what a crash left `sending` is queued again first,
-/// then a round whenever `wake` fires (a submission) or every second.
+/// Run the sender until the process ends: what a sender that died left `sending` (its claim
+/// run out) is queued again first, then a round whenever `wake` fires (a submission) or every
+/// second; each round also takes over what a sender of another replica left when it died.
 pub async fn run(sender: Sender, wake: Arc<Notify>) {
     let now = sender.clock.now_unix();
     match sender

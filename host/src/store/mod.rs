@@ -27,6 +27,7 @@ pub mod doctor;
 pub mod events;
 pub mod events_retention;
 pub mod handover;
+pub mod leases;
 pub mod ngdp;
 pub mod outgoing;
 pub mod owner;
@@ -123,6 +124,8 @@ const MIGRATIONS: &[(&str, &[Migration], &[Migration])] = &[
     // After ngdp, outgoing and webhooks: its indexes are on their tables.
     ("console", console::MIGRATIONS, postgres::CONSOLE),
     ("doctor", doctor::MIGRATIONS, postgres::DOCTOR),
+    // Background work one replica does at a time (issue 18).
+    ("leases", leases::MIGRATIONS, postgres::LEASES),
 ];
 
 /// Where the store is: a SQLite file, or a PostgreSQL server.
@@ -375,6 +378,13 @@ pub(crate) fn scratch_store(name: &str) -> Store {
     let dir = std::env::temp_dir().join(format!("dpost-{name}-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     Store::open(&dir.join(format!("{nanos}.db"))).expect("store opens")
+}
+
+/// Another connection to the same store as `store` (the same file, or the same PostgreSQL
+/// schema), as a second process or replica would have: for tests of who claims what.
+#[cfg(test)]
+pub(crate) fn second_connection(store: &Store) -> Store {
+    Store::open_location(store.location()).expect("a second connection opens")
 }
 
 /// Run `sql` with foreign keys unchecked, for unit tests that set up rows of one table

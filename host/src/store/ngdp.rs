@@ -1099,6 +1099,41 @@ mod sent_tests {
         assert!(!s.ngdp_claim_receipt("m1", 300, 400).unwrap());
     }
 
+    /// Replicas racing for the same receipts, each through its own connection: every receipt
+    /// is claimed by exactly one (the claim's `WHERE` is what PostgreSQL's READ COMMITTED
+    /// re-checks on a row another replica claimed meanwhile).
+    #[test]
+    fn replicas_racing_claim_each_receipt_once() {
+        let mut s = store();
+        let rows: String = (0..20)
+            .map(|i| {
+                format!(
+                    "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
+                     VALUES ('m{i}', 'test', 'sys', '{{}}', 'pending', 0);"
+                )
+            })
+            .collect();
+        crate::store::without_foreign_keys(&mut s, &rows);
+        let mut replicas: Vec<Store> = (0..4)
+            .map(|_| crate::store::second_connection(&s))
+            .collect();
+        let claimed: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = replicas
+                .iter_mut()
+                .map(|r| {
+                    scope.spawn(move || {
+                        (0..20)
+                            .filter(|i| r.ngdp_claim_receipt(&format!("m{i}"), 10, 130).unwrap())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(claimed, 20);
+        assert!(s.ngdp_due_receipts(11, 100).unwrap().is_empty());
+    }
+
     #[test]
     fn a_receipt_stored_before_the_posts_answer_keeps_its_status() {
         let mut s = store();

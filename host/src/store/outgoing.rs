@@ -107,6 +107,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         CREATE INDEX outgoing_client ON outgoing (client, seq);
     ",
     },
+    // Several `dpost serve` on one store (issue 18): a message being sent is claimed by one
+    // sender until this time; once it has passed, that sender is taken for dead and the
+    // message is queued again (`sending` rows from before this version have none: theirs
+    // is the one process that ran then).
+    Migration {
+        version: 3,
+        sql: "ALTER TABLE outgoing ADD COLUMN claimed_until INTEGER;",
+    },
 ];
 
 /// Where an outgoing message stands.
@@ -383,39 +391,90 @@ impl Store {
         result.map_err(|e| self.error(e))
     }
 
-    /// Take up to `limit` queued messages due at `now` for sending: each becomes `sending`
-    /// with one more attempt counted, and is recorded in `ngdp_sent` (so receipts link to it),
-    /// before any byte goes out.
-    pub fn outgoing_take_due(&mut self, now: i64, limit: u32) -> Result<Vec<Outgoing>, StoreError> {
+    /// Take up to `limit` queued messages due at `now` for sending, claimed until `until`:
+    /// each becomes `sending` with one more attempt counted, and is recorded in `ngdp_sent`
+    /// (so receipts link to it), before any byte goes out. Messages another sender left
+    /// `sending` with its claim run out (it died) are queued again first, so they are taken
+    /// too.
+    ///
+    /// Several `dpost serve` may take at once: one statement claims, its `SELECT` picking the
+    /// rows and the `UPDATE`'s `WHERE` repeating the conditions, which is what
+    /// PostgreSQL's READ COMMITTED re-checks on a row another replica changed meanwhile
+    /// (<https://www.postgresql.org/docs/15/transaction-iso.html#XACT-READ-COMMITTED>).
+    pub fn outgoing_take_due(
+        &mut self,
+        now: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let skip_locked = super::leases::skip_locked(self.backend());
+        // A MATERIALIZED CTE, run once (see `webhooks_claim_due`).
+        let claim = format!(
+            "WITH picked AS MATERIALIZED (
+                 SELECT seq FROM outgoing WHERE status = 'queued' AND next_attempt_at <= ?1
+                 ORDER BY seq LIMIT ?3 {skip_locked})
+             UPDATE outgoing SET status = 'sending', attempts = attempts + 1, updated_at = ?1,
+                claimed_until = ?2
+             WHERE seq IN (SELECT seq FROM picked)
+               AND status = 'queued' AND next_attempt_at <= ?1
+             RETURNING seq"
+        );
+        let read = format!(
+            "SELECT {COLUMNS} FROM outgoing WHERE seq IN (SELECT CAST(value AS BIGINT) FROM json_each(?1))
+             ORDER BY seq"
+        );
         self.in_transaction(|s| {
-            let due = {
+            s.outgoing_requeue_expired(now)?;
+            let taken = {
                 let result = (|| {
-                    let mut q = s.conn().prepare(&format!(
-                        "SELECT {COLUMNS} FROM outgoing WHERE status = 'queued' AND next_attempt_at <= ?1
-                         ORDER BY seq LIMIT ?2"
-                    ))?;
-                    let rows = q.query_map(params![now, limit], row)?;
-                    rows.collect::<Result<Vec<_>, _>>()
+                    let seqs = s
+                        .conn()
+                        .prepare_cached(&claim)?
+                        .query_map(params![now, until, limit], |r| r.get::<_, i64>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if seqs.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let seqs = serde_json::Value::from(seqs).to_string();
+                    s.conn()
+                        .prepare_cached(&read)?
+                        .query_map([seqs], row)?
+                        .collect::<Result<Vec<_>, _>>()
                 })();
                 result.map_err(|e| s.error(e))?
             };
-            let mut taken = Vec::with_capacity(due.len());
-            for mut o in due {
-                let updated = s.conn().execute(
-                    "UPDATE outgoing SET status = 'sending', attempts = attempts + 1, updated_at = ?2
-                     WHERE seq = ?1",
-                    params![o.seq, now],
-                );
-                updated.map_err(|e| s.error(e))?;
+            for o in &taken {
                 s.ngdp_record_sending(&o.uuid, &o.system_id, &o.environment, now)?;
                 s.ngdp_sent_attempted(&o.uuid, now)?;
                 s.outgoing_status_changed(&o.uuid, Some(status::QUEUED), status::SENDING, now)?;
-                o.status = status::SENDING.to_owned();
-                o.attempts += 1;
-                taken.push(o);
             }
             Ok(taken)
         })
+    }
+
+    /// Keep the claim on messages `seqs` that were claimed until `held`, now until `until`;
+    /// the seqs still held (one missing was taken over by another sender after `held` passed,
+    /// or its outcome is recorded). A claim taken over always ends later than the one it
+    /// replaced, so `held` tells a sender's own claim from another's.
+    pub fn outgoing_renew_claim(
+        &mut self,
+        seqs: &[i64],
+        held: i64,
+        until: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let list = serde_json::Value::from(seqs.to_vec()).to_string();
+        let result = (|| {
+            self.conn()
+                .prepare_cached(
+                    "UPDATE outgoing SET claimed_until = ?3
+                     WHERE seq IN (SELECT CAST(value AS BIGINT) FROM json_each(?1))
+                       AND status = 'sending' AND claimed_until = ?2
+                     RETURNING seq",
+                )?
+                .query_map(params![list, held, until], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
     }
 
     /// Record what the POST of `uuids` (one, or a batch) came to: the attempt, and each
@@ -440,7 +499,8 @@ impl Store {
                     SendResult::Sent(answer) => {
                         let done = s.conn().execute(
                             "UPDATE outgoing SET status = 'sent', reason = NULL,
-                                answer = COALESCE(?2, answer), updated_at = ?3 WHERE seq = ?1",
+                                answer = COALESCE(?2, answer), updated_at = ?3, claimed_until = NULL
+                             WHERE seq = ?1",
                             params![o.seq, answer, now],
                         );
                         done.map_err(|e| s.error(e))?;
@@ -449,7 +509,7 @@ impl Store {
                     SendResult::Retry { reason, next } if *next < o.give_up_at => {
                         let done = s.conn().execute(
                             "UPDATE outgoing SET status = 'queued', reason = ?2, next_attempt_at = ?3,
-                                updated_at = ?4 WHERE seq = ?1",
+                                updated_at = ?4, claimed_until = NULL WHERE seq = ?1",
                             params![o.seq, reason, next, now],
                         );
                         done.map_err(|e| s.error(e))?;
@@ -476,7 +536,8 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let done = self.conn().execute(
-            "UPDATE outgoing SET status = 'failed', reason = ?2, updated_at = ?3 WHERE seq = ?1",
+            "UPDATE outgoing SET status = 'failed', reason = ?2, updated_at = ?3, claimed_until = NULL
+             WHERE seq = ?1",
             params![seq, reason, now],
         );
         done.map_err(|e| self.error(e))?;
@@ -506,22 +567,33 @@ impl Store {
         })
     }
 
-    /// Messages a crashed sender left `sending`: queued again (NgDP may have them; a
-    /// resend NgDP answers as a duplicate counts as sent, see `ngdp::send`). Returns how many.
+    /// Messages a sender that died left `sending`: queued again once their claim has run out
+    /// by `now` (NgDP may have them; a resend NgDP answers as a duplicate counts as sent, see
+    /// `ngdp::send`). A message another live replica is sending keeps its claim and is left
+    /// alone. Returns how many.
     pub fn outgoing_requeue_interrupted(&mut self, now: i64) -> Result<usize, StoreError> {
-        self.in_transaction(|s| {
-            let interrupted = s.outgoing_list(0, u32::MAX, Some(status::SENDING), None)?;
-            for o in &interrupted {
-                let changed = s.conn().execute(
-                    "UPDATE outgoing SET status = 'queued', next_attempt_at = ?2, updated_at = ?2
-                     WHERE seq = ?1",
-                    params![o.seq, now],
-                );
-                changed.map_err(|e| s.error(e))?;
-                s.outgoing_status_changed(&o.uuid, Some(status::SENDING), status::QUEUED, now)?;
-            }
-            Ok(interrupted.len())
-        })
+        self.in_transaction(|s| s.outgoing_requeue_expired(now))
+    }
+
+    /// [`Self::outgoing_requeue_interrupted`], inside the caller's transaction.
+    fn outgoing_requeue_expired(&mut self, now: i64) -> Result<usize, StoreError> {
+        let result = (|| {
+            self.conn()
+                .prepare_cached(
+                    "UPDATE outgoing SET status = 'queued', next_attempt_at = ?1, updated_at = ?1,
+                        claimed_until = NULL
+                     WHERE status = 'sending' AND (claimed_until IS NULL OR claimed_until <= ?1)
+                     RETURNING uuid",
+                )?
+                .query_map([now], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })();
+        let interrupted = result.map_err(|e| self.error(e))?;
+        for uuid in &interrupted {
+            tracing::info!(%uuid, "an outgoing message left mid-send by a sender that stopped is queued again");
+            self.outgoing_status_changed(uuid, Some(status::SENDING), status::QUEUED, now)?;
+        }
+        Ok(interrupted.len())
     }
 
     /// Record the event `outgoing.status_changed` (`from` → `to`). Called inside the
@@ -636,7 +708,10 @@ mod tests {
             .unwrap();
         drop(s);
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version("outgoing").unwrap(), 2);
+        assert_eq!(
+            s.schema_version("outgoing").unwrap(),
+            MIGRATIONS.last().unwrap().version
+        );
         let a = s.outgoing("a").unwrap().unwrap();
         assert_eq!(
             (a.seq, a.idempotency_key.as_deref(), a.status.as_str()),
@@ -669,9 +744,9 @@ mod tests {
     fn a_message_is_taken_retried_given_up_and_queued_again() {
         let mut s = store();
         s.outgoing_submit(&new("a", "h", None)).unwrap();
-        let taken = s.outgoing_take_due(10, 10).unwrap();
+        let taken = s.outgoing_take_due(10, 190, 10).unwrap();
         assert_eq!(taken.len(), 1);
-        assert!(s.outgoing_take_due(10, 10).unwrap().is_empty());
+        assert!(s.outgoing_take_due(10, 190, 10).unwrap().is_empty());
         let uuids = vec!["a".to_owned()];
         let retry = SendResult::Retry {
             reason: "HTTP 503".into(),
@@ -680,8 +755,8 @@ mod tests {
         s.outgoing_record(&uuids, ("retry", Some("HTTP 503")), &retry, 11)
             .unwrap();
         assert_eq!(s.outgoing("a").unwrap().unwrap().status, status::QUEUED);
-        assert!(s.outgoing_take_due(19, 10).unwrap().is_empty());
-        assert_eq!(s.outgoing_take_due(20, 10).unwrap().len(), 1);
+        assert!(s.outgoing_take_due(19, 199, 10).unwrap().is_empty());
+        assert_eq!(s.outgoing_take_due(20, 200, 10).unwrap().len(), 1);
         let late = SendResult::Retry {
             reason: "HTTP 503".into(),
             next: 200,
@@ -694,7 +769,7 @@ mod tests {
         assert_eq!(s.outgoing_attempts("a").unwrap().len(), 2);
         assert!(s.outgoing_retry("a", 30, 300).unwrap());
         assert!(!s.outgoing_retry("a", 30, 300).unwrap());
-        s.outgoing_take_due(30, 10).unwrap();
+        s.outgoing_take_due(30, 210, 10).unwrap();
         s.outgoing_record(
             &uuids,
             ("taken", None),
@@ -704,5 +779,117 @@ mod tests {
         .unwrap();
         assert_eq!(s.outgoing("a").unwrap().unwrap().status, status::SENT);
         assert_eq!(s.ngdp_sent_status("a").unwrap().as_deref(), Some("sent"));
+    }
+
+    fn uuids(taken: &[Outgoing]) -> Vec<&str> {
+        taken.iter().map(|o| o.uuid.as_str()).collect()
+    }
+
+    /// Two replicas' senders on one store: a due message is taken by one; the other's start
+    /// leaves it alone while its claim lasts; once the claim has run out (its sender died)
+    /// it is queued again and taken over, and the first sender can no longer renew it.
+    #[test]
+    fn a_due_message_is_taken_by_one_sender_and_taken_over_when_its_claim_runs_out() {
+        let mut a = store();
+        let mut b = crate::store::second_connection(&a);
+        for u in ["a", "b"] {
+            a.outgoing_submit(&new(u, u, None)).unwrap();
+        }
+        let took_a = a.outgoing_take_due(10, 100, 1).unwrap();
+        assert_eq!(uuids(&took_a), ["a"]);
+        let took_b = b.outgoing_take_due(10, 100, 10).unwrap();
+        assert_eq!(uuids(&took_b), ["b"]);
+        assert!(a.outgoing_take_due(11, 111, 10).unwrap().is_empty());
+        // B restarts: A is alive and sending, so A's message stays A's.
+        assert_eq!(b.outgoing_requeue_interrupted(50).unwrap(), 0);
+        assert_eq!(b.outgoing("a").unwrap().unwrap().status, status::SENDING);
+        assert_eq!(
+            a.outgoing_renew_claim(&[took_a[0].seq], 100, 150).unwrap(),
+            [took_a[0].seq]
+        );
+        // B finishes its own.
+        b.outgoing_record(
+            &["b".to_owned()],
+            ("taken", None),
+            &SendResult::Sent(None),
+            20,
+        )
+        .unwrap();
+        // A dies. B's next round after A's claim (renewed to 150) has run out takes it over:
+        // queued again (the event feed says so) and taken, as a second attempt.
+        assert!(b.outgoing_take_due(149, 249, 10).unwrap().is_empty());
+        let over = b.outgoing_take_due(150, 250, 10).unwrap();
+        assert_eq!(uuids(&over), ["a"]);
+        assert_eq!(over[0].attempts, 2);
+        assert!(
+            a.outgoing_renew_claim(&[over[0].seq], 150, 300)
+                .unwrap()
+                .is_empty()
+        );
+        let changes: Vec<String> = b
+            .conn()
+            .prepare("SELECT payload FROM events WHERE subject = 'a' AND type = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map(
+                [crate::store::events::EventType::OutgoingStatusChanged.name()],
+                |r| r.get::<_, String>(0),
+            )
+            .unwrap()
+            .map(|p| p.unwrap())
+            .collect();
+        let steps: Vec<(String, String)> = changes
+            .iter()
+            .map(|p| serde_json::from_str::<serde_json::Value>(p).unwrap())
+            .map(|v| {
+                (
+                    v["from"].as_str().unwrap_or("").to_owned(),
+                    v["status"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let steps: Vec<(&str, &str)> = steps
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("", "queued"),
+                ("queued", "sending"),
+                ("sending", "queued"),
+                ("queued", "sending")
+            ]
+        );
+        b.outgoing_record(
+            &["a".to_owned()],
+            ("duplicate", None),
+            &SendResult::Sent(None),
+            151,
+        )
+        .unwrap();
+        assert_eq!(b.outgoing("a").unwrap().unwrap().status, status::SENT);
+    }
+
+    /// A message left `sending` by a sender that died is queued again at the next start,
+    /// once its claim has run out; one from before claims existed (none recorded) at once.
+    #[test]
+    fn requeue_at_start_takes_only_messages_whose_claim_ran_out() {
+        let mut s = store();
+        for u in ["a", "b"] {
+            s.outgoing_submit(&new(u, u, None)).unwrap();
+        }
+        s.outgoing_take_due(10, 100, 10).unwrap();
+        assert_eq!(s.outgoing_requeue_interrupted(99).unwrap(), 0);
+        s.conn()
+            .execute(
+                "UPDATE outgoing SET claimed_until = NULL WHERE uuid = 'b'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(s.outgoing_requeue_interrupted(99).unwrap(), 1);
+        assert_eq!(s.outgoing("b").unwrap().unwrap().status, status::QUEUED);
+        assert_eq!(s.outgoing("a").unwrap().unwrap().status, status::SENDING);
+        assert_eq!(s.outgoing_requeue_interrupted(100).unwrap(), 1);
+        assert_eq!(s.outgoing("a").unwrap().unwrap().status, status::QUEUED);
     }
 }

@@ -42,6 +42,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: "CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq, state);",
     },
+    // Several `dpost serve` on one store (issue 18): a delivery taken for posting is claimed
+    // until this time, so that one worker posts it; a worker that dies holds it only so long.
+    Migration {
+        version: 3,
+        sql: "ALTER TABLE webhook_deliveries ADD COLUMN claimed_until INTEGER;",
+    },
 ];
 
 /// Which events a webhook takes.
@@ -127,16 +133,27 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let result = (|| {
             let tx = self.conn().transaction()?;
+            // Another replica moving the same cursor: on PostgreSQL, wait for its commit and
+            // read where it left the cursor, rather than match the same events again (SQLite's
+            // transactions take the write lock when they begin, which serializes the same).
+            let lock = match tx.backend() {
+                super::sql::Backend::Sqlite => "",
+                super::sql::Backend::Postgres => " FOR UPDATE",
+            };
             let cursor: Option<i64> = tx
                 .query_row(
-                    "SELECT after FROM webhook_cursors WHERE webhook = ?1",
+                    &format!("SELECT after FROM webhook_cursors WHERE webhook = ?1{lock}"),
                     [webhook],
                     |r| r.get(0),
                 )
                 .optional()?;
             let Some(after) = cursor else {
+                // Two replicas meeting a new webhook at once: the first one's start stands.
+                // (`WHERE TRUE`: without a WHERE, SQLite reads ON CONFLICT as a join's ON,
+                // https://sqlite.org/lang_upsert.html, "Parsing Ambiguity".)
                 tx.execute(
-                    "INSERT INTO webhook_cursors (webhook, after) SELECT ?1, COALESCE(MAX(seq), 0) FROM events",
+                    "INSERT INTO webhook_cursors (webhook, after) SELECT ?1, COALESCE(MAX(seq), 0) FROM events
+                     WHERE TRUE ON CONFLICT (webhook) DO NOTHING",
                     [webhook],
                 )?;
                 tx.commit()?;
@@ -160,8 +177,10 @@ impl Store {
                     params![webhook, e.seq, now],
                 )?;
             }
+            // Forward only, whatever else ran meanwhile: a cursor moved back would match
+            // events again (their deliveries are unique, but the work is not).
             tx.execute(
-                "UPDATE webhook_cursors SET after = ?2 WHERE webhook = ?1",
+                "UPDATE webhook_cursors SET after = ?2 WHERE webhook = ?1 AND after < ?2",
                 params![webhook, last],
             )?;
             tx.commit()?;
@@ -170,36 +189,96 @@ impl Store {
         result.map_err(|e| self.error(e))
     }
 
-    /// Pending deliveries of `webhook` due at `now`, oldest event first, at most `limit`.
-    pub fn webhooks_due(
+    /// Claim for posting, until `until`, up to `limit` of `webhook`'s pending deliveries due
+    /// at `now` that nobody holds (never claimed, or the claim ran out: its worker died),
+    /// oldest event first. A delivery claimed here is in no other worker's answer until
+    /// `until`, nor after its outcome is recorded.
+    ///
+    /// One statement claims: the `SELECT` picks the rows, and the `UPDATE`'s `WHERE` repeats
+    /// its conditions, because under PostgreSQL's READ COMMITTED a row another replica
+    /// updated meanwhile is re-checked against the `UPDATE`'s own `WHERE` only
+    /// (<https://www.postgresql.org/docs/15/transaction-iso.html#XACT-READ-COMMITTED>).
+    pub fn webhooks_claim_due(
         &mut self,
         webhook: &str,
         now: i64,
+        until: i64,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let sql = format!(
-            "{SELECT} WHERE d.webhook = ?1 AND d.state = 'pending' AND d.next_attempt_at <= ?2 ORDER BY d.event_seq LIMIT ?3"
+        let skip_locked = super::leases::skip_locked(self.backend());
+        // The pick is a MATERIALIZED CTE, run once: as a subquery of the UPDATE, PostgreSQL
+        // may run it again for each row, skip the rows this very statement just claimed, and
+        // so claim more than `limit`.
+        let claim = format!(
+            "WITH picked AS MATERIALIZED (
+                 SELECT id FROM webhook_deliveries
+                 WHERE webhook = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+                   AND (claimed_until IS NULL OR claimed_until <= ?2)
+                 ORDER BY event_seq LIMIT ?4 {skip_locked})
+             UPDATE webhook_deliveries SET claimed_until = ?3
+             WHERE id IN (SELECT id FROM picked)
+               AND state = 'pending' AND next_attempt_at <= ?2
+               AND (claimed_until IS NULL OR claimed_until <= ?2)
+             RETURNING id"
+        );
+        let read = format!(
+            "{SELECT} WHERE d.id IN (SELECT CAST(value AS BIGINT) FROM json_each(?1)) ORDER BY d.event_seq"
         );
         let result = (|| {
-            let mut q = self.conn().prepare_cached(&sql)?;
-            q.query_map(params![webhook, now, limit], delivery)?
+            let ids = self
+                .conn()
+                .prepare_cached(&claim)?
+                .query_map(params![webhook, now, until, limit], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids = serde_json::Value::from(ids).to_string();
+            self.conn()
+                .prepare_cached(&read)?
+                .query_map([ids], delivery)?
                 .collect::<Result<Vec<_>, _>>()
         })();
         result.map_err(|e| self.error(e))
     }
 
-    /// The endpoint took delivery `id`.
+    /// Keep the claim on deliveries `ids` that were claimed until `held`, now until `until`;
+    /// the ids still held (one missing was taken over by another worker after `held` passed,
+    /// or its outcome is recorded). A claim taken over always ends later than the one it
+    /// replaced, so `held` tells a worker's own claim from another's.
+    pub fn webhooks_renew_claim(
+        &mut self,
+        ids: &[i64],
+        held: i64,
+        until: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let list = serde_json::Value::from(ids.to_vec()).to_string();
+        let result = (|| {
+            self.conn()
+                .prepare_cached(
+                    "UPDATE webhook_deliveries SET claimed_until = ?3
+                     WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?1))
+                       AND state = 'pending' AND claimed_until = ?2
+                     RETURNING id",
+                )?
+                .query_map(params![list, held, until], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// The endpoint took delivery `id` (its claim ends).
     pub fn webhooks_delivered(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
         let result = self.conn().execute(
             "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2,
-                last_error = NULL WHERE id = ?1 AND state = 'pending'",
+                last_error = NULL, claimed_until = NULL WHERE id = ?1 AND state = 'pending'",
             params![id, now],
         );
         result.map(|_| ()).map_err(|e| self.error(e))
     }
 
     /// An attempt at delivery `id` failed for `reason`: tried again at `next_attempt_at`, or,
-    /// when `give_up` is true, kept as failed with the reason.
+    /// when `give_up` is true, kept as failed with the reason. Its claim ends.
     pub fn webhooks_attempt_failed(
         &mut self,
         id: i64,
@@ -210,7 +289,7 @@ impl Store {
         let state = if give_up { "failed" } else { "pending" };
         let result = self.conn().execute(
             "UPDATE webhook_deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3,
-                next_attempt_at = ?4 WHERE id = ?1 AND state = 'pending'",
+                next_attempt_at = ?4, claimed_until = NULL WHERE id = ?1 AND state = 'pending'",
             params![id, state, reason, next_attempt_at],
         );
         result.map(|_| ()).map_err(|e| self.error(e))
@@ -279,11 +358,7 @@ mod tests {
     use crate::store::events::{EventType, NewEvent, record};
 
     fn store(name: &str) -> Store {
-        let dir =
-            std::env::temp_dir().join(format!("dpost-webhooks-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Store::open(&dir.join("t.db")).unwrap()
+        crate::store::scratch_store(&format!("webhooks_{name}"))
     }
 
     fn event(s: &mut Store, kind: EventType, mailbox: Option<&str>) -> i64 {
@@ -326,7 +401,7 @@ mod tests {
             0,
             "the cursor moved"
         );
-        let due = s.webhooks_due("h", 6, 10).unwrap();
+        let due = s.webhooks_claim_due("h", 6, 36, 10).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].event.seq, wanted);
         assert_eq!(s.webhooks_backlog(&["h".into()]).unwrap(), 1);
@@ -341,17 +416,20 @@ mod tests {
         event(&mut s, EventType::MessageReceived, Some("a"));
         s.webhooks_enqueue("h", &WebhookFilter::default(), 10, 10)
             .unwrap();
-        let d = s.webhooks_due("h", 10, 10).unwrap().remove(0);
+        let d = s.webhooks_claim_due("h", 10, 40, 10).unwrap().remove(0);
         s.webhooks_attempt_failed(d.id, "HTTP 500", 12, false)
             .unwrap();
         assert!(
-            s.webhooks_due("h", 11, 10).unwrap().is_empty(),
+            s.webhooks_claim_due("h", 11, 41, 10).unwrap().is_empty(),
             "not before its time"
         );
-        assert_eq!(s.webhooks_due("h", 12, 10).unwrap()[0].attempts, 1);
+        assert_eq!(
+            s.webhooks_claim_due("h", 12, 42, 10).unwrap()[0].attempts,
+            1
+        );
         s.webhooks_attempt_failed(d.id, "HTTP 503", 20, true)
             .unwrap();
-        assert!(s.webhooks_due("h", 100, 10).unwrap().is_empty());
+        assert!(s.webhooks_claim_due("h", 100, 130, 10).unwrap().is_empty());
         let failed = s.webhooks_deliveries(Some("failed"), 10).unwrap();
         assert_eq!(failed[0].last_error.as_deref(), Some("HTTP 503"));
         assert_eq!(failed[0].attempts, 2);
@@ -363,11 +441,124 @@ mod tests {
             "queued already"
         );
         assert_eq!(s.webhooks_retry(999, 50).unwrap(), None);
-        let again = s.webhooks_due("h", 50, 10).unwrap().remove(0);
+        let again = s.webhooks_claim_due("h", 50, 80, 10).unwrap().remove(0);
         assert_eq!(again.window_start, 50);
         s.webhooks_delivered(again.id, 51).unwrap();
         let done = s.webhooks_deliveries(Some("delivered"), 10).unwrap();
         assert_eq!(done[0].delivered_at, Some(51));
         assert_eq!(s.webhooks_retry(d.id, 60).unwrap(), Some(false));
+    }
+
+    fn cursor(s: &mut Store, webhook: &str) -> i64 {
+        s.conn()
+            .query_row(
+                "SELECT after FROM webhook_cursors WHERE webhook = ?1",
+                [webhook],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// Two replicas' workers on one store: a due delivery goes to one of them; a worker that
+    /// died holds it until its claim runs out, then the other takes it over, and the first
+    /// can no longer renew it.
+    #[test]
+    fn a_due_delivery_is_claimed_by_one_worker_and_taken_over_when_its_claim_runs_out() {
+        let mut a = store("claim");
+        let mut b = crate::store::second_connection(&a);
+        a.webhooks_enqueue("h", &WebhookFilter::default(), 10, 0)
+            .unwrap();
+        let first = event(&mut a, EventType::MessageReceived, Some("a"));
+        let second = event(&mut a, EventType::MessageReceived, Some("a"));
+        a.webhooks_enqueue("h", &WebhookFilter::default(), 10, 10)
+            .unwrap();
+        // A takes one (the oldest); B, at the same moment, the other; then nothing is left.
+        let took_a = a.webhooks_claim_due("h", 10, 50, 1).unwrap();
+        assert_eq!(
+            took_a.iter().map(|d| d.event.seq).collect::<Vec<_>>(),
+            [first]
+        );
+        let took_b = b.webhooks_claim_due("h", 10, 50, 10).unwrap();
+        assert_eq!(
+            took_b.iter().map(|d| d.event.seq).collect::<Vec<_>>(),
+            [second]
+        );
+        assert!(a.webhooks_claim_due("h", 11, 51, 10).unwrap().is_empty());
+        assert!(b.webhooks_claim_due("h", 49, 89, 10).unwrap().is_empty());
+        // B posts its own and records it: never claimed again.
+        b.webhooks_delivered(took_b[0].id, 12).unwrap();
+        // A dies holding `first`: at 50 its claim has run out and B takes it over.
+        let over = b.webhooks_claim_due("h", 50, 90, 10).unwrap();
+        assert_eq!(
+            over.iter().map(|d| d.event.seq).collect::<Vec<_>>(),
+            [first]
+        );
+        // A, come back, cannot renew what it held until 50; B renews its own.
+        let id = over[0].id;
+        assert!(a.webhooks_renew_claim(&[id], 50, 95).unwrap().is_empty());
+        assert_eq!(b.webhooks_renew_claim(&[id], 90, 120).unwrap(), [id]);
+        // A failed attempt ends the claim: due again at its next attempt, for anyone.
+        b.webhooks_attempt_failed(id, "HTTP 500", 60, false)
+            .unwrap();
+        assert_eq!(a.webhooks_claim_due("h", 60, 100, 10).unwrap().len(), 1);
+    }
+
+    /// Replicas moving one webhook's cursor at the same time: every matching event gets
+    /// exactly one delivery, and no worker ever sees the cursor move back.
+    #[test]
+    fn the_cursor_moves_forward_only_when_replicas_enqueue_at_once() {
+        let mut a = store("cursor");
+        a.webhooks_enqueue("h", &WebhookFilter::default(), 10, 0)
+            .unwrap();
+        let seqs: Vec<i64> = (0..60)
+            .map(|_| event(&mut a, EventType::MessageReceived, Some("a")))
+            .collect();
+        let last = *seqs.last().unwrap();
+        let mut replicas: Vec<Store> = (0..4)
+            .map(|_| crate::store::second_connection(&a))
+            .collect();
+        std::thread::scope(|scope| {
+            for r in &mut replicas {
+                scope.spawn(move || {
+                    let mut seen = 0;
+                    // Pages of 7: at most 9 rounds move the cursor over 60 events.
+                    for round in 0..60 {
+                        r.webhooks_enqueue("h", &WebhookFilter::default(), 7, round)
+                            .unwrap();
+                        let now = cursor(r, "h");
+                        assert!(now >= seen, "the cursor moved back from {seen} to {now}");
+                        seen = now;
+                        if now == last {
+                            break;
+                        }
+                    }
+                    assert_eq!(seen, last);
+                });
+            }
+        });
+        let n: i64 = a
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook = 'h'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 60);
+        // Webhooks new to the store, met by every replica at once: each starts once, at the
+        // end of the log, and no replica fails on another's start.
+        std::thread::scope(|scope| {
+            for r in &mut replicas {
+                scope.spawn(move || {
+                    for k in 0..10 {
+                        r.webhooks_enqueue(&format!("new{k}"), &WebhookFilter::default(), 10, 1)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        for k in 0..10 {
+            assert_eq!(cursor(&mut a, &format!("new{k}")), last);
+        }
     }
 }

@@ -24,6 +24,15 @@ const ENQUEUE_PAGE: u32 = 500;
 /// Deliveries of one webhook attempted per round, so that one busy webhook does not keep
 /// the others waiting for long.
 const DELIVERY_PAGE: u32 = 32;
+/// Time a worker holds a delivery it claimed beyond the webhook's time limit for one post:
+/// for the store calls around it and clocks of replicas a little apart.
+const CLAIM_MARGIN_SECONDS: i64 = 30;
+
+/// How long a claim lasts, renewed before each post (see [`Worker::round_for`]): one post's
+/// time limit and the margin. A worker that dies holds its deliveries no longer than this.
+fn claim_seconds(hook: &Webhook) -> i64 {
+    hook.timeout.as_secs() as i64 + CLAIM_MARGIN_SECONDS
+}
 
 /// The worker's parts.
 pub struct Worker {
@@ -116,8 +125,14 @@ impl Worker {
         Ok(attempts)
     }
 
-    /// One round for webhook `i`: move its cursor, attempt what is due, update the backlog
-    /// gauge; the number of attempts made.
+    /// One round for webhook `i`: move its cursor, claim what is due, attempt it, update the
+    /// backlog gauge; the number of attempts made.
+    ///
+    /// Several `dpost serve` may share the store: each delivery is claimed, so one worker
+    /// posts it. Before each post the worker renews its claim on the deliveries it has not
+    /// posted yet, so a page of slow endpoints never outlasts it; a delivery whose claim
+    /// another worker took over meanwhile (this one stalled past its claim) is left to that
+    /// worker.
     async fn round_for(&self, i: usize, http: &reqwest::Client) -> Result<usize, StoreError> {
         let Some(hook) = self.hooks.get(i) else {
             return Ok(0);
@@ -127,17 +142,36 @@ impl Worker {
             mailboxes: hook.mailboxes.clone(),
         };
         let (name, now) = (hook.name.clone(), self.clock.now_unix());
+        let mut held = now + claim_seconds(hook);
         let due = self
             .blocking(move |st| {
                 st.webhooks_enqueue(&name, &filter, ENQUEUE_PAGE, now)?;
-                st.webhooks_due(&name, now, DELIVERY_PAGE)
+                st.webhooks_claim_due(&name, now, held, DELIVERY_PAGE)
             })
             .await?;
+        // The deliveries still claimed by this worker; one lost is never renewed again.
+        let mut mine: Vec<i64> = due.iter().map(|d| d.id).collect();
         let mut attempts = 0;
-        for d in due {
-            let outcome = attempt(http, hook, &d, self.clock.now_unix()).await;
+        for (k, d) in due.iter().enumerate() {
+            if k > 0 {
+                let rest: Vec<i64> = due[k..]
+                    .iter()
+                    .map(|d| d.id)
+                    .filter(|id| mine.contains(id))
+                    .collect();
+                let until = self.clock.now_unix() + claim_seconds(hook);
+                mine = self
+                    .blocking(move |st| st.webhooks_renew_claim(&rest, held, until))
+                    .await?;
+                held = until;
+            }
+            if !mine.contains(&d.id) {
+                tracing::info!(webhook = %hook.name, delivery = d.id, "webhooks: another worker took this delivery over");
+                continue;
+            }
+            let outcome = attempt(http, hook, d, self.clock.now_unix()).await;
             attempts += 1;
-            self.record(hook, &d, outcome).await?;
+            self.record(hook, d, outcome).await?;
         }
         // Only the configured webhooks: deliveries of one removed from dpost.toml stay
         // listed (and retryable once it is back) but are nobody's backlog.

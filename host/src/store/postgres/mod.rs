@@ -245,7 +245,8 @@ pub const EVENTS: &[Migration] = &[Migration {
 }];
 
 /// [`super::webhooks`]'s tables.
-pub const WEBHOOKS: &[Migration] = &[Migration {
+pub const WEBHOOKS: &[Migration] = &[
+    Migration {
     version: 1,
     sql: "
         CREATE TABLE webhook_cursors (
@@ -269,12 +270,19 @@ pub const WEBHOOKS: &[Migration] = &[Migration {
         CREATE INDEX webhook_deliveries_state ON webhook_deliveries (state, id);
         CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq, state);
     ",
-}];
+    },
+    // Claimed for posting by one replica until then (`webhooks_claim_due`).
+    Migration {
+        version: 2,
+        sql: "ALTER TABLE webhook_deliveries ADD COLUMN claimed_until BIGINT;",
+    },
+];
 
 /// [`super::outgoing`]'s tables.
-pub const OUTGOING: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub const OUTGOING: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE outgoing (
             seq             BIGINT PRIMARY KEY,
             uuid            TEXT NOT NULL UNIQUE,
@@ -311,7 +319,14 @@ pub const OUTGOING: &[Migration] = &[Migration {
         CREATE INDEX outgoing_due ON outgoing (next_attempt_at) WHERE status = 'queued';
         CREATE INDEX outgoing_client ON outgoing (client, seq);
     ",
-}];
+    },
+    // A message being sent is claimed by one replica's sender until then
+    // (`outgoing_take_due`); one whose claim ran out was left by a sender that died.
+    Migration {
+        version: 2,
+        sql: "ALTER TABLE outgoing ADD COLUMN claimed_until BIGINT;",
+    },
+];
 
 /// [`super::console`]'s tables.
 pub const CONSOLE: &[Migration] = &[Migration {
@@ -376,6 +391,18 @@ pub const DOCTOR: &[Migration] = &[Migration {
             failed     BIGINT NOT NULL,
             warnings   BIGINT NOT NULL,
             report     TEXT NOT NULL
+        );
+    ",
+}];
+
+/// [`super::leases`]' table.
+pub const LEASES: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+        CREATE TABLE dpost_leases (
+            name   TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until  BIGINT NOT NULL
         );
     ",
 }];
