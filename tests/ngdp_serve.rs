@@ -346,8 +346,15 @@ fn business_receipts_are_sent_once_and_the_outbox_resumes_after_a_restart() {
         server.post_xml(message(&id, None, b"x")).status().as_u16(),
         200
     );
-    // The first attempt fails (503); the retry is due 2 s later. Stop the service before it.
+    // The first attempt fails (503); the retry is due 2 s later. Stop the service before it,
+    // once the failure is recorded: killed between NgDP's answer and the record, the receipt
+    // would stay claimed by the dead process for the claim's 180 s.
     wait_until("the first attempt", || *attempts.lock().unwrap() >= 1);
+    wait_until("the first attempt recorded", || {
+        dpost_tests::open_store(&config)
+            .receipts_owed(0, 10, None, None)
+            .is_ok_and(|r| r.first().is_some_and(|o| o.attempts >= 1))
+    });
     server.kill();
     assert!(seen.lock().unwrap().is_empty());
 
