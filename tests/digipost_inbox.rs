@@ -312,7 +312,10 @@ async fn a_crash_between_archive_and_delete_is_recovered_without_archiving_twice
         "{err:?}"
     );
     let before: Vec<_> = store.lock().unwrap().digipost_all(SENDER).unwrap();
-    assert_eq!(before.iter().filter(|d| d.parent_id.is_none()).count(), 10);
+    // The run stops once it has counted 10; the next document's worker may have committed
+    // its archive in between (as a process killed at that moment would have), so 10 or 11.
+    let archived = before.iter().filter(|d| d.parent_id.is_none()).count() as u64;
+    assert!((10..=11).contains(&archived), "{archived}");
     assert!(
         before.iter().all(|d| d.deleted_remotely_at.is_none()),
         "nothing deleted before the crash"
@@ -336,7 +339,11 @@ async fn a_crash_between_archive_and_delete_is_recovered_without_archiving_twice
     let report = run_sync(client.clone(), store.clone(), &options)
         .await
         .unwrap();
-    assert_eq!(counts(&report), (30, 20, 10, 30, 0), "{report:?}");
+    assert_eq!(
+        counts(&report),
+        (30, 30 - archived, archived, 30, 0),
+        "{report:?}"
+    );
     let after = store.lock().unwrap().digipost_all(SENDER).unwrap();
     assert_eq!(after.len(), hashes.len());
     for d in &before {
