@@ -1,17 +1,17 @@
 //! Serving a stored file (a MeMo as received, a decoded document): streamed from disk in
 //! pieces read ahead of the socket ([`super::file_stream`]) so a 100 MB document passes in
-//! bounded memory, with its SHA-256 as a strong
-//! `ETag` (a conditional GET costs nothing), one byte range at a time (a broken download
-//! resumes), and a `Content-Disposition` that no sender-chosen filename can break.
+//! bounded memory, with its SHA-256 as a strong `ETag` (a conditional GET costs nothing),
+//! one byte range at a time (a broken download resumes), and a `Content-Disposition` that
+//! no sender-chosen filename can break.
 
 use std::path::Path;
 
+use super::file_stream::FileStream;
+use super::problem::Problem;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use super::file_stream::FileStream;
-use super::problem::Problem;
 
 /// What is known of a stored file before it is opened.
 pub struct StoredFile<'a> {
@@ -54,7 +54,6 @@ pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response
         },
         request,
     )
-    .await
 }
 
 /// What is known of content held in memory (a Digipost document, kept in the store as a
@@ -79,7 +78,7 @@ pub async fn serve_bytes(
         return Ok(r);
     }
     let size = content.len() as u64;
-    respond(Content::Memory(content), size, file, request).await
+    respond(Content::Memory(content), size, file, request)
 }
 
 /// Where the bytes of a response come from.
@@ -105,7 +104,7 @@ fn not_modified(sha256: &str, request: &HeaderMap) -> Option<Response> {
 }
 
 /// The 200, 206 or 416 for the `size` bytes of `content`.
-async fn respond(
+fn respond(
     content: Content,
     size: u64,
     file: Served<'_>,
@@ -141,13 +140,6 @@ async fn respond(
         None => (StatusCode::OK, 0, size),
     };
     let body = match content {
-        // BENCH-TEMP: the previous way, to compare on one build.
-        Content::File(f) if std::env::var_os("DPOST_BENCH_OLD").is_some() => {
-            use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-            let mut f = tokio::fs::File::from_std(f);
-            let _ = f.seek(std::io::SeekFrom::Start(start)).await;
-            Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024))
-        }
         Content::File(f) => Body::from_stream(FileStream::new(f, start, len)),
         // Both within `size`, as the range was read against it.
         Content::Memory(b) => Body::from(b.slice(start as usize..(start + len) as usize)),

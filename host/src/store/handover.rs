@@ -209,24 +209,7 @@ const VISIBLE: &str = "(?1 IS NULL OR m.mailbox IN (SELECT value FROM json_each(
 impl Store {
     /// A page of the feed, in sequence order.
     pub fn handover_feed(&mut self, q: &FeedQuery) -> Result<Vec<FeedEntry>, StoreError> {
-        let (sql, mailboxes) = if std::env::var_os("DPOST_BENCH_OLD").is_some() {
-            // BENCH-TEMP: the previous query, to compare on one build.
-            let state = match q.state {
-                AckState::Pending => "m.acked = 0 AND a.message_uuid IS NULL",
-                AckState::Acknowledged => "a.message_uuid IS NOT NULL",
-                AckState::All => "1",
-            };
-            (format!(
-                "SELECT m.seq, m.uuid, m.mailbox, m.received_at, m.valid, m.label, m.sender_id, m.sender_label,
-                    m.recipient_id, a.actor, a.acked_at, a.case_reference
-                 FROM ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
-                 WHERE m.seq > ?2 AND {VISIBLE} AND {state}
-                    AND (?3 IS NULL OR m.valid = NOT ?3) AND (?4 IS NULL OR m.received_at >= ?4)
-                 ORDER BY m.seq LIMIT ?5"
-            ), visible_json(q.visible.as_deref()))
-        } else {
-            feed_sql(q)
-        };
+        let (sql, mailboxes) = feed_sql(q);
         let result = (|| {
             let mut stmt = self.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(
@@ -468,8 +451,7 @@ fn feed_sql(q: &FeedQuery) -> (String, Option<String>) {
 }
 
 /// Messages with their acknowledgement, when there is one.
-const FEED_WITH_ACKS: &str =
-    "ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid";
+const FEED_WITH_ACKS: &str = "ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid";
 
 fn ack_of(conn: &rusqlite::Connection, uuid: &str) -> rusqlite::Result<Option<Ack>> {
     conn.query_row(
@@ -671,10 +653,9 @@ mod tests {
                 .conn()
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
-                .query_map(
-                    params![mailboxes, 0, None::<bool>, None::<i64>, 10],
-                    |r| r.get::<_, String>(3),
-                )
+                .query_map(params![mailboxes, 0, None::<bool>, None::<i64>, 10], |r| {
+                    r.get::<_, String>(3)
+                })
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
@@ -687,7 +668,8 @@ mod tests {
         ] {
             let p = plan(&mut s, visible.clone());
             assert!(
-                p.starts_with(&format!("SEARCH m USING INDEX {index}")) && !p.contains("TEMP B-TREE"),
+                p.starts_with(&format!("SEARCH m USING INDEX {index}"))
+                    && !p.contains("TEMP B-TREE"),
                 "{visible:?}: {index}in feed order: {p}"
             );
         }
