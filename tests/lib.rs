@@ -304,8 +304,10 @@ impl ConfigFile {
         use std::fmt::Write as _;
         let _ = std::fs::remove_dir_all(&self.dir);
         std::fs::create_dir_all(&self.dir).unwrap();
-        let mut text =
-            String::from("[store]\npath = \"dpost.db\"\n[serve]\nlisten = \"127.0.0.1:0\"\n");
+        let mut text = format!(
+            "[store]\npath = \"dpost.db\"\n{}[serve]\nlisten = \"127.0.0.1:0\"\n",
+            postgres::store_url_line(&self.dir)
+        );
         if let Some(max) = self.max_message_bytes {
             writeln!(text, "max_message_bytes = {max}").unwrap();
         }
@@ -482,9 +484,16 @@ pub mod inbox_data {
     /// `config` (a `sync.toml` is written there).
     pub fn sync(config: &Path, url: &str) {
         let sync_config = config.with_file_name("sync.toml");
+        // The same store as `config`'s, PostgreSQL included.
+        let text = std::fs::read_to_string(config).unwrap_or_default();
+        let store_url = text
+            .lines()
+            .find(|l| l.starts_with("url = \"postgres"))
+            .map(|l| format!("{l}\n"))
+            .unwrap_or_default();
         std::fs::write(
             &sync_config,
-            format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"dpost.db\"\n"),
+            format!("[digipost]\nbroker_id = \"{BROKER}\"\nsender_id = \"{SENDER}\"\nretries = 1\n\n[store]\npath = \"dpost.db\"\n{store_url}"),
         )
         .expect("writing sync.toml");
         let out = super::dpost_command()
@@ -754,5 +763,55 @@ pub mod serve {
                 .collect(),
             Err(_) => Vec::new(),
         }
+    }
+}
+
+/// The store `config` names (SQLite or PostgreSQL), opened as `dpost` opens it.
+pub fn open_store(config: &Path) -> dpost::store::Store {
+    let file = dpost::config::ConfigFile::load(Some(config)).expect("the test's configuration");
+    dpost::store::Store::open_location(&file.store_location()).expect("the test's store opens")
+}
+
+/// The end-to-end tests on PostgreSQL: with `DPOST_TEST_POSTGRES` set (`.ci/run` starts a
+/// throwaway cluster), each test's configuration gets a fresh database on that server as its
+/// store (`[store] url`), so the same tests run on both backends.
+pub mod postgres {
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Whether the tests run on PostgreSQL.
+    pub fn enabled() -> bool {
+        std::env::var("DPOST_TEST_POSTGRES").is_ok_and(|v| !v.is_empty())
+    }
+
+    /// The `url = ...` line for a test whose files are in `dir`: empty without a server.
+    pub fn store_url_line(dir: &Path) -> String {
+        match std::env::var("DPOST_TEST_POSTGRES") {
+            Ok(base) if !base.is_empty() => format!("url = \"{}\"\n", fresh_database(&base, dir)),
+            _ => String::new(),
+        }
+    }
+
+    /// Create an empty database named after `dir` on the server at `base` (a URL ending in a
+    /// database name); its URL.
+    pub fn fresh_database(base: &str, dir: &Path) -> String {
+        let digest = crate::sha256_hex(dir.to_string_lossy().as_bytes());
+        let name = format!("t_{}", &digest[..16]);
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            let out = Command::new("psql")
+                .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", base, "-c", &sql])
+                .output()
+                .expect("psql runs");
+            assert!(
+                out.status.success(),
+                "{sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let (server, _db) = base.rsplit_once('/').expect("a URL ending in /DATABASE");
+        format!("{server}/{name}")
     }
 }

@@ -414,7 +414,7 @@ fn burst_content(n: u32) -> Vec<u8> {
 /// message (a crash between moving a folder into place and the commit leaves one, never
 /// acknowledged, until the sender's resend replaces it).
 fn check_store(config: &Path, acknowledged: &[(String, Vec<u8>)], no_strays: bool) {
-    let mut store = dpost::store::Store::open(&config.parent().unwrap().join("dpost.db")).unwrap();
+    let mut store = dpost_tests::open_store(config);
     let stored = store.ngdp_messages(None, false, u32::MAX).unwrap();
     let mut uuids: Vec<&str> = stored.iter().map(|m| m.uuid.as_str()).collect();
     uuids.sort_unstable();

@@ -64,6 +64,10 @@ pub fn template(system_id: &str, authorization: &str, contact_point: &str) -> St
 # The embedded store (SQLite, WAL, every commit fsynced). Message files live beside it in
 # "<path>.files" unless [serve] data_dir says otherwise.
 path = "dpost.db"
+# Or PostgreSQL, shared by several `dpost serve` replicas behind a load balancer
+# (docs/scale-out.md); the environment variable DPOST_STORE_URL overrides this. TLS to the
+# server follows sslmode (disable | prefer | require), with Mozilla's root certificates.
+# url = "postgres://dpost:PASSWORD@db.example.internal:5432/dpost?sslmode=require"
 # Days a message is kept after it was acknowledged, per mailbox (`dpost store purge`); a
 # mailbox not listed keeps its messages. Nothing unacknowledged or still owed a business
 # receipt is ever purged.

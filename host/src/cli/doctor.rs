@@ -103,7 +103,7 @@ impl DoctorCommand {
             .build()?;
         let report = rt.block_on(doctor::run(&file, &options));
         if self.at.is_none() {
-            record(&file.store_path(), &report);
+            record(&file.store_location(), &report);
         }
         if self.json {
             outln!("{}", serde_json::to_string_pretty(&report)?)?;
@@ -120,8 +120,10 @@ impl DoctorCommand {
 
 /// Keep the run for the console's overview. The checks' answer stands whether or not it
 /// could be kept, so a store that cannot be written is said on standard error, not fatal.
-fn record(store_path: &std::path::Path, report: &doctor::Report) {
-    if !store_path.exists() {
+fn record(store: &crate::store::Location, report: &doctor::Report) {
+    if let crate::store::Location::Sqlite(path) = store
+        && !path.exists()
+    {
         return;
     }
     let worst = match report.worst() {
@@ -130,7 +132,7 @@ fn record(store_path: &std::path::Path, report: &doctor::Report) {
         Status::Failed => "failed",
     };
     let run = |report_json: String| -> anyhow::Result<()> {
-        let mut store = crate::store::Store::open(store_path)?;
+        let mut store = crate::store::Store::open_location(store)?;
         store.record_doctor_run(&crate::store::doctor::DoctorRun {
             environment: report.environment.clone(),
             checked_at: report.checked_at,

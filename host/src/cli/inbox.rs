@@ -350,8 +350,8 @@ impl SyncArgs {
         }
         let c = connect(&self.api, &self.sender)?;
         let sender = c.sender(&self.sender)?;
-        let store_path = c.file.store_path();
-        let store = Store::open(&store_path)?;
+        let store = Store::open_location(&c.file.store_location())?;
+        let store_path = store.path().to_owned();
         let store = Arc::new(Mutex::new(store));
         let options = SyncOptions {
             delete_after_archive: self.delete_after_archive,

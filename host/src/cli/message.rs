@@ -17,7 +17,7 @@ use crate::store::handover::{AckState, FeedQuery};
 /// command runs from would create an empty store and report nothing in it.
 pub(super) fn open_store(config: &Path) -> anyhow::Result<Store> {
     let file = super::config::load_existing(config)?;
-    Ok(Store::open(&file.store_path())?)
+    Ok(Store::open_location(&file.store_location())?)
 }
 
 /// Mailbox commands.
@@ -356,7 +356,7 @@ impl MessageCommand {
                         mailboxes.join(", ")
                     );
                 }
-                let routed = Store::open(&file.store_path())?
+                let routed = Store::open_location(&file.store_location())?
                     .handover_route(&uuid, None, &to, &cli_actor(), clock::system().now_unix())?
                     .with_context(|| format!("no message {uuid} is stored"))?;
                 outln!("{uuid}: {} -> {}", routed.from, routed.to)?;

@@ -114,7 +114,7 @@ impl SendArgs {
 
         // 2. Recorded before the first byte goes out; a message sent before is left alone.
         let clock = clock::system();
-        let mut store = Store::open(&file.store_path())?;
+        let mut store = Store::open_location(&file.store_location())?;
         let before = store.ngdp_sent_record(&uuid)?;
         if let Some(r) = before.as_ref().filter(|r| sent_before(&r.status)) {
             if self.json {
@@ -245,7 +245,7 @@ impl SendArgs {
 
         // 2. Recorded before the first byte goes out; messages sent before are left out.
         let clock = clock::system();
-        let mut store = Store::open(&file.store_path())?;
+        let mut store = Store::open_location(&file.store_location())?;
         // One transaction for the batch's records: committed before the POST, one fsync.
         let (members, already, earlier) = store.in_transaction(|store| {
             let mut members = Vec::new();

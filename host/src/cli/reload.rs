@@ -127,7 +127,7 @@ impl Reloader {
         }
         if !hooks.is_empty() {
             let worker = crate::webhooks::worker::Worker::start(
-                &self.api_store_path(),
+                &self.api_store_location(),
                 hooks,
                 self.receiving.clock.clone(),
                 self.metrics.clone(),
@@ -138,13 +138,13 @@ impl Reloader {
         Ok(())
     }
 
-    fn api_store_path(&self) -> PathBuf {
+    fn api_store_location(&self) -> crate::store::Location {
         self.api
             .store
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .path()
-            .to_owned()
+            .location()
+            .clone()
     }
 
     /// Read the file again and swap what can be swapped; what changed, for the log.

@@ -82,8 +82,7 @@ pub fn service(
     serve: &ServeSettings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Service> {
-    let store_path = file.store_path();
-    let mut store = Store::open(&store_path)?;
+    let mut store = Store::open_location(&file.store_location())?;
     store.ngdp_register_mailboxes(&ngdp.mailboxes, clock.now_unix())?;
     let mut options = RuntimeOptions::default();
     if let Some(limit) = serve.guest_memory_limit {
@@ -180,7 +179,7 @@ impl ServeCommand {
             let svc = service(&file, ngdp, &serve, clock::system())?;
             let receiving = svc.receiving.clone();
             let metrics = Arc::new(Metrics::default());
-            start_metrics(&metrics, &receiving, &file.store_path())?;
+            start_metrics(&metrics, &receiving, &file.store_location())?;
             let app = router(Arc::new(PushService { receiving: receiving.clone(), metrics: metrics.clone(), body_read_timeout: serve.body_read_timeout }));
             let wake = Arc::new(Notify::new());
             let worker = outbox::Outbox {
@@ -229,7 +228,7 @@ impl ServeCommand {
             let systems: Vec<_> = settings.systems.iter().map(|s| s.id.clone()).collect();
             let sending = start_sender(&file, &svc, &serve)?;
             let api_state = Arc::new(ApiState {
-                store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
+                store: Arc::new(Mutex::new(Store::open_location(&file.store_location())?)),
                 clients: Live::new(api.clients.clone()),
                 mailboxes: Live::new(settings.mailboxes.clone()),
                 clock: receiving.clock.clone(),
@@ -254,7 +253,7 @@ impl ServeCommand {
             reloader.start_webhooks(webhooks)?;
             spawn_reload_on_hangup(reloader, hangup);
             if let Some(every) = retention.purge_every {
-                tokio::spawn(purge_periodically(file.store_path(), retention.days.clone(), every, receiving.clock.clone()));
+                tokio::spawn(purge_periodically(file.store_location(), retention.days.clone(), every, receiving.clock.clone()));
             }
             let console = crate::console::start(&api_state, console, console_users, &serve.data_dir, api.tls.is_some(), webhook_names, &receiving.settings.get())?;
             let push = Handle::new();
@@ -287,9 +286,9 @@ impl ServeCommand {
 fn start_metrics(
     metrics: &Metrics,
     receiving: &Receiving,
-    store_path: &std::path::Path,
+    store: &crate::store::Location,
 ) -> anyhow::Result<()> {
-    let mut store = Store::open(store_path)?;
+    let mut store = Store::open_location(store)?;
     for (system, at) in store.ngdp_last_received()? {
         metrics.message_received_at(&system, at);
     }
@@ -331,16 +330,16 @@ fn spawn_reload_on_hangup(reloader: Arc<Reloader>, hangup: Hangup) {
 
 /// Purge by retention every `every`, the first time one interval after start.
 async fn purge_periodically(
-    store_path: PathBuf,
+    store: crate::store::Location,
     days: std::collections::BTreeMap<String, u32>,
     every: std::time::Duration,
     clock: Arc<dyn Clock>,
 ) {
     loop {
         tokio::time::sleep(every).await;
-        let (path, days, now) = (store_path.clone(), days.clone(), clock.now_unix());
+        let (location, days, now) = (store.clone(), days.clone(), clock.now_unix());
         let done = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-            let mut store = Store::open(&path)?;
+            let mut store = Store::open_location(&location)?;
             Ok(
                 crate::store::retention::purge(&mut store, &days, now, false)?
                     .messages
@@ -374,7 +373,7 @@ fn start_sender(
     crate::store::permissions::create_private_dir(&spool_dir)
         .with_context(|| format!("cannot create {}", spool_dir.display()))?;
     let sender = crate::ngdp::sender::Sender {
-        store: Arc::new(Mutex::new(Store::open(&file.store_path())?)),
+        store: Arc::new(Mutex::new(Store::open_location(&file.store_location())?)),
         clients: svc.clients.clone(),
         settings: receiving.settings.get(),
         pool: receiving.pool.clone(),

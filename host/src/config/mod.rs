@@ -77,6 +77,9 @@ pub struct Config {
 pub struct StoreTable {
     /// The SQLite file; default `dpost.db`.
     pub path: Option<PathBuf>,
+    /// A PostgreSQL server instead (`postgres://user:password@host/db`), shared by several
+    /// `dpost serve` replicas; `DPOST_STORE_URL` overrides it.
+    pub url: Option<String>,
     /// Days a message is kept after its acknowledgement, by mailbox; a mailbox not listed
     /// keeps its messages.
     #[serde(default)]
@@ -243,7 +246,27 @@ impl ConfigFile {
         })
     }
 
-    /// The store's file: `[store] path`, else `dpost.db` in the current folder.
+    /// Where the store is: `DPOST_STORE_URL`, else `[store] url`, else the SQLite file of
+    /// [`Self::store_path`]. A URL that is not `postgres://` is taken as a file path.
+    pub fn store_location(&self) -> crate::store::Location {
+        let url = std::env::var("DPOST_STORE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| self.config.store.url.clone());
+        match url {
+            Some(u) => match crate::store::Location::parse(&u) {
+                crate::store::Location::Sqlite(p) => {
+                    crate::store::Location::Sqlite(self.resolve_path(&p))
+                }
+                pg => pg,
+            },
+            None => crate::store::Location::Sqlite(self.store_path()),
+        }
+    }
+
+    /// The store's file: `[store] path`, else `dpost.db` in the current folder. The folder
+    /// of received files is beside it (`[serve] data_dir` by default), whichever backend
+    /// holds the tables.
     pub fn store_path(&self) -> PathBuf {
         match &self.config.store.path {
             Some(p) => self.resolve_path(p),

@@ -12,6 +12,41 @@ const SHOWN: usize = 20;
 
 /// Check the permissions of the store the configuration names.
 pub fn check(file: &ConfigFile) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let on_server = if let crate::store::Location::Postgres(url) = file.store_location() {
+        checks.push(server(&url));
+        true
+    } else {
+        false
+    };
+    checks.extend(permissions(file, on_server));
+    checks
+}
+
+/// A PostgreSQL store: the tables are on a server, whose access is its own (roles,
+/// pg_hba.conf); what dpost can check is that it reaches it and that the tables are current.
+fn server(url: &str) -> Check {
+    let step = Step::Store;
+    match crate::store::Store::open_postgres(url) {
+        Ok(store) => Check::ok(
+            step,
+            "store",
+            &store.path().display().to_string(),
+            "PostgreSQL answers and every service's tables are up to date",
+        ),
+        Err(e) => Check::failed(
+            step,
+            "store",
+            "[store] url",
+            crate::error_text::of(&anyhow::Error::from(e)),
+            "check `[store] url` (or DPOST_STORE_URL), that the server runs, and that it accepts this user",
+        ),
+    }
+}
+
+/// The database file (SQLite) and the data folder (either backend: received files are kept
+/// there) must be private.
+fn permissions(file: &ConfigFile, on_server: bool) -> Vec<Check> {
     let step = Step::Store;
     let database = file.store_path();
     let data_dir = match file.serve() {
@@ -22,8 +57,12 @@ pub fn check(file: &ConfigFile) -> Vec<Check> {
             p.into()
         }
     };
-    let subject = database.display().to_string();
-    if !database.exists() {
+    let subject = if on_server {
+        data_dir.display().to_string()
+    } else {
+        database.display().to_string()
+    };
+    if !on_server && !database.exists() {
         return vec![Check::ok(
             step,
             "store permissions",

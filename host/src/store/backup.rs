@@ -96,6 +96,9 @@ pub struct FileRef {
     pub sha256: String,
     /// What it belongs to (`message <uuid>`, `outgoing <uuid>`).
     pub owner: String,
+    /// The table whose row records it (`ngdp_messages`, `ngdp_files`, `ngdp_conflicts`,
+    /// `outgoing`; `manifest.json` for a backup's own list).
+    pub table: &'static str,
 }
 
 /// A file that is not as the database says.
@@ -177,6 +180,7 @@ pub fn referenced_files(conn: &Connection) -> rusqlite::Result<Vec<FileRef>> {
     let mut q = conn.prepare("SELECT uuid, dir, raw_size, raw_sha256 FROM ngdp_messages")?;
     let rows = q.query_map([], |r| {
         Ok(FileRef {
+            table: "ngdp_messages",
             owner: format!("message {}", r.get::<_, String>(0)?),
             path: Path::new(&r.get::<_, String>(1)?).join("message.xml"),
             size: r.get::<_, i64>(2)? as u64,
@@ -192,6 +196,7 @@ pub fn referenced_files(conn: &Connection) -> rusqlite::Result<Vec<FileRef>> {
     )?;
     let rows = q.query_map([], |r| {
         Ok(FileRef {
+            table: "ngdp_files",
             owner: format!("message {}", r.get::<_, String>(0)?),
             path: Path::new(&r.get::<_, String>(1)?).join(r.get::<_, String>(2)?),
             size: r.get::<_, i64>(3)? as u64,
@@ -208,6 +213,7 @@ pub fn referenced_files(conn: &Connection) -> rusqlite::Result<Vec<FileRef>> {
     )?;
     let rows = q.query_map([], |r| {
         Ok(FileRef {
+            table: "ngdp_conflicts",
             owner: format!("conflicting copy of message {}", r.get::<_, String>(0)?),
             path: Path::new(&r.get::<_, String>(1)?).join(r.get::<_, String>(2)?),
             size: r.get::<_, i64>(3)? as u64,
@@ -220,6 +226,7 @@ pub fn referenced_files(conn: &Connection) -> rusqlite::Result<Vec<FileRef>> {
     let mut q = conn.prepare("SELECT uuid, path, size, sha256 FROM outgoing ORDER BY seq")?;
     let rows = q.query_map([], |r| {
         Ok(FileRef {
+            table: "outgoing",
             owner: format!("outgoing {}", r.get::<_, String>(0)?),
             path: PathBuf::from(r.get::<_, String>(1)?),
             size: r.get::<_, i64>(2)? as u64,
@@ -390,6 +397,7 @@ pub fn restore(src: &Path, store_path: &Path, data_dir: &Path) -> Result<Summary
             size: f.size,
             sha256: f.sha256.clone(),
             owner: "backup".to_owned(),
+            table: MANIFEST,
         };
         match copy_hashing(&want.path, &target) {
             Ok((size, sha256)) => {
@@ -531,7 +539,7 @@ fn relative(f: &FileRef, data_dir: &Path) -> Result<PathBuf, BackupError> {
     }
 }
 
-fn compare(f: &FileRef, size: u64, sha256: &str) -> Option<Problem> {
+pub(crate) fn compare(f: &FileRef, size: u64, sha256: &str) -> Option<Problem> {
     (size != f.size || sha256 != f.sha256).then(|| Problem {
         path: f.path.display().to_string(),
         owner: f.owner.clone(),
@@ -543,7 +551,7 @@ fn compare(f: &FileRef, size: u64, sha256: &str) -> Option<Problem> {
     })
 }
 
-fn unreadable(f: &FileRef, e: &io::Error) -> Problem {
+pub(crate) fn unreadable(f: &FileRef, e: &io::Error) -> Problem {
     Problem {
         path: f.path.display().to_string(),
         owner: f.owner.clone(),

@@ -4,7 +4,7 @@
 //! recorded with the message, once per distinct content, and its bytes are kept beside the
 //! message while that stays bounded (`ngdp::conflicts`).
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::{Store, StoreError};
 

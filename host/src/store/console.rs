@@ -3,7 +3,7 @@
 //! message search an operator types (sender, dates, free text), paged by key, never OFFSET,
 //! so the millionth message is as quick to reach as the first.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::handover::AckState;
 use super::{Migration, Store, StoreError};
@@ -163,7 +163,7 @@ impl Store {
         let result = (|| {
             let mut q = self.conn().prepare_cached(
                 "SELECT id, at, actor, action, target, detail FROM console_audit
-                 WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR id < ?2)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR target = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
                  ORDER BY id DESC LIMIT ?3",
             )?;
             let rows = q.query_map(params![target, before, limit], |r| {
@@ -210,7 +210,7 @@ impl Store {
                 [],
                 |r| r.get::<_, i64>(0),
             )? as u64;
-            let by_status = |sql: &str| -> rusqlite::Result<Vec<(String, u64)>> {
+            let by_status = |sql: &str| -> super::sql::Result<Vec<(String, u64)>> {
                 let mut q = conn.prepare_cached(sql)?;
                 q.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
                     .collect()
@@ -228,17 +228,21 @@ impl Store {
             )? as u64;
             // Newest first along the index, which stops at the first push; without the hint
             // SQLite's planner sorts the whole table (measured: 3 s at a million messages).
-            o.last_push = conn
-                .query_row(
+            // PostgreSQL has no hints (and walks the index backwards by itself).
+            let newest_push = match conn.backend() {
+                super::sql::Backend::Sqlite => {
                     "SELECT received_at FROM ngdp_messages INDEXED BY console_messages_received
-                     WHERE via = 'push' ORDER BY received_at DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                     WHERE via = 'push' ORDER BY received_at DESC LIMIT 1"
+                }
+                super::sql::Backend::Postgres => {
+                    "SELECT received_at FROM ngdp_messages
+                     WHERE via = 'push' ORDER BY received_at DESC LIMIT 1"
+                }
+            };
+            o.last_push = conn.query_row(newest_push, [], |r| r.get(0)).optional()?;
             Ok(o)
         })();
-        result.map_err(|e: rusqlite::Error| self.error(e))
+        result.map_err(|e: super::sql::Error| self.error(e))
     }
 
     /// A page of the message list, newest first (by received time, then sequence number).
@@ -248,7 +252,7 @@ impl Store {
         &mut self,
         s: &MessageSearch,
     ) -> Result<Vec<super::handover::FeedEntry>, StoreError> {
-        use rusqlite::types::Value;
+        use super::sql::Value;
         let mut clauses: Vec<&str> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         if let Some((at, seq)) = s.before {
@@ -282,7 +286,19 @@ impl Store {
             clauses.push("m.received_at < ?");
             args.push(Value::Integer(until));
         }
-        if let Some(text) = &s.text {
+        if let Some(text) = &s.text
+            && self.backend() == super::sql::Backend::Postgres
+        {
+            // pg_trgm's indexes (store/postgres) answer a case-insensitive substring.
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            clauses.push("(m.label ILIKE ? OR m.sender_label ILIKE ?)");
+            args.extend([Value::Text(pattern.clone()), Value::Text(pattern)]);
+        } else if let Some(text) = &s.text {
             // One phrase: the text as typed, quotes doubled (FTS5's string syntax).
             let phrase = format!("\"{}\"", text.replace('"', "\"\""));
             // A rare text is fastest from the index's matches, sorted; a common one (a
@@ -310,12 +326,12 @@ impl Store {
              FROM ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
              WHERE {}
              ORDER BY m.received_at DESC, m.seq DESC LIMIT ?",
-            if clauses.is_empty() { "1".to_owned() } else { clauses.join(" AND ") }
+            if clauses.is_empty() { "TRUE".to_owned() } else { clauses.join(" AND ") }
         );
         let result = (|| {
             let mut stmt = self.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(
-                rusqlite::params_from_iter(args),
+                super::sql::params_from_iter(args),
                 super::handover::feed_entry,
             )?;
             rows.collect::<Result<Vec<_>, _>>()

@@ -7,7 +7,7 @@
 //! Content is kept as a BLOB beside its SHA-256: documents in an inbox are letters and PDFs
 //! (kilobytes to a few megabytes), well within what SQLite stores efficiently in-row.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 use sha2::{Digest as _, Sha256};
 
 use super::handover::{Ack, AckState};
@@ -383,8 +383,8 @@ impl Store {
         };
         let r = (|| {
             let sql = format!(
-                "{ENTRY} WHERE d.parent_id IS NULL AND d.seq > ?1 AND (?2 IS NULL OR d.sender_id = ?2)
-                 AND (?4 IS NULL OR d.archived_at >= ?4) {state}
+                "{ENTRY} WHERE d.parent_id IS NULL AND d.seq > ?1 AND (CAST(?2 AS BIGINT) IS NULL OR d.sender_id = ?2)
+                 AND (CAST(?4 AS BIGINT) IS NULL OR d.archived_at >= ?4) {state}
                  ORDER BY d.seq LIMIT ?3"
             );
             let mut q_ = self.conn().prepare(&sql)?;
@@ -451,8 +451,8 @@ impl Store {
                 return Ok(None);
             };
             let new = tx.execute(
-                "INSERT OR IGNORE INTO digipost_acks (sender_id, id, actor, acked_at, case_reference)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO digipost_acks (sender_id, id, actor, acked_at, case_reference)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                 params![sender, id, actor, now, case_reference],
             )? == 1;
             let ack = tx.query_row(
@@ -533,7 +533,7 @@ const ENTRY: &str = "SELECT d.seq, d.sender_id, d.id, d.metadata, d.content_type
                      FROM digipost_documents d \
                      LEFT JOIN digipost_acks a ON a.sender_id = d.sender_id AND a.id = d.id";
 
-fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ArchiveEntry, String)> {
+fn entry_row(r: &super::sql::Row<'_>) -> super::sql::Result<(ArchiveEntry, String)> {
     let actor: Option<String> = r.get(9)?;
     Ok((
         ArchiveEntry {
@@ -562,7 +562,7 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ArchiveEntry, String)> 
     ))
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ArchivedDocument, String)> {
+fn row(r: &super::sql::Row<'_>) -> super::sql::Result<(ArchivedDocument, String)> {
     Ok((
         ArchivedDocument {
             sender_id: r.get(0)?,

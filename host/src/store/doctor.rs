@@ -3,7 +3,7 @@
 //! the newest. The report itself is kept whole (its JSON, as `doctor --json` prints it), so
 //! what the console shows is exactly what the command said.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::{Migration, Store, StoreError};
 

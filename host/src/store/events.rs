@@ -12,7 +12,7 @@
 //!
 //! The payload is small on purpose: ids and links, never a document.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::handover::visible_json;
 use super::{Migration, Store, StoreError};
@@ -123,7 +123,7 @@ pub struct Event {
 }
 
 /// Record `e` inside the caller's write transaction; its sequence number.
-pub(crate) fn record(tx: &rusqlite::Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
+pub(crate) fn record(tx: &super::sql::Connection, e: &NewEvent<'_>) -> super::sql::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO events (type, at, mailbox, subject, payload) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
     )?
@@ -134,7 +134,7 @@ pub(crate) fn record(tx: &rusqlite::Connection, e: &NewEvent<'_>) -> rusqlite::R
 }
 
 /// The event in columns `first..first + 6` of `r`: seq, type, at, mailbox, subject, payload.
-pub(super) fn read_event(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Event> {
+pub(super) fn read_event(r: &super::sql::Row<'_>, first: usize) -> super::sql::Result<Event> {
     let payload: String = r.get(first + 5)?;
     Ok(Event {
         seq: r.get(first)?,
@@ -181,10 +181,10 @@ impl Store {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT seq, type, at, mailbox, subject, payload FROM events
                  WHERE seq > ?1
-                   AND CASE WHEN type IN ('outgoing.status_changed', 'receipt.received') AND ?5 IS NOT NULL
+                   AND CASE WHEN type IN ('outgoing.status_changed', 'receipt.received') AND CAST(?5 AS TEXT) IS NOT NULL
                        THEN subject IN (SELECT uuid FROM outgoing WHERE client = ?5)
-                       ELSE ?2 IS NULL OR mailbox IN (SELECT value FROM json_each(?2)) END
-                   AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))
+                       ELSE CAST(?2 AS TEXT) IS NULL OR mailbox IN (SELECT value FROM json_each(?2)) END
+                   AND (CAST(?3 AS TEXT) IS NULL OR type IN (SELECT value FROM json_each(?3)))
                  ORDER BY seq LIMIT ?4",
             )?;
             let rows = stmt.query_map(params![after, visible, types, limit, owner], |r| {
@@ -229,12 +229,12 @@ impl Store {
 /// but to the client that submitted them: [`Store::events_after_for`] shows the event to
 /// that client only (and to an admin without a mailbox restriction).
 pub(crate) fn record_outgoing_status_changed(
-    tx: &rusqlite::Connection,
+    tx: &super::sql::Connection,
     uuid: &str,
     from: Option<&str>,
     to: &str,
     now: i64,
-) -> rusqlite::Result<i64> {
+) -> super::sql::Result<i64> {
     let uuid = uuid.to_ascii_lowercase();
     record(
         tx,

@@ -9,7 +9,7 @@
 //! events after an older one has missed some, and is told so instead of silently getting
 //! the rest (`GET /api/v1/events` answers 410).
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::{Store, StoreError};
 
@@ -49,11 +49,11 @@ impl Store {
             // Candidates in a temporary table: the deliveries and the events are deleted by
             // the same list, and the watermark is its maximum.
             tx.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS prune_batch (seq INTEGER PRIMARY KEY);
-                 DELETE FROM temp.prune_batch;",
+                "CREATE TEMP TABLE IF NOT EXISTS prune_batch (seq BIGINT PRIMARY KEY);
+                 DELETE FROM prune_batch;",
             )?;
             tx.execute(
-                "INSERT INTO temp.prune_batch (seq)
+                "INSERT INTO prune_batch (seq)
                  SELECT e.seq FROM events e
                  WHERE e.at < ?1
                    AND e.seq <= (SELECT COALESCE(MIN(after), 9223372036854775807) FROM webhook_cursors)
@@ -63,21 +63,22 @@ impl Store {
                 params![before, BATCH],
             )?;
             let through: Option<i64> =
-                tx.query_row("SELECT MAX(seq) FROM temp.prune_batch", [], |r| r.get(0))?;
+                tx.query_row("SELECT MAX(seq) FROM prune_batch", [], |r| r.get(0))?;
             let Some(through) = through else {
                 return Ok(0);
             };
             tx.execute(
-                "DELETE FROM webhook_deliveries WHERE event_seq IN (SELECT seq FROM temp.prune_batch)",
+                "DELETE FROM webhook_deliveries WHERE event_seq IN (SELECT seq FROM prune_batch)",
                 [],
             )?;
             let deleted = tx.execute(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM temp.prune_batch)",
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM prune_batch)",
                 [],
             )?;
             tx.execute(
                 "INSERT INTO events_pruned (id, through, at) VALUES (1, ?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET through = MAX(through, excluded.through), at = excluded.at",
+                 ON CONFLICT(id) DO UPDATE SET at = excluded.at,
+                     through = CASE WHEN events_pruned.through > excluded.through THEN events_pruned.through ELSE excluded.through END",
                 params![through, now],
             )?;
             tx.commit()?;

@@ -7,7 +7,7 @@
 //! so a message moved between a check and a write is never touched by a client that may no
 //! longer see it.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::{Migration, Store, StoreError};
 
@@ -175,7 +175,7 @@ pub struct HandoverState {
 
 /// A row of the feed's columns (`m.seq` … `a.case_reference`, as `handover_feed` selects
 /// them) as a [`FeedEntry`]; the console's search selects the same columns.
-pub(super) fn feed_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedEntry> {
+pub(super) fn feed_entry(r: &super::sql::Row<'_>) -> super::sql::Result<FeedEntry> {
     let actor: Option<String> = r.get(9)?;
     Ok(FeedEntry {
         seq: r.get(0)?,
@@ -204,7 +204,8 @@ pub(super) fn visible_json(visible: Option<&[String]>) -> Option<String> {
 }
 
 /// The condition "`m.mailbox` is visible" for parameter `?n`.
-const VISIBLE: &str = "(?1 IS NULL OR m.mailbox IN (SELECT value FROM json_each(?1)))";
+const VISIBLE: &str =
+    "(CAST(?1 AS TEXT) IS NULL OR m.mailbox IN (SELECT value FROM json_each(?1)))";
 
 impl Store {
     /// A page of the feed, in sequence order.
@@ -301,8 +302,8 @@ impl Store {
                 return Ok(None);
             }
             let new = tx.execute(
-                "INSERT OR IGNORE INTO handover_acks (message_uuid, actor, acked_at, case_reference)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO handover_acks (message_uuid, actor, acked_at, case_reference)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![uuid, actor, now, case_reference],
             )? == 1;
             if new {
@@ -319,7 +320,7 @@ impl Store {
                     serde_json::json!({ "caseReference": case_reference }),
                 )?;
             }
-            let ack = ack_of(&tx, &uuid)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            let ack = ack_of(&tx, &uuid)?.ok_or(super::sql::Error::NoRows)?;
             tx.commit()?;
             Ok(Some(Acked { ack, new }))
         })();
@@ -382,7 +383,7 @@ impl Store {
                 params![uuid, to, seq, reason.to_string()],
             )?;
             tx.execute(
-                "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
+                "INSERT INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![to, now],
             )?;
             audit(
@@ -434,7 +435,7 @@ fn feed_sql(q: &FeedQuery) -> (String, Option<String>) {
             "a.message_uuid IS NOT NULL",
             visible_json(visible),
         ),
-        (AckState::All, visible) => (FEED_WITH_ACKS, VISIBLE, "1", visible_json(visible)),
+        (AckState::All, visible) => (FEED_WITH_ACKS, VISIBLE, "TRUE", visible_json(visible)),
     };
     let ack = if q.state == AckState::Pending {
         "NULL, NULL, NULL"
@@ -446,7 +447,8 @@ fn feed_sql(q: &FeedQuery) -> (String, Option<String>) {
             m.recipient_id, {ack}
          FROM {from}
          WHERE m.seq > ?2 AND {mailbox} AND {state}
-            AND (?3 IS NULL OR m.valid = NOT ?3) AND (?4 IS NULL OR m.received_at >= ?4)
+            AND (CAST(?3 AS BIGINT) IS NULL OR m.valid = 1 - ?3)
+            AND (CAST(?4 AS BIGINT) IS NULL OR m.received_at >= ?4)
          ORDER BY m.seq LIMIT ?5"
     );
     (sql, mailboxes)
@@ -455,7 +457,7 @@ fn feed_sql(q: &FeedQuery) -> (String, Option<String>) {
 /// Messages with their acknowledgement, when there is one.
 const FEED_WITH_ACKS: &str = "ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid";
 
-fn ack_of(conn: &rusqlite::Connection, uuid: &str) -> rusqlite::Result<Option<Ack>> {
+fn ack_of(conn: &super::sql::Connection, uuid: &str) -> super::sql::Result<Option<Ack>> {
     conn.query_row(
         "SELECT actor, acked_at, case_reference FROM handover_acks WHERE message_uuid = ?1",
         [uuid],
@@ -471,13 +473,13 @@ fn ack_of(conn: &rusqlite::Connection, uuid: &str) -> rusqlite::Result<Option<Ac
 }
 
 fn audit(
-    tx: &rusqlite::Connection,
+    tx: &super::sql::Connection,
     at: i64,
     actor: &str,
     action: &str,
     uuid: &str,
     detail: serde_json::Value,
-) -> rusqlite::Result<()> {
+) -> super::sql::Result<()> {
     tx.execute(
         "INSERT INTO handover_audit (at, actor, action, message_uuid, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![at, actor, action, uuid, detail.to_string()],

@@ -6,7 +6,7 @@
 //! ~100 MB, which must never pass through memory whole. The row is the acknowledgement: no
 //! row, no 200 to NgDP, and a resend finds no row and stores the message again.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::events::{self, EventType, NewEvent};
 use super::{Migration, Store, StoreError};
@@ -176,7 +176,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 /// sees, and a message committed after the reader looked gets a number larger than any it
 /// saw. The group commit (`ngdp::group_commit`) puts many messages in one transaction;
 /// they take consecutive numbers in it and become visible together.
-pub(crate) fn next_message_seq(tx: &rusqlite::Connection) -> rusqlite::Result<i64> {
+pub(crate) fn next_message_seq(tx: &super::sql::Connection) -> super::sql::Result<i64> {
     tx.query_row(
         "UPDATE ngdp_sequence SET value = value + 1 WHERE name = 'messages' RETURNING value",
         [],
@@ -453,7 +453,7 @@ impl Store {
             let tx = self.conn().transaction()?;
             for n in names {
                 tx.execute(
-                    "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
+                    "INSERT INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![n, now],
                 )?;
             }
@@ -758,7 +758,7 @@ impl Store {
         let uuids: Vec<String> = {
             let result = (|| {
                 let mut q = self.conn().prepare(
-                    "SELECT uuid FROM ngdp_messages WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR valid = 0)
+                    "SELECT uuid FROM ngdp_messages WHERE (CAST(?1 AS TEXT) IS NULL OR mailbox = ?1) AND (?2 = 0 OR valid = 0)
                      ORDER BY received_at DESC, uuid LIMIT ?3",
                 )?;
                 let rows = q.query_map(params![mailbox, invalid_only, limit], |r| r.get(0))?;
@@ -909,7 +909,7 @@ impl Store {
         );
         inserted.map_err(|e| self.error(e))?;
         self.ngdp_sent_record(&uuid)?
-            .ok_or_else(|| self.error(rusqlite::Error::QueryReturnedNoRows))
+            .ok_or_else(|| self.error(super::sql::Error::NoRows))
     }
 
     /// One more POST was made for `uuid`.
@@ -932,8 +932,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE ngdp_sent SET status = 'sent', reason = NULL, receipt = COALESCE(?2, receipt),
-                    updated_at = ?3 WHERE uuid = ?1",
+                // A receipt NgDP pushed may be stored before the POST's answer is: its status
+                // (COMPLETED, ...) is newer than "sent" and stays (found on PostgreSQL, where
+                // the receipt's transaction committed first).
+                "UPDATE ngdp_sent SET reason = NULL, receipt = COALESCE(?2, receipt), updated_at = ?3,
+                    status = CASE WHEN status IN ('sending', 'failed') THEN 'sent' ELSE status END
+                 WHERE uuid = ?1",
                 params![uuid.trim().to_ascii_lowercase(), receipt, now],
             )
             .map(|_| ())
@@ -958,12 +962,15 @@ impl Store {
 }
 
 /// The rows of one message inside the caller's transaction; false when the UUID is stored.
-fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqlite::Result<bool> {
+fn insert_message_rows(
+    tx: &super::sql::Transaction<'_>,
+    m: &NewMessage,
+) -> super::sql::Result<bool> {
     let inserted = tx.execute(
-        "INSERT OR IGNORE INTO ngdp_messages (uuid, environment, system_id, via, received_at, valid, problems,
+        "INSERT INTO ngdp_messages (uuid, environment, system_id, via, received_at, valid, problems,
             message_id, label, sender_id, sender_label, recipient_id, mailbox, contact_point, routing_reason,
             header, dir, raw_size, raw_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) ON CONFLICT DO NOTHING",
         params![
             m.uuid, m.environment, m.system_id, m.via, m.received_at, m.valid, json_text(&m.problems),
             m.message_id, m.label, m.sender_id, m.sender_label, m.recipient_id, m.mailbox, m.contact_point,
@@ -979,7 +986,7 @@ fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqli
         params![seq, m.uuid],
     )?;
     tx.execute(
-        "INSERT OR IGNORE INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2)",
+        "INSERT INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![m.mailbox, m.received_at],
     )?;
     let mut put = tx.prepare_cached(
@@ -1013,7 +1020,7 @@ fn insert_message_rows(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> rusqli
 
 /// `message.received` for every stored message, and `message.invalid` beside it for one
 /// that failed validation, in the transaction that stores it.
-fn record_received_events(tx: &rusqlite::Connection, m: &NewMessage) -> rusqlite::Result<()> {
+fn record_received_events(tx: &super::sql::Connection, m: &NewMessage) -> super::sql::Result<()> {
     let href = format!("/api/v1/messages/{}", m.uuid);
     let payload = serde_json::json!({
         "messageUuid": m.uuid,
@@ -1067,13 +1074,11 @@ mod sent_tests {
     #[test]
     fn a_receipt_is_claimed_by_one_sender_at_a_time() {
         let mut s = store();
-        s.conn()
-            .execute_batch(
-                "PRAGMA foreign_keys = OFF;
-                 INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
+        crate::store::without_foreign_keys(
+            &mut s,
+            "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at)
                  VALUES ('m1', 'test', 'sys', '{}', 'pending', 0);",
-            )
-            .unwrap();
+        );
         assert!(s.ngdp_claim_receipt("M1", 10, 130).unwrap());
         // Claimed: neither a second sender nor the outbox's due list takes it.
         assert!(!s.ngdp_claim_receipt("m1", 11, 131).unwrap());
@@ -1092,6 +1097,24 @@ mod sent_tests {
         assert!(s.ngdp_claim_receipt("m1", 141, 260).unwrap());
         s.ngdp_receipt_sent("m1", 142).unwrap();
         assert!(!s.ngdp_claim_receipt("m1", 300, 400).unwrap());
+    }
+
+    #[test]
+    fn a_receipt_stored_before_the_posts_answer_keeps_its_status() {
+        let mut s = store();
+        s.ngdp_record_sending("u2", "sys", "test", 10).unwrap();
+        // What storing NgDP's pushed receipt does to the sent record.
+        s.conn()
+            .execute(
+                "UPDATE ngdp_sent SET status = 'COMPLETED' WHERE uuid = ?1",
+                ["u2"],
+            )
+            .unwrap();
+        s.ngdp_mark_sent("u2", Some(r#"{"receiptStatus":"RECEIVED"}"#), 11)
+            .unwrap();
+        let r = s.ngdp_sent_record("u2").unwrap().unwrap();
+        assert_eq!(r.status, "COMPLETED");
+        assert_eq!(r.receipt.unwrap()["receiptStatus"], "RECEIVED");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! (`ngdp_receipts`). Each table is paged by its own insertion order (rows are never
 //! deleted), so a listing that goes on from a cursor neither misses nor repeats one.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Store, StoreError};
 
@@ -72,7 +72,8 @@ impl Store {
     pub fn receipt_backlog(&mut self) -> Result<Vec<ReceiptBacklog>, StoreError> {
         let result = (|| {
             let mut q = self.conn().prepare_cached(
-                "SELECT system_id, SUM(status = 'pending'), SUM(status = 'rejected'),
+                "SELECT system_id, SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END),
                         MIN(CASE WHEN status = 'pending' THEN COALESCE(queued_at, next_attempt_at) END)
                  FROM ngdp_outbox WHERE status <> 'sent' GROUP BY system_id ORDER BY system_id",
             )?;
@@ -105,8 +106,8 @@ impl Store {
                 "SELECT o.rowid, o.message_uuid, o.system_id, o.status, o.attempts, o.last_error, o.sent_at,
                         COALESCE(m.received_at, 0), o.receipt, o.last_http_status
                  FROM ngdp_outbox o LEFT JOIN ngdp_messages m ON m.uuid = o.message_uuid
-                 WHERE o.rowid > ?1 AND (?2 IS NULL OR o.status = ?2)
-                   AND (?4 IS NULL OR m.mailbox IN (SELECT value FROM json_each(?4)))
+                 WHERE o.rowid > ?1 AND (CAST(?2 AS TEXT) IS NULL OR o.status = ?2)
+                   AND (CAST(?4 AS TEXT) IS NULL OR m.mailbox IN (SELECT value FROM json_each(?4)))
                  ORDER BY o.rowid LIMIT ?3",
             )?;
             let rows = q.query_map(params![after, status, limit, mailboxes], |r| {
@@ -171,7 +172,7 @@ impl Store {
             );
             match found {
                 Ok(p) => Some(p),
-                Err(rusqlite::Error::QueryReturnedNoRows) => None,
+                Err(super::sql::Error::NoRows) => None,
                 Err(e) => return Err(self.error(e)),
             }
         };
@@ -206,14 +207,12 @@ mod tests {
     #[test]
     fn a_given_up_receipt_stays_listed_with_its_status_and_is_queued_again() {
         let mut s = crate::store::scratch_store("receipts");
-        s.conn()
-            .execute_batch(
-                "PRAGMA foreign_keys = OFF;
-                 INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at, queued_at)
+        crate::store::without_foreign_keys(
+            &mut s,
+            "INSERT INTO ngdp_outbox (message_uuid, environment, system_id, receipt, status, next_attempt_at, queued_at)
                  VALUES ('m1', 'test', 'sys', '{}', 'pending', 100, 100),
                         ('m2', 'test', 'sys', '{}', 'pending', 150, 150);",
-            )
-            .unwrap();
+        );
         let retry = ReceiptFailure {
             reason: "HTTP 401: Unauthorized".into(),
             http_status: Some(401),

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Store, StoreError};
 

@@ -3,7 +3,7 @@
 //! `pending` until the endpoint answers 2xx (`delivered`) or its give-up time passes
 //! (`failed`, with the reason, kept and retryable); nothing here is ever deleted.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{OptionalExtension as _, params};
 
 use super::events::{Event, EventType, read_event};
 use super::{Migration, Store, StoreError};
@@ -98,7 +98,7 @@ const SELECT: &str = "SELECT d.id, d.webhook, d.state, d.attempts, d.created_at,
         e.seq, e.type, e.at, e.mailbox, e.subject, e.payload
     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq";
 
-fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+fn delivery(r: &super::sql::Row<'_>) -> super::sql::Result<Delivery> {
     Ok(Delivery {
         id: r.get(0)?,
         webhook: r.get(1)?,
@@ -155,8 +155,8 @@ impl Store {
             let mut created = 0;
             for e in events.iter().filter(|e| filter.takes(e)) {
                 created += tx.execute(
-                    "INSERT OR IGNORE INTO webhook_deliveries (webhook, event_seq, state, created_at, window_start, next_attempt_at)
-                     VALUES (?1, ?2, 'pending', ?3, ?3, ?3)",
+                    "INSERT INTO webhook_deliveries (webhook, event_seq, state, created_at, window_start, next_attempt_at)
+                     VALUES (?1, ?2, 'pending', ?3, ?3, ?3) ON CONFLICT DO NOTHING",
                     params![webhook, e.seq, now],
                 )?;
             }
@@ -222,8 +222,9 @@ impl Store {
         state: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let sql =
-            format!("{SELECT} WHERE (?1 IS NULL OR d.state = ?1) ORDER BY d.id DESC LIMIT ?2");
+        let sql = format!(
+            "{SELECT} WHERE (CAST(?1 AS TEXT) IS NULL OR d.state = ?1) ORDER BY d.id DESC LIMIT ?2"
+        );
         let result = (|| {
             let mut q = self.conn().prepare_cached(&sql)?;
             q.query_map(params![state, limit], delivery)?

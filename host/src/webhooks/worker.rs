@@ -52,12 +52,12 @@ impl Worker {
     /// A worker on a store connection of its own, each webhook's cursor set (a webhook new
     /// to the store starts at the end of the log), with a random jitter seed.
     pub fn start(
-        store_path: &std::path::Path,
+        store: &crate::store::Location,
         hooks: Vec<Webhook>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Result<Worker, StoreError> {
-        let mut store = Store::open(store_path)?;
+        let mut store = Store::open_location(store)?;
         let now = clock.now_unix();
         for hook in &hooks {
             store.webhooks_enqueue(&hook.name, &WebhookFilter::default(), 0, now)?;
@@ -267,7 +267,13 @@ mod tests {
             give_up_after_seconds: 24 * 3600,
         };
         let metrics = Arc::new(Metrics::default());
-        let mut worker = Worker::start(&path, vec![hook], clock.clone(), metrics.clone()).unwrap();
+        let mut worker = Worker::start(
+            &crate::store::Location::Sqlite(path.clone()),
+            vec![hook],
+            clock.clone(),
+            metrics.clone(),
+        )
+        .unwrap();
         worker.seed = 1;
         let mut store = Store::open(&path).unwrap();
         let doc = crate::store::digipost::NewDocument {
