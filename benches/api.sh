@@ -3,7 +3,8 @@
 # latency of the pending list (first page, a deep cursor page, a mailbox-restricted client)
 # and of one message's metadata, with wrk; then a 100 MiB document through
 # /api/v1/messages/{uuid}/files/{n} with curl against the same file from nginx on loopback,
-# and the peak RSS of `dpost serve` while it streams.
+# the CPU time each server spends per download, and the peak RSS of `dpost serve` while it
+# streams.
 #
 #   benches/api.sh [MESSAGES [FOLDER]]
 #
@@ -189,24 +190,34 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 size=$(stat -c %s www/big.pdf)
+# The server's CPU time (user + system, proc(5) stat fields 14 and 15) spent on each download:
+# on a shared machine, wall-clock speed follows the other load; the work per download much
+# less so. nginx's is its worker's (the master's only child).
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+ticks=$(getconf CLK_TCK)
+cpu_ms() { awk -v t="$ticks" '{ printf "%d\n", ($14 + $15) * 1000 / t }' /proc/$1/stat; }
 # Only the stream's peak counts: clear the high-water mark first (proc(5), clear_refs 5).
 echo 5 > /proc/$server/clear_refs
 : > dpost.speeds
 : > nginx.speeds
 for _ in 1 2 3 4 5; do
-  curl -fsS -o /dev/null -w '%{speed_download} %{size_download}\n' \
-    -H "Authorization: Bearer $reader" "$api/api/v1/messages/$big/files/$n" >> dpost.speeds
-  curl -fsS -o /dev/null -w '%{speed_download} %{size_download}\n' \
-    http://127.0.0.1:$nginx_port/big.pdf >> nginx.speeds
+  before=$(cpu_ms $server)
+  line=$(curl -fsS -o /dev/null -w '%{speed_download} %{size_download}' \
+    -H "Authorization: Bearer $reader" "$api/api/v1/messages/$big/files/$n")
+  echo "$line $(( $(cpu_ms $server) - before ))" >> dpost.speeds
+  before=$(cpu_ms $nginx_worker)
+  line=$(curl -fsS -o /dev/null -w '%{speed_download} %{size_download}' \
+    http://127.0.0.1:$nginx_port/big.pdf)
+  echo "$line $(( $(cpu_ms $nginx_worker) - before ))" >> nginx.speeds
 done
 for who in dpost nginx; do
   sort -g $who.speeds | awk -v size="$size" -v who="$who" '
     $2 != size { bad = 1 }
-    { s[NR] = $1 / 1e6 }
+    { s[NR] = $1 / 1e6; cpu += $3 }
     END {
       n = NR
-      printf "%-6s best %7.0f MB/s  median %7.0f MB/s  (%s)%s\n", who, s[n], s[(n + 1) / 2],
-        size " bytes each", bad ? "  SIZE MISMATCH" : ""
+      printf "%-6s best %7.0f MB/s  median %7.0f MB/s  CPU %4.0f ms per download  (%s)%s\n",
+        who, s[n], s[(n + 1) / 2], cpu / n, size " bytes each", bad ? "  SIZE MISMATCH" : ""
     }'
 done
 echo "serve while streaming: $(grep -E 'VmHWM' /proc/$server/status | tr -s ' ')"

@@ -758,6 +758,19 @@ fn a_large_file_streams_in_bounded_memory() {
         assert_eq!(hashing.hex(), sha256_hex(&content));
     }
     let peak = proc_status_kib(pid, "VmHWM:");
+    // A range across the pieces the file is read in (1 MiB, api/file_stream.rs).
+    let (first, last) = (1_048_000, 3_146_000);
+    let part = client()
+        .get(format!("{}/api/v1/messages/{m}/files/1", server.api_url))
+        .bearer_auth(READER)
+        .header("Range", format!("bytes={first}-{last}"))
+        .send()
+        .unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert!(
+        part.bytes().unwrap()[..] == content[first..=last],
+        "the range's bytes"
+    );
     let grew = peak.saturating_sub(before);
     eprintln!("resident before {before} kB, peak while serving {peak} kB");
     assert!(

@@ -1,24 +1,17 @@
 //! Serving a stored file (a MeMo as received, a decoded document): streamed from disk in
-//! 256 KiB pieces so a 100 MB document passes in bounded memory, with its SHA-256 as a strong
-//! `ETag` (a conditional GET costs nothing), one byte range at a time (a broken download
-//! resumes), and a `Content-Disposition` that no sender-chosen filename can break.
+//! pieces read ahead of the socket ([`super::file_stream`]) so a 100 MB document passes in
+//! bounded memory, with its SHA-256 as a strong `ETag` (a conditional GET costs nothing),
+//! one byte range at a time (a broken download resumes), and a `Content-Disposition` that
+//! no sender-chosen filename can break.
 
-use std::io::SeekFrom;
 use std::path::Path;
 
+use super::file_stream::FileStream;
+use super::problem::Problem;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-
-use super::problem::Problem;
-
-/// Bytes read from disk at a time. Each read is a trip to tokio's blocking pool; with 64 KiB
-/// a 100 MiB download made 1,600 of them and streamed at 73 % of nginx's speed on loopback
-/// (BENCHMARKS.md, "The platform API"). A quarter of a MiB per download in flight keeps the
-/// memory bounded all the same.
-const CHUNK: usize = 256 * 1024;
 
 /// What is known of a stored file before it is opened.
 pub struct StoredFile<'a> {
@@ -37,17 +30,22 @@ pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response
     if let Some(r) = not_modified(file.sha256, request) {
         return Ok(r);
     }
-    let f = tokio::fs::File::open(file.path).await.map_err(|e| {
+    let path = file.path.to_owned();
+    // Opening and its size in one trip to the blocking pool.
+    let opened = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        let size = f.metadata()?.len();
+        Ok::<_, std::io::Error>((f, size))
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|r| r);
+    let (f, size) = opened.map_err(|e| {
         tracing::error!(path = %file.path.display(), error = %e, "a stored file cannot be opened");
         Problem::unavailable("the stored file cannot be read")
     })?;
-    let size = f
-        .metadata()
-        .await
-        .map_err(|_| Problem::unavailable("the stored file cannot be read"))?
-        .len();
     respond(
-        f,
+        Content::File(f),
         size,
         Served {
             content_type: file.content_type,
@@ -56,7 +54,6 @@ pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response
         },
         request,
     )
-    .await
 }
 
 /// What is known of content held in memory (a Digipost document, kept in the store as a
@@ -81,7 +78,15 @@ pub async fn serve_bytes(
         return Ok(r);
     }
     let size = content.len() as u64;
-    respond(std::io::Cursor::new(content), size, file, request).await
+    respond(Content::Memory(content), size, file, request)
+}
+
+/// Where the bytes of a response come from.
+enum Content {
+    /// A stored file, open.
+    File(std::fs::File),
+    /// Bytes held already.
+    Memory(bytes::Bytes),
 }
 
 /// The 304 for a client that holds these bytes already.
@@ -98,16 +103,13 @@ fn not_modified(sha256: &str, request: &HeaderMap) -> Option<Response> {
     Some(r)
 }
 
-/// The 200, 206 or 416 for `size` bytes readable from `f`.
-async fn respond<R>(
-    mut f: R,
+/// The 200, 206 or 416 for the `size` bytes of `content`.
+fn respond(
+    content: Content,
     size: u64,
     file: Served<'_>,
     request: &HeaderMap,
-) -> Result<Response, Problem>
-where
-    R: tokio::io::AsyncRead + tokio::io::AsyncSeek + Unpin + Send + 'static,
-{
+) -> Result<Response, Problem> {
     let etag = format!("\"{}\"", file.sha256);
     // A Range is honoured only for the same bytes the client holds a part of (If-Range).
     let range_applies = request
@@ -137,13 +139,12 @@ where
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         None => (StatusCode::OK, 0, size),
     };
-    if start > 0 {
-        f.seek(SeekFrom::Start(start))
-            .await
-            .map_err(|_| Problem::unavailable("the stored file cannot be read"))?;
-    }
-    let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), CHUNK);
-    let mut response = Response::new(Body::from_stream(stream));
+    let body = match content {
+        Content::File(f) => Body::from_stream(FileStream::new(f, start, len)),
+        // Both within `size`, as the range was read against it.
+        Content::Memory(b) => Body::from(b.slice(start as usize..(start + len) as usize)),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();
     set(h, header::CONTENT_TYPE, file.content_type);

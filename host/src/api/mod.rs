@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod digipost;
 pub mod events;
+pub mod file_stream;
 pub mod files;
 pub mod messages;
 pub mod openapi;

@@ -197,9 +197,10 @@ pub const NGDP: &[Migration] = &[Migration {
 }];
 
 /// [`super::handover`]'s tables.
-pub const HANDOVER: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub const HANDOVER: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE handover_acks (
             message_uuid   TEXT PRIMARY KEY REFERENCES ngdp_messages (uuid),
             actor          TEXT NOT NULL,
@@ -218,7 +219,16 @@ pub const HANDOVER: &[Migration] = &[Migration {
         CREATE INDEX ngdp_messages_pending ON ngdp_messages (seq, mailbox, valid, received_at)
             WHERE acked = 0;
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        // As SQLite's handover migration 3: one mailbox's pending page.
+        sql: "
+        CREATE INDEX ngdp_messages_pending_mailbox ON ngdp_messages (mailbox, seq)
+            WHERE acked = 0;
+    ",
+    },
+];
 
 /// [`super::events`]'s tables.
 pub const EVENTS: &[Migration] = &[Migration {
