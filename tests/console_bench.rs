@@ -137,7 +137,7 @@ fn every_page_with_a_million_messages() {
         &config,
         format!(
             "[store]\npath = \"dpost.db\"\n[serve]\nlisten = \"127.0.0.1:0\"\n[ngdp]\nmailboxes = [\"standard\", \"daycare\", \"schools\", \"taxes\"]\n\
-             standard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"http://127.0.0.1:9/apis/v1\"\n[[ngdp.test.systems]]\nid = \"{}\"\n\
+             standard_mailbox = \"standard\"\n[ngdp.test]\napi_base = \"http://127.0.0.1:9/apis/v1\"\nsimulator = true\n[[ngdp.test.systems]]\nid = \"{}\"\n\
              protocol = \"push\"\nauthorization = \"{}\"\napi_token = \"token\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
             serve::SYSTEM,
             serve::AUTH
