@@ -300,7 +300,10 @@ fn every_page_with_a_million_messages() {
             "messages, one day",
             format!("/messages?from={day}&to={day}"),
         ),
-        ("text: 3 characters, every message (\"Afs\")", "/messages?q=Afs".to_owned()),
+        (
+            "text: 3 characters, every message (\"Afs\")",
+            "/messages?q=Afs".to_owned(),
+        ),
         (
             "text: common, 2.2 % (\"Afsender 12\")",
             "/messages?q=Afsender%2012".to_owned(),

@@ -85,10 +85,11 @@ Migration {
 
 /// Matches of a text in the whole store below which a search takes them from the trigram
 /// index (collected, looked up by uuid, sorted); from this many on, by reading the list in
-/// order. Measured at a million messages (BENCHMARKS.md, "The operator console"): the index
-/// answers 2,000 matches of a text in a few milliseconds, and a text this common (0.2 % of a
-/// million) fills a page within [`WALK_BUDGET`] messages read in order.
-const RARE: usize = 2000;
+/// order. Measured at a million messages (BENCHMARKS.md, "The operator console"): reading
+/// 20,000 messages in order took 50-70 ms on a loaded machine, and the index's way stays
+/// well under that up to thousands of matches; a text this common (0.5 % of a million)
+/// fills a page within [`WALK_BUDGET`] messages read in order.
+const RARE: usize = 5000;
 
 /// The length of the pieces a long text is narrowed by ([`Store::narrowed`]), in characters.
 const PIECE: usize = 6;
@@ -98,8 +99,8 @@ const NARROW: usize = 500;
 
 /// Messages a common text's search reads in order for one page before it stops and says how
 /// far it got (BENCHMARKS.md). Reached only when the filters and the text together keep
-/// fewer than one message in 400 (a page of 50 in 20,000).
-const WALK_BUDGET: usize = 20_000;
+/// fewer than one message in 200 (a page of 50 in 10,000).
+const WALK_BUDGET: usize = 10_000;
 
 /// The shortest text the search takes: the trigram index needs three characters.
 pub const MIN_SEARCH_CHARS: usize = 3;
@@ -144,6 +145,9 @@ pub struct MessageSearch {
     pub limit: u32,
 }
 
+/// Where a message is in the list: (received_at, seq).
+pub type PageKey = (i64, i64);
+
 /// A page of the message list.
 #[derive(Debug, Clone, Default)]
 pub struct MessagePage {
@@ -152,7 +156,7 @@ pub struct MessagePage {
     /// A common text's search read its budget of messages before it found `limit`: the
     /// page key (received_at, seq) of the last message it read. Older messages were not
     /// searched yet; a search with `before` set to this key goes on from there.
-    pub stopped_at: Option<(i64, i64)>,
+    pub stopped_at: Option<PageKey>,
 }
 
 /// A search text compared as the trigram index compares (SQLite's FTS5 `trigram` tokenizer
@@ -515,7 +519,6 @@ impl Store {
     /// Read the filtered list newest first and keep the uuids of the messages whose label
     /// or sender's name holds `needle`, until `limit` are found or `budget` messages are
     /// read; in the second case, also the page key of the last message read.
-    #[allow(clippy::type_complexity)]
     fn walk(
         &mut self,
         clauses: &[&str],
@@ -523,7 +526,7 @@ impl Store {
         needle: &Needle,
         limit: u32,
         budget: usize,
-    ) -> Result<(Vec<String>, Option<(i64, i64)>), StoreError> {
+    ) -> Result<(Vec<String>, Option<PageKey>), StoreError> {
         args.push(Value::Integer(budget as i64));
         let sql = format!(
             "SELECT m.received_at, m.seq, m.uuid, m.label, m.sender_label FROM ngdp_messages m
@@ -603,8 +606,17 @@ mod tests {
     }
 
     fn message(n: u32) -> crate::store::ngdp::NewMessage {
-        let labels = ["Årsopgørelse 2025", "Rykker for betaling", "ÆBLER og pærer", "Brev"];
-        let senders = ["Skattestyrelsen", "Københavns Kommune", "Udbetaling Danmark"];
+        let labels = [
+            "Årsopgørelse 2025",
+            "Rykker for betaling",
+            "ÆBLER og pærer",
+            "Brev",
+        ];
+        let senders = [
+            "Skattestyrelsen",
+            "Københavns Kommune",
+            "Udbetaling Danmark",
+        ];
         crate::store::ngdp::NewMessage {
             uuid: format!("00000000-0000-4000-8000-{n:012}"),
             environment: "test".into(),
@@ -612,10 +624,10 @@ mod tests {
             via: "push",
             // Two messages a second: the sequence number orders the pair.
             received_at: 1_700_000_000 + i64::from(n / 2),
-            valid: n % 7 != 0,
+            valid: !n.is_multiple_of(7),
             problems: serde_json::json!([]),
             message_id: None,
-            label: (n % 11 != 0).then(|| format!("{} nr. {n}", labels[n as usize % 4])),
+            label: (!n.is_multiple_of(11)).then(|| format!("{} nr. {n}", labels[n as usize % 4])),
             sender_id: Some(format!("{}", 10_000 + n % 3)),
             sender_label: Some(senders[n as usize % 3].into()),
             recipient_id: None,
@@ -637,7 +649,10 @@ mod tests {
         let all: Vec<_> = (1..=60).map(message).collect();
         st.ngdp_insert_messages(&all.iter().collect::<Vec<_>>())
             .unwrap();
-        for m in all.iter().filter(|m| m.uuid.ends_with('0') || m.uuid.ends_with('3')) {
+        for m in all
+            .iter()
+            .filter(|m| m.uuid.ends_with('0') || m.uuid.ends_with('3'))
+        {
             st.handover_ack(&m.uuid, None, "api:test", None, 1).unwrap();
         }
         (st, all)
@@ -667,7 +682,7 @@ mod tests {
             })
             .map(|(i, m)| ((m.received_at, i), m.uuid.clone()))
             .collect();
-        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        hits.sort_by_key(|h| std::cmp::Reverse(h.0));
         hits.into_iter().map(|(_, u)| u).collect()
     }
 
@@ -685,7 +700,13 @@ mod tests {
             ("ÅRSOPGØRELSE 2025", Some("a"), AckState::All, None, None),
             ("pærer", None, AckState::Pending, None, None),
             ("KOMMUNE", Some("a"), AckState::Acknowledged, None, None),
-            ("betaling", None, AckState::All, Some(true), Some(1_700_000_010)),
+            (
+                "betaling",
+                None,
+                AckState::All,
+                Some(true),
+                Some(1_700_000_010),
+            ),
             ("nr. 1", None, AckState::All, None, None),
             ("r. 5", None, AckState::Pending, None, None),
             ("nothing like it", None, AckState::All, None, None),
