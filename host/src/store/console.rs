@@ -85,11 +85,12 @@ Migration {
 
 /// Matches of a text in the whole store below which a search takes them from the trigram
 /// index (collected, looked up by uuid, sorted); from this many on, by reading the list in
-/// order. Measured at a million messages (BENCHMARKS.md, "The operator console"): reading
-/// 20,000 messages in order took 50-70 ms on a loaded machine, and the index's way stays
-/// well under that up to thousands of matches; a text this common (0.5 % of a million)
-/// fills a page within [`WALK_BUDGET`] messages read in order.
-const RARE: usize = 5000;
+/// order. Measured at a million messages (BENCHMARKS.md, "The operator console"): the index
+/// finds the first 2,000 matches of a common text in a few milliseconds, but all the
+/// matches of a text in 2,200 messages made of common trigrams took 55 ms (median, loaded
+/// machine) at 5,000; a text in 0.34 % of the messages or more fills a page within
+/// [`WALK_BUDGET`] messages read in order.
+const RARE: usize = 2000;
 
 /// The length of the pieces a long text is narrowed by ([`Store::narrowed`]), in characters.
 const PIECE: usize = 6;
@@ -98,9 +99,10 @@ const PIECE: usize = 6;
 const NARROW: usize = 500;
 
 /// Messages a common text's search reads in order for one page before it stops and says how
-/// far it got (BENCHMARKS.md). Reached only when the filters and the text together keep
-/// fewer than one message in 200 (a page of 50 in 10,000).
-const WALK_BUDGET: usize = 10_000;
+/// far it got (BENCHMARKS.md: 20,000 took 50-70 ms, median, on the loaded machine).
+/// Reached only when the filters and the text together keep fewer than one message in 300
+/// (a page of 50 in 15,000).
+const WALK_BUDGET: usize = 15_000;
 
 /// The shortest text the search takes: the trigram index needs three characters.
 pub const MIN_SEARCH_CHARS: usize = 3;
