@@ -199,6 +199,16 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("documents_count", "Documents", "Dokumenter"),
     ("sender_id", "Sender id", "Afsender-id"),
     ("none_found", "Nothing found.", "Intet fundet."),
+    (
+        "search_stopped",
+        "Searched the messages received back to",
+        "Søgt i meddelelserne modtaget tilbage til",
+    ),
+    (
+        "search_more",
+        "Older ones are searched on the next page.",
+        "Ældre søges på næste side.",
+    ),
     ("message", "Message", "Meddelelse"),
     ("header", "Header", "Brevhoved"),
     ("routing", "Routing", "Rutning"),

@@ -72,6 +72,9 @@ pub struct MessagesPage {
     pub older: Option<String>,
     /// Whether this is a later page (a link back to the newest).
     pub paged: bool,
+    /// A text search stopped before filling the page: when the last message it read was
+    /// received, in words (the older link goes on from there).
+    pub stopped: Option<String>,
     /// A filter that could not be read.
     pub problem: Option<String>,
 }
@@ -189,6 +192,7 @@ pub async fn page(
         rows: Vec::new(),
         older: None,
         paged: false,
+        stopped: None,
         problem: None,
     };
     let search = match search {
@@ -199,15 +203,19 @@ pub async fn page(
         }
     };
     view.paged = search.before.is_some();
-    let mut entries = match super::store(&s, lang, move |st| st.console_messages(&search)).await {
+    let found = match super::store(&s, lang, move |st| st.console_messages(&search)).await {
         Ok(e) => e,
         Err(r) => return r,
     };
+    let mut entries = found.entries;
     if entries.len() > PAGE_SIZE as usize {
         entries.truncate(PAGE_SIZE as usize);
         view.older = entries
             .last()
             .map(|e| older_link(&view.filters, (e.received_at, e.seq)));
+    } else if let Some(key) = found.stopped_at {
+        view.older = Some(older_link(&view.filters, key));
+        view.stopped = Some(when(key.0));
     }
     view.rows = entries
         .into_iter()

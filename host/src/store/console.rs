@@ -3,7 +3,7 @@
 //! message search an operator types (sender, dates, free text), paged by key, never OFFSET,
 //! so the millionth message is as quick to reach as the first.
 
-use super::sql::{OptionalExtension as _, params};
+use super::sql::{Backend, OptionalExtension as _, Value, params, params_from_iter};
 
 use super::handover::AckState;
 use super::{Migration, Store, StoreError};
@@ -68,10 +68,40 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX console_outbox_open ON ngdp_outbox (status) WHERE status <> 'sent';
         CREATE INDEX console_outgoing_open ON outgoing (status) WHERE status <> 'sent';
     ",
+},
+Migration {
+    version: 2,
+    // Pending or acknowledged, by the flag the handover keeps beside the message (set in
+    // the acknowledgement's transaction), each in list order: where a platform acknowledges
+    // everything, the few pending messages sat among a million acknowledged ones and the
+    // list read them all to fill a page (and the other way round where nothing is
+    // acknowledged yet: 0.6 s at a million messages, BENCHMARKS.md).
+    sql: "
+        CREATE INDEX console_messages_pending ON ngdp_messages (received_at, seq) WHERE acked = 0;
+        CREATE INDEX console_messages_acknowledged ON ngdp_messages (received_at, seq) WHERE acked = 1;
+    ",
 }];
 
-/// Matches from which a text search walks the list in order instead of sorting its matches.
-const DENSE: i64 = 2000;
+/// Matches of a text in the whole store below which a search takes them from the trigram
+/// index (collected, looked up by uuid, sorted); from this many on, by reading the list in
+/// order. Measured at a million messages (BENCHMARKS.md, "The operator console"): the index
+/// finds the first 2,000 matches of a common text in a few milliseconds, but all the
+/// matches of a text in 2,200 messages made of common trigrams took 55 ms (median, loaded
+/// machine) at 5,000; a text in 0.34 % of the messages or more fills a page within
+/// [`WALK_BUDGET`] messages read in order.
+const RARE: usize = 2000;
+
+/// The length of the pieces a long text is narrowed by ([`Store::narrowed`]), in characters.
+const PIECE: usize = 6;
+
+/// Messages a piece may be in and still narrow a search.
+const NARROW: usize = 500;
+
+/// Messages a common text's search reads in order for one page before it stops and says how
+/// far it got (BENCHMARKS.md: 20,000 took 50-70 ms, median, on the loaded machine).
+/// Reached only when the filters and the text together keep fewer than one message in 300
+/// (a page of 50 in 15,000).
+const WALK_BUDGET: usize = 15_000;
 
 /// The shortest text the search takes: the trigram index needs three characters.
 pub const MIN_SEARCH_CHARS: usize = 3;
@@ -114,6 +144,111 @@ pub struct MessageSearch {
     pub before: Option<(i64, i64)>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// Where a message is in the list: (received_at, seq).
+pub type PageKey = (i64, i64);
+
+/// A page of the message list.
+#[derive(Debug, Clone, Default)]
+pub struct MessagePage {
+    /// The messages found, newest first, at most the search's `limit`.
+    pub entries: Vec<super::handover::FeedEntry>,
+    /// A common text's search read its budget of messages before it found `limit`: the
+    /// page key (received_at, seq) of the last message it read. Older messages were not
+    /// searched yet; a search with `before` set to this key goes on from there.
+    pub stopped_at: Option<PageKey>,
+}
+
+/// A search text compared as the trigram index compares (SQLite's FTS5 `trigram` tokenizer
+/// with its default `case_sensitive 0`: each character folded to lower case, no other
+/// normalisation), so a common text read from the list finds what the index would.
+struct Needle(String);
+
+impl Needle {
+    fn new(text: &str) -> Needle {
+        Needle(fold(text))
+    }
+
+    /// Whether `text` holds the needle, in any case.
+    fn in_text(&self, text: &str) -> bool {
+        let needle = self.0.as_bytes();
+        if text.is_ascii() && self.0.is_ascii() {
+            // Most labels: no allocation.
+            return text.len() >= needle.len()
+                && text
+                    .as_bytes()
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle));
+        }
+        fold(text).contains(&self.0)
+    }
+
+    /// Whether a label or a sender's name (either may be missing) holds the needle.
+    fn in_either(&self, label: Option<&str>, sender: Option<&str>) -> bool {
+        label.is_some_and(|t| self.in_text(t)) || sender.is_some_and(|t| self.in_text(t))
+    }
+}
+
+/// Each character to its lower case where that is one character (as SQLite's fold does;
+/// `İ`, whose lower case is two, stays as it is).
+fn fold(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// The SQL conditions (on `m`, ngdp_messages) and their arguments for every filter of `s`
+/// but the text.
+fn filters(s: &MessageSearch) -> (Vec<&'static str>, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    if let Some((at, seq)) = s.before {
+        clauses.push("(m.received_at, m.seq) < (?, ?)");
+        args.extend([Value::Integer(at), Value::Integer(seq)]);
+    }
+    if let Some(m) = &s.mailbox {
+        clauses.push("m.mailbox = ?");
+        args.push(Value::Text(m.clone()));
+    }
+    // Literals, so the partial indexes of pending, acknowledged and invalid messages are used.
+    match s.state {
+        AckState::Pending => clauses.push("m.acked = 0"),
+        AckState::Acknowledged => clauses.push("m.acked = 1"),
+        AckState::All => {}
+    }
+    match s.invalid {
+        Some(true) => clauses.push("m.valid = 0"),
+        Some(false) => clauses.push("m.valid = 1"),
+        None => {}
+    }
+    if let Some(sender) = &s.sender {
+        clauses.push("(m.sender_id = ? OR m.sender_label = ?)");
+        args.extend([Value::Text(sender.clone()), Value::Text(sender.clone())]);
+    }
+    if let Some(from) = s.from {
+        clauses.push("m.received_at >= ?");
+        args.push(Value::Integer(from));
+    }
+    if let Some(until) = s.until {
+        clauses.push("m.received_at < ?");
+        args.push(Value::Integer(until));
+    }
+    (clauses, args)
+}
+
+fn where_sql(clauses: &[&str]) -> String {
+    if clauses.is_empty() {
+        "TRUE".to_owned()
+    } else {
+        clauses.join(" AND ")
+    }
 }
 
 /// Counts for the overview.
@@ -230,11 +365,11 @@ impl Store {
             // SQLite's planner sorts the whole table (measured: 3 s at a million messages).
             // PostgreSQL has no hints (and walks the index backwards by itself).
             let newest_push = match conn.backend() {
-                super::sql::Backend::Sqlite => {
+                Backend::Sqlite => {
                     "SELECT received_at FROM ngdp_messages INDEXED BY console_messages_received
                      WHERE via = 'push' ORDER BY received_at DESC LIMIT 1"
                 }
-                super::sql::Backend::Postgres => {
+                Backend::Postgres => {
                     "SELECT received_at FROM ngdp_messages
                      WHERE via = 'push' ORDER BY received_at DESC LIMIT 1"
                 }
@@ -248,93 +383,213 @@ impl Store {
     /// A page of the message list, newest first (by received time, then sequence number).
     /// Each entry is the API feed's own [`FeedEntry`](super::handover::FeedEntry). Only the
     /// filters given are in the SQL, so SQLite picks the index that starts with one of them.
-    pub fn console_messages(
+    ///
+    /// A text search takes one of two ways, chosen by how many messages hold the text (see
+    /// [`RARE`]): a rare text from the trigram index's matches, looked up and sorted; a
+    /// common one by reading the filtered list in its own order and testing each message's
+    /// text, which stops when the page is full or after [`WALK_BUDGET`] messages; then the
+    /// page says where it stopped ([`MessagePage::stopped_at`]) and the next page goes on
+    /// from there. Either way a page costs a bounded amount of work, and both ways give the
+    /// same answer (a test holds them to it).
+    pub fn console_messages(&mut self, s: &MessageSearch) -> Result<MessagePage, StoreError> {
+        self.search_messages(s, RARE, WALK_BUDGET)
+    }
+
+    fn search_messages(
         &mut self,
         s: &MessageSearch,
-    ) -> Result<Vec<super::handover::FeedEntry>, StoreError> {
-        use super::sql::Value;
-        let mut clauses: Vec<&str> = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        if let Some((at, seq)) = s.before {
-            clauses.push("(m.received_at, m.seq) < (?, ?)");
-            args.extend([Value::Integer(at), Value::Integer(seq)]);
-        }
-        if let Some(m) = &s.mailbox {
-            clauses.push("m.mailbox = ?");
-            args.push(Value::Text(m.clone()));
-        }
-        match s.state {
-            AckState::Pending => clauses.push("a.message_uuid IS NULL"),
-            AckState::Acknowledged => clauses.push("a.message_uuid IS NOT NULL"),
-            AckState::All => {}
-        }
-        // `valid = 0` literally, so the partial index on invalid messages is used.
-        match s.invalid {
-            Some(true) => clauses.push("m.valid = 0"),
-            Some(false) => clauses.push("m.valid = 1"),
-            None => {}
-        }
-        if let Some(sender) = &s.sender {
-            clauses.push("(m.sender_id = ? OR m.sender_label = ?)");
-            args.extend([Value::Text(sender.clone()), Value::Text(sender.clone())]);
-        }
-        if let Some(from) = s.from {
-            clauses.push("m.received_at >= ?");
-            args.push(Value::Integer(from));
-        }
-        if let Some(until) = s.until {
-            clauses.push("m.received_at < ?");
-            args.push(Value::Integer(until));
-        }
-        if let Some(text) = &s.text
-            && self.backend() == super::sql::Backend::Postgres
-        {
-            // pg_trgm's indexes (store/postgres) answer a case-insensitive substring.
+        rare: usize,
+        budget: usize,
+    ) -> Result<MessagePage, StoreError> {
+        let (clauses, args) = filters(s);
+        let Some(text) = &s.text else {
+            let entries = self.list(None, &clauses, args, Some(s.limit))?;
+            return Ok(MessagePage {
+                entries,
+                stopped_at: None,
+            });
+        };
+        if self.backend() == Backend::Postgres {
+            // pg_trgm's indexes (store/postgres) answer a case-insensitive substring; the
+            // planner picks between them and the list's order by itself.
             let pattern = format!(
                 "%{}%",
                 text.replace('\\', "\\\\")
                     .replace('%', "\\%")
                     .replace('_', "\\_")
             );
+            let (mut clauses, mut args) = (clauses, args);
             clauses.push("(m.label ILIKE ? OR m.sender_label ILIKE ?)");
             args.extend([Value::Text(pattern.clone()), Value::Text(pattern)]);
-        } else if let Some(text) = &s.text {
-            // One phrase: the text as typed, quotes doubled (FTS5's string syntax).
-            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-            // A rare text is fastest from the index's matches, sorted; a common one (a
-            // sender's name on thousands of letters) by walking the list's own order and
-            // keeping what matches, which stops after a page. Which one this is, the
-            // index says by its first DENSE matches; the unary `+` keeps SQLite from
-            // driving the query by uuid.
+            let entries = self.list(None, &clauses, args, Some(s.limit))?;
+            return Ok(MessagePage {
+                entries,
+                stopped_at: None,
+            });
+        }
+        let needle = Needle::new(text);
+        let hits = match self.narrowed(text)? {
+            Some(candidates) => candidates,
+            None => self.index_hits(text, rare)?,
+        };
+        if hits.len() < rare {
+            // Every message that holds the text is in `hits` (with, when narrowed, some that
+            // hold only a piece of it): the filters and the text pick among them.
+            let mut entries = self.list(Some(hits), &clauses, args, None)?;
+            entries.retain(|e| needle.in_either(e.label.as_deref(), e.sender_label.as_deref()));
+            entries.truncate(s.limit as usize);
+            return Ok(MessagePage {
+                entries,
+                stopped_at: None,
+            });
+        }
+        let (found, stopped_at) = self.walk(&clauses, args, &needle, s.limit, budget)?;
+        let entries = self.list(Some(found), &[], Vec::new(), Some(s.limit))?;
+        Ok(MessagePage {
+            entries,
+            stopped_at,
+        })
+    }
+
+    /// The uuids of at most `limit` messages whose label or sender's name holds `text`, from
+    /// the trigram index (one phrase: the text as typed, quotes doubled, FTS5's string syntax).
+    fn index_hits(&mut self, text: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let result = (|| {
+            let mut q = self.conn().prepare_cached(
+                "SELECT uuid FROM console_search WHERE console_search MATCH ?1 LIMIT ?2",
+            )?;
+            let hits = q.query_map(params![phrase, limit as i64], |r| r.get::<_, String>(0))?;
+            hits.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// For a text longer than [`PIECE`] + 2 characters: the messages holding its rarest piece
+    /// of [`PIECE`] characters, when fewer than [`NARROW`] do (a superset of those holding the
+    /// whole text, to be tested). FTS5 answers a phrase by stepping every one of its trigrams'
+    /// lists to each candidate, so a long text of common trigrams costs in proportion to its
+    /// length (56 ms for "Brev nummer 123457 om sag" at a million messages, 1 ms for
+    /// "123457"); the pieces overlap by two characters, so each of the text's trigrams is in
+    /// one of them.
+    fn narrowed(&mut self, text: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.len() <= PIECE + 2 {
+            return Ok(None);
+        }
+        let mut starts: Vec<usize> = (0..=chars.len() - PIECE).step_by(PIECE - 2).collect();
+        if starts.last() != Some(&(chars.len() - PIECE)) {
+            starts.push(chars.len() - PIECE);
+        }
+        let mut best: Option<(usize, String)> = None;
+        for start in starts {
+            let piece: String = chars[start..start + PIECE].iter().collect();
+            let phrase = format!("\"{}\"", piece.replace('"', "\"\""));
             let probe = self.conn().query_row(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM console_search WHERE console_search MATCH ?1 LIMIT ?2)",
-                params![phrase, DENSE],
+                params![phrase, NARROW as i64],
                 |r| r.get::<_, i64>(0),
             );
-            let dense = probe.map_err(|e| self.error(e))? >= DENSE;
-            clauses.push(if dense {
-                "+m.uuid IN (SELECT uuid FROM console_search WHERE console_search MATCH ?)"
-            } else {
-                "m.uuid IN (SELECT uuid FROM console_search WHERE console_search MATCH ?)"
-            });
-            args.push(Value::Text(phrase));
+            let n = probe.map_err(|e| self.error(e))? as usize;
+            if n < NARROW && best.as_ref().is_none_or(|(b, _)| n < *b) {
+                best = Some((n, piece));
+            }
         }
-        args.push(Value::Integer(i64::from(s.limit)));
+        match best {
+            Some((_, piece)) => self.index_hits(&piece, NARROW).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The list's rows among `only` (uuids; `None`: all) that pass `clauses`, newest first.
+    fn list(
+        &mut self,
+        only: Option<Vec<String>>,
+        clauses: &[&str],
+        args: Vec<Value>,
+        limit: Option<u32>,
+    ) -> Result<Vec<super::handover::FeedEntry>, StoreError> {
+        let mut all = Vec::with_capacity(args.len() + 2);
+        // CROSS JOIN keeps SQLite from reading the whole list and testing each message
+        // against the (short) list of uuids.
+        let backend = self.backend();
+        let from = match (only, backend) {
+            (Some(uuids), _) => {
+                all.push(Value::Text(serde_json::Value::from(uuids).to_string()));
+                match backend {
+                    Backend::Sqlite => {
+                        "json_each(?) j CROSS JOIN ngdp_messages m ON m.uuid = j.value"
+                    }
+                    // PostgreSQL's CROSS JOIN takes no condition (and its planner needs no hint).
+                    Backend::Postgres => "json_each(?) j JOIN ngdp_messages m ON m.uuid = j.value",
+                }
+            }
+            (None, _) => "ngdp_messages m",
+        };
+        all.extend(args);
+        // No limit: -1 on SQLite, NULL on PostgreSQL.
+        all.push(match (limit, backend) {
+            (Some(l), _) => Value::Integer(i64::from(l)),
+            (None, Backend::Sqlite) => Value::Integer(-1),
+            (None, Backend::Postgres) => Value::Null,
+        });
         let sql = format!(
             "SELECT m.seq, m.uuid, m.mailbox, m.received_at, m.valid, m.label, m.sender_id, m.sender_label,
                 m.recipient_id, a.actor, a.acked_at, a.case_reference
-             FROM ngdp_messages m LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
+             FROM {from} LEFT JOIN handover_acks a ON a.message_uuid = m.uuid
              WHERE {}
              ORDER BY m.received_at DESC, m.seq DESC LIMIT ?",
-            if clauses.is_empty() { "TRUE".to_owned() } else { clauses.join(" AND ") }
+            where_sql(clauses)
         );
         let result = (|| {
             let mut stmt = self.conn().prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                super::sql::params_from_iter(args),
-                super::handover::feed_entry,
-            )?;
+            let rows = stmt.query_map(params_from_iter(all), super::handover::feed_entry)?;
             rows.collect::<Result<Vec<_>, _>>()
+        })();
+        result.map_err(|e| self.error(e))
+    }
+
+    /// Read the filtered list newest first and keep the uuids of the messages whose label
+    /// or sender's name holds `needle`, until `limit` are found or `budget` messages are
+    /// read; in the second case, also the page key of the last message read.
+    fn walk(
+        &mut self,
+        clauses: &[&str],
+        mut args: Vec<Value>,
+        needle: &Needle,
+        limit: u32,
+        budget: usize,
+    ) -> Result<(Vec<String>, Option<PageKey>), StoreError> {
+        args.push(Value::Integer(budget as i64));
+        let sql = format!(
+            "SELECT m.received_at, m.seq, m.uuid, m.label, m.sender_label FROM ngdp_messages m
+             WHERE {} ORDER BY m.received_at DESC, m.seq DESC LIMIT ?",
+            where_sql(clauses)
+        );
+        let result = (|| {
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let mut found = Vec::new();
+            let mut read = 0;
+            let mut last = None;
+            let mut full = false;
+            stmt.for_each(params_from_iter(args), |r| {
+                read += 1;
+                last = Some((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
+                let label: Option<String> = r.get(3)?;
+                let sender: Option<String> = r.get(4)?;
+                if needle.in_either(label.as_deref(), sender.as_deref()) {
+                    found.push(r.get::<_, String>(2)?);
+                    if found.len() >= limit as usize {
+                        full = true;
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            })?;
+            if full {
+                return Ok((found, None));
+            }
+            Ok((found, if read >= budget { last } else { None }))
         })();
         result.map_err(|e| self.error(e))
     }
@@ -384,7 +639,194 @@ mod tests {
                 ..Default::default()
             })
             .unwrap()
+            .entries
             .is_empty()
         );
+    }
+
+    fn message(n: u32) -> crate::store::ngdp::NewMessage {
+        let labels = [
+            "Årsopgørelse 2025",
+            "Rykker for betaling",
+            "ÆBLER og pærer",
+            "Brev",
+        ];
+        let senders = [
+            "Skattestyrelsen",
+            "Københavns Kommune",
+            "Udbetaling Danmark",
+        ];
+        crate::store::ngdp::NewMessage {
+            uuid: format!("00000000-0000-4000-8000-{n:012}"),
+            environment: "test".into(),
+            system_id: "sys".into(),
+            via: "push",
+            // Two messages a second: the sequence number orders the pair.
+            received_at: 1_700_000_000 + i64::from(n / 2),
+            valid: !n.is_multiple_of(7),
+            problems: serde_json::json!([]),
+            message_id: None,
+            label: (!n.is_multiple_of(11)).then(|| format!("{} nr. {n}", labels[n as usize % 4])),
+            sender_id: Some(format!("{}", 10_000 + n % 3)),
+            sender_label: Some(senders[n as usize % 3].into()),
+            recipient_id: None,
+            mailbox: ["a", "b"][n as usize % 2].into(),
+            contact_point: None,
+            routing_reason: serde_json::json!({ "reason": "no-contact-point" }),
+            header: serde_json::json!({}),
+            dir: "/nowhere".into(),
+            raw_size: 0,
+            raw_sha256: String::new(),
+            files: Vec::new(),
+            receipt: "{}".into(),
+        }
+    }
+
+    /// 60 messages, every third acknowledged; what each holds, as the test expects to find it.
+    fn filled(name: &str) -> (Store, Vec<crate::store::ngdp::NewMessage>) {
+        let mut st = scratch_store(name);
+        let all: Vec<_> = (1..=60).map(message).collect();
+        st.ngdp_insert_messages(&all.iter().collect::<Vec<_>>())
+            .unwrap();
+        for m in all
+            .iter()
+            .filter(|m| m.uuid.ends_with('0') || m.uuid.ends_with('3'))
+        {
+            st.handover_ack(&m.uuid, None, "api:test", None, 1).unwrap();
+        }
+        (st, all)
+    }
+
+    /// The uuids `s` should find, newest first, worked out without SQL.
+    fn expected(all: &[crate::store::ngdp::NewMessage], s: &MessageSearch) -> Vec<String> {
+        let lower = |t: &Option<String>| t.as_deref().unwrap_or("").to_lowercase();
+        let mut hits: Vec<_> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                let acked = m.uuid.ends_with('0') || m.uuid.ends_with('3');
+                s.mailbox.as_ref().is_none_or(|b| *b == m.mailbox)
+                    && match s.state {
+                        AckState::All => true,
+                        AckState::Pending => !acked,
+                        AckState::Acknowledged => acked,
+                    }
+                    && (s.invalid != Some(true) || !m.valid)
+                    && s.from.is_none_or(|f| m.received_at >= f)
+                    && s.until.is_none_or(|u| m.received_at < u)
+                    && s.text.as_ref().is_none_or(|t| {
+                        let t = t.to_lowercase();
+                        lower(&m.label).contains(&t) || lower(&m.sender_label).contains(&t)
+                    })
+            })
+            .map(|(i, m)| ((m.received_at, i), m.uuid.clone()))
+            .collect();
+        hits.sort_by_key(|h| std::cmp::Reverse(h.0));
+        hits.into_iter().map(|(_, u)| u).collect()
+    }
+
+    fn uuids(page: &MessagePage) -> Vec<String> {
+        page.entries.iter().map(|e| e.uuid.clone()).collect()
+    }
+
+    /// The index's way and the list's way give the same answer, in any case, with every
+    /// filter, and a search that stops on its budget misses nothing when paged on.
+    #[test]
+    fn a_text_is_found_the_same_from_the_index_and_from_the_list() {
+        let (mut st, all) = filled("console-text");
+        let searches = [
+            ("årsopgørelse", None, AckState::All, None, None),
+            ("ÅRSOPGØRELSE 2025", Some("a"), AckState::All, None, None),
+            ("pærer", None, AckState::Pending, None, None),
+            ("KOMMUNE", Some("a"), AckState::Acknowledged, None, None),
+            (
+                "betaling",
+                None,
+                AckState::All,
+                Some(true),
+                Some(1_700_000_010),
+            ),
+            ("nr. 1", None, AckState::All, None, None),
+            ("r. 5", None, AckState::Pending, None, None),
+            ("nothing like it", None, AckState::All, None, None),
+        ];
+        for (text, mailbox, state, invalid, from) in searches {
+            let s = MessageSearch {
+                mailbox: mailbox.map(str::to_owned),
+                state,
+                invalid,
+                from,
+                until: None,
+                text: Some(text.to_owned()),
+                limit: 100,
+                ..Default::default()
+            };
+            let want = expected(&all, &s);
+            assert_eq!(want.is_empty(), text == "nothing like it", "{text:?}");
+            // Rare (the index holds fewer than a million matches) and common (more than 0).
+            let indexed = st.search_messages(&s, 1_000_000, 1_000_000).unwrap();
+            let walked = st.search_messages(&s, 0, 1_000_000).unwrap();
+            assert_eq!(uuids(&indexed), want, "{text:?} from the index");
+            assert_eq!(uuids(&walked), want, "{text:?} from the list");
+            assert_eq!((indexed.stopped_at, walked.stopped_at), (None, None));
+            // Pages of 3, reading at most 4 messages a page: every match, once, in order.
+            let mut paged = Vec::new();
+            let mut before = None;
+            for round in 0.. {
+                assert!(round < 100, "{text:?}: paging does not end");
+                let page = st
+                    .search_messages(
+                        &MessageSearch {
+                            before,
+                            limit: 3,
+                            ..s.clone()
+                        },
+                        0,
+                        4,
+                    )
+                    .unwrap();
+                assert!(page.entries.len() <= 3);
+                let full = page.entries.len() == 3;
+                paged.extend(uuids(&page));
+                before = match (full, page.stopped_at) {
+                    (true, _) => page.entries.last().map(|e| (e.received_at, e.seq)),
+                    (false, Some(key)) => Some(key),
+                    (false, None) => break,
+                };
+            }
+            assert_eq!(paged, want, "{text:?} paged");
+        }
+    }
+
+    #[test]
+    fn pending_and_acknowledged_come_from_the_flag() {
+        let (mut st, all) = filled("console-state");
+        for state in [AckState::Pending, AckState::Acknowledged] {
+            let s = MessageSearch {
+                state,
+                mailbox: Some("b".into()),
+                limit: 100,
+                ..Default::default()
+            };
+            let page = st.console_messages(&s).unwrap();
+            assert_eq!(uuids(&page), expected(&all, &s));
+            assert!(
+                page.entries
+                    .iter()
+                    .all(|e| e.ack.is_some() == (state == AckState::Acknowledged))
+            );
+        }
+    }
+
+    #[test]
+    fn case_is_folded_as_the_index_folds_it() {
+        let n = Needle::new("ÆbLe");
+        assert!(n.in_text("æble"));
+        assert!(n.in_text("Et ÆBLE"));
+        assert!(!n.in_text("Æble".trim_end_matches('e')));
+        let a = Needle::new("Ab");
+        assert!(a.in_text("xaBy") && !a.in_text("a b") && !a.in_text("a"));
+        // A lower case of two characters is left alone, on both sides.
+        assert!(Needle::new("İx").in_text("İX"));
     }
 }

@@ -387,7 +387,16 @@ pub const CONSOLE: &[Migration] = &[Migration {
         CREATE INDEX console_outbox_open ON ngdp_outbox (status) WHERE status <> 'sent';
         CREATE INDEX console_outgoing_open ON outgoing (status) WHERE status <> 'sent';
     ",
-}];
+},
+    Migration {
+        version: 2,
+        // As SQLite's console migration 2: the pending and acknowledged lists by the flag.
+        sql: "
+        CREATE INDEX console_messages_pending ON ngdp_messages (received_at, seq) WHERE acked = 0;
+        CREATE INDEX console_messages_acknowledged ON ngdp_messages (received_at, seq) WHERE acked = 1;
+    ",
+    },
+];
 
 /// [`super::doctor`]'s table.
 pub const DOCTOR: &[Migration] = &[Migration {

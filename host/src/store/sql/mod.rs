@@ -338,6 +338,36 @@ impl Statement<'_> {
         Ok(out.into_iter())
     }
 
+    /// Call `f` on each row, in order, until it returns `Ok(false)` (on SQLite the rest are
+    /// never read: a search that stops after a page costs a page).
+    pub fn for_each<P: Params>(
+        &mut self,
+        params: P,
+        mut f: impl FnMut(&Row<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        let values = params.values();
+        let mut failed = None;
+        match &mut self.inner {
+            StatementInner::Sqlite(s) => {
+                sqlite::each_row(s, &values, |r| match f(&Row::Sqlite(r)) {
+                    Ok(go_on) => go_on,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                })?
+            }
+            StatementInner::Postgres(s, c) => {
+                for r in c.query(s, &values)? {
+                    if !f(&Row::Postgres(&r))? {
+                        break;
+                    }
+                }
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
     /// The first row, mapped by `f`; [`Error::NoRows`] when there is none.
     pub fn query_row<T, P: Params>(
         &mut self,
