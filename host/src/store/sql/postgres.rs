@@ -165,35 +165,14 @@ fn open(config: &Config) -> Result<Client> {
                         .with_safe_default_protocol_versions()
                         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
                 };
-                let connected = match (config.get_ssl_mode(), tls) {
+                match (config.get_ssl_mode(), tls) {
                     (tokio_postgres::config::SslMode::Disable, _) | (_, Err(_)) => {
-                        match config.connect(NoTls).await {
-                            Ok((client, conn)) => {
-                                let _ = tx.send(Ok(client));
-                                conn.await
-                            }
-                            Err(e) => {
-                                let _ = tx.send(Err(e));
-                                return;
-                            }
-                        }
+                        drive(&config, NoTls, tx).await;
                     }
                     (_, Ok(tls)) => {
                         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-                        match config.connect(tls).await {
-                            Ok((client, conn)) => {
-                                let _ = tx.send(Ok(client));
-                                conn.await
-                            }
-                            Err(e) => {
-                                let _ = tx.send(Err(e));
-                                return;
-                            }
-                        }
+                        drive(&config, tls, tx).await;
                     }
-                };
-                if let Err(e) = connected {
-                    tracing::warn!(error = %describe(&e), "the connection to PostgreSQL ended");
                 }
             });
         });
@@ -206,6 +185,27 @@ fn open(config: &Config) -> Result<Client> {
         Err(_) => Err(Error::Unavailable(
             "the connection's thread could not start".to_owned(),
         )),
+    }
+}
+
+/// Connect with `tls`, hand the client over `tx`, and run the connection until it ends.
+async fn drive<T>(
+    config: &Config,
+    tls: T,
+    tx: std::sync::mpsc::Sender<std::result::Result<Client, tokio_postgres::Error>>,
+) where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+{
+    match config.connect(tls).await {
+        Ok((client, conn)) => {
+            let _ = tx.send(Ok(client));
+            if let Err(e) = conn.await {
+                tracing::warn!(error = %describe(&e), "the connection to PostgreSQL ended");
+            }
+        }
+        Err(e) => {
+            let _ = tx.send(Err(e));
+        }
     }
 }
 
