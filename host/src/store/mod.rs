@@ -46,9 +46,9 @@ use sql::{Connection, OptionalExtension as _, params};
 /// Why the store could not be opened or used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed.
+    /// The database (SQLite or PostgreSQL) failed.
     #[error("the store {path}: {source}")]
-    Sqlite {
+    Database {
         /// The database file (for PostgreSQL, its address without the password).
         path: PathBuf,
         /// What the database said.
@@ -163,7 +163,7 @@ impl Store {
     /// Open (creating when absent) the store at `path`, set it up for durability, and bring
     /// every service's tables up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite {
+        let err = |source| StoreError::Database {
             path: path.to_owned(),
             source,
         };
@@ -237,7 +237,7 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
+        let err = |source| StoreError::Database {
             path: path.clone(),
             source,
         };
@@ -355,7 +355,7 @@ impl Store {
     }
 
     pub(crate) fn error(&self, source: sql::Error) -> StoreError {
-        StoreError::Sqlite {
+        StoreError::Database {
             path: self.path.clone(),
             source,
         }
