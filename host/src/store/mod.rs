@@ -26,6 +26,7 @@ pub mod digipost;
 pub mod doctor;
 pub mod events;
 pub mod events_retention;
+pub mod files;
 pub mod handover;
 pub mod leases;
 pub mod ngdp;
@@ -126,6 +127,8 @@ const MIGRATIONS: &[(&str, &[Migration], &[Migration])] = &[
     ("doctor", doctor::MIGRATIONS, postgres::DOCTOR),
     // Background work one replica does at a time (issue 18).
     ("leases", leases::MIGRATIONS, postgres::LEASES),
+    // Stored files' bytes: a table on PostgreSQL, the data folder on SQLite.
+    ("files", files::MIGRATIONS, files::POSTGRES),
 ];
 
 /// Where the store is: a SQLite file, or a PostgreSQL server.
