@@ -465,6 +465,7 @@ impl Receiving {
             raw_sha256: raw_sha256.clone(),
             files,
             receipt: receipt_json,
+            bytes_from: None,
         };
 
         // The duplicate check, the move into `messages/` and the commit, with whatever other

@@ -89,6 +89,17 @@ pub(crate) fn put(conn: &sql::Connection, key: &str, source: &Path) -> sql::Resu
     Ok((size, crate::ngdp::receive::hex(&hash.finalize())))
 }
 
+/// Delete the pieces of every file under the folder `dir` (as rows name it), inside the
+/// caller's transaction; how many went.
+pub(crate) fn delete_under(conn: &sql::Connection, dir: &Path) -> sql::Result<u64> {
+    // Every key `dir/...`: from `dir/` up to, not including, `dir0` ('0' follows '/'), a
+    // range the primary key's index answers (a LIKE would need escaping and a scan).
+    let dir = key(dir);
+    conn.prepare_cached("DELETE FROM dpost_file_chunks WHERE path >= ?1 AND path < ?2")?
+        .execute(params![format!("{dir}/"), format!("{dir}0")])
+        .map(|n| n as u64)
+}
+
 /// Fill `buf` from `r` until it is full or `r` ends; how many bytes it holds.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
@@ -182,16 +193,7 @@ impl Store {
         if !self.holds_file_bytes() {
             return Ok(0);
         }
-        // Every key `dir/...`: from `dir/` up to, not including, `dir0` ('0' follows '/'),
-        // a range the primary key's index answers (a LIKE would need escaping and a scan).
-        let dir = key(dir);
-        self.conn()
-            .execute(
-                "DELETE FROM dpost_file_chunks WHERE path >= ?1 AND path < ?2",
-                params![format!("{dir}/"), format!("{dir}0")],
-            )
-            .map(|n| n as u64)
-            .map_err(|e| self.error(e))
+        delete_under(self.conn(), dir).map_err(|e| self.error(e))
     }
 
     /// Delete the bytes of the file stored as `path`; nothing on SQLite.
