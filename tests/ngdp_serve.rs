@@ -69,7 +69,7 @@ fn stores_routes_and_answers_like_ngdp_expects() {
         sha256_hex(&content)
     );
     let dir = PathBuf::from(stored["message"]["dir"].as_str().unwrap());
-    assert_eq!(std::fs::read(dir.join("files/0001")).unwrap(), content);
+    assert_eq!(stored_file(&config, &dir.join("files/0001")), content);
 
     // The same message again: 200, stored once.
     let r = push_multipart(
@@ -439,7 +439,10 @@ fn check_store(config: &Path, acknowledged: &[(String, Vec<u8>)], no_strays: boo
             sha256_hex(content),
             "{id}: recorded SHA-256"
         );
-        let on_disk = std::fs::read(PathBuf::from(&m.dir).join(&m.files[0].path)).unwrap();
+        let mut on_disk = Vec::new();
+        store
+            .copy_file_to(&PathBuf::from(&m.dir).join(&m.files[0].path), &mut on_disk)
+            .unwrap();
         assert_eq!(sha256_hex(&on_disk), sha256_hex(content), "{id}: the file");
     }
     drop(store);

@@ -425,6 +425,7 @@ mod tests {
                 fingerprint: uuid.into(),
                 now: 10,
                 give_up_at: 100,
+                bytes_from: None,
             })
             .unwrap();
         }

@@ -118,7 +118,7 @@ impl Store {
     /// Whether this store keeps stored files' bytes itself (PostgreSQL) rather than in the
     /// data folder (SQLite).
     pub fn holds_file_bytes(&self) -> bool {
-        self.backend() == sql::Backend::Postgres
+        self.location.holds_file_bytes()
     }
 
     /// Where the file a row names as `path` is; `None` when the store should hold it and

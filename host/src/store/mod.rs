@@ -141,6 +141,12 @@ pub enum Location {
 }
 
 impl Location {
+    /// Whether a store here keeps stored files' bytes itself ([`files`]): PostgreSQL does,
+    /// so that replicas share nothing but the database.
+    pub fn holds_file_bytes(&self) -> bool {
+        matches!(self, Location::Postgres(_))
+    }
+
     /// `postgres://` and `postgresql://` URLs are PostgreSQL; anything else is a file path.
     pub fn parse(s: &str) -> Location {
         let lower = s.trim_start().to_ascii_lowercase();
