@@ -491,7 +491,10 @@ fn the_store_is_private_whatever_the_umask_and_doctor_says_when_not() {
             dir.join("files"),
         ]
     } else {
-        assert!(!data.join("messages").exists(), "no message folder on PostgreSQL");
+        assert!(
+            !data.join("messages").exists(),
+            "no message folder on PostgreSQL"
+        );
         vec![data.clone(), data.join("spool")]
     };
     for d in folders {

@@ -66,9 +66,8 @@ pub(crate) fn put(conn: &sql::Connection, key: &str, source: &Path) -> sql::Resu
     // before it was sent does) leaves no piece of the old one behind.
     conn.prepare_cached("DELETE FROM dpost_file_chunks WHERE path = ?1")?
         .execute([key])?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO dpost_file_chunks (path, n, bytes) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO dpost_file_chunks (path, n, bytes) VALUES (?1, ?2, ?3)")?;
     let mut hash = sha2::Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let (mut n, mut size) = (0i64, 0u64);
@@ -267,7 +266,10 @@ mod tests {
             let p = local("sqlite.bin", b"abc");
             assert_eq!(store.locate_file(&p).unwrap(), Some(Place::Disk(p.clone())));
             assert_eq!(read_back(&mut store, &p), b"abc");
-            assert_eq!(store.remove_file_bytes_under(p.parent().unwrap()).unwrap(), 0);
+            assert_eq!(
+                store.remove_file_bytes_under(p.parent().unwrap()).unwrap(),
+                0
+            );
             return;
         }
         // Two full pieces and a part, with a pattern that shows a piece out of order.
@@ -285,7 +287,10 @@ mod tests {
                 size: bytes.len() as u64
             })
         );
-        assert_eq!(store.file_piece(&key(path), 1).unwrap().unwrap().len(), CHUNK);
+        assert_eq!(
+            store.file_piece(&key(path), 1).unwrap().unwrap().len(),
+            CHUNK
+        );
         assert_eq!(store.file_piece(&key(path), 2).unwrap().unwrap().len(), 777);
         assert_eq!(store.file_piece(&key(path), 3).unwrap(), None);
         assert!(read_back(&mut store, path) == bytes);
@@ -306,10 +311,15 @@ mod tests {
 
         // Removing a folder takes its files and nothing of a neighbour whose name it begins.
         store
-            .put_file(Path::new("messages/m-10/message.xml"), &local("n.bin", b"n"))
+            .put_file(
+                Path::new("messages/m-10/message.xml"),
+                &local("n.bin", b"n"),
+            )
             .unwrap();
         assert_eq!(
-            store.remove_file_bytes_under(Path::new("messages/m-1")).unwrap(),
+            store
+                .remove_file_bytes_under(Path::new("messages/m-1"))
+                .unwrap(),
             2
         );
         assert_eq!(store.locate_file(path).unwrap(), None);
@@ -323,7 +333,10 @@ mod tests {
             .copy_file_to(path, &mut Vec::new())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("messages/m-1/files/0001") && e.contains("no such file"), "{e}");
+        assert!(
+            e.contains("messages/m-1/files/0001") && e.contains("no such file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -333,12 +346,17 @@ mod tests {
             return;
         }
         let e = store
-            .put_file(Path::new("outgoing/x/message.xml"), Path::new("/nonexistent/dpost-file"))
+            .put_file(
+                Path::new("outgoing/x/message.xml"),
+                Path::new("/nonexistent/dpost-file"),
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("/nonexistent/dpost-file"), "{e}");
         assert_eq!(
-            store.locate_file(Path::new("outgoing/x/message.xml")).unwrap(),
+            store
+                .locate_file(Path::new("outgoing/x/message.xml"))
+                .unwrap(),
             None
         );
     }

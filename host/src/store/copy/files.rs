@@ -48,7 +48,8 @@ pub(super) fn copy(
 
 /// The size and SHA-256 of the pieces stored as `key`, as PostgreSQL returns them.
 fn read_back(tx: &sql::Connection, key: &str) -> sql::Result<(u64, String)> {
-    let mut q = tx.prepare_cached("SELECT bytes FROM dpost_file_chunks WHERE path = ?1 AND n = ?2")?;
+    let mut q =
+        tx.prepare_cached("SELECT bytes FROM dpost_file_chunks WHERE path = ?1 AND n = ?2")?;
     let (mut hash, mut size) = (sha2::Sha256::new(), 0u64);
     for n in 0i64.. {
         let Some(piece): Option<Vec<u8>> = q.query_row(params![key, n], |r| r.get(0)).optional()?
