@@ -230,6 +230,9 @@ pub const POSTGRES: &[super::Migration] = &[super::Migration {
             bytes BYTEA NOT NULL,
             PRIMARY KEY (path, n)
         );
+        -- Out of line, uncompressed: documents are mostly PDFs and images, compressed
+        -- already, and pglz spends CPU on every piece for what is left (the MeMo's base64).
+        ALTER TABLE dpost_file_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
     ",
 }];
 
