@@ -366,7 +366,13 @@ pub async fn submit(
         .and_then(|v| v.split(';').next())
         .map(|t| t.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let dir = sending.data_dir.join("outgoing");
+    // Spooled beside where it is kept, so that keeping it is a rename; on PostgreSQL it is
+    // kept in the store, and the replica's spool is its only local place.
+    let dir = sending.data_dir.join(if sending.files_in_store {
+        "spool"
+    } else {
+        "outgoing"
+    });
     match media.as_str() {
         "application/xml" | "text/xml" => {
             let (spool, size, sha256) = spool_body(body, &dir, sending.max_bytes)
