@@ -61,11 +61,11 @@ pub(crate) fn put(conn: &sql::Connection, key: &str, source: &Path) -> sql::Resu
         source: e,
     };
     let mut file = std::fs::File::open(source).map_err(failed)?;
-    // A file put again under the same key (a message resent after a crash between the put
-    // and its commit never happens inside one transaction, but an outgoing message replaced
-    // before it was sent does) leaves no piece of the old one behind.
-    conn.prepare_cached("DELETE FROM dpost_file_chunks WHERE path = ?1")?
-        .execute([key])?;
+    // No DELETE first (a round trip per file on the path to each acknowledgement): every key
+    // is new when it is put. A message's folder is its UUID's, put only with the row that
+    // makes it stored; an outgoing message's name carries its SHA-256 and is put only with
+    // a new row; a kept conflicting copy's carries its time and hash. A piece left under a
+    // key would fail the insert on the primary key, never mix with the new bytes.
     let mut insert =
         conn.prepare_cached("INSERT INTO dpost_file_chunks (path, n, bytes) VALUES (?1, ?2, ?3)")?;
     let mut hash = sha2::Sha256::new();
@@ -195,17 +195,6 @@ impl Store {
         delete_under(self.conn(), dir).map_err(|e| self.error(e))
     }
 
-    /// Delete the bytes of the file stored as `path`; nothing on SQLite.
-    pub fn remove_file_bytes(&mut self, path: &Path) -> Result<u64, StoreError> {
-        if !self.holds_file_bytes() {
-            return Ok(0);
-        }
-        self.conn()
-            .execute("DELETE FROM dpost_file_chunks WHERE path = ?1", [key(path)])
-            .map(|n| n as u64)
-            .map_err(|e| self.error(e))
-    }
-
     /// Copy the local file `source` into the store as the file rows name `path`, committed
     /// on return (alone, or with the caller's transaction when one is open); its size and
     /// SHA-256. Only for a store that [`Self::holds_file_bytes`].
@@ -281,7 +270,6 @@ mod tests {
         let path = Path::new("messages/m-1/files/0001");
         let (size, sha) = store.put_file(path, &source).unwrap();
         assert_eq!(size, bytes.len() as u64);
-        use sha2::Digest as _;
         assert_eq!(sha, crate::store::digipost::sha256_hex(&bytes));
         assert_eq!(
             store.locate_file(path).unwrap(),
@@ -308,9 +296,9 @@ mod tests {
                 size: 0
             })
         );
-        // Put again: the new bytes replace every piece of the old.
-        store.put_file(path, &local("small.bin", b"xyz")).unwrap();
-        assert_eq!(read_back(&mut store, path), b"xyz");
+        // Put again under a key that holds pieces: refused, the old bytes stay whole.
+        assert!(store.put_file(path, &local("small.bin", b"xyz")).is_err());
+        assert!(read_back(&mut store, path) == bytes);
 
         // Removing a folder takes its files and nothing of a neighbour whose name it begins.
         store
@@ -323,7 +311,8 @@ mod tests {
             store
                 .remove_file_bytes_under(Path::new("messages/m-1"))
                 .unwrap(),
-            2
+            4,
+            "three pieces of the file, one of the empty message.xml"
         );
         assert_eq!(store.locate_file(path).unwrap(), None);
         assert!(

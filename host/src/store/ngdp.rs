@@ -502,6 +502,16 @@ impl Store {
             for m in messages {
                 inserted.push(insert_message_rows(&tx, m)?);
             }
+            // Last, what every writer shares: the feed's counter and the events' counter.
+            // On PostgreSQL those rows stay locked until the commit (that is what keeps the
+            // numbers in commit order), so another replica storing messages at the same time
+            // waits only for this part and the commit, not for the rows and bytes above.
+            for (m, _) in messages.iter().zip(&inserted).filter(|(_, new)| **new) {
+                let seq = next_message_seq(&tx)?;
+                tx.prepare_cached("UPDATE ngdp_messages SET seq = ?1 WHERE uuid = ?2")?
+                    .execute(params![seq, m.uuid])?;
+                record_received_events(&tx, m)?;
+            }
             tx.commit()?;
             Ok(inserted)
         })();
@@ -1020,11 +1030,6 @@ fn insert_message_rows(
     if let Some(from) = &m.bytes_from {
         put_message_bytes(tx, m, from)?;
     }
-    let seq = next_message_seq(tx)?;
-    tx.execute(
-        "UPDATE ngdp_messages SET seq = ?1 WHERE uuid = ?2",
-        params![seq, m.uuid],
-    )?;
     tx.execute(
         "INSERT INTO ngdp_mailboxes (name, first_seen) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![m.mailbox, m.received_at],
@@ -1054,7 +1059,6 @@ fn insert_message_rows(
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
         params![m.uuid, m.environment, m.system_id, m.receipt, m.received_at],
     )?;
-    record_received_events(tx, m)?;
     Ok(true)
 }
 
