@@ -95,8 +95,7 @@ impl Proxy {
                             continue;
                         };
                         p[i].fetch_add(1, Ordering::Relaxed);
-                        let _ =
-                            tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                         return;
                     }
                     // No replica took it: the client's connection is closed unanswered.
@@ -439,7 +438,10 @@ fn two_replicas_killed_in_turn_lose_nothing_and_post_each_receipt_and_webhook_on
             .iter()
             .map(|&n| uuid(n).to_lowercase())
             .collect();
-        assert_eq!(stored, expected, "round {round}: stored is what was answered 200");
+        assert_eq!(
+            stored, expected,
+            "round {round}: stored is what was answered 200"
+        );
     }
 
     // Both replicas up: every receipt and every webhook goes out, then nothing is pending.
@@ -448,7 +450,10 @@ fn two_replicas_killed_in_turn_lose_nothing_and_post_each_receipt_and_webhook_on
         .map(|&n| uuid(n).to_lowercase())
         .collect();
     wait_for("every business receipt at NgDP", || {
-        let got: BTreeSet<String> = receipts_at_ngdp(&sim_url).into_iter().map(|r| r.0).collect();
+        let got: BTreeSet<String> = receipts_at_ngdp(&sim_url)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         expected.is_subset(&got)
     });
     wait_for("every webhook at the receiver", || {
@@ -475,7 +480,10 @@ fn two_replicas_killed_in_turn_lose_nothing_and_post_each_receipt_and_webhook_on
         let first_posted = &receipts.iter().find(|r| &r.0 == id).unwrap().1;
         assert_eq!(receipt, first_posted, "{id}: a repeat is the same receipt");
         assert_eq!(
-            receipt["messageUUID"].as_str().map(str::to_lowercase).as_deref(),
+            receipt["messageUUID"]
+                .as_str()
+                .map(str::to_lowercase)
+                .as_deref(),
             Some(id.as_str())
         );
     }
@@ -486,7 +494,10 @@ fn two_replicas_killed_in_turn_lose_nothing_and_post_each_receipt_and_webhook_on
         let (by_id, repeats) = repeats(got.iter().map(|d| d.webhook_id.as_str()));
         let mut per_message: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for d in got.iter() {
-            let id = d.body["data"]["messageUuid"].as_str().unwrap().to_lowercase();
+            let id = d.body["data"]["messageUuid"]
+                .as_str()
+                .unwrap()
+                .to_lowercase();
             per_message
                 .entry(id)
                 .or_default()

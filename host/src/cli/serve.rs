@@ -500,7 +500,9 @@ fn start_sender(
         pool: receiving.pool.clone(),
         clock: receiving.clock.clone(),
         spool_dir,
-        claim_seconds: serve.claim_seconds.unwrap_or(crate::ngdp::outbox::CLAIM_SECONDS),
+        claim_seconds: serve
+            .claim_seconds
+            .unwrap_or(crate::ngdp::outbox::CLAIM_SECONDS),
     };
     tokio::spawn(crate::ngdp::sender::run(sender, wake.clone()));
     let settings = receiving.settings.get();
