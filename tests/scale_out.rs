@@ -394,9 +394,23 @@ fn two_replicas_killed_in_turn_lose_nothing_and_post_each_receipt_and_webhook_on
             let again = again[w as usize];
             workers.push(std::thread::spawn(move || {
                 let c = client();
-                if let Some(n) = again {
-                    // A connection cut by the kill is no answer; NgDP would send it again.
-                    let _ = push(&c, &url, n);
+                // A connection cut by the kill is no answer; NgDP would send it again.
+                if let Some(n) = again
+                    && let Ok(r) = c
+                        .post(&url)
+                        .header("Authorization", AUTH)
+                        .header("Content-Type", "application/xml")
+                        .body(serve::message(&uuid(n), &burst_content(n)))
+                        .send()
+                    && r.status().as_u16() == 200
+                {
+                    let answer: serde_json::Value = r.json().unwrap();
+                    assert_eq!(
+                        answer["duplicate"],
+                        true,
+                        "{} stored twice: {answer}",
+                        uuid(n)
+                    );
                 }
                 for n in base..base + PUSHES {
                     if push(&c, &url, n) {
