@@ -13,6 +13,11 @@
 # PostgreSQL: a throwaway cluster in the work folder (initdb + pg_ctl, loopback, the
 # default durability: synchronous_commit = on, fsync = on). After the runs the stores are
 # counted: as many distinct messages as 200s answered.
+#
+# Where the limit is: with PROFILE=DIR, every run of the last round is also profiled into
+# DIR/<set-up>.*: the CPU seconds each kind of process used (dpost, postgres, nginx, wrk,
+# from `perf record -a`, 199 Hz, all CPUs), the hottest symbols, and, on PostgreSQL, what
+# its active backends were waiting for, sampled every 0.1 s from pg_stat_activity.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
@@ -102,11 +107,40 @@ stop_all() {
 }
 
 url="http://127.0.0.1:18200/api/MeMoV1/memos/?system-uuid=$system"
+profiling() { [ -n "${PROFILE:-}" ] && [ "$round" = "$rounds" ]; }
 run() {
   local name=$1
-  local out
+  local out perf_pid="" waits_pid=""
+  if profiling; then
+    mkdir -p "$PROFILE"
+    perf record -F 199 -a -g -o "$PROFILE/$name.perf" -- sleep "$seconds" >/dev/null 2>&1 &
+    perf_pid=$!
+    if [ "$name" != sqlite ]; then
+      ( end=$((SECONDS + seconds))
+        while [ $SECONDS -lt $end ]; do
+          psql -Atq -d "$pg/postgres" -c "SELECT COALESCE(wait_event_type || ':' || wait_event, 'CPU')
+            FROM pg_stat_activity WHERE datname = 'bench' AND state = 'active' AND pid <> pg_backend_pid()"
+          sleep 0.1
+        done ) > "$PROFILE/$name.waits.raw" 2>/dev/null &
+      waits_pid=$!
+    fi
+  fi
   out=$(DPOST_AUTH="$auth" DPOST_MEMO="$memo" \
     wrk -t2 -c16 -d${seconds}s --latency -s "$lua" "$url")
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    [ -n "$waits_pid" ] && { wait "$waits_pid" || true; }
+    # By process: dpost's threads are tokio's, postgres's are postgres, and so on.
+    perf report -i "$PROFILE/$name.perf" --no-children --sort comm --stdio 2>/dev/null \
+      | grep -E '^ +[0-9]' > "$PROFILE/$name.by-process.txt" || true
+    perf report -i "$PROFILE/$name.perf" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -40 > "$PROFILE/$name.symbols.txt" || true
+    if [ -f "$PROFILE/$name.waits.raw" ]; then
+      sort "$PROFILE/$name.waits.raw" | uniq -c | sort -rn > "$PROFILE/$name.waits.txt"
+    fi
+    rm -f "$PROFILE/$name.perf" "$PROFILE/$name.waits.raw"
+    echo "$name profile: $PROFILE/$name.by-process.txt, .symbols.txt${waits_pid:+, .waits.txt}"
+  fi
   local rate p99 n non2xx
   rate=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p')
   p99=$(echo "$out" | sed -n 's/^ *99% *\([0-9.]*[a-z]*\)/\1/p')

@@ -463,14 +463,17 @@ async fn a_message_described_with_two_files_is_written_validated_and_sent() {
     assert_eq!(at_sim.len(), 1);
     assert!(at_sim[0].uuid.eq_ignore_ascii_case(&uuid));
 
-    // What was sent is kept: one MeMo holding both documents, main first.
+    // What was sent is kept: one MeMo holding both documents, main first. In the data
+    // folder on SQLite; in the store, and nothing in the data folder, on PostgreSQL.
     let outgoing = serve::data_dir(&config).join("outgoing");
     let kept: Vec<_> = std::fs::read_dir(&outgoing)
-        .unwrap()
+        .into_iter()
+        .flatten()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(kept.len(), 1, "{kept:?}");
-    let xml = std::fs::read_to_string(&kept[0]).unwrap();
+    assert_eq!(kept.len(), usize::from(!postgres::enabled()), "{kept:?}");
+    let path = open_store(&config).outgoing(&uuid).unwrap().unwrap().path;
+    let xml = String::from_utf8(stored_file(&config, std::path::Path::new(&path))).unwrap();
     let (main, appendix) = (
         xml.find("brev.pdf").unwrap(),
         xml.find("bilag.txt").unwrap(),
@@ -483,7 +486,17 @@ async fn a_message_described_with_two_files_is_written_validated_and_sent() {
     // The same request again: the same record, nothing new written or sent.
     let r = submit_parts(&server, &spec, &files, None).await;
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(std::fs::read_dir(&outgoing).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(&outgoing).into_iter().flatten().count(),
+        kept.len()
+    );
+    assert_eq!(
+        open_store(&config)
+            .outgoing_list(0, 10, None, None)
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Without a messageUUID, an Idempotency-Key makes the retry safe.
     let mut unnamed = spec.clone();

@@ -75,6 +75,7 @@ fn message(n: u64, start: i64) -> NewMessage {
         }],
         receipt: serde_json::json!({ "messageUUID": uuid, "receiptStatus": "COMPLETED" })
             .to_string(),
+        bytes_from: None,
     }
 }
 

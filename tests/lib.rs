@@ -824,6 +824,17 @@ pub fn open_store(config: &Path) -> dpost::store::Store {
     dpost::store::Store::open_location(&file.store_location()).expect("the test's store opens")
 }
 
+/// The bytes of the stored file a row names as `path` (a message's `dir` joined with a file's
+/// name), read through the store: from the data folder on SQLite, from the store's own
+/// pieces on PostgreSQL.
+pub fn stored_file(config: &Path, path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    open_store(config)
+        .copy_file_to(path, &mut out)
+        .unwrap_or_else(|e| panic!("the stored file {}: {e}", path.display()));
+    out
+}
+
 /// The end-to-end tests on PostgreSQL: with `DPOST_TEST_POSTGRES` set (`.ci/run` starts a
 /// throwaway cluster), each test's configuration gets a fresh database on that server as its
 /// store (`[store] url`), so the same tests run on both backends.

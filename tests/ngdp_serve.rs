@@ -70,7 +70,7 @@ fn stores_routes_and_answers_like_ngdp_expects() {
         sha256_hex(&content)
     );
     let dir = PathBuf::from(stored["message"]["dir"].as_str().unwrap());
-    assert_eq!(std::fs::read(dir.join("files/0001")).unwrap(), content);
+    assert_eq!(stored_file(&config, &dir.join("files/0001")), content);
 
     // The same message again: 200, stored once.
     let r = push_multipart(
@@ -417,7 +417,10 @@ fn check_store(config: &Path, acknowledged: &[(String, Vec<u8>)], no_strays: boo
             sha256_hex(content),
             "{id}: recorded SHA-256"
         );
-        let on_disk = std::fs::read(PathBuf::from(&m.dir).join(&m.files[0].path)).unwrap();
+        let mut on_disk = Vec::new();
+        store
+            .copy_file_to(&PathBuf::from(&m.dir).join(&m.files[0].path), &mut on_disk)
+            .unwrap();
         assert_eq!(sha256_hex(&on_disk), sha256_hex(content), "{id}: the file");
     }
     drop(store);
@@ -863,4 +866,51 @@ fn a_pull_is_refused_while_another_process_pulls_the_system() {
     assert!(out.stdout.is_empty());
     // Its lease is left alone.
     assert_eq!(store.lease(&lease).unwrap().unwrap().holder, other);
+}
+
+/// Issue 18: the same messageUUID pushed to two replicas on one store at the same moment is
+/// stored once, with its bytes, and both answer 200 (one of them as a duplicate), as NgDP
+/// resending through a load balancer would see it. Twenty messages, each pushed by four
+/// threads at once, two at each replica.
+#[test]
+fn the_same_message_at_two_replicas_at_once_is_stored_once() {
+    let first = config("two-at-once").write();
+    let second = serve::second_replica(&first, "two-at-once-second");
+    let (a, b) = (Server::start(&first), Server::start(&second));
+    let urls = [a.messages_url(), b.messages_url()];
+    let mut sent = Vec::new();
+    for n in 0..20u32 {
+        let (id, content) = (uuid(0x2a00 + n), burst_content(n));
+        let start = Arc::new(std::sync::Barrier::new(4));
+        let answers: Vec<serde_json::Value> = (0..4)
+            .map(|t| {
+                let (url, body, start) = (
+                    urls[t % 2].clone(),
+                    message(&id, None, &content),
+                    start.clone(),
+                );
+                std::thread::spawn(move || {
+                    let c = client();
+                    start.wait();
+                    let r = c
+                        .post(&url)
+                        .header("Authorization", AUTH)
+                        .body(body)
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 200, "{url}");
+                    r.json::<serde_json::Value>().unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let new = answers.iter().filter(|a| a["duplicate"] == false).count();
+        assert_eq!(new, 1, "{id}: exactly one replica stored it: {answers:?}");
+        sent.push((id, content));
+    }
+    drop((a, b));
+    check_store(&first, &sent, false);
+    assert_eq!(count(&first), sent.len(), "each stored once");
 }

@@ -404,7 +404,7 @@ fn a_conflicting_copy_is_answered_200_and_recorded() {
     assert_eq!(conflicts[0]["size"], second.len(), "{shown}");
     let dir = Path::new(shown["message"]["dir"].as_str().unwrap());
     let kept = dir.join(conflicts[0]["path"].as_str().unwrap());
-    assert_eq!(std::fs::read(&kept).unwrap(), second, "the bytes are kept");
+    assert_eq!(stored_file(&config, &kept), second, "the bytes are kept");
     // The message itself is still the first copy.
     assert_ne!(shown["message"]["raw_sha256"], sha256_hex(&second));
 
@@ -473,21 +473,35 @@ fn the_store_is_private_whatever_the_umask_and_doctor_says_when_not() {
         root.join("dpost.db-wal"),
         root.join("dpost.db-shm"),
     ];
+    // On PostgreSQL the message's bytes are in the database, not in the data folder, which
+    // holds only the spool; that folder is checked there.
+    let message_files = [dir.join("message.xml"), dir.join("files").join("0001")];
     for f in database_files
         .iter()
+        .chain(&message_files)
         .filter(|_| sqlite)
-        .chain(&[dir.join("message.xml"), dir.join("files").join("0001")])
     {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
-    for d in [
-        data.clone(),
-        data.join("messages"),
-        dir.clone(),
-        dir.join("files"),
-    ] {
+    let folders = if sqlite {
+        vec![
+            data.clone(),
+            data.join("messages"),
+            dir.clone(),
+            dir.join("files"),
+        ]
+    } else {
+        assert!(
+            !data.join("messages").exists(),
+            "no message folder on PostgreSQL"
+        );
+        vec![data.clone(), data.join("spool")]
+    };
+    for d in folders {
         assert_eq!(mode(&d), 0o700, "{}", d.display());
     }
+    // What is loosened below: the message's folder, or on PostgreSQL the data folder.
+    let dir = if sqlite { dir } else { data.clone() };
     let out = run_with_config(&config, &["doctor", "--offline"]);
     assert!(text(&out).contains("5. Store"), "{}", text(&out));
     assert!(!text(&out).contains("chmod"), "{}", text(&out));

@@ -16,11 +16,8 @@
 //! HTTP cannot prevent them) at most one per kill and kind of work, since each replica
 //! posts one receipt and one delivery per webhook at a time.
 //!
-//! PostgreSQL only (`DPOST_TEST_POSTGRES`). Each replica has a data folder of its own. While
-//! document bytes are still files there, the other replica serves a download from the path
-//! the storing replica recorded, which both see on this one machine (`docs/scale-out.md`,
-//! "What is not built yet"); the test asks only the platform API, so it holds once the bytes
-//! are in PostgreSQL.
+//! PostgreSQL only (`DPOST_TEST_POSTGRES`): each replica has a data folder of its own (its
+//! spool), and they share nothing but the database, documents' bytes included.
 //!
 //! Claims last [`CLAIM_SECONDS`] (`[serve] claim_seconds`) so that a killed replica's work is
 //! taken over within seconds. Every wait is bounded and fails naming what did not happen.

@@ -408,6 +408,7 @@ fn copy(
         raw_sha256: m.raw_sha256.clone(),
         files: m.files.clone(),
         receipt: t.receipt.replace(&m.uuid, uuid),
+        bytes_from: None,
     }
 }
 

@@ -212,6 +212,30 @@ fn a_received_store_moves_to_postgres_with_its_order_and_counters() {
     assert_eq!(before.len() as u64, seeded.messages);
     assert_eq!(feed(&mut to), before);
 
+    // Every stored file's bytes are in PostgreSQL now: with the SQLite data folder out of
+    // the way, each message as received and each of its files reads back from the pieces
+    // with the SHA-256 recorded when it was received.
+    std::fs::rename(dir.join("dpost.db.files"), dir.join("moved-away")).unwrap();
+    let mut files = 0;
+    for entry in &before {
+        let m = to.ngdp_message(&entry.uuid).unwrap().unwrap();
+        let folder = Path::new(&m.dir);
+        let wanted = std::iter::once(("message.xml".to_owned(), m.raw_sha256.clone()))
+            .chain(m.files.iter().map(|f| (f.path.clone(), f.sha256.clone())));
+        for (name, sha256) in wanted {
+            let mut bytes = Vec::new();
+            to.copy_file_to(&folder.join(&name), &mut bytes)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.uuid));
+            assert_eq!(sha256_hex(&bytes), sha256, "{} {name}", entry.uuid);
+            files += 1;
+        }
+    }
+    assert!(
+        files as u64 >= 2 * seeded.messages,
+        "{files} files read back"
+    );
+    std::fs::rename(dir.join("moved-away"), dir.join("dpost.db.files")).unwrap();
+
     // Counters continue after the copied numbers: a message moved to another mailbox takes
     // the next place in the feed, its audit entry the next id, and its event (if any) the
     // next sequence number.

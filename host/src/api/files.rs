@@ -1,13 +1,17 @@
-//! Serving a stored file (a MeMo as received, a decoded document): streamed from disk in
-//! pieces read ahead of the socket ([`super::file_stream`]) so a 100 MB document passes in
+//! Serving a stored file (a MeMo as received, a decoded document): streamed from disk (or,
+//! on PostgreSQL, from the store's pieces, [`super::piece_stream`]) in pieces read ahead of
+//! the socket ([`super::file_stream`]) so a 100 MB document passes in
 //! bounded memory, with its SHA-256 as a strong `ETag` (a conditional GET costs nothing),
 //! one byte range at a time (a broken download resumes), and a `Content-Disposition` that
 //! no sender-chosen filename can break.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::file_stream::FileStream;
 use super::problem::Problem;
+use super::{ApiState, piece_stream, with_store};
+use crate::store::files::Place;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,11 +30,32 @@ pub struct StoredFile<'a> {
 }
 
 /// Answer a GET for `file`, honouring `If-None-Match`, `Range` and `If-Range` in `request`.
-pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response, Problem> {
+/// The store `s` says where the bytes are: the data folder (SQLite) or its own pieces
+/// (PostgreSQL, [`crate::store::files`]).
+pub async fn serve(
+    s: &Arc<ApiState>,
+    file: StoredFile<'_>,
+    request: &HeaderMap,
+) -> Result<Response, Problem> {
     if let Some(r) = not_modified(file.sha256, request) {
         return Ok(r);
     }
     let path = file.path.to_owned();
+    let served = Served {
+        content_type: file.content_type,
+        filename: file.filename,
+        sha256: file.sha256,
+    };
+    let path = match with_store(s, move |st| st.locate_file(&path)).await? {
+        Some(Place::Disk(path)) => path,
+        Some(Place::Store { key, size }) => {
+            return respond(Content::Pieces(s.clone(), key), size, served, request);
+        }
+        None => {
+            tracing::error!(path = %file.path.display(), "a stored file is missing from the store");
+            return Err(Problem::unavailable("the stored file cannot be read"));
+        }
+    };
     // Opening and its size in one trip to the blocking pool.
     let opened = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(&path)?;
@@ -44,16 +69,7 @@ pub async fn serve(file: StoredFile<'_>, request: &HeaderMap) -> Result<Response
         tracing::error!(path = %file.path.display(), error = %e, "a stored file cannot be opened");
         Problem::unavailable("the stored file cannot be read")
     })?;
-    respond(
-        Content::File(f),
-        size,
-        Served {
-            content_type: file.content_type,
-            filename: file.filename,
-            sha256: file.sha256,
-        },
-        request,
-    )
+    respond(Content::File(f), size, served, request)
 }
 
 /// What is known of content held in memory (a Digipost document, kept in the store as a
@@ -87,6 +103,8 @@ enum Content {
     File(std::fs::File),
     /// Bytes held already.
     Memory(bytes::Bytes),
+    /// Pieces in the store, under this key.
+    Pieces(Arc<ApiState>, String),
 }
 
 /// The 304 for a client that holds these bytes already.
@@ -143,6 +161,7 @@ fn respond(
         Content::File(f) => Body::from_stream(FileStream::new(f, start, len)),
         // Both within `size`, as the range was read against it.
         Content::Memory(b) => Body::from(b.slice(start as usize..(start + len) as usize)),
+        Content::Pieces(s, key) => Body::from_stream(piece_stream::pieces(s, key, start, len)),
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;

@@ -682,6 +682,7 @@ pub async fn memo(
     let path = Path::new(&m.dir).join("message.xml");
     let filename = format!("{}.xml", m.uuid);
     files::serve(
+        &s,
         StoredFile {
             path: &path,
             content_type: "application/xml",
@@ -741,6 +742,7 @@ pub async fn file(
     };
     let path = Path::new(&m.dir).join(&f.path);
     files::serve(
+        &s,
         StoredFile {
             path: &path,
             content_type: &f.encoding_format,

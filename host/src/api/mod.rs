@@ -17,6 +17,7 @@ pub mod messages;
 pub mod openapi;
 pub mod outgoing;
 pub mod paging;
+pub mod piece_stream;
 pub mod problem;
 pub mod receipts;
 pub mod retention;

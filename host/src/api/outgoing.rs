@@ -48,8 +48,11 @@ pub struct Sending {
     pub environment: String,
     /// The configured systems' ids (lower-case).
     pub systems: Vec<String>,
-    /// The data folder: submissions are kept under `outgoing/`.
+    /// The data folder: submissions are kept under `outgoing/` (SQLite), or spooled there
+    /// on their way into the store (PostgreSQL).
     pub data_dir: PathBuf,
+    /// Whether the store keeps submissions' bytes itself (PostgreSQL, `store::files`).
+    pub files_in_store: bool,
     /// The largest MeMo taken (`[serve] max_message_bytes`).
     pub max_bytes: u64,
     /// Instances of the component, for validating.
@@ -363,7 +366,13 @@ pub async fn submit(
         .and_then(|v| v.split(';').next())
         .map(|t| t.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let dir = sending.data_dir.join("outgoing");
+    // Spooled beside where it is kept, so that keeping it is a rename; on PostgreSQL it is
+    // kept in the store, and the replica's spool is its only local place.
+    let dir = sending.data_dir.join(if sending.files_in_store {
+        "spool"
+    } else {
+        "outgoing"
+    });
     match media.as_str() {
         "application/xml" | "text/xml" => {
             let (spool, size, sha256) = spool_body(body, &dir, sending.max_bytes)
@@ -503,17 +512,27 @@ async fn store_submission(
     };
     let uuid = uuid.hyphenated().to_string();
     // Named by content too: a different message under the same UUID never overwrites it.
-    let kept = sending
-        .data_dir
-        .join("outgoing")
-        .join(format!("{uuid}.{sha256}.xml"));
+    let name = format!("{uuid}.{sha256}.xml");
+    // On PostgreSQL the bytes go into the store with the row, from the spool file (removed
+    // when this returns): `kept` is then only the name the row gives them.
+    let (kept, bytes_from) = if sending.files_in_store {
+        (Path::new("outgoing").join(name), Some(spool.path.clone()))
+    } else {
+        (sending.data_dir.join("outgoing").join(name), None)
+    };
     let (from, to) = (spool.path.clone(), kept.clone());
-    let moved = tokio::task::spawn_blocking(move || {
-        std::fs::rename(&from, &to)?;
-        crate::ngdp::receive::sync_dir(to.parent().unwrap_or(Path::new(".")))
-    })
-    .await;
+    let moved = match bytes_from {
+        Some(_) => Ok(Ok(())),
+        None => {
+            tokio::task::spawn_blocking(move || {
+                std::fs::rename(&from, &to)?;
+                crate::ngdp::receive::sync_dir(to.parent().unwrap_or(Path::new(".")))
+            })
+            .await
+        }
+    };
     match moved {
+        Ok(Ok(())) if bytes_from.is_some() => {}
         Ok(Ok(())) => spool.kept = true,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "a submitted message could not be kept");
@@ -543,6 +562,7 @@ async fn store_submission(
         fingerprint,
         now,
         give_up_at: now + sending.give_up_seconds,
+        bytes_from,
     };
     let submitted = with_store(s, move |st| st.outgoing_submit(&new))
         .await
@@ -551,7 +571,7 @@ async fn store_submission(
     if let Submitted::Existing(o) | Submitted::Conflict(o) = &submitted
         && !sees(visible.as_deref(), o)
     {
-        if Path::new(&o.path) != kept {
+        if !sending.files_in_store && Path::new(&o.path) != kept {
             let _ = tokio::fs::remove_file(&kept).await;
         }
         // NgDP takes a messageUUID once, whoever submits it; of the other client's
@@ -571,13 +591,13 @@ async fn store_submission(
         }
         Submitted::Existing(o) => {
             // A retry: the copy just kept is the first one's, or a needless second.
-            if Path::new(&o.path) != kept {
+            if !sending.files_in_store && Path::new(&o.path) != kept {
                 let _ = tokio::fs::remove_file(&kept).await;
             }
             (StatusCode::OK, o)
         }
         Submitted::Conflict(o) => {
-            if Path::new(&o.path) != kept {
+            if !sending.files_in_store && Path::new(&o.path) != kept {
                 let _ = tokio::fs::remove_file(&kept).await;
             }
             return Err(Problem::conflict(format!(

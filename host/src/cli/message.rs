@@ -363,21 +363,22 @@ impl MessageCommand {
                 Ok(Exit::Ok)
             }
             MessageCommand::Export { uuid, out, config } => {
-                let m = open_store(&config)?
+                let mut store = open_store(&config)?;
+                let m = store
                     .ngdp_message(&uuid)?
                     .with_context(|| format!("no message {uuid} is stored"))?;
                 std::fs::create_dir_all(&out)
                     .with_context(|| format!("cannot create {}", out.display()))?;
                 let dir = PathBuf::from(&m.dir);
                 let mut names = Names::default();
-                let copy =
+                // Through the store: from the data folder on SQLite, from its pieces on
+                // PostgreSQL.
+                let mut copy =
                     |from: &Path, name: &str, names: &mut Names| -> anyhow::Result<PathBuf> {
                         let (mut to, path) = names.create(&out, name).with_context(|| {
                             format!("cannot create {name:?} in {}", out.display())
                         })?;
-                        let mut src = std::fs::File::open(from)
-                            .with_context(|| format!("cannot read {}", from.display()))?;
-                        std::io::copy(&mut src, &mut to)?;
+                        store.copy_file_to(from, &mut to)?;
                         Ok(path)
                     };
                 let p = copy(

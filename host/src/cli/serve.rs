@@ -510,6 +510,7 @@ fn start_sender(
         environment: settings.environment.clone(),
         systems: settings.systems.iter().map(|s| s.id.clone()).collect(),
         data_dir: serve.data_dir.clone(),
+        files_in_store: file.store_location().holds_file_bytes(),
         max_bytes: serve.max_message_bytes,
         pool: receiving.pool.clone(),
         wake,

@@ -379,6 +379,7 @@ pub async fn memo(
     let path = FsPath::new(&m.dir).join("message.xml");
     let filename = format!("{}.xml", m.uuid);
     files::serve(
+        &s.api,
         StoredFile {
             path: &path,
             content_type: "application/xml",
@@ -432,6 +433,7 @@ pub async fn file(
             .to_ascii_lowercase()
     };
     let mut r = match files::serve(
+        &s.api,
         StoredFile {
             path: &path,
             content_type: &content_type,

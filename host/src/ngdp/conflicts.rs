@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::message_store::SharedStore;
+use super::message_store::{MessageStore, SharedStore};
 use super::receive::{ReceiveError, sync_dir};
 use crate::store::conflicts::ConflictingCopy;
 
@@ -44,7 +44,7 @@ pub fn record_if_conflicting(
     }
     let kept = stored.conflicts.iter().filter(|c| c.path.is_some()).count();
     let path = if kept < MAX_KEPT_COPIES {
-        match keep(raw, Path::new(&stored.dir), now, sha256) {
+        match keep(&mut *st, raw, Path::new(&stored.dir), now, sha256) {
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::warn!(%uuid, error = %e, "the conflicting copy's bytes could not be kept; its hash and size are recorded");
@@ -67,13 +67,28 @@ pub fn record_if_conflicting(
     Ok(true)
 }
 
-/// Move the spooled copy into `<message dir>/conflicts/`; its path relative to the message
-/// folder.
-fn keep(raw: &Path, message_dir: &Path, now: i64, sha256: &str) -> std::io::Result<String> {
+/// Move the spooled copy into `<message dir>/conflicts/` (into the store, where it keeps
+/// the files' bytes); its path relative to the message folder.
+fn keep(
+    store: &mut dyn MessageStore,
+    raw: &Path,
+    message_dir: &Path,
+    now: i64,
+    sha256: &str,
+) -> Result<String, String> {
     let dir = message_dir.join("conflicts");
-    crate::store::permissions::create_private_dir(&dir)?;
     let name = format!("{now}-{}.xml", &sha256[..16.min(sha256.len())]);
-    std::fs::rename(raw, dir.join(&name))?;
-    sync_dir(&dir)?;
+    if store.holds_file_bytes() {
+        store
+            .put_file(&dir.join(&name), raw)
+            .map_err(|e| e.to_string())?;
+    } else {
+        (|| {
+            crate::store::permissions::create_private_dir(&dir)?;
+            std::fs::rename(raw, dir.join(&name))?;
+            sync_dir(&dir)
+        })()
+        .map_err(|e: std::io::Error| e.to_string())?;
+    }
     Ok(format!("conflicts/{name}"))
 }

@@ -92,7 +92,18 @@ fn commit_batch(
     arrivals: Vec<Arrival>,
 ) -> Vec<Outcome> {
     let mut outcomes: Vec<Option<Outcome>> = arrivals.iter().map(|_| None).collect();
-    if let Err(e) = crate::store::permissions::create_private_dir(messages_dir) {
+    // On PostgreSQL the bytes go into the store with the rows (`store::files`), from the
+    // spool folder the caller removes afterwards: nothing is moved, nothing of the data
+    // folder is shared between replicas.
+    let in_store = store.holds_file_bytes();
+    let mut arrivals = arrivals;
+    if in_store {
+        for a in &mut arrivals {
+            let name = a.target.file_name().unwrap_or_default();
+            a.message.dir = crate::store::files::key(&Path::new("messages").join(name));
+            a.message.bytes_from = Some(a.spool.clone());
+        }
+    } else if let Err(e) = crate::store::permissions::create_private_dir(messages_dir) {
         return arrivals.iter().map(|_| Err(disk(&e))).collect();
     }
     // Duplicates (stored before, or twice in this batch) and moves into place. A UUID seen
@@ -110,6 +121,10 @@ fn commit_batch(
         outcomes[i] = match store.has_message(&a.message.uuid) {
             Err(e) => Some(Err(ReceiveError::Store(e))),
             Ok(true) => Some(Ok(Committed::Duplicate)),
+            Ok(false) if in_store => {
+                moved.push(i);
+                None
+            }
             Ok(false) => match move_into_place(&a.spool, &a.target) {
                 Ok(()) => {
                     moved.push(i);
@@ -120,7 +135,12 @@ fn commit_batch(
         };
     }
     if !moved.is_empty() {
-        let recorded = crate::ngdp::receive::sync_dir(messages_dir)
+        let synced = if in_store {
+            Ok(())
+        } else {
+            crate::ngdp::receive::sync_dir(messages_dir)
+        };
+        let recorded = synced
             .map_err(|e| ReceiveError::Commit(format!("fsync of {}: {e}", messages_dir.display())))
             .and_then(|()| {
                 let rows: Vec<&NewMessage> = moved.iter().map(|&i| &arrivals[i].message).collect();
@@ -145,12 +165,14 @@ fn commit_batch(
                 // half-written is left; where the store cannot say, leave it for the resend.
                 for &i in &moved {
                     let a = &arrivals[i];
-                    if matches!(store.has_message(&a.message.uuid), Ok(false)) {
+                    if !in_store && matches!(store.has_message(&a.message.uuid), Ok(false)) {
                         let _ = std::fs::remove_dir_all(&a.target);
                     }
                     outcomes[i] = Some(Err(ReceiveError::Commit(e.to_string())));
                 }
-                let _ = crate::ngdp::receive::sync_dir(messages_dir);
+                if !in_store {
+                    let _ = crate::ngdp::receive::sync_dir(messages_dir);
+                }
             }
         }
     }
@@ -212,6 +234,7 @@ mod tests {
             raw_sha256: String::new(),
             files: Vec::new(),
             receipt: "{}".into(),
+            bytes_from: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! after the message, its files' records, its routing and its outbox receipt are durable
 //! together (all or nothing), because the caller answers NgDP 200 right after it.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::memo_wit;
@@ -20,6 +21,12 @@ pub type SharedStore = Arc<Mutex<dyn MessageStore>>;
 
 /// What the NgDP receiving side needs of a store.
 pub trait MessageStore: Send {
+    /// Whether the store keeps the files' bytes itself ([`crate::store::files`]), so a
+    /// message's folder is read into it rather than moved into the data folder.
+    fn holds_file_bytes(&self) -> bool;
+    /// Copy the local file `source` into the store as the file rows name `path`, durably
+    /// (only where [`MessageStore::holds_file_bytes`]).
+    fn put_file(&mut self, path: &Path, source: &Path) -> Result<(), StoreError>;
     /// True when a message with this messageUUID (any case) is stored.
     fn has_message(&mut self, uuid: &str) -> Result<bool, StoreError>;
     /// Record a message with its files and the business receipt it is owed, durably and
@@ -71,6 +78,14 @@ pub trait MessageStore: Send {
 }
 
 impl MessageStore for Store {
+    fn holds_file_bytes(&self) -> bool {
+        Store::holds_file_bytes(self)
+    }
+
+    fn put_file(&mut self, path: &Path, source: &Path) -> Result<(), StoreError> {
+        Store::put_file(self, path, source).map(|_| ())
+    }
+
     fn has_message(&mut self, uuid: &str) -> Result<bool, StoreError> {
         self.ngdp_has_message(uuid)
     }

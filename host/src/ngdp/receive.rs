@@ -197,10 +197,17 @@ fn remove_stale_folders(dir: &Path, age: std::time::Duration) -> io::Result<usiz
                 .ok()
                 .and_then(|modified| modified.elapsed().ok())
                 .is_some_and(|elapsed| elapsed > age);
-        if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            std::fs::remove_dir_all(entry.path())?;
-            removed += 1;
+        if !stale {
+            continue;
         }
+        // Folders are messages being received; files are submissions being spooled and the
+        // sender's copies out of a PostgreSQL store (`ngdp::sender`).
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(entry.path())?,
+            Ok(t) if t.is_file() => std::fs::remove_file(entry.path())?,
+            _ => continue,
+        }
+        removed += 1;
     }
     Ok(removed)
 }
@@ -224,7 +231,7 @@ impl Receiving {
         .to_string()
     }
 
-    /// Remove spool folders older than `age` (every one when `age` is zero): what a crash
+    /// Remove spool folders and files older than `age` (every one when `age` is zero): what a crash
     /// (`kill -9`, power loss) left in the middle of receiving. Such a message was never
     /// acknowledged, so NgDP sends it again; its half-received copy is only in the way. The
     /// caller gives zero when it knows (`store::owner::own_spool`) that no other process
@@ -465,6 +472,7 @@ impl Receiving {
             raw_sha256: raw_sha256.clone(),
             files,
             receipt: receipt_json,
+            bytes_from: None,
         };
 
         // The duplicate check, the move into `messages/` and the commit, with whatever other
@@ -517,15 +525,22 @@ mod tests {
         for name in ["crashed", "receiving"] {
             std::fs::create_dir_all(spool.join(name).join("files")).unwrap();
         }
+        for name in ["sending-crashed.xml", "sending-now.xml"] {
+            std::fs::write(spool.join(name), b"<m/>").unwrap();
+        }
         let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-        File::open(spool.join("crashed"))
-            .unwrap()
-            .set_modified(two_hours_ago)
-            .unwrap();
+        for name in ["crashed", "sending-crashed.xml"] {
+            File::open(spool.join(name))
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
         let hour = std::time::Duration::from_secs(3600);
-        assert_eq!(remove_stale_folders(&spool, hour).unwrap(), 1);
+        assert_eq!(remove_stale_folders(&spool, hour).unwrap(), 2);
         assert!(!spool.join("crashed").exists());
+        assert!(!spool.join("sending-crashed.xml").exists());
         assert!(spool.join("receiving/files").exists());
+        assert!(spool.join("sending-now.xml").exists());
         assert_eq!(
             remove_stale_folders(&spool.join("absent"), hour).unwrap(),
             0

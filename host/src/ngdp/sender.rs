@@ -113,16 +113,72 @@ impl Sender {
 
     async fn send_group(&self, system: &str, group: Vec<Outgoing>) -> Result<(), SenderError> {
         let uuids: Vec<String> = group.iter().map(|o| o.uuid.clone()).collect();
-        let attempt = match (
+        let (attempt, copies) = match self.local_copies(&group).await? {
+            Ok(copies) => (self.post_group(system, &group, &copies).await, copies),
+            Err(reason) => (Attempt::Retry(reason), LocalCopies::default()),
+        };
+        drop(copies);
+        self.record(system, &group, uuids, attempt).await
+    }
+
+    /// Where each message of `group` can be read from this machine's disk: its own file on
+    /// SQLite; on PostgreSQL, a copy in this replica's spool, written from the store's pieces
+    /// (bounded memory) and removed when the copies are dropped. `Err` with the reason when a
+    /// message's bytes cannot be read from the store (the attempt is then retried).
+    async fn local_copies(
+        &self,
+        group: &[Outgoing],
+    ) -> Result<Result<LocalCopies, String>, SenderError> {
+        let stored: Vec<(String, PathBuf)> = group
+            .iter()
+            .map(|o| (o.uuid.clone(), PathBuf::from(&o.path)))
+            .collect();
+        let spool = self.spool_dir.clone();
+        self.with_store(move |s| {
+            let mut copies = LocalCopies::default();
+            if !s.holds_file_bytes() {
+                copies.paths = stored.into_iter().map(|(_, p)| p).collect();
+                return Ok(Ok(copies));
+            }
+            for (uuid, path) in stored {
+                let local = spool.join(format!("sending-{}.xml", uuid::Uuid::new_v4()));
+                copies.temporary.push(local.clone());
+                let written = crate::store::permissions::create_private(&local)
+                    .map_err(|e| format!("{}: {e}", local.display()))
+                    .and_then(|f| {
+                        let mut out = std::io::BufWriter::new(f);
+                        s.copy_file_to(&path, &mut out)
+                            .map_err(|e| e.to_string())
+                            .and_then(|_| {
+                                std::io::Write::flush(&mut out)
+                                    .map_err(|e| format!("{}: {e}", local.display()))
+                            })
+                    });
+                if let Err(e) = written {
+                    return Ok(Err(format!(
+                        "message {uuid} cannot be read from the store: {e}"
+                    )));
+                }
+                copies.paths.push(local);
+            }
+            Ok(Ok(copies))
+        })
+        .await
+    }
+
+    /// POST `group` (one message alone, several as a batch), each read from `copies`.
+    async fn post_group(&self, system: &str, group: &[Outgoing], copies: &LocalCopies) -> Attempt {
+        match (
             self.clients.get(system),
             self.settings.systems.iter().find(|s| s.id == system),
         ) {
             (Some(client), Some(settings)) if group.len() > 1 => {
                 let members: Vec<Member> = group
                     .iter()
-                    .map(|o| Member {
+                    .zip(&copies.paths)
+                    .map(|(o, path)| Member {
                         uuid: o.uuid.clone(),
-                        path: PathBuf::from(&o.path),
+                        path: path.clone(),
                     })
                     .collect();
                 send::post_batch_once(
@@ -135,14 +191,23 @@ impl Sender {
                 .await
             }
             (Some(client), Some(_)) => {
-                let o = &group[0];
-                send::post_once(client, &self.pool, &o.uuid, std::path::Path::new(&o.path)).await
+                send::post_once(client, &self.pool, &group[0].uuid, &copies.paths[0]).await
             }
             _ => Attempt::Retry(format!(
                 "system {system} is not configured in the {} environment",
                 self.settings.environment
             )),
-        };
+        }
+    }
+
+    /// Record what became of `group`'s attempt.
+    async fn record(
+        &self,
+        system: &str,
+        group: &[Outgoing],
+        uuids: Vec<String>,
+        attempt: Attempt,
+    ) -> Result<(), SenderError> {
         let now = self.clock.now_unix();
         // Every member of a group has had the same number of attempts only by chance; the
         // backoff follows the most-tried one.
@@ -183,6 +248,24 @@ impl Sender {
             s.outgoing_record(&uuids, (outcome, detail.as_deref()), &result, now)
         })
         .await
+    }
+}
+
+/// The files a group is posted from; the temporary ones (copies out of a PostgreSQL store)
+/// are removed when it is dropped, whatever the attempt's outcome.
+#[derive(Default)]
+struct LocalCopies {
+    /// One per message, in the group's order.
+    paths: Vec<PathBuf>,
+    /// Those to remove.
+    temporary: Vec<PathBuf>,
+}
+
+impl Drop for LocalCopies {
+    fn drop(&mut self) {
+        for p in &self.temporary {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 

@@ -349,6 +349,7 @@ mod tests {
             raw_sha256: String::new(),
             files: Vec::new(),
             receipt: "{}".into(),
+            bytes_from: None,
         };
         let (a, b) = (message(1, true), message(2, false));
         s.ngdp_insert_messages(&[&a, &b]).unwrap();
@@ -424,6 +425,7 @@ mod tests {
                 fingerprint: uuid.into(),
                 now: 10,
                 give_up_at: 100,
+                bytes_from: None,
             })
             .unwrap();
         }

@@ -523,6 +523,7 @@ mod tests {
             raw_sha256: String::new(),
             files: Vec::new(),
             receipt: "{}".into(),
+            bytes_from: None,
         }
     }
 

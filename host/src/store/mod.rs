@@ -26,6 +26,7 @@ pub mod digipost;
 pub mod doctor;
 pub mod events;
 pub mod events_retention;
+pub mod files;
 pub mod handover;
 pub mod leases;
 pub mod ngdp;
@@ -126,6 +127,8 @@ const MIGRATIONS: &[(&str, &[Migration], &[Migration])] = &[
     ("doctor", doctor::MIGRATIONS, postgres::DOCTOR),
     // Background work one replica does at a time (issue 18).
     ("leases", leases::MIGRATIONS, postgres::LEASES),
+    // Stored files' bytes: a table on PostgreSQL, the data folder on SQLite.
+    ("files", files::MIGRATIONS, files::POSTGRES),
 ];
 
 /// Where the store is: a SQLite file, or a PostgreSQL server.
@@ -138,6 +141,12 @@ pub enum Location {
 }
 
 impl Location {
+    /// Whether a store here keeps stored files' bytes itself ([`files`]): PostgreSQL does,
+    /// so that replicas share nothing but the database.
+    pub fn holds_file_bytes(&self) -> bool {
+        matches!(self, Location::Postgres(_))
+    }
+
     /// `postgres://` and `postgresql://` URLs are PostgreSQL; anything else is a file path.
     pub fn parse(s: &str) -> Location {
         let lower = s.trim_start().to_ascii_lowercase();

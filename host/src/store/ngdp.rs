@@ -284,6 +284,10 @@ pub struct NewMessage {
     pub files: Vec<NewFile>,
     /// The business receipt to send, JSON.
     pub receipt: String,
+    /// On a store that keeps stored files' bytes itself (PostgreSQL, [`super::files`]): the
+    /// local folder holding `message.xml` and the files, read into the store in the same
+    /// transaction as these rows. `None` where the files are in place in `dir` already.
+    pub bytes_from: Option<std::path::PathBuf>,
 }
 
 /// One decoded document file.
@@ -962,6 +966,39 @@ impl Store {
 }
 
 /// The rows of one message inside the caller's transaction; false when the UUID is stored.
+/// Copy a message's MeMo and files from the local folder `from` into the store, under the
+/// paths its rows name them by; a file that is not what the receiving recorded (a spool
+/// damaged on disk) fails the insert, so nothing is acknowledged on bytes that were never
+/// received.
+fn put_message_bytes(
+    tx: &super::sql::Transaction<'_>,
+    m: &NewMessage,
+    from: &std::path::Path,
+) -> super::sql::Result<()> {
+    let dir = std::path::Path::new(&m.dir);
+    let files = std::iter::once(("message.xml", m.raw_size, m.raw_sha256.as_str())).chain(
+        m.files
+            .iter()
+            .map(|f| (f.path.as_str(), f.size, f.sha256.as_str())),
+    );
+    for (name, size, sha256) in files {
+        let got = super::files::put(tx, &super::files::key(&dir.join(name)), &from.join(name))?;
+        if got != (size, sha256.to_owned()) {
+            return Err(super::sql::Error::File {
+                path: from.join(name),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{} bytes with SHA-256 {} read back, {size} bytes with SHA-256 {sha256} received",
+                        got.0, got.1
+                    ),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn insert_message_rows(
     tx: &super::sql::Transaction<'_>,
     m: &NewMessage,
@@ -979,6 +1016,9 @@ fn insert_message_rows(
     )?;
     if inserted == 0 {
         return Ok(false);
+    }
+    if let Some(from) = &m.bytes_from {
+        put_message_bytes(tx, m, from)?;
     }
     let seq = next_message_seq(tx)?;
     tx.execute(

@@ -156,6 +156,10 @@ pub struct NewOutgoing {
     pub now: i64,
     /// When retrying network errors and 5xx stops.
     pub give_up_at: i64,
+    /// On a store that keeps stored files' bytes itself (PostgreSQL, [`super::files`]): the
+    /// local file read into the store as `path`, in the same transaction as the row, when
+    /// the message is new. `None` where `path` is the file on disk already.
+    pub bytes_from: Option<std::path::PathBuf>,
 }
 
 /// An outgoing message as recorded.
@@ -331,6 +335,9 @@ impl Store {
                         m.fingerprint
                     ],
                 )?;
+                if let Some(from) = &m.bytes_from {
+                    super::files::put(conn, &m.path, from)?;
+                }
                 let new = by(conn, "uuid", &uuid)?.ok_or(super::sql::Error::NoRows)?;
                 Ok(Submitted::New(new))
             })();
@@ -634,6 +641,7 @@ mod tests {
             fingerprint: sha.into(),
             now: 10,
             give_up_at: 100,
+            bytes_from: None,
         }
     }
 

@@ -107,6 +107,10 @@ impl Store {
                         }
                         s.conn
                             .execute("DELETE FROM ngdp_messages WHERE uuid = ?1", [&m.uuid])?;
+                        // On PostgreSQL the bytes go with the rows, in the same transaction.
+                        if s.conn.backend() == super::sql::Backend::Postgres {
+                            super::files::delete_under(&s.conn, Path::new(&m.dir))?;
+                        }
                         s.conn.execute(
                             "INSERT INTO handover_audit (at, actor, action, message_uuid, detail)
                              VALUES (?1, 'retention', 'purge', ?2, ?3)",
@@ -137,7 +141,13 @@ pub fn purge(
     }
     let messages = store.delete_purgeable(days, now)?;
     let mut leftovers = Vec::new();
-    for m in &messages {
+    // On PostgreSQL the bytes went with the rows; there is no folder to remove.
+    let on_disk = if store.holds_file_bytes() {
+        &[][..]
+    } else {
+        &messages[..]
+    };
+    for m in on_disk {
         let dir = Path::new(&m.dir);
         // Only ever a message folder (`…/messages/<name>`): a hand-edited row must not make
         // retention delete anything else.
@@ -207,6 +217,7 @@ mod tests {
             raw_sha256: String::new(),
             files: Vec::new(),
             receipt: "{}".into(),
+            bytes_from: None,
         }
     }
 

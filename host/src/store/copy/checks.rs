@@ -1,5 +1,6 @@
 //! The checks made before the copy is committed: each table's rows on both sides, every
-//! Digipost document hashed by PostgreSQL, every file on disk hashed against its record.
+//! Digipost document hashed by PostgreSQL, every stored file copied into the target and
+//! hashed against its record ([`super::files`]).
 
 use crate::store::backup::{self, FileRef};
 use std::path::Path;
@@ -102,21 +103,5 @@ pub(super) fn run(
         report.documents_checked = checked;
         report.mismatches.extend(bad);
     }
-    let files = backup::referenced_files(src).map_err(read)?;
-    for f in &files {
-        match backup::hash_file(&f.path) {
-            Ok((size, sha256)) => {
-                report.files_checked += 1;
-                report.file_bytes += size;
-                if let Some(p) = backup::compare(f, size, &sha256) {
-                    report.mismatches.push(file_mismatch(f, p));
-                }
-            }
-            Err(e) => report
-                .mismatches
-                .push(file_mismatch(f, backup::unreadable(f, &e))),
-        }
-    }
-
-    Ok(())
+    super::files::copy(src, tx, read, |what, e| write(what)(e), report)
 }

@@ -38,11 +38,13 @@
 //! <https://www.postgresql.org/docs/current/functions-binarystring.html>) against its
 //! `content_sha256`; and every file the store refers to (messages as received, their
 //! documents, kept conflicting copies, outgoing MeMos: [`super::backup::referenced_files`])
-//! present with its recorded size and SHA-256. The files stay where they are; both stores
-//! refer to the same paths.
+//! copied into the target's pieces ([`super::files`]) under the path its row names it by,
+//! then read back, each with its recorded size and SHA-256 ([`files`]). After the copy the
+//! PostgreSQL store holds everything; the SQLite data folder is no longer read.
 
 mod checks;
 mod counters;
+mod files;
 mod plan;
 
 use std::path::{Path, PathBuf};

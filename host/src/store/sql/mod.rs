@@ -38,6 +38,15 @@ pub enum Error {
     /// A query that must return a row returned none.
     #[error("no row was found")]
     NoRows,
+    /// A file whose bytes go into the store (PostgreSQL keeps stored files' bytes in a table,
+    /// [`crate::store::files`]) could not be read.
+    #[error("{}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What reading it said.
+        source: std::io::Error,
+    },
     /// A column's value is not of the type the code reads it as.
     #[error("column {column}: {problem}")]
     Value {
