@@ -789,6 +789,35 @@ pub mod serve {
     }
 }
 
+/// Seeded randomness for the crash tests: the same kills at the same moments on every run.
+pub mod seeded {
+    /// A small deterministic generator (xorshift64*).
+    pub struct Seeded(pub u64);
+
+    impl Seeded {
+        /// The next number.
+        #[allow(clippy::should_implement_trait)]
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        /// A number in `0..n`.
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Document content for message `n`: 1-24 KiB of bytes that differ per message.
+    pub fn burst_content(n: u32) -> Vec<u8> {
+        let mut g = Seeded(0x9E37_79B9_7F4A_7C15 ^ u64::from(n));
+        let len = 1024 + g.below(23 * 1024) as usize;
+        (0..len).map(|_| g.next() as u8).collect()
+    }
+}
+
 /// The store `config` names (SQLite or PostgreSQL), opened as `dpost` opens it.
 pub fn open_store(config: &Path) -> dpost::store::Store {
     let file = dpost::config::ConfigFile::load(Some(config)).expect("the test's configuration");

@@ -7,6 +7,7 @@ use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dpost_tests::seeded::{Seeded, burst_content};
 use dpost_tests::serve::{self, AUTH, SYSTEM, Server, client, count, show, start_sim, uuid};
 use dpost_tests::*;
 
@@ -392,29 +393,6 @@ fn business_receipts_are_sent_once_and_the_outbox_resumes_after_a_restart() {
 
 /// Messages answered 200: id and document content.
 type Acknowledged = Vec<(String, Vec<u8>)>;
-
-/// A small deterministic generator (xorshift64*), so every run kills at the same moments.
-struct Seeded(u64);
-
-impl Seeded {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Document content for message `n`: 1-24 KiB of bytes that differ per message.
-fn burst_content(n: u32) -> Vec<u8> {
-    let mut g = Seeded(0x9E37_79B9_7F4A_7C15 ^ u64::from(n));
-    let len = 1024 + g.below(23 * 1024) as usize;
-    (0..len).map(|_| g.next() as u8).collect()
-}
 
 /// Every acknowledged message is in the store once, its recorded SHA-256 and its file both
 /// match what was sent. With `no_strays`, every message folder also belongs to a stored

@@ -40,4 +40,5 @@ echo "-- end-to-end tests"
 cargo build --locked -p dpost
 cargo test --locked --no-fail-fast -p dpost-tests \
     --test api --test api_outgoing --test api_digipost --test ngdp_serve --test console \
-    --test sim_ngdp --test ngdp_send --test ops_failures --test store_copy
+    --test sim_ngdp --test ngdp_send --test ops_failures --test store_copy \
+    --test scale_out

@@ -95,6 +95,14 @@ max_message_bytes = 157286400
 # The protocol component's limits: memory per instance and the deadline of one call.
 # guest_memory_limit_bytes = 67108864
 # guest_call_timeout_ms = 5000
+# Several `dpost serve` on one PostgreSQL store (docs/scale-out.md): seconds a replica holds
+# background work it claimed (a business receipt, a send, a webhook delivery). A killed
+# replica's work waits this long before another replica takes it over. Default: 180 for
+# receipts and sends, a webhook's timeout_seconds + 30 for its deliveries. Shorter takes
+# over sooner, but keep it above the longest post (60 s to NgDP, each timeout_seconds):
+# a replica still posting when its claim ends may see the same item posted again by
+# another (NgDP and receivers de-duplicate by its id). 2 to 86400.
+# claim_seconds = 180
 
 [api]
 # The platform API (docs/api.md): a second listener of `dpost serve`, for the case-management

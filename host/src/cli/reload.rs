@@ -57,6 +57,8 @@ pub struct Reloader {
     pub console_users: Arc<Live<Vec<ConsoleUser>>>,
     /// The running webhook worker and what it was started with.
     pub webhooks: Mutex<(Option<tokio::task::JoinHandle<()>>, String)>,
+    /// `[serve] claim_seconds` for the webhook worker's claims (a restart applies a change).
+    pub claim_seconds: Option<i64>,
     generation: std::sync::atomic::AtomicU64,
 }
 
@@ -110,6 +112,7 @@ impl Reloader {
             metrics,
             console_users,
             webhooks: Mutex::new((None, String::new())),
+            claim_seconds: None,
             generation: Default::default(),
         }
     }
@@ -126,12 +129,13 @@ impl Reloader {
             old.abort();
         }
         if !hooks.is_empty() {
-            let worker = crate::webhooks::worker::Worker::start(
+            let mut worker = crate::webhooks::worker::Worker::start(
                 &self.api_store_location(),
                 hooks,
                 self.receiving.clock.clone(),
                 self.metrics.clone(),
             )?;
+            worker.claim_seconds = self.claim_seconds;
             running.0 = Some(tokio::spawn(worker.run()));
         }
         running.1 = fingerprint;

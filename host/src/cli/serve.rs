@@ -162,6 +162,7 @@ impl ServeCommand {
             .with_context(|| format!("{:?} is not an address", serve.listen))?;
         let mut api = file.api()?;
         let webhooks = file.webhooks(|name| std::env::var(name).ok())?;
+        warn_short_claims(serve.claim_seconds, &webhooks);
         let retention = file.retention()?;
         crate::store::permissions::create_private_dir(&serve.data_dir)
             .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
@@ -194,6 +195,7 @@ impl ServeCommand {
                 pool: receiving.pool.clone(),
                 metrics: metrics.clone(),
                 give_up_after_seconds: receiving.settings.get().receipt_give_up_after_seconds,
+                claim_seconds: serve.claim_seconds.unwrap_or(outbox::CLAIM_SECONDS),
             };
             tokio::spawn(outbox::run(worker, wake));
             // One id for every lease this process takes, made once: replicas sharing the
@@ -259,7 +261,7 @@ impl ServeCommand {
                 api.events_retention_days,
             ));
             let console_users = Arc::new(Live::new(console.users.clone()));
-            let reloader = Arc::new(Reloader::new(
+            let mut reloader = Reloader::new(
                 self.config.config.clone(),
                 self.config.environment.clone(),
                 serve.data_dir.clone(),
@@ -267,7 +269,9 @@ impl ServeCommand {
                 api_state.clone(),
                 metrics,
                 console_users.clone(),
-            ));
+            );
+            reloader.claim_seconds = serve.claim_seconds;
+            let reloader = Arc::new(reloader);
             // Before the listeners open: a webhook's cursor starts where the log is now, so
             // an event committed from here on is never taken for history.
             reloader.start_webhooks(webhooks)?;
@@ -330,6 +334,29 @@ impl ServeCommand {
             anyhow::Ok(())
         })?;
         Ok(Exit::Ok)
+    }
+}
+
+/// A `[serve] claim_seconds` shorter than a post's time limit is allowed (faster takeover is
+/// the operator's choice) but said once at start: a replica whose post outlasts its claim may
+/// see another replica post the same item again.
+fn warn_short_claims(claim_seconds: Option<i64>, webhooks: &[crate::config::webhooks::Webhook]) {
+    let Some(claim) = claim_seconds else {
+        return;
+    };
+    let longest = webhooks
+        .iter()
+        .map(|w| w.timeout)
+        .chain([crate::ngdp::client::DEFAULT_TIMEOUT])
+        .max()
+        .unwrap_or_default()
+        .as_secs();
+    if claim <= longest as i64 {
+        tracing::warn!(
+            claim_seconds = claim,
+            longest_post_seconds = longest,
+            "[serve] claim_seconds is not longer than the longest post (NgDP's 60 s, a webhook's timeout_seconds): a post still under way when its claim ends may be made again by another replica"
+        );
     }
 }
 
@@ -473,6 +500,9 @@ fn start_sender(
         pool: receiving.pool.clone(),
         clock: receiving.clock.clone(),
         spool_dir,
+        claim_seconds: serve
+            .claim_seconds
+            .unwrap_or(crate::ngdp::outbox::CLAIM_SECONDS),
     };
     tokio::spawn(crate::ngdp::sender::run(sender, wake.clone()));
     let settings = receiving.settings.get();

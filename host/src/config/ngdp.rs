@@ -64,6 +64,11 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 30;
 pub const DEFAULT_BODY_READ_TIMEOUT_SECONDS: u64 = 60;
 /// Seconds between polls of a pull-mode system inside `dpost serve`.
 pub const DEFAULT_PULL_INTERVAL_SECONDS: u64 = 60;
+/// The shortest `[serve] claim_seconds`: a claim must outlast the store calls around one post.
+pub const MIN_CLAIM_SECONDS: u64 = 2;
+/// The longest `[serve] claim_seconds`: a day. Work a killed replica held waits this long
+/// before another takes it over; longer than the defaults' minutes is a mistake, not a choice.
+pub const MAX_CLAIM_SECONDS: u64 = 86_400;
 
 /// `[serve]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,6 +97,9 @@ pub struct ServeTable {
     pub guest_memory_limit_bytes: Option<u64>,
     /// Deadline for one call into the protocol component, milliseconds (default 5000).
     pub guest_call_timeout_ms: Option<u64>,
+    /// Seconds a replica holds background work it claimed (receipts, sends, webhook
+    /// deliveries); default: each kind's own (`docs/scale-out.md`).
+    pub claim_seconds: Option<u64>,
 }
 
 /// `[ngdp]` as written.
@@ -384,6 +392,10 @@ pub struct ServeSettings {
     pub guest_memory_limit: Option<usize>,
     /// The deadline of one component call, when set.
     pub guest_call_timeout: Option<std::time::Duration>,
+    /// `claim_seconds`: how long every claim on background work lasts, when set; `None`
+    /// keeps each kind's default (receipts and sends [`crate::ngdp::outbox::CLAIM_SECONDS`],
+    /// a webhook delivery its time limit and a margin).
+    pub claim_seconds: Option<i64>,
 }
 
 impl NgdpSettings {
@@ -721,7 +733,19 @@ impl ConfigFile {
         if t.guest_call_timeout_ms == Some(0) {
             return Err(self.error("serve", "guest_call_timeout_ms", "must be at least 1"));
         }
+        if let Some(c) = t.claim_seconds
+            && !(MIN_CLAIM_SECONDS..=MAX_CLAIM_SECONDS).contains(&c)
+        {
+            return Err(self.error(
+                "serve",
+                "claim_seconds",
+                format!(
+                    "{c} is not between {MIN_CLAIM_SECONDS} and {MAX_CLAIM_SECONDS} (seconds a replica holds work it claimed)"
+                ),
+            ));
+        }
         Ok(ServeSettings {
+            claim_seconds: t.claim_seconds.map(|c| c as i64),
             header_read_timeout,
             body_read_timeout,
             guest_memory_limit: t
@@ -814,8 +838,9 @@ mailbox = "daycare"
             DEFAULT_BODY_READ_TIMEOUT_SECONDS
         );
         assert_eq!((s.guest_memory_limit, s.guest_call_timeout), (None, None));
+        assert_eq!(s.claim_seconds, None);
         let s = parse(
-            "[serve]\nheader_read_timeout_seconds = 2\nbody_read_timeout_seconds = 3\nguest_memory_limit_bytes = 8388608\nguest_call_timeout_ms = 250\n",
+            "[serve]\nheader_read_timeout_seconds = 2\nbody_read_timeout_seconds = 3\nguest_memory_limit_bytes = 8388608\nguest_call_timeout_ms = 250\nclaim_seconds = 5\n",
         )
         .serve()
         .unwrap();
@@ -823,15 +848,25 @@ mailbox = "daycare"
         assert_eq!(s.body_read_timeout.as_secs(), 3);
         assert_eq!(s.guest_memory_limit, Some(8 << 20));
         assert_eq!(s.guest_call_timeout.map(|d| d.as_millis()), Some(250));
+        assert_eq!(s.claim_seconds, Some(5));
         for bad in [
             "header_read_timeout_seconds = 0",
             "body_read_timeout_seconds = 0",
             "guest_memory_limit_bytes = 1000",
             "guest_call_timeout_ms = 0",
+            "claim_seconds = 0",
+            "claim_seconds = 1",
+            "claim_seconds = 86401",
         ] {
             let e = parse(&format!("[serve]\n{bad}\n")).serve().unwrap_err();
             assert_eq!(e.line, Some(2), "{bad}: {e}");
         }
+        let e = parse("[serve]\nclaim_seconds = 0\n").serve().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("claim_seconds") && text.contains("between 2 and 86400"),
+            "{text}"
+        );
     }
 
     #[test]

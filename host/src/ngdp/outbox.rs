@@ -39,20 +39,25 @@ const BATCH: u32 = 32;
 const MAX_BACKOFF_SECONDS: i64 = 3600;
 /// How often the worker looks for due receipts when nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// How long a sender holds a receipt it claimed: longer than one POST can take (the client's
-/// time limit), so a live sender never loses it, and short enough that a receipt a crashed
-/// sender held goes out again soon.
+/// How long a sender holds a receipt it claimed, unless `[serve] claim_seconds` says otherwise:
+/// longer than one POST can take (the client's time limit), so a live sender never loses it,
+/// and short enough that a receipt a crashed sender held goes out again soon.
 pub const CLAIM_SECONDS: i64 = 3 * super::client::DEFAULT_TIMEOUT.as_secs() as i64;
 
-/// Claim `uuid`'s receipt for one send (see [`CLAIM_SECONDS`]); false when another sender
-/// (the worker, or a pull run in the same process) holds it.
-pub async fn claim(store: &SharedStore, uuid: &str, now: i64) -> anyhow::Result<bool> {
+/// Claim `uuid`'s receipt for one send, for `seconds` (see [`CLAIM_SECONDS`]); false when
+/// another sender (the worker, or a pull run in the same process) holds it.
+pub async fn claim(
+    store: &SharedStore,
+    uuid: &str,
+    now: i64,
+    seconds: i64,
+) -> anyhow::Result<bool> {
     let s = store.clone();
     let u = uuid.to_owned();
     Ok(tokio::task::spawn_blocking(move || {
         s.lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .claim_receipt(&u, now, now + CLAIM_SECONDS)
+            .claim_receipt(&u, now, now + seconds)
     })
     .await??)
 }
@@ -242,6 +247,9 @@ pub struct Outbox {
     pub metrics: Arc<Metrics>,
     /// `[ngdp.receipts] give_up_after_days`, in seconds.
     pub give_up_after_seconds: i64,
+    /// How long a receipt claimed for one send is held: `[serve] claim_seconds`, else
+    /// [`CLAIM_SECONDS`].
+    pub claim_seconds: i64,
 }
 
 /// One round: send every due receipt once. Returns how many were sent.
@@ -258,7 +266,7 @@ pub async fn drain_once(o: &Outbox) -> anyhow::Result<usize> {
     let mut sent = 0;
     for d in due {
         // A pull run may be sending this very receipt: one POST at a time.
-        if !claim(store, &d.message_uuid, clock.now_unix()).await? {
+        if !claim(store, &d.message_uuid, clock.now_unix(), o.claim_seconds).await? {
             continue;
         }
         let result = match o.clients.get(&d.system_id) {

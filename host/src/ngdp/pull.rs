@@ -176,8 +176,14 @@ async fn settle(
                     state.last_error.as_deref().unwrap_or("no reason recorded")
                 )));
             }
-            _ if !super::outbox::claim(&receiving.store, id, receiving.clock.now_unix())
-                .await? =>
+            // A pull run holds its system's lease; its own receipt claims keep the default.
+            _ if !super::outbox::claim(
+                &receiving.store,
+                id,
+                receiving.clock.now_unix(),
+                super::outbox::CLAIM_SECONDS,
+            )
+            .await? =>
             {
                 // The outbox is sending it right now; the deletion follows its answer.
                 let store = receiving.store.clone();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::client::NgdpClient;
-use super::outbox::{CLAIM_SECONDS, backoff_seconds};
+use super::outbox::backoff_seconds;
 use super::send::{self, Attempt, Member};
 use crate::clock::Clock;
 use crate::config::ngdp::NgdpSettings;
@@ -40,6 +40,9 @@ pub struct Sender {
     pub clock: Arc<dyn Clock>,
     /// Where batches are spooled while encoded.
     pub spool_dir: PathBuf,
+    /// How long a claim on a message lasts: `[serve] claim_seconds`, else
+    /// [`super::outbox::CLAIM_SECONDS`].
+    pub claim_seconds: i64,
 }
 
 /// Why a round could not run.
@@ -69,12 +72,12 @@ impl Sender {
     /// batch), record the outcome. Returns how many messages were taken.
     ///
     /// Several `dpost serve` may share the store: what is taken is claimed by this sender
-    /// for [`CLAIM_SECONDS`] (longer than one POST can take), renewed before each POST for
+    /// for `claim_seconds` (longer than one POST can take), renewed before each POST for
     /// the messages not posted yet. A message whose claim another sender took over meanwhile
     /// (this one stalled past its claim) is left to that sender, never posted twice at once.
     pub async fn round(&self) -> Result<usize, SenderError> {
         let now = self.clock.now_unix();
-        let mut held = now + CLAIM_SECONDS;
+        let mut held = now + self.claim_seconds;
         let due = self
             .with_store(move |s| s.outgoing_take_due(now, held, ROUND))
             .await?;
@@ -89,7 +92,7 @@ impl Sender {
                 // Every message not posted yet, so none runs out while earlier groups post;
                 // one lost is never renewed again.
                 let rest = std::mem::take(&mut mine);
-                let until = self.clock.now_unix() + CLAIM_SECONDS;
+                let until = self.clock.now_unix() + self.claim_seconds;
                 mine = self
                     .with_store(move |s| s.outgoing_renew_claim(&rest, held, until))
                     .await?;

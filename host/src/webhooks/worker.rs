@@ -28,9 +28,10 @@ const DELIVERY_PAGE: u32 = 32;
 /// for the store calls around it and clocks of replicas a little apart.
 const CLAIM_MARGIN_SECONDS: i64 = 30;
 
-/// How long a claim lasts, renewed before each post (see [`Worker::round_for`]): one post's
-/// time limit and the margin. A worker that dies holds its deliveries no longer than this.
-fn claim_seconds(hook: &Webhook) -> i64 {
+/// How long a claim lasts by default, renewed before each post (see [`Worker::round_for`]):
+/// one post's time limit and the margin. A worker that dies holds its deliveries no longer
+/// than this.
+fn default_claim_seconds(hook: &Webhook) -> i64 {
     hook.timeout.as_secs() as i64 + CLAIM_MARGIN_SECONDS
 }
 
@@ -46,6 +47,8 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     /// The jitter's seed (`super::backoff`).
     pub seed: u64,
+    /// `[serve] claim_seconds`: every claim's length when set, else each webhook's default.
+    pub claim_seconds: Option<i64>,
 }
 
 /// What one attempt came to.
@@ -77,6 +80,7 @@ impl Worker {
             clock,
             metrics,
             seed: super::backoff::random_seed(),
+            claim_seconds: None,
         })
     }
 
@@ -133,6 +137,12 @@ impl Worker {
     /// posted yet, so a page of slow endpoints never outlasts it; a delivery whose claim
     /// another worker took over meanwhile (this one stalled past its claim) is left to that
     /// worker.
+    /// How long this worker's claims on `hook`'s deliveries last.
+    fn claim_seconds(&self, hook: &Webhook) -> i64 {
+        self.claim_seconds
+            .unwrap_or_else(|| default_claim_seconds(hook))
+    }
+
     async fn round_for(&self, i: usize, http: &reqwest::Client) -> Result<usize, StoreError> {
         let Some(hook) = self.hooks.get(i) else {
             return Ok(0);
@@ -142,7 +152,7 @@ impl Worker {
             mailboxes: hook.mailboxes.clone(),
         };
         let (name, now) = (hook.name.clone(), self.clock.now_unix());
-        let mut held = now + claim_seconds(hook);
+        let mut held = now + self.claim_seconds(hook);
         let due = self
             .blocking(move |st| {
                 st.webhooks_enqueue(&name, &filter, ENQUEUE_PAGE, now)?;
@@ -159,7 +169,7 @@ impl Worker {
                     .map(|d| d.id)
                     .filter(|id| mine.contains(id))
                     .collect();
-                let until = self.clock.now_unix() + claim_seconds(hook);
+                let until = self.clock.now_unix() + self.claim_seconds(hook);
                 mine = self
                     .blocking(move |st| st.webhooks_renew_claim(&rest, held, until))
                     .await?;
