@@ -116,12 +116,11 @@ run() {
     perf record -F 199 -a -g -o "$PROFILE/$name.perf" -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
     if [ "$name" != sqlite ]; then
-      ( end=$((SECONDS + seconds))
-        while [ $SECONDS -lt $end ]; do
-          psql -Atq -d "$pg/postgres" -c "SELECT COALESCE(wait_event_type || ':' || wait_event, 'CPU')
-            FROM pg_stat_activity WHERE datname = 'bench' AND state = 'active' AND pid <> pg_backend_pid()"
-          sleep 0.1
-        done ) > "$PROFILE/$name.waits.raw" 2>/dev/null &
+      # One session re-running the query (\watch), not a psql per sample: the sampler
+      # must cost next to nothing on the machine it measures.
+      printf '%s \\watch 0.1\n' "SELECT COALESCE(wait_event_type || ':' || wait_event, 'CPU')
+        FROM pg_stat_activity WHERE datname = 'bench' AND state = 'active' AND pid <> pg_backend_pid()" \
+        | timeout "$seconds" psql -Atq -d "$pg/postgres" > "$PROFILE/$name.waits.raw" 2>/dev/null &
       waits_pid=$!
     fi
   fi
