@@ -38,6 +38,8 @@ as=()
 [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # nginx runs as a daemon: stopped by its pid file, else it outlives the run on port 18200.
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   "${as[@]}" "$bindir/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work"

@@ -177,11 +177,19 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 /// saw. The group commit (`ngdp::group_commit`) puts many messages in one transaction;
 /// they take consecutive numbers in it and become visible together.
 pub(crate) fn next_message_seq(tx: &super::sql::Connection) -> super::sql::Result<i64> {
-    tx.query_row(
-        "UPDATE ngdp_sequence SET value = value + 1 WHERE name = 'messages' RETURNING value",
-        [],
-        |r| r.get(0),
-    )
+    take_message_seqs(tx, 1)
+}
+
+/// `n` consecutive numbers of the feed (the same rule as [`next_message_seq`]), the first
+/// returned: one update of the counter row for a whole batch, where each update leaves a
+/// row version behind on PostgreSQL for every later update to step over until it is pruned.
+fn take_message_seqs(tx: &super::sql::Connection, n: usize) -> super::sql::Result<i64> {
+    let last: i64 = tx
+        .prepare_cached(
+            "UPDATE ngdp_sequence SET value = value + ?1 WHERE name = 'messages' RETURNING value",
+        )?
+        .query_row([n as i64], |r| r.get(0))?;
+    Ok(last - n as i64 + 1)
 }
 
 /// Where the `DELETE memos/{id}` of a pulled message stands (`ngdp_outbox.delete_memo`).
@@ -506,11 +514,19 @@ impl Store {
             // On PostgreSQL those rows stay locked until the commit (that is what keeps the
             // numbers in commit order), so another replica storing messages at the same time
             // waits only for this part and the commit, not for the rows and bytes above.
-            for (m, _) in messages.iter().zip(&inserted).filter(|(_, new)| **new) {
-                let seq = next_message_seq(&tx)?;
-                tx.prepare_cached("UPDATE ngdp_messages SET seq = ?1 WHERE uuid = ?2")?
-                    .execute(params![seq, m.uuid])?;
-                record_received_events(&tx, m)?;
+            let new: Vec<&&NewMessage> = messages
+                .iter()
+                .zip(&inserted)
+                .filter(|(_, new)| **new)
+                .map(|(m, _)| m)
+                .collect();
+            if !new.is_empty() {
+                let first = take_message_seqs(&tx, new.len())?;
+                for (seq, m) in (first..).zip(&new) {
+                    tx.prepare_cached("UPDATE ngdp_messages SET seq = ?1 WHERE uuid = ?2")?
+                        .execute(params![seq, m.uuid])?;
+                    record_received_events(&tx, m)?;
+                }
             }
             tx.commit()?;
             Ok(inserted)
