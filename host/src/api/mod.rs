@@ -4,9 +4,10 @@
 //! tokens per client (`[[api.clients]]`), every error an RFC 9457 problem, and an OpenAPI
 //! 3.1 document generated from this code. `/metrics` is here too, never on the public side.
 //!
-//! The API reads and writes the store through a connection of its own: SQLite in WAL mode
-//! lets its reads run beside the push listener's commits, so a busy platform never holds up
-//! receiving mail.
+//! The API (and the console) read and write the store through a pool of connections of
+//! their own (`[store] connections`, `store::pool`): SQLite in WAL mode lets their reads run
+//! beside each other and beside the push listener's commits, so a busy platform never holds
+//! up receiving mail, and one slow request does not hold up the others.
 
 pub mod auth;
 pub mod digipost;
@@ -18,13 +19,14 @@ pub mod openapi;
 pub mod outgoing;
 pub mod paging;
 pub mod piece_stream;
+pub mod pool_metrics;
 pub mod problem;
 pub mod receipts;
 pub mod retention;
 pub mod submission;
 pub mod webhooks;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{Method, Uri, header};
@@ -38,13 +40,14 @@ use crate::clock::Clock;
 use crate::config::api::ApiClient;
 use crate::config::live::Live;
 use crate::ngdp::metrics::Metrics;
+use crate::store::pool::{ConnectionError, StorePool};
 use crate::store::{Store, StoreError};
 use problem::Problem;
 
 /// What the API's handlers share.
 pub struct ApiState {
-    /// The API's own connection to the store.
-    pub store: Arc<Mutex<Store>>,
+    /// The API's and the console's own connections to the store.
+    pub store: StorePool,
     /// The configured clients (replaced on reload).
     pub clients: Live<Vec<ApiClient>>,
     /// The configured mailboxes, where a message may be routed (replaced on reload).
@@ -105,6 +108,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
 }
 
 async fn metrics(axum::extract::State(s): axum::extract::State<Arc<ApiState>>) -> Response {
+    s.metrics.store_pool.set(s.store.status());
     if let Ok(backlog) = with_store(&s, |st| st.receipt_backlog()).await {
         s.metrics
             .receipts
@@ -118,17 +122,38 @@ async fn metrics(axum::extract::State(s): axum::extract::State<Arc<ApiState>>) -
         .into_response()
 }
 
-/// Run `f` on the API's store connection, on a blocking thread (SQLite blocks). A store
-/// failure is logged in full and answered as a 503 without its details (paths, SQL).
+/// Run `f` on a connection borrowed from the API's pool, on a blocking thread (SQLite
+/// blocks). The wait for a connection is asynchronous and bounded (`[store]
+/// connection_wait_seconds`). A store failure, or no connection within the wait, is logged
+/// in full and answered as a 503 without its details (paths, SQL).
 pub(crate) async fn with_store<R: Send + 'static>(
     s: &Arc<ApiState>,
     f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, Problem> {
-    let store = s.store.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
-    })
-    .await;
+    let waiting = std::time::Instant::now();
+    let borrowed = s.store.get().await;
+    s.metrics
+        .store_pool
+        .wait_seconds
+        .observe(waiting.elapsed().as_secs_f64());
+    let mut conn = match borrowed {
+        Ok(conn) => conn,
+        Err(e) => {
+            let detail = match e {
+                ConnectionError::Busy { .. } => {
+                    s.metrics.store_pool.wait_timeouts.inc();
+                    tracing::warn!(error = %e, "an API request found no free store connection");
+                    "every connection to the store is busy; repeat the request"
+                }
+                _ => {
+                    tracing::error!(error = %e, "the API could not open a store connection");
+                    "the store cannot be read or written just now; repeat the request"
+                }
+            };
+            return Err(Problem::unavailable(detail));
+        }
+    };
+    let done = tokio::task::spawn_blocking(move || f(&mut conn)).await;
     match done {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => {

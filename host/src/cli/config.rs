@@ -74,6 +74,13 @@ path = "dpost.db"
 # retention_days = {{ standard = 3650 }}
 # Hours between purges inside `dpost serve`; off unless set.
 # purge_interval_hours = 24
+# The platform API and the console borrow connections to the store from a pool of at most
+# this many (at least 1); a request that finds them all busy for connection_wait_seconds
+# is answered 503 (repeat it). On SQLite readers run in parallel and writers take turns; on
+# PostgreSQL each is a server connection, so count them against max_connections for every
+# replica.
+# connections = 8
+# connection_wait_seconds = 10
 
 [serve]
 # Where `dpost serve` listens. Plain HTTP is for a TLS-terminating reverse proxy in front;
@@ -315,6 +322,9 @@ fn check(config: &Path) -> anyhow::Result<Exit> {
     }
     // What `serve` and `store purge` would refuse.
     if let Err(e) = file.retention() {
+        problems.push(e.to_string());
+    }
+    if let Err(e) = file.store_pool() {
         problems.push(e.to_string());
     }
     let (_, webhooks) = file.webhooks_checked(|name| std::env::var(name).ok());

@@ -143,12 +143,7 @@ impl Reloader {
     }
 
     fn api_store_location(&self) -> crate::store::Location {
-        self.api
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .location()
-            .clone()
+        self.api.store.location().clone()
     }
 
     /// Read the file again and swap what can be swapped; what changed, for the log.
@@ -166,10 +161,9 @@ impl Reloader {
             notes.push("systems changed: restart dpost serve to apply them".to_owned());
         }
         let now = self.receiving.clock.now_unix();
-        self.api
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        // A connection of its own for this rare write: a reload runs on a blocking thread,
+        // where the API's pool (whose waits are asynchronous) is not to be waited for.
+        crate::store::Store::open_location(&self.api_store_location())?
             .ngdp_register_mailboxes(&new.mailboxes, now)?;
         let mut next = (*old).clone();
         next.contact_points = new.contact_points.clone();

@@ -26,6 +26,7 @@ use crate::ngdp::{Receiving, outbox, pull};
 use crate::runtime::pool::InstancePool;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::store::Store;
+use crate::store::pool::StorePool;
 use axum_server::Handle;
 
 /// The configuration file and environment every NgDP command takes.
@@ -164,6 +165,7 @@ impl ServeCommand {
         let webhooks = file.webhooks(|name| std::env::var(name).ok())?;
         warn_short_claims(serve.claim_seconds, &webhooks);
         let retention = file.retention()?;
+        let store_pool = file.store_pool()?;
         crate::store::permissions::create_private_dir(&serve.data_dir)
             .with_context(|| format!("cannot create {}", serve.data_dir.display()))?;
         // Held until the process ends: one serve per data folder, found by its pid.
@@ -242,16 +244,18 @@ impl ServeCommand {
             let systems: Vec<_> = settings.systems.iter().map(|s| s.id.clone()).collect();
             let sending = start_sender(&file, &svc, &serve)?;
             let api_state = Arc::new(ApiState {
-                store: Arc::new(Mutex::new(Store::open_location(&file.store_location())?)),
+                store: StorePool::new(file.store_location(), store_pool),
                 clients: Live::new(api.clients.clone()),
                 mailboxes: Live::new(settings.mailboxes.clone()),
                 clock: receiving.clock.clone(),
                 metrics: metrics.clone(),
                 sending,
             });
-            // Before the listeners open: no platform reads events older than the window.
+            // Before the listeners open: no platform reads events older than the window. The
+            // pool's first connection is opened here, so a store the API cannot reach stops
+            // the start.
             crate::api::retention::prune(
-                &api_state.store,
+                &mut *api_state.store.get().await?,
                 api_state.clock.as_ref(),
                 api.events_retention_days,
             )?;

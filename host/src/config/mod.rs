@@ -86,6 +86,10 @@ pub struct StoreTable {
     pub retention_days: std::collections::BTreeMap<String, u32>,
     /// Hours between purges inside `dpost serve`; none when absent.
     pub purge_interval_hours: Option<u64>,
+    /// The most connections the platform API and the console open to the store (default 8).
+    pub connections: Option<usize>,
+    /// Seconds a request waits for one of them before it is answered 503 (default 10).
+    pub connection_wait_seconds: Option<u64>,
 }
 
 /// How long acknowledged messages are kept, and how often `serve` purges.
@@ -244,6 +248,32 @@ impl ConfigFile {
                 .purge_interval_hours
                 .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600))),
         })
+    }
+
+    /// `[store] connections` and `connection_wait_seconds`, checked: each at least 1.
+    pub fn store_pool(&self) -> Result<crate::store::pool::PoolSettings, ConfigError> {
+        let t = &self.config.store;
+        let defaults = crate::store::pool::PoolSettings::default();
+        let connections = t.connections.unwrap_or(defaults.connections);
+        if connections == 0 {
+            return Err(self.error(
+                "store",
+                "connections",
+                "must be at least 1 (the platform API and the console need a connection to the store)",
+            ));
+        }
+        let wait = match t.connection_wait_seconds {
+            Some(0) => {
+                return Err(self.error(
+                    "store",
+                    "connection_wait_seconds",
+                    "must be at least 1",
+                ));
+            }
+            Some(s) => std::time::Duration::from_secs(s),
+            None => defaults.wait,
+        };
+        Ok(crate::store::pool::PoolSettings { connections, wait })
     }
 
     /// Where the store is: `DPOST_STORE_URL`, else `[store] url`, else the SQLite file of
@@ -495,5 +525,34 @@ mod tests {
         );
         let e = f.error("store", "path", "bad");
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn the_pool_size_defaults_to_eight_and_zero_is_refused_on_its_line() {
+        let defaults = parse("[store]\npath = \"a.db\"\n")
+            .unwrap()
+            .store_pool()
+            .unwrap();
+        assert_eq!(defaults, crate::store::pool::PoolSettings::default());
+        assert_eq!(defaults.connections, 8);
+        let set = parse("[store]\nconnections = 3\nconnection_wait_seconds = 2\n")
+            .unwrap()
+            .store_pool()
+            .unwrap();
+        assert_eq!(
+            (set.connections, set.wait),
+            (3, std::time::Duration::from_secs(2))
+        );
+        let e = parse("[store]\npath = \"a.db\"\nconnections = 0\n")
+            .unwrap()
+            .store_pool()
+            .unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("store.connections")));
+        assert!(e.to_string().contains("must be at least 1"), "{e}");
+        let e = parse("[store]\nconnection_wait_seconds = 0\n")
+            .unwrap()
+            .store_pool()
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("store.connection_wait_seconds"));
     }
 }

@@ -61,6 +61,8 @@ pub struct Metrics {
     pub certificate_expiry_days: Family<CertificateLabel, Gauge>,
     /// The certificates' end dates (Unix seconds), read at start and on reload.
     pub certificates: std::sync::Mutex<Vec<(CertificateLabel, i64)>>,
+    /// The API's and console's pool of store connections.
+    pub store_pool: crate::api::pool_metrics::PoolMetrics,
 }
 
 impl Default for Metrics {
@@ -116,8 +118,11 @@ impl Default for Metrics {
             "Whole days until each system's function certificate expires (negative: expired)",
             certificate_expiry_days.clone(),
         );
+        let store_pool = crate::api::pool_metrics::PoolMetrics::default();
+        store_pool.register(&mut registry);
         Metrics {
             registry,
+            store_pool,
             last_message_received,
             certificate_expiry_days,
             certificates: Default::default(),

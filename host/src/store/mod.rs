@@ -33,6 +33,7 @@ pub mod ngdp;
 pub mod outgoing;
 pub mod owner;
 pub mod permissions;
+pub mod pool;
 pub mod postgres;
 pub mod receipts;
 pub mod retention;

@@ -147,6 +147,16 @@ impl Connection {
         }
     }
 
+    /// Whether a transaction is open: one begun and never ended (its caller panicked) would
+    /// hold SQLite's write lock and fail every later BEGIN, so a pool drops such a connection.
+    pub fn in_transaction(&self) -> bool {
+        self.depth.get() > 0
+            || match &self.inner {
+                Inner::Sqlite(c) => !c.is_autocommit(),
+                Inner::Postgres(_) => false,
+            }
+    }
+
     /// The SQLite connection, for what only SQLite has (its online backup, PRAGMAs).
     pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
         match &self.inner {
