@@ -18,8 +18,8 @@
 //! left inside a transaction (its request panicked) is closed, since it would hold SQLite's
 //! write lock and fail every later BEGIN. A PostgreSQL connection the server closed (a
 //! restart, a failover) is kept: the facade opens it again on its next use, outside a
-//! transaction (`sql::postgres::Connection::reconnect_if_closed`), so the pool never holds a
-//! connection that stays broken.
+//! transaction (`sql::postgres::Connection::reconnect_if_closed`, which a statement that
+//! failed that way marks), so the pool never holds a connection that stays broken.
 
 use std::time::Duration;
 
@@ -173,7 +173,11 @@ impl StorePool {
 
     /// Borrow a connection, waiting (asynchronously) at most the configured time.
     pub async fn get(&self) -> Result<Pooled, ConnectionError> {
-        self.pool.get().await.map_err(|e| match e {
+        self.get_within(&self.pool.timeouts()).await
+    }
+
+    async fn get_within(&self, timeouts: &managed::Timeouts) -> Result<Pooled, ConnectionError> {
+        self.pool.timeout_get(timeouts).await.map_err(|e| match e {
             managed::PoolError::Timeout(TimeoutType::Create) => ConnectionError::OpenTimedOut {
                 seconds: self.settings.wait.as_secs(),
             },
@@ -215,14 +219,15 @@ mod tests {
     use super::*;
 
     /// A pool of `connections` over a fresh scratch store (a SQLite file, or a schema of
-    /// `DPOST_TEST_POSTGRES`), with a short wait.
+    /// `DPOST_TEST_POSTGRES`). Its wait is long: opening a connection on a loaded machine
+    /// must not time out; the test of the timeout waits less.
     fn pool(name: &str, connections: usize) -> StorePool {
         let store = crate::store::scratch_store(name);
         StorePool::new(
             store.location().clone(),
             PoolSettings {
                 connections,
-                wait: Duration::from_millis(300),
+                wait: Duration::from_secs(60),
             },
         )
     }
@@ -250,7 +255,13 @@ mod tests {
                     waiting: 0
                 }
             );
-            let e = pool.get().await.unwrap_err();
+            // No connection is given back meanwhile, so this wait ends in a timeout however
+            // long it is; a short one keeps the test quick.
+            let short = managed::Timeouts {
+                wait: Some(Duration::from_millis(50)),
+                ..pool.pool.timeouts()
+            };
+            let e = pool.get_within(&short).await.unwrap_err();
             assert!(
                 matches!(
                     e,
@@ -345,7 +356,12 @@ mod tests {
             ));
             let killed: bool = killer
                 .conn
-                .query_row("SELECT pg_terminate_backend(?1::int)", [pid], |r| r.get(0))
+                .query_row(
+                    // Waits (up to 5 s) until that backend has ended.
+                    "SELECT pg_terminate_backend(?1::int, 5000)",
+                    [pid],
+                    |r| r.get(0),
+                )
                 .unwrap();
             assert!(killed);
             // The request that meets the closed connection may fail (it is answered 503);

@@ -14,7 +14,7 @@
 //! encoded as the type PostgreSQL inferred for the parameter, and each column is decoded
 //! from the type it has, so the same query runs on both databases.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 
@@ -30,6 +30,9 @@ pub struct Connection {
     config: Config,
     client: RefCell<Client>,
     statements: RefCell<HashMap<String, Statement>>,
+    /// A statement failed in a way that ends the session (see [`ends_session`]): open a new
+    /// one at the next use, even before the client has noticed the socket closed.
+    broken: Cell<bool>,
 }
 
 /// A failure to reach the server, with where it was.
@@ -79,6 +82,7 @@ impl Connection {
             config,
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
+            broken: Cell::new(false),
         })
     }
 
@@ -91,19 +95,30 @@ impl Connection {
     /// outside a transaction only: reconnecting inside one would run its remaining
     /// statements outside it.
     pub(super) fn reconnect_if_closed(&self) -> Result<()> {
-        if !self.client.borrow().is_closed() {
+        if !self.broken.get() && !self.client.borrow().is_closed() {
             return Ok(());
         }
         tracing::warn!(store = %self.place(), "the connection to PostgreSQL was closed; reconnecting");
         let client = open(&self.config)?;
         *self.client.borrow_mut() = client;
         self.statements.borrow_mut().clear();
+        self.broken.set(false);
         Ok(())
+    }
+
+    /// `r`, noting first whether its error ended the session.
+    fn noting<T>(&self, r: std::result::Result<T, tokio_postgres::Error>) -> Result<T> {
+        r.map_err(|e| {
+            if ends_session(&e) {
+                self.broken.set(true);
+            }
+            e.into()
+        })
     }
 
     pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
         let client = self.client.borrow();
-        Ok(futures_executor::block_on(client.batch_execute(sql))?)
+        self.noting(futures_executor::block_on(client.batch_execute(sql)))
     }
 
     pub(super) fn prepare(&self, sql: &str) -> Result<Statement> {
@@ -111,7 +126,9 @@ impl Connection {
             return Ok(s.clone());
         }
         let client = self.client.borrow();
-        let s = futures_executor::block_on(client.prepare(&placeholders::to_postgres(sql)))?;
+        let s = self.noting(futures_executor::block_on(
+            client.prepare(&placeholders::to_postgres(sql)),
+        ))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_owned(), s.clone());
@@ -122,7 +139,7 @@ impl Connection {
         let binds: Vec<Bind<'_>> = values.iter().map(|v| Bind(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
         let client = self.client.borrow();
-        let n = futures_executor::block_on(client.execute(s, &refs))?;
+        let n = self.noting(futures_executor::block_on(client.execute(s, &refs)))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -134,8 +151,26 @@ impl Connection {
         let binds: Vec<Bind<'_>> = values.iter().map(|v| Bind(*v)).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
         let client = self.client.borrow();
-        Ok(futures_executor::block_on(client.query(s, &refs))?)
+        self.noting(futures_executor::block_on(client.query(s, &refs)))
     }
+}
+
+/// Whether `e` ends the session: the client saw the connection close, the socket failed, or
+/// the server said so with severity FATAL or PANIC (an administrator's
+/// `pg_terminate_backend`, a shutdown: SQLSTATE class 57P,
+/// <https://www.postgresql.org/docs/15/errcodes-appendix.html>). The client learns that
+/// the socket closed a moment after the error reaches its caller, so a use in between would
+/// fail once more without this.
+fn ends_session(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()) {
+        return true;
+    }
+    e.as_db_error().is_some_and(|db| {
+        matches!(
+            db.parsed_severity(),
+            Some(tokio_postgres::error::Severity::Fatal | tokio_postgres::error::Severity::Panic)
+        )
+    })
 }
 
 /// Connect, and drive the connection's protocol on a thread of its own until the client is
