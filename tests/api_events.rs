@@ -507,7 +507,7 @@ fn events_past_the_retention_window_are_deleted_and_an_old_position_is_told_so()
     server.kill();
 
     // The first two events become two days old; the first still has a delivery pending.
-    let db = rusqlite::Connection::open(config.with_file_name("dpost.db")).unwrap();
+    let db = open_sql(&config);
     db.execute(
         "UPDATE events SET at = at - 2 * 86400 WHERE seq <= ?1",
         [e2],

@@ -835,6 +835,22 @@ pub fn stored_file(config: &Path, path: &Path) -> Vec<u8> {
     out
 }
 
+/// A plain connection to the store `config` names (SQLite or PostgreSQL), for a test that
+/// sets up rows no command writes (a backdated event): statements are written once, with
+/// `?1` parameters, and run on both backends.
+pub fn open_sql(config: &Path) -> dpost::store::sql::Connection {
+    use dpost::store::{Location, sql};
+    let file = dpost::config::ConfigFile::load(Some(config)).expect("the test's configuration");
+    match file.store_location() {
+        Location::Sqlite(path) => sql::Connection::sqlite(
+            rusqlite::Connection::open(&path).expect("the test's SQLite store opens"),
+        ),
+        Location::Postgres(url) => sql::Connection::postgres(
+            sql::postgres::Connection::connect(&url).expect("the test's PostgreSQL store answers"),
+        ),
+    }
+}
+
 /// The end-to-end tests on PostgreSQL: with `DPOST_TEST_POSTGRES` set (`.ci/run` starts a
 /// throwaway cluster), each test's configuration gets a fresh database on that server as its
 /// store (`[store] url`), so the same tests run on both backends.

@@ -393,11 +393,31 @@ fn push_many(server_url: String, first: u32, n: u32) -> u32 {
     ok
 }
 
+/// SQLite only by nature: `dpost store backup|restore|verify` copy and check the SQLite file
+/// (its online backup API, `PRAGMA integrity_check`). On PostgreSQL they refuse and name the
+/// server's own tools (docs/scale-out.md, "Backups"); that refusal is what is checked there.
 #[test]
 fn backup_under_load_restores_into_an_empty_folder_and_verifies_clean() {
     let config = serve::setup("ops-backup", 1 << 20, "");
     let backup = dpost_tests::scratch_dir("ops-backup-copy").join("b1");
     let _ = std::fs::remove_dir_all(&backup);
+    if dpost_tests::postgres::enabled() {
+        for args in [
+            vec!["store", "backup", backup.to_str().unwrap()],
+            vec!["store", "restore", backup.to_str().unwrap()],
+            vec!["store", "verify"],
+        ] {
+            let out = run_with_config(&config, &args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+            let said = stderr_of(&out);
+            assert!(
+                said.contains("this configuration's store is PostgreSQL") && said.contains("pg_dump"),
+                "{args:?}: {said}"
+            );
+        }
+        assert!(!backup.exists(), "nothing written");
+        return;
+    }
     let server = Server::start(&config);
     assert_eq!(push_many(server.url.clone(), 0x0516_1000, 10), 10);
 

@@ -41,4 +41,4 @@ cargo build --locked -p dpost
 cargo test --locked --no-fail-fast -p dpost-tests \
     --test api --test api_outgoing --test api_digipost --test ngdp_serve --test console \
     --test sim_ngdp --test ngdp_send --test ops_failures --test store_copy \
-    --test scale_out
+    --test scale_out --test api_events --test operations
