@@ -551,3 +551,95 @@ fn purge_never_takes_what_is_unacknowledged_or_owed_a_receipt() {
         stderr_of(&out)
     );
 }
+
+/// `[store] connections` sizes the platform API's and the console's pool of store
+/// connections: requests beyond it wait their turn and are all answered, `/metrics` shows
+/// the pool, and a size of 0 is refused by `config check` and `serve`, naming the key.
+#[test]
+fn the_api_store_pool_is_sized_by_the_configuration_and_zero_is_refused() {
+    const READER: &str = "dpost_pool-reader-token-for-tests-only";
+    let extra = format!(
+        "[[api.clients]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"messages:read\"]\n",
+        dpost_tests::sha256_hex(READER.as_bytes()),
+    );
+    let config = serve::config("ops-pool").api_extra(&extra).write();
+    let good = std::fs::read_to_string(&config).unwrap();
+    let sized = |n: &str| {
+        good.replacen(
+            "path = \"dpost.db\"\n",
+            &format!("path = \"dpost.db\"\nconnections = {n}\n"),
+            1,
+        )
+    };
+
+    std::fs::write(&config, sized("0")).unwrap();
+    let out = dpost_command()
+        .args(["config", "check", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("dpost.toml:3 (store.connections): must be at least 1"),
+        "{said}"
+    );
+    let out = run_with_config(&config, &["serve"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("(store.connections): must be at least 1"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Two connections, eight requests at once.
+    std::fs::write(&config, sized("2")).unwrap();
+    let server = Server::start(&config);
+    for n in 0..3 {
+        assert_eq!(server.push_raw(message(&uuid(0x0516_4000 + n), b"p")).0, 200);
+    }
+    let api = server.api_url.clone();
+    let requests: Vec<_> = (0..8)
+        .map(|_| {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                let r = serve::client()
+                    .get(format!("{api}/api/v1/messages?state=pending&limit=100"))
+                    .bearer_auth(READER)
+                    .send()
+                    .unwrap();
+                let status = r.status().as_u16();
+                let v: serde_json::Value = r.json().unwrap();
+                (status, v["messages"].as_array().map_or(0, Vec::len))
+            })
+        })
+        .collect();
+    for r in requests {
+        assert_eq!(r.join().unwrap(), (200, 3));
+    }
+    let text = serve::client()
+        .get(format!("{api}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let value = |name: &str| -> i64 {
+        text.lines()
+            .find(|l| l.split(' ').next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("dpost_store_connections_max"), 2);
+    let open = value("dpost_store_connections_open");
+    assert!((1..=2).contains(&open), "{open}");
+    // The scrape itself borrowed none (it reads the receipt backlog after the gauges).
+    assert_eq!(value("dpost_store_connections_in_use"), 0);
+    assert_eq!(value("dpost_store_connection_wait_timeouts_total"), 0);
+    assert!(
+        value("dpost_store_connection_wait_seconds_count") >= 8,
+        "every request's wait is counted"
+    );
+}
