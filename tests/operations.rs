@@ -411,7 +411,8 @@ fn backup_under_load_restores_into_an_empty_folder_and_verifies_clean() {
             assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
             let said = stderr_of(&out);
             assert!(
-                said.contains("this configuration's store is PostgreSQL") && said.contains("pg_dump"),
+                said.contains("this configuration's store is PostgreSQL")
+                    && said.contains("pg_dump"),
                 "{args:?}: {said}"
             );
         }
@@ -595,7 +596,10 @@ fn the_api_store_pool_is_sized_by_the_configuration_and_zero_is_refused() {
     std::fs::write(&config, sized("2")).unwrap();
     let server = Server::start(&config);
     for n in 0..3 {
-        assert_eq!(server.push_raw(message(&uuid(0x0516_4000 + n), b"p")).0, 200);
+        assert_eq!(
+            server.push_raw(message(&uuid(0x0516_4000 + n), b"p")).0,
+            200
+        );
     }
     let api = server.api_url.clone();
     let requests: Vec<_> = (0..8)

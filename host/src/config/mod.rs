@@ -264,11 +264,7 @@ impl ConfigFile {
         }
         let wait = match t.connection_wait_seconds {
             Some(0) => {
-                return Err(self.error(
-                    "store",
-                    "connection_wait_seconds",
-                    "must be at least 1",
-                ));
+                return Err(self.error("store", "connection_wait_seconds", "must be at least 1"));
             }
             Some(s) => std::time::Duration::from_secs(s),
             None => defaults.wait,
@@ -547,7 +543,10 @@ mod tests {
             .unwrap()
             .store_pool()
             .unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("store.connections")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("store.connections"))
+        );
         assert!(e.to_string().contains("must be at least 1"), "{e}");
         let e = parse("[store]\nconnection_wait_seconds = 0\n")
             .unwrap()

@@ -263,18 +263,15 @@ mod tests {
             };
             let e = pool.get_within(&short).await.unwrap_err();
             assert!(
-                matches!(
-                    e,
-                    ConnectionError::Busy {
-                        connections: 2,
-                        ..
-                    }
-                ),
+                matches!(e, ConnectionError::Busy { connections: 2, .. }),
                 "{e}"
             );
             assert!(e.to_string().contains("[store] connections"), "{e}");
             drop(a);
-            let c = pool.get().await.expect("a connection given back is lent again");
+            let c = pool
+                .get()
+                .await
+                .expect("a connection given back is lent again");
             assert_eq!(pool.status().open, 2, "reused, not a third opened");
             drop((b, c));
             assert_eq!(pool.status().in_use, 0);
