@@ -29,6 +29,7 @@ server=
 as=()
 [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
 cleanup() {
+  set +e
   [ -n "$server" ] && kill "$server" 2>/dev/null
   wait 2>/dev/null || true
   "${as[@]}" "$bindir/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
@@ -56,10 +57,11 @@ echo "== seeding $messages messages (SQLite), then copying them into PostgreSQL"
   --config "$work/dpost.toml" --messages "$messages" --sample "$work/uuids.txt") > seeded.json
 cat seeded.json
 "$dpost" store copy --config dpost.toml --to "$pg" --json > copied.json
-echo "copied: $(grep -o '"messages":[0-9]*' copied.json | head -1)"
+echo "copied: $(head -c 300 copied.json)"
 # From here on the store is PostgreSQL.
-sed -i "s|^# url = .*|url = \"$pg\"|" dpost.toml
-grep -q "^url = \"$pg\"" dpost.toml
+# The first commented `url` is [store]'s (a webhook's comes later).
+sed -i "0,/^# url = .*/s||url = \"$pg\"|" dpost.toml
+test "$(grep -c "^url = \"$pg\"" dpost.toml)" = 1
 
 api_port=18097
 api=http://127.0.0.1:$api_port
