@@ -5,6 +5,8 @@
 //! is hashed as it is read, then read back from PostgreSQL and hashed again; both must match
 //! the SHA-256 and size its row records.
 
+use std::collections::HashMap;
+
 use sha2::Digest as _;
 
 use super::checks::file_mismatch;
@@ -21,8 +23,21 @@ pub(super) fn copy(
     write: impl Fn(String, sql::Error) -> CopyError,
     report: &mut CopyReport,
 ) -> Result<(), CopyError> {
+    // A file several rows name (a test store's seeded copies share their folders) is put
+    // once; each row is still checked against what was put.
+    let mut done: HashMap<String, [(u64, String); 2]> = HashMap::new();
     for f in &backup::referenced_files(src).map_err(read)? {
         let key = files::key(&f.path);
+        if let Some(both) = done.get(&key) {
+            report.files_checked += 1;
+            if let Some(p) = both
+                .iter()
+                .find_map(|(size, sha)| backup::compare(f, *size, sha))
+            {
+                report.mismatches.push(file_mismatch(f, p));
+            }
+            continue;
+        }
         let put = match files::put(tx, &key, &f.path) {
             Ok(put) => put,
             Err(sql::Error::File { source, .. }) => {
@@ -36,12 +51,14 @@ pub(super) fn copy(
         let back = read_back(tx, &key).map_err(|e| write(format!("reading back {key}"), e))?;
         report.files_checked += 1;
         report.file_bytes += put.0;
-        for (size, sha256) in [put, back] {
-            if let Some(p) = backup::compare(f, size, &sha256) {
-                report.mismatches.push(file_mismatch(f, p));
-                break;
-            }
+        let both = [put, back];
+        if let Some(p) = both
+            .iter()
+            .find_map(|(size, sha)| backup::compare(f, *size, sha))
+        {
+            report.mismatches.push(file_mismatch(f, p));
         }
+        done.insert(key, both);
     }
     Ok(())
 }

@@ -268,6 +268,12 @@ fn copy_in_snapshot(
     let high_water = counters::sqlite_high_water(src, &sqlite_tables).map_err(read)?;
 
     let tx = target.conn().transaction().map_err(write("BEGIN".into()))?;
+    // The target's tables are new and have no statistics, and what this transaction writes
+    // is not analysed before it commits: the planner takes them for a few pages and reads
+    // back a file's pieces by scanning the whole table, once per file, which made a copy of
+    // 100,000 messages run for hours. The copy's lookups are all by key.
+    tx.execute_batch("SET LOCAL enable_seqscan = off")
+        .map_err(write("setting up the transaction".into()))?;
     let target_tables = plan::target_tables(&tx).map_err(write("reading its tables".into()))?;
     let edges = plan::foreign_keys(&tx).map_err(write("reading its foreign keys".into()))?;
     for t in sqlite_tables.keys() {
