@@ -41,4 +41,6 @@ cargo build --locked -p dpost
 cargo test --locked --no-fail-fast -p dpost-tests \
     --test api --test api_outgoing --test api_digipost --test ngdp_serve --test console \
     --test sim_ngdp --test ngdp_send --test ops_failures --test store_copy \
-    --test scale_out --test api_events --test operations
+    --test scale_out --test api_events --test operations --test hostile_input --test ops_audit \
+    --test serve_faults --test digipost_inbox --test cli_digipost --test cli_digipost_inbox \
+    --test cli_digipost_archive --test ngdp_wire --test conformance_digipost --test doctor
