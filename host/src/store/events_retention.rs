@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn old_events_go_unless_a_webhook_still_needs_them() {
-        let mut s = crate::store::scratch_store("retention");
+        let mut s = crate::store::scratch_store("events-retention");
         assert_eq!(s.events_pruned_through().unwrap(), 0);
         let delivered = event(&mut s, 10);
         let pending = event(&mut s, 11);

@@ -107,8 +107,9 @@ impl Store {
                         }
                         s.conn
                             .execute("DELETE FROM ngdp_messages WHERE uuid = ?1", [&m.uuid])?;
-                        // On PostgreSQL the bytes go with the rows, in the same transaction.
-                        if s.conn.backend() == super::sql::Backend::Postgres {
+                        // On PostgreSQL the bytes go with the rows, in the same transaction;
+                        // a row that names no message folder is left to `purge` to report.
+                        if s.holds_file_bytes() && is_message_folder(Path::new(&m.dir)) {
                             super::files::delete_under(&s.conn, Path::new(&m.dir))?;
                         }
                         s.conn.execute(
@@ -123,6 +124,14 @@ impl Store {
             Ok(gone)
         })
     }
+}
+
+/// Only ever a message folder (`…/messages/<name>`) is deleted, from the disk or from the
+/// store's pieces: a hand-edited row must not make retention delete anything else.
+fn is_message_folder(dir: &Path) -> bool {
+    dir.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "messages")
 }
 
 /// Purge what `days` lets go of at `now`; with `dry_run`, only say what that is.
@@ -141,22 +150,15 @@ pub fn purge(
     }
     let messages = store.delete_purgeable(days, now)?;
     let mut leftovers = Vec::new();
-    // On PostgreSQL the bytes went with the rows; there is no folder to remove.
-    let on_disk = if store.holds_file_bytes() {
-        &[][..]
-    } else {
-        &messages[..]
-    };
-    for m in on_disk {
+    let in_store = store.holds_file_bytes();
+    for m in &messages {
         let dir = Path::new(&m.dir);
-        // Only ever a message folder (`…/messages/<name>`): a hand-edited row must not make
-        // retention delete anything else.
-        let is_message_folder = dir
-            .parent()
-            .and_then(Path::file_name)
-            .is_some_and(|n| n == "messages");
-        if !is_message_folder {
+        if !is_message_folder(dir) {
             leftovers.push(format!("{}: not a message folder, left alone", m.dir));
+            continue;
+        }
+        // On PostgreSQL the bytes went with the rows; there is no folder to remove.
+        if in_store {
             continue;
         }
         match std::fs::remove_dir_all(dir) {
@@ -223,7 +225,7 @@ mod tests {
 
     #[test]
     fn only_acknowledged_messages_whose_receipt_went_are_purged_after_their_days() {
-        let root = std::env::temp_dir().join(format!("dpost-retention-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("dpost-purge-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let mut s = Store::open(&root.join("t.db")).unwrap();
