@@ -11,7 +11,7 @@
 //! replica may take the next run without waiting for it to run out.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -107,18 +107,7 @@ async fn blocking<R: Send + 'static>(
     store: Arc<Mutex<Store>>,
     f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, StoreError> {
-    match tokio::task::spawn_blocking(move || {
-        f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
-    })
-    .await
-    {
-        Ok(r) => r,
-        // Only a panic in `f` lands here; the lock survives it (see PoisonError above).
-        Err(e) => Err(StoreError::Corrupt {
-            path: std::path::PathBuf::new(),
-            what: format!("a lease task did not finish: {e}"),
-        }),
-    }
+    crate::store::blocking::run(store, "a lease task", f).await
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! PostgreSQL server (`[store] url`) that several `dpost serve` replicas share (issue 18).
 
 pub mod backup;
+pub mod blocking;
 pub mod conflicts;
 pub mod console;
 pub mod copy;

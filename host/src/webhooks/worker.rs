@@ -7,7 +7,7 @@
 //! `GET /api/v1/webhooks/deliveries?state=failed` and `dpost webhooks list`, and can be
 //! retried. Redirects are not followed: a signed event goes only where it was configured.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::api::events::EventBody;
@@ -225,19 +225,7 @@ impl Worker {
         &self,
         f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || {
-            f(&mut store.lock().unwrap_or_else(PoisonError::into_inner))
-        })
-        .await
-        {
-            Ok(r) => r,
-            // Only a panic in `f` lands here; the lock survives it (see PoisonError above).
-            Err(e) => Err(StoreError::Corrupt {
-                path: std::path::PathBuf::new(),
-                what: format!("a webhook store task did not finish: {e}"),
-            }),
-        }
+        crate::store::blocking::run(self.store.clone(), "a webhook store task", f).await
     }
 }
 
